@@ -1,0 +1,24 @@
+"""hccstudy: a multicentre comparative-effectiveness study of HCC treatment, from raw patient
+records to the tables and figures of a journal article."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from .cohort.config import ConfigError, StudyConfig, load_config
+from .cohort.study import Study, load_study
+from .schema import StudyInputError, ValidationReport
+
+__version__ = "0.1.0"
+
+
+def example_study_path() -> Path:
+    """The small hand-made three-centre example study shipped with the package."""
+    return Path(str(files("hccstudy") / "data" / "example"))
+
+
+__all__ = [
+    "ConfigError", "Study", "StudyConfig", "StudyInputError", "ValidationReport", "__version__",
+    "example_study_path", "load_config", "load_study",
+]

@@ -1,0 +1,102 @@
+"""Eligibility criteria and the patient flow (screened -> excluded per reason -> included per arm).
+
+Each criterion is evaluated on derived values for every screened patient.  The flow counts each
+excluded patient once, under the first failing criterion in the configured order; the table of all
+failing criteria per patient is kept too (a patient can fail several).
+
+==================  ================================================================================
+criterion           a patient fails it when
+==================  ================================================================================
+complete_data       a field needed for the analysis is missing (``need: analysis`` in the data model)
+study_window        the first HAIC is outside [study.start, study.end]
+bclc_c              the derived BCLC 2022 stage is not C
+child_pugh_ab       the derived Child–Pugh class is not in ``child_pugh_classes`` (A, B)
+ecog_0_1            ECOG PS > ``ecog_max`` (1)
+other_malignancy    another malignancy is recorded
+prior_systemic      prior systemic therapy is recorded
+tace_during_haic    TACE during HAIC is recorded
+regimen             the arm rule gives neither SE nor SI
+==================  ================================================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..schema.fields import PATIENTS
+from .config import CRITERIA, StudyConfig
+
+LABELS = {
+    "complete_data": "Incomplete clinical or follow-up data",
+    "study_window": "First HAIC outside the study period",
+    "bclc_c": "Not BCLC stage C",
+    "child_pugh_ab": "Child-Pugh class not A/B",
+    "ecog_0_1": "ECOG performance status >= 2",
+    "other_malignancy": "Other malignancy",
+    "prior_systemic": "Prior systemic therapy",
+    "tace_during_haic": "TACE during HAIC",
+    "regimen": "Regimen neither SE nor SI",
+}
+ANALYSIS_FIELDS = [f.name for f in PATIENTS.fields if f.need == "analysis"] + ["age"]
+
+
+def _true(s: pd.Series) -> np.ndarray:
+    return pd.array(s, dtype="boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def evaluate_criteria(p: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """Boolean table (one column per criterion, true = fails) aligned with ``p``, plus
+    ``missing_fields`` (the analysis fields a patient lacks, comma-separated)."""
+    el = config.eligibility
+    missing = p[ANALYSIS_FIELDS].isna()
+    h = p["first_haic_date"]
+    fails = {
+        "complete_data": missing.any(axis=1).to_numpy(),
+        "study_window": ((h < pd.Timestamp(config.study.start)) | (h > pd.Timestamp(config.study.end))).to_numpy(dtype=bool),
+        "bclc_c": (p["bclc_stage"] != "C").fillna(True).to_numpy(dtype=bool),
+        "child_pugh_ab": ~p["child_pugh_class"].isin(list(el.child_pugh_classes)).fillna(False).to_numpy(dtype=bool),
+        "ecog_0_1": (p["ecog"] > el.ecog_max).fillna(False).to_numpy(dtype=bool),
+        "other_malignancy": _true(p["other_malignancy"]),
+        "prior_systemic": _true(p["prior_systemic_therapy"]),
+        "tace_during_haic": _true(p["tace_during_haic"]),
+        "regimen": p["arm"].isna().to_numpy(),
+    }
+    out = pd.DataFrame({f"fails_{k}": fails[k] for k in CRITERIA}, index=p.index)
+    names = np.array(ANALYSIS_FIELDS, dtype=object)
+    m = missing.to_numpy()
+    text = np.full(len(p), "", dtype=object)
+    for i in np.flatnonzero(m.any(axis=1)):  # only the (few) incomplete patients
+        text[i] = ",".join(names[m[i]])
+    out["missing_fields"] = text
+    return out
+
+
+def first_failing(fails: pd.DataFrame, order: list[str]) -> pd.Series:
+    """The first failing criterion per patient in ``order`` (missing when all pass)."""
+    reason = pd.Series(pd.NA, index=fails.index, dtype="string")
+    for c in reversed(order):
+        reason[fails[f"fails_{c}"].to_numpy()] = c
+    return reason
+
+
+def patient_flow(reason: pd.Series, arm: pd.Series, order: list[str]) -> pd.DataFrame:
+    """Flow table: screened, then excluded per reason (first failing), included, and per arm."""
+    rows = [{"step": "screened", "criterion": "", "label": "Screened", "n": int(len(reason))}]
+    for c in order:
+        rows.append({"step": "excluded", "criterion": c, "label": LABELS[c], "n": int((reason == c).sum())})
+    included = reason.isna().to_numpy()
+    rows.append({"step": "included", "criterion": "", "label": "Included", "n": int(included.sum())})
+    for a in ("SE", "SI"):
+        rows.append({"step": "arm", "criterion": a, "label": f"Arm {a}", "n": int((arm[included] == a).sum())})
+    return pd.DataFrame(rows)
+
+
+def all_failing_counts(fails: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Per criterion: patients failing it at all, and failing it first."""
+    first = first_failing(fails, order)
+    return pd.DataFrame([
+        {"criterion": c, "label": LABELS[c], "n_failing": int(fails[f"fails_{c}"].sum()),
+         "n_first_failing": int((first == c).sum())}
+        for c in order
+    ])

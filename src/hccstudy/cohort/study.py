@@ -1,0 +1,164 @@
+"""``load_study``: a study folder -> validated, derived, analysis-ready cohort.
+
+Steps: read every centre -> validate and convert to canonical units -> derive Child–Pugh, ALBI,
+BCLC, BSA and dose intensity, mRECIST responses, CTCAE lab grades -> arm from dates (cross-checked
+with the recorded arm) -> endpoints -> eligibility and flow.  Any validation error stops it with
+:class:`~hccstudy.schema.StudyInputError` carrying the full report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..clinical import albi, bclc_stage, child_pugh, dosing_bsa, haic_dose_intensity, lab_toxicity
+from ..clinical.ctcae import worst_grades
+from ..clinical.dosing import HaicRegimen
+from ..clinical.mrecist import MrecistOptions, assess_responses
+from ..schema import InputFile, IssueLog, StudyInputError, ValidationReport, ingest
+from .arms import derive_arms
+from .config import StudyConfig, load_config
+from .eligibility import all_failing_counts, evaluate_criteria, first_failing, patient_flow
+from .endpoints import derive_endpoints
+
+KEYS = ["centre", "patient_id"]
+
+
+@dataclass(frozen=True)
+class Study:
+    """A loaded study.
+
+    * ``analysis``: one row per included patient with every derived column (the analysis table)
+    * ``patients``: every screened patient with derived columns and eligibility flags
+    * ``flow``: screened -> excluded per reason (first failing) -> included -> per arm
+    * ``exclusions``: per criterion, patients failing it at all and failing it first
+    * ``validation``: the validation report (warnings; errors would have raised)
+    * ``tables``: the typed input tables in canonical units, with provenance
+    * ``timepoints``: mRECIST response per scan; ``toxicity``: worst grade per patient and AE term
+    """
+
+    config: StudyConfig
+    analysis: pd.DataFrame
+    patients: pd.DataFrame
+    flow: pd.DataFrame
+    exclusions: pd.DataFrame
+    validation: ValidationReport
+    tables: dict[str, pd.DataFrame]
+    timepoints: pd.DataFrame
+    toxicity: pd.DataFrame
+    inputs: list[InputFile]
+
+
+def _index(df: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(df[KEYS])
+
+
+def derive_patients(tables: dict[str, pd.DataFrame], config: StudyConfig, log: IssueLog) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """All derived per-patient columns; returns (patients, mrecist time points, AE worst grades)."""
+    p = tables["patients"].dropna(subset=["patient_id"]).drop_duplicates(KEYS).reset_index(drop=True)
+    pidx = _index(p)
+    cp = child_pugh(p["bilirubin"], p["albumin"], p["inr"], p["ascites"], p["encephalopathy"], p["pt_prolongation_s"],
+                    bilirubin_factor=config.units.bilirubin_factor, albumin_variant=config.child_pugh.albumin_variant)
+    al = albi(p["bilirubin"], p["albumin"], config.albi.coefficient)
+    p = pd.concat([p, cp.set_axis(p.index), al.set_axis(p.index)], axis=1)
+    p["bclc_stage"] = bclc_stage(
+        p["tumour_number"], p["max_diameter_cm"], p["mvi"], p["ehs"], p["ecog"], p["child_pugh_class"],
+        p["ecog_cancer_related"], end_stage_classes=tuple(config.bclc.end_stage_child_pugh),
+    ).to_numpy()
+    p["bclc_cp_b_flag"] = (p["child_pugh_class"] == "B").fillna(False).to_numpy(dtype=bool)
+    d = config.dosing
+    p["bsa_m2"] = dosing_bsa(p["height_cm"], p["weight_kg"], d.bsa_formula, d.bsa_round, d.bsa_cap)
+    p["afp_gt_400"] = (p["afp"] > 400).astype("boolean").to_numpy()
+    p["multiple_tumours"] = (p["tumour_number"] > 1).astype("boolean").to_numpy()
+
+    regimen = HaicRegimen(d.oxaliplatin_mg_m2, d.folinate_mg_m2, d.fluorouracil_mg_m2, d.cycle_days)
+    di = haic_dose_intensity(tables["haic_cycles"], pd.Series(p["bsa_m2"].to_numpy(), index=pidx), KEYS, regimen)
+    di = di.reindex(pidx)
+    di["haic_cycles"] = di["haic_cycles"].fillna(0).astype("int64")
+    p = pd.concat([p, di.reset_index(drop=True).set_axis(p.index)], axis=1)
+
+    arms = derive_arms(p, tables["systemic"], tables["haic_cycles"], KEYS, config.arm)
+    p = pd.concat([p, arms], axis=1)
+    rec = p["arm_recorded"]
+    disagree = (rec.notna() & (rec != p["arm_derived"]).fillna(True)).to_numpy(dtype=bool)
+    log.add_rows(p, disagree, column="arm_recorded", rule="arm_mismatch", severity="warning",
+                 message="recorded arm differs from the arm derived from treatment dates "
+                         f"(arm.source = {config.arm.source!r} is used)")
+    p["arm"] = p["arm_recorded"] if config.arm.source == "recorded" else p["arm_derived"]
+
+    origin = pd.Series(p["first_haic_date"].to_numpy(), index=pidx)
+    mo = MrecistOptions(**config.mrecist.model_dump())
+    timepoints, resp = assess_responses(tables["assessments"], origin, KEYS, mo)
+    resp = resp.reindex(pidx)
+    for c in ("baseline_sod", "measurable", "bor", "bor_unconfirmed", "first_pd_date", "last_assessment_date", "n_assessments"):
+        p[c] = resp[c].to_numpy()
+    p["measurable"] = p["measurable"].astype("boolean").fillna(False)
+
+    cutoff = pd.Timestamp(config.study.data_cutoff) if config.study.data_cutoff else None
+    ep = derive_endpoints(p, p["first_pd_date"], p["last_assessment_date"], config.endpoints, cutoff)
+    p = pd.concat([p, ep], axis=1)
+
+    window_end = None
+    if config.ctcae.window_days_after_last_haic is not None:
+        window_end = pd.Series(
+            (p["last_haic_date"] + pd.Timedelta(days=config.ctcae.window_days_after_last_haic)).to_numpy(), index=pidx
+        )
+    tox = lab_toxicity(tables["labs"], origin, KEYS, config.ctcae.limits, window_end)
+    ae = worst_grades(tox, tables["adverse_events"], KEYS)
+    if len(ae):
+        wide = ae.pivot(index=KEYS, columns="term", values="grade")
+        wide.columns = [f"ae_{c}_grade" for c in wide.columns]
+        wide = wide.reindex(pidx)
+        for c in sorted(wide.columns):
+            p[c] = pd.array(wide[c].to_numpy(), dtype="Int64")
+    return p, timepoints, ae
+
+
+def build_study(ingested, config: StudyConfig, log: IssueLog) -> Study:
+    p, timepoints, ae = derive_patients(ingested.tables, config, log)
+    fails = evaluate_criteria(p, config)
+    order = list(config.eligibility.order)
+    reason = first_failing(fails, order)
+    p = pd.concat([p, fails], axis=1)
+    p["exclusion_reason"] = reason.to_numpy()
+    p["included"] = reason.isna().to_numpy()
+    flow = patient_flow(reason, p["arm"], order)
+    exclusions = all_failing_counts(fails, order)
+    analysis = p[p["included"].to_numpy()].drop(
+        columns=[c for c in p.columns if c.startswith("fails_")] + ["exclusion_reason", "included", "missing_fields"]
+    ).reset_index(drop=True)
+    report = log.report(dict(ingested.report.counts))
+    return Study(config, analysis, p, flow, exclusions, report, ingested.tables, timepoints, ae, ingested.inputs)
+
+
+def load_study(path: str | Path, config: StudyConfig | str | Path | None = None) -> Study:
+    """Read, validate and derive a study folder.
+
+    ``config``: a :class:`StudyConfig`, a path to a YAML config, or ``None`` (defaults).  Raises
+    :class:`~hccstudy.schema.StudyInputError` (with ``.report``) when the input has errors.
+    """
+    cfg = config if isinstance(config, StudyConfig) else load_config(config)
+    log = IssueLog()
+    ingested = ingest(path, bilirubin_factor=cfg.units.bilirubin_factor, log=log)
+    if not ingested.report.ok:
+        raise StudyInputError(ingested.report)
+    return build_study(ingested, cfg, log)
+
+
+def write_analysis_table(study: Study, out_dir: str | Path) -> list[Path]:
+    """Write the analysis table (Parquet and CSV), the flow and the validation report into out_dir."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "analysis_table.parquet", out / "analysis_table.csv", out / "flow.csv",
+             out / "exclusions.csv", out / "validation.csv"]
+    study.analysis.to_parquet(paths[0], index=False)
+    study.analysis.to_csv(paths[1], index=False, date_format="%Y-%m-%d")
+    study.flow.to_csv(paths[2], index=False)
+    study.exclusions.to_csv(paths[3], index=False)
+    study.validation.issues.to_csv(paths[4], index=False)
+    return paths
+
+
+__all__ = ["KEYS", "Study", "build_study", "derive_patients", "load_study", "write_analysis_table"]

@@ -1,0 +1,138 @@
+"""The validation report: every problem found in the input, with where and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+ISSUE_COLUMNS = ["severity", "centre", "file", "row", "column", "value", "rule", "message"]
+
+
+class StudyInputError(Exception):
+    """Raised when the input cannot be analysed; carries the validation report."""
+
+    def __init__(self, report: ValidationReport):
+        self.report = report
+        n = report.n_errors
+        super().__init__(f"{n} validation error{'s' if n != 1 else ''} in the study input")
+
+
+@dataclass
+class IssueLog:
+    """Collects issues as small DataFrames (built vectorised from masks, never row by row)."""
+
+    parts: list[pd.DataFrame] = field(default_factory=list)
+
+    def add_rows(
+        self,
+        df: pd.DataFrame,
+        mask: np.ndarray | pd.Series,
+        *,
+        column: str | None,
+        rule: str,
+        message: str,
+        severity: str = "error",
+        value: pd.Series | None = None,
+    ) -> int:
+        """Record one issue for every row of ``df`` where ``mask`` is true; returns the count."""
+        m = np.asarray(mask, dtype=bool)
+        n = int(m.sum())
+        if n == 0:
+            return 0
+        sub = df.loc[m]
+        if value is None:
+            vals = sub[column] if column is not None and column in sub else pd.Series([""] * n, index=sub.index)
+        else:
+            vals = value[m] if len(value) == len(df) else value
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "severity": severity,
+                    "centre": sub["centre"].astype(str).to_numpy(),
+                    "file": sub["source_file"].astype(str).to_numpy(),
+                    "row": sub["source_row"].to_numpy(dtype=np.int64),
+                    "column": column or "",
+                    "value": pd.Series(vals).astype(str).replace({"nan": "", "NaT": "", "<NA>": "", "None": ""}).to_numpy(),
+                    "rule": rule,
+                    "message": message,
+                }
+            )
+        )
+        return n
+
+    def add(
+        self,
+        *,
+        rule: str,
+        message: str,
+        severity: str = "error",
+        centre: str = "",
+        file: str = "",
+        row: int | None = None,
+        column: str = "",
+        value: str = "",
+    ) -> None:
+        """Record one issue that is not tied to a set of rows (a file, a column, a sheet)."""
+        self.parts.append(
+            pd.DataFrame(
+                [
+                    {
+                        "severity": severity, "centre": centre, "file": file,
+                        "row": -1 if row is None else row, "column": column, "value": value,
+                        "rule": rule, "message": message,
+                    }
+                ]
+            )
+        )
+
+    def report(self, counts: dict[str, int] | None = None) -> ValidationReport:
+        if self.parts:
+            issues = pd.concat(self.parts, ignore_index=True)
+        else:
+            issues = pd.DataFrame({c: pd.Series(dtype=object) for c in ISSUE_COLUMNS})
+        issues["row"] = issues["row"].astype("int64")
+        order = {"error": 0, "warning": 1, "info": 2}
+        issues = issues.assign(_s=issues["severity"].map(order)).sort_values(
+            ["_s", "centre", "file", "row", "column", "rule"], kind="stable"
+        ).drop(columns="_s").reset_index(drop=True)
+        return ValidationReport(issues=issues[ISSUE_COLUMNS], counts=dict(counts or {}))
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """All issues found, most severe first.  ``row`` is the 1-based line/row in the source file
+    (the header is row 1 in CSV and Excel, so the first record is row 2; Parquet rows count from 1);
+    -1 when an issue concerns a whole file or column.  ``counts`` holds record counts per table."""
+
+    issues: pd.DataFrame
+    counts: dict[str, int]
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        return self.issues[self.issues["severity"] == "error"]
+
+    @property
+    def warnings(self) -> pd.DataFrame:
+        return self.issues[self.issues["severity"] == "warning"]
+
+    @property
+    def n_errors(self) -> int:
+        return int((self.issues["severity"] == "error").sum())
+
+    @property
+    def n_warnings(self) -> int:
+        return int((self.issues["severity"] == "warning").sum())
+
+    @property
+    def ok(self) -> bool:
+        return self.n_errors == 0
+
+    def summary(self) -> pd.DataFrame:
+        """Issue counts by severity and rule."""
+        if self.issues.empty:
+            return pd.DataFrame(columns=["severity", "rule", "n"])
+        return (
+            self.issues.groupby(["severity", "rule"], sort=False).size().rename("n").reset_index()
+        )

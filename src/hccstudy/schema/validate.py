@@ -1,0 +1,359 @@
+"""Validate raw tables against the data model and return typed tables in canonical units.
+
+Each rule is applied to whole columns at once (vectorised); every row that breaks a rule becomes one
+issue naming centre, file, row, column, the value as written and the rule.  Nothing is dropped or
+changed silently: unit conversions keep the reported unit beside the value, unknown columns and empty
+rows are reported as warnings.
+
+Rules (``rule`` in the report):
+
+=====================  =====================================================================
+missing_column         a column the record type needs is absent (error) or an analysis column is absent (warning)
+unknown_column         a column that is not in the data model (warning; ignored)
+type                   a value that is not a number / integer / ISO date (YYYY-MM-DD) / yes-no / allowed category
+range                  a number outside its plausibility range (canonical unit)
+unit                   a unit not accepted for the quantity
+required               an identifier or record date is missing
+missing_value          an analysis value is missing (warning; the patient fails ``complete_data``)
+duplicate              the same record key twice (patients: (centre, patient_id))
+orphan                 a record for a patient not in the centre's patients table
+centre_mismatch        the ``centre`` column disagrees with the folder / workbook name
+date_order             dates in an impossible order (death before first HAIC, cycle before diagnosis, ...)
+first_haic_mismatch    ``first_haic_date`` is not the date of cycle 1
+cycle_order            HAIC cycle dates do not increase with cycle number
+agent_class            a known agent recorded under the wrong drug class (error) or an unknown agent (warning)
+age_mismatch           both age and birth date given and they differ by more than a year (warning)
+lesion_measure         a target lesion without a diameter, or a non-target lesion without a status
+=====================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .fields import AGENT_CLASS, BOOL_FALSE, BOOL_TRUE, PATIENTS, PROVENANCE, RECORD_TYPES, Field, RecordType
+from .report import IssueLog
+from .units import QUANTITIES, conversion_factors
+
+DAYS_PER_YEAR = 365.25
+
+
+# --------------------------------------------------------------------------- value parsers
+def _as_text(s: pd.Series) -> pd.Series:
+    """Text form of a column for parsing: stripped strings, missing stays missing."""
+    if pd.api.types.is_float_dtype(s):
+        # Integral floats (Excel/Parquet ids, codes) are written without the ".0".
+        v = s.to_numpy(dtype=float)
+        integral = np.isfinite(v) & (v == np.round(v))
+        txt = np.where(integral, np.where(integral, v, 0).astype(np.int64).astype(str), s.astype(str).to_numpy())
+        return pd.Series(txt, index=s.index, dtype="string").where(s.notna())
+    t = s.astype("string").str.strip()
+    return t.mask(t == "")
+
+
+def parse_float(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        out = s.astype(float)
+        return out, np.zeros(len(s), dtype=bool)
+    t = _as_text(s)
+    out = pd.to_numeric(t, errors="coerce").astype(float)
+    bad = (t.notna() & out.isna()).to_numpy()
+    return out, bad
+
+
+def parse_int(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    f, bad = parse_float(s)
+    v = f.to_numpy()
+    nonint = np.isfinite(v) & (v != np.round(v))
+    out = f.where(~nonint).round().astype("Int64")
+    return out, bad | nonint
+
+
+def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        out = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+        return out.dt.normalize().astype("datetime64[ns]"), np.zeros(len(s), dtype=bool)
+    if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
+        # Excel cells may already be datetimes; the rest must be ISO text.
+        is_ts = s.map(lambda x: isinstance(x, pd.Timestamp | np.datetime64) or hasattr(x, "isoformat")).to_numpy()
+        if is_ts.any():
+            s = s.copy()
+            s[is_ts] = s[is_ts].map(lambda x: pd.Timestamp(x).strftime("%Y-%m-%d"))
+    t = _as_text(s)
+    out = pd.to_datetime(t, format="ISO8601", errors="coerce")
+    bad = (t.notna() & out.isna()).to_numpy()
+    return out.dt.normalize().astype("datetime64[ns]"), bad
+
+
+def _mapping_parse(s: pd.Series, mapping: dict[str, object]) -> tuple[pd.Series, np.ndarray]:
+    t = _as_text(s)
+    codes, uniques = pd.factorize(t.str.lower(), use_na_sentinel=True)
+    mapped = np.array([mapping.get(u) for u in uniques] + [None], dtype=object)
+    vals = mapped[codes]
+    bad = (codes >= 0) & pd.isna(vals)
+    return pd.Series(vals, index=s.index), bad
+
+
+def parse_bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype("boolean"), np.zeros(len(s), dtype=bool)
+    mapping = {**dict.fromkeys(BOOL_TRUE, True), **dict.fromkeys(BOOL_FALSE, False)}
+    vals, bad = _mapping_parse(s, mapping)
+    return vals.astype("boolean"), bad
+
+
+def parse_category(s: pd.Series, categories: dict[str, list[str]]) -> tuple[pd.Series, np.ndarray]:
+    mapping = {alias.lower(): code for code, aliases in categories.items() for alias in [code, *aliases]}
+    vals, bad = _mapping_parse(s, mapping)
+    return vals.astype("string"), bad
+
+
+def parse_text(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    return _as_text(s), np.zeros(len(s), dtype=bool)
+
+
+def parse_field(s: pd.Series, f: Field) -> tuple[pd.Series, np.ndarray]:
+    if f.kind == "float":
+        return parse_float(s)
+    if f.kind == "int":
+        return parse_int(s)
+    if f.kind == "date":
+        return parse_date(s)
+    if f.kind == "bool":
+        return parse_bool(s)
+    if f.kind == "category":
+        return parse_category(s, f.categories or {})
+    return parse_text(s)  # id, text
+
+
+_TYPE_WORDS = {
+    "float": "a number", "int": "a whole number", "date": "a date (YYYY-MM-DD)",
+    "bool": "yes/no (yes, no, true, false, 1, 0)",
+}
+
+
+def _type_message(f: Field) -> str:
+    if f.kind == "category":
+        return f"not an allowed value; allowed: {', '.join(f.categories or {})}"
+    return f"not {_TYPE_WORDS.get(f.kind, 'valid text')}"
+
+
+# --------------------------------------------------------------------------- per-table checks
+def _unit_columns(rt: RecordType) -> set[str]:
+    return {f"{f.name}_unit" for f in rt.fields if f.quantity}
+
+
+def _type_table(
+    rt: RecordType, raw: pd.DataFrame, columns: dict[str, tuple[str, list[str]]], log: IssueLog,
+    bilirubin_factor: float,
+) -> pd.DataFrame:
+    """Parse, convert and range-check one record type (all centres at once)."""
+    known = set(rt.names) | _unit_columns(rt) | {"centre"}
+    if rt.name == "labs":
+        known |= {"unit"}
+    for file, (centre, cols) in sorted(columns.items()):
+        for c in cols:
+            if c not in known:
+                log.add(rule="unknown_column", severity="warning", centre=centre, file=file, column=c,
+                        message="column not in the data model; ignored")
+        present = set(cols)
+        for f in rt.fields:
+            if f.name in present or f.need == "optional":
+                continue
+            if f.name == "patient_id" or f.need == "always":
+                log.add(rule="missing_column", centre=centre, file=file, column=f.name,
+                        message=f"required column {f.name!r} is missing")
+            elif not (rt is PATIENTS and f.name in ("age",)):
+                log.add(rule="missing_column", severity="warning", centre=centre, file=file, column=f.name,
+                        message=f"column {f.name!r} is missing: every patient of this file lacks it")
+
+    out = raw[list(PROVENANCE)].copy()
+    for f in rt.fields:
+        col = raw[f.name] if f.name in raw else pd.Series(pd.NA, index=raw.index, dtype=object)
+        vals, bad = parse_field(col, f)
+        log.add_rows(raw, bad, column=f.name, rule="type", message=_type_message(f))
+        if f.quantity and rt.name == "patients":
+            ucol = f"{f.name}_unit"
+            units = _as_text(raw[ucol]) if ucol in raw else pd.Series(pd.NA, index=raw.index, dtype="string")
+            factors, unknown = conversion_factors(units, f.quantity, bilirubin_factor)
+            log.add_rows(raw, unknown & vals.notna().to_numpy(), column=ucol, rule="unit",
+                         message=f"unknown unit for {f.quantity}; accepted: {', '.join(sorted(QUANTITIES[f.quantity].factors))}")
+            vals = vals * np.where(np.isnan(factors), np.nan, factors)
+            out[f"{f.name}_unit_reported"] = units.fillna(QUANTITIES[f.quantity].canonical)
+        if f.lo is not None or f.hi is not None:
+            v = vals.to_numpy(dtype=float, na_value=np.nan) if f.kind in ("float", "int") else None
+            if v is not None:
+                lo = -np.inf if f.lo is None else f.lo
+                hi = np.inf if f.hi is None else f.hi
+                outside = np.isfinite(v) & ((v < lo) | (v > hi))
+                unit = f" {f.unit}" if f.unit else ""
+                log.add_rows(raw, outside, column=f.name, rule="range",
+                             value=pd.Series(v, index=raw.index).map(lambda x: f"{x:g}"),
+                             message=f"outside the plausible range [{f.lo:g}, {f.hi if f.hi is not None else np.inf:g}]{unit} (canonical unit)")
+        missing = vals.isna().to_numpy() & ~bad
+        if f.need == "always":
+            log.add_rows(raw, missing & (f.name in raw), column=f.name, rule="required",
+                         message=f"{f.name} is required")
+        elif f.need == "analysis" and f.name in raw:
+            log.add_rows(raw, missing, column=f.name, rule="missing_value", severity="warning",
+                         message="missing; the patient will be excluded as incomplete data")
+        out[f.name] = vals
+    if "centre_reported" in raw:
+        rep = _as_text(raw["centre_reported"])
+        mismatch = (rep.notna() & (rep != raw["centre"].astype("string"))).fillna(False).to_numpy()
+        log.add_rows(raw, mismatch, column="centre", rule="centre_mismatch", value=rep,
+                     message="centre column differs from the centre folder/workbook name")
+    return out
+
+
+def _labs_units(labs: pd.DataFrame, raw: pd.DataFrame, log: IssueLog, bilirubin_factor: float) -> pd.DataFrame:
+    """Convert lab values (and their ULN/LLN) to each test's canonical unit."""
+    units = _as_text(raw["unit"]) if "unit" in raw else pd.Series(pd.NA, index=raw.index, dtype="string")
+    factor = np.full(len(labs), np.nan)
+    unknown = np.zeros(len(labs), dtype=bool)
+    for test, idx in labs.groupby("test", sort=True).indices.items():
+        f, unk = conversion_factors(units.iloc[idx], test, bilirubin_factor)
+        factor[idx] = f
+        unknown[idx] = unk
+    log.add_rows(raw, unknown, column="unit", rule="unit", value=units,
+                 message="unit not accepted for this test (see docs/data-model.md)")
+    labs = labs.copy()
+    canon = labs["test"].map({k: q.canonical for k, q in QUANTITIES.items()}).astype("string")
+    labs["unit_reported"] = units.fillna(canon)
+    labs["unit"] = canon
+    for c in ("value", "uln", "lln"):
+        labs[c] = labs[c] * factor
+    return labs
+
+
+# --------------------------------------------------------------------------- cross-table checks
+def _key(df: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([df["centre"].astype(str), df["patient_id"].astype("string").fillna("")])
+
+
+def _check_duplicates(rt: RecordType, df: pd.DataFrame, log: IssueLog) -> None:
+    if not rt.key:
+        return
+    cols = ["centre", *rt.key]
+    ok = df[list(rt.key)].notna().all(axis=1).to_numpy()
+    dup = df.duplicated(cols, keep=False).to_numpy() & ok
+    what = ", ".join(rt.key)
+    log.add_rows(df, dup, column=rt.key[-1], rule="duplicate",
+                 message=f"duplicate record: ({what}) appears more than once in the centre")
+
+
+def _date_order(df, log, mask, column, message):
+    log.add_rows(df, mask.fillna(False).to_numpy(dtype=bool), column=column, rule="date_order", message=message)
+
+
+def _check_patient_dates(p: pd.DataFrame, log: IssueLog) -> None:
+    h = p["first_haic_date"]
+    _date_order(p, log, p["birth_date"] > h, "birth_date", "born after the first HAIC")
+    _date_order(p, log, p["diagnosis_date"] > h, "first_haic_date", "first HAIC before the diagnosis date")
+    _date_order(p, log, p["death_date"] < h, "death_date", "death before the first HAIC")
+    _date_order(p, log, p["progression_date"] < h, "progression_date", "progression before the first HAIC")
+    _date_order(p, log, p["last_followup_date"] < h, "last_followup_date", "last follow-up before the first HAIC")
+    _date_order(p, log, p["progression_date"] > p["death_date"], "progression_date", "progression after death")
+    _date_order(p, log, p["last_followup_date"] > p["death_date"], "last_followup_date", "last follow-up after death")
+    _date_order(p, log, p["first_systemic_date"] > p["death_date"], "first_systemic_date", "systemic therapy after death")
+
+
+def _check_children(name: str, df: pd.DataFrame, patients: pd.DataFrame, log: IssueLog) -> pd.DataFrame:
+    """Orphans and dates of a child table against its patient's dates."""
+    pkey = _key(patients)
+    ckey = _key(df)
+    known = ckey.isin(pkey) & df["patient_id"].notna().to_numpy()
+    log.add_rows(df, ~known & df["patient_id"].notna().to_numpy(), column="patient_id", rule="orphan",
+                 message=f"{name} record for a patient not in the centre's patients table")
+    rt = RECORD_TYPES[name]
+    if rt.date is None:
+        return df
+    pd_cols = ["death_date", "diagnosis_date", "first_haic_date"]
+    pdates = patients.drop_duplicates(["centre", "patient_id"]).set_index(["centre", "patient_id"])[pd_cols]
+    idx = pd.MultiIndex.from_arrays([df["centre"].astype(str), df["patient_id"].astype("string")])
+    joined = pdates.reindex(idx)
+    d = df[rt.date].to_numpy()
+    after_death = pd.Series(d > joined["death_date"].to_numpy())
+    _date_order(df, log, after_death, rt.date, f"{name} record dated after the patient's death")
+    if name == "haic_cycles":
+        before_dx = pd.Series(d < joined["diagnosis_date"].to_numpy())
+        _date_order(df, log, before_dx, rt.date, "HAIC cycle before the diagnosis date")
+    return df
+
+
+def _check_cycles(cycles: pd.DataFrame, patients: pd.DataFrame, log: IssueLog) -> None:
+    c = cycles.dropna(subset=["patient_id", "cycle", "date"]).sort_values(["centre", "patient_id", "cycle"], kind="stable")
+    prev = c.groupby(["centre", "patient_id"], sort=False)["date"].shift()
+    bad = (c["date"] <= prev).fillna(False)
+    log.add_rows(c, bad.to_numpy(), column="date", rule="cycle_order",
+                 message="cycle date not after the previous cycle's date")
+    first = c[c["cycle"] == 1].set_index(["centre", "patient_id"])["date"]
+    p = patients.dropna(subset=["patient_id"])
+    idx = pd.MultiIndex.from_arrays([p["centre"].astype(str), p["patient_id"].astype("string")])
+    c1 = first[~first.index.duplicated()].reindex(idx).to_numpy()
+    mism = p["first_haic_date"].notna().to_numpy() & ~pd.isna(c1) & (p["first_haic_date"].to_numpy() != c1)
+    log.add_rows(p, mism, column="first_haic_date", rule="first_haic_mismatch",
+                 message="first_haic_date differs from the date of HAIC cycle 1")
+
+
+def _check_systemic(s: pd.DataFrame, log: IssueLog) -> None:
+    _date_order(s, log, s["stop_date"] < s["start_date"], "stop_date", "stop date before start date")
+    agent = s["agent"].str.lower()
+    expected = agent.map(AGENT_CLASS)
+    wrong = (expected.notna() & s["drug_class"].notna() & (expected != s["drug_class"])).fillna(False)
+    log.add_rows(s, wrong.to_numpy(), column="drug_class", rule="agent_class",
+                 message="drug class does not match the agent (see docs/data-model.md)")
+    unknown = (expected.isna() & agent.notna()).to_numpy()
+    log.add_rows(s, unknown, column="agent", rule="agent_class", severity="warning",
+                 message="agent not in the study's list; its recorded class is used")
+
+
+def _check_assessments(a: pd.DataFrame, log: IssueLog) -> None:
+    t = a["lesion_type"]
+    log.add_rows(a, ((t == "target") & a["viable_diameter_mm"].isna()).fillna(False).to_numpy(),
+                 column="viable_diameter_mm", rule="lesion_measure", message="target lesion without a viable diameter")
+    log.add_rows(a, ((t == "non_target") & a["non_target_status"].isna()).fillna(False).to_numpy(),
+                 column="non_target_status", rule="lesion_measure", message="non-target lesion without a status")
+
+
+def _derive_age(p: pd.DataFrame, log: IssueLog) -> pd.DataFrame:
+    from_dob = (p["first_haic_date"] - p["birth_date"]).dt.days / DAYS_PER_YEAR
+    differ = (p["age"].notna() & from_dob.notna() & ((p["age"] - from_dob).abs() > 1.0)).to_numpy()
+    log.add_rows(p, differ, column="age", rule="age_mismatch", severity="warning",
+                 message="age differs from (first HAIC - birth date) by more than a year; the recorded age is used")
+    p = p.copy()
+    p["age"] = p["age"].fillna(from_dob)
+    missing = p["age"].isna().to_numpy()
+    log.add_rows(p, missing, column="age", rule="missing_value", severity="warning",
+                 message="neither age nor birth date (with first HAIC date) given; the patient will be excluded as incomplete data")
+    return p
+
+
+def validate_tables(
+    raw: dict[str, pd.DataFrame], columns: dict[str, dict[str, tuple[str, list[str]]]], log: IssueLog,
+    *, bilirubin_factor: float = 17.1,
+) -> dict[str, pd.DataFrame]:
+    """Type, convert and check every table; issues go to ``log``.  ``columns`` gives the columns each
+    source file had (from :func:`hccstudy.schema.readers.read_study`).  Returns typed tables (all
+    record types present, empty where no file gave them)."""
+    typed: dict[str, pd.DataFrame] = {}
+    for name, rt in RECORD_TYPES.items():
+        df = raw.get(name)
+        if df is None or df.empty:
+            df = pd.DataFrame({c: pd.Series(dtype=object) for c in [*PROVENANCE, *rt.names]})
+            df["source_row"] = df["source_row"].astype("int64")
+        t = _type_table(rt, df, columns.get(name, {}), log, bilirubin_factor)
+        if name == "labs":
+            t = _labs_units(t, df, log, bilirubin_factor)
+        _check_duplicates(rt, t, log)
+        typed[name] = t
+    p = typed["patients"]
+    _check_patient_dates(p, log)
+    typed["patients"] = _derive_age(p, log)
+    for name in ("haic_cycles", "systemic", "labs", "assessments", "adverse_events"):
+        _check_children(name, typed[name], typed["patients"], log)
+    _check_cycles(typed["haic_cycles"], typed["patients"], log)
+    _check_systemic(typed["systemic"], log)
+    _check_assessments(typed["assessments"], log)
+    return typed
