@@ -44,6 +44,20 @@ def print_issues(report: ValidationReport, limit: int | None = 50, out: Console 
         out.print("[green]No problems found.[/]")
         return
     shown = issues if limit is None else issues.head(limit)
+    if not out.is_terminal:  # scripts and logs: one plain line per issue, never folded
+        out.print(f"Validation: {report.n_errors} error(s), {report.n_warnings} warning(s)", soft_wrap=True)
+        for r in shown.itertuples(index=False):
+            where = r.file + ("" if r.row < 0 else f":{r.row}")
+            col = f" column {r.column}" if r.column else ""
+            val = f" value {r.value!r}" if r.value != "" else ""
+            out.print(f"{r.severity}: {where}{col}{val} [{r.rule}] {r.message}", soft_wrap=True, markup=False)
+    else:
+        _issue_table(report, shown, out)
+    if limit is not None and len(issues) > limit:
+        out.print(f"... and {len(issues) - limit} more (use --all or --csv FILE to see every issue)")
+
+
+def _issue_table(report: ValidationReport, shown: pd.DataFrame, out: Console) -> None:
     t = Table(title=f"Validation: {report.n_errors} error(s), {report.n_warnings} warning(s)", show_lines=False)
     for c in ("severity", "centre", "file", "row", "column", "value", "rule", "message"):
         t.add_column(c, overflow="fold")
@@ -52,8 +66,6 @@ def print_issues(report: ValidationReport, limit: int | None = 50, out: Console 
         t.add_row(f"[{colour}]{r.severity}[/]", r.centre, r.file, "" if r.row < 0 else str(r.row), r.column,
                   str(r.value), r.rule, r.message)
     out.print(t)
-    if limit is not None and len(issues) > limit:
-        out.print(f"... and {len(issues) - limit} more (use --all or --csv FILE to see every issue)")
 
 
 def _print_frame(df: pd.DataFrame, title: str) -> None:
