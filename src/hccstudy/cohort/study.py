@@ -36,7 +36,10 @@ class Study:
     * ``exclusions``: per criterion, patients failing it at all and failing it first
     * ``validation``: the validation report (warnings; errors would have raised)
     * ``tables``: the typed input tables in canonical units, with provenance
-    * ``timepoints``: mRECIST response per scan; ``toxicity``: worst grade per patient and AE term
+    * ``timepoints``: mRECIST response per scan
+    * ``lab_toxicity``: per patient and lab AE term, baseline grade, worst post-baseline grade and
+      treatment-emergent flag
+    * ``adverse_events``: worst grade per patient and term from labs and recorded events (0 = measured, no AE)
     """
 
     config: StudyConfig
@@ -47,7 +50,8 @@ class Study:
     validation: ValidationReport
     tables: dict[str, pd.DataFrame]
     timepoints: pd.DataFrame
-    toxicity: pd.DataFrame
+    lab_toxicity: pd.DataFrame
+    adverse_events: pd.DataFrame
     inputs: list[InputFile]
 
 
@@ -55,8 +59,10 @@ def _index(df: pd.DataFrame) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(df[KEYS])
 
 
-def derive_patients(tables: dict[str, pd.DataFrame], config: StudyConfig, log: IssueLog) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """All derived per-patient columns; returns (patients, mrecist time points, AE worst grades)."""
+def derive_patients(
+    tables: dict[str, pd.DataFrame], config: StudyConfig, log: IssueLog
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """All derived per-patient columns; returns (patients, mRECIST time points, lab toxicity, AE worst grades)."""
     p = tables["patients"].dropna(subset=["patient_id"]).drop_duplicates(KEYS).reset_index(drop=True)
     pidx = _index(p)
     cp = child_pugh(p["bilirubin"], p["albumin"], p["inr"], p["ascites"], p["encephalopathy"], p["pt_prolongation_s"],
@@ -113,11 +119,11 @@ def derive_patients(tables: dict[str, pd.DataFrame], config: StudyConfig, log: I
         wide = wide.reindex(pidx)
         for c in sorted(wide.columns):
             p[c] = pd.array(wide[c].to_numpy(), dtype="Int64")
-    return p, timepoints, ae
+    return p, timepoints, tox, ae
 
 
 def build_study(ingested, config: StudyConfig, log: IssueLog) -> Study:
-    p, timepoints, ae = derive_patients(ingested.tables, config, log)
+    p, timepoints, tox, ae = derive_patients(ingested.tables, config, log)
     fails = evaluate_criteria(p, config)
     order = list(config.eligibility.order)
     reason = first_failing(fails, order)
@@ -130,7 +136,7 @@ def build_study(ingested, config: StudyConfig, log: IssueLog) -> Study:
         columns=[c for c in p.columns if c.startswith("fails_")] + ["exclusion_reason", "included", "missing_fields"]
     ).reset_index(drop=True)
     report = log.report(dict(ingested.report.counts))
-    return Study(config, analysis, p, flow, exclusions, report, ingested.tables, timepoints, ae, ingested.inputs)
+    return Study(config, analysis, p, flow, exclusions, report, ingested.tables, timepoints, tox, ae, ingested.inputs)
 
 
 def load_study(path: str | Path, config: StudyConfig | str | Path | None = None) -> Study:

@@ -1,0 +1,177 @@
+"""The example study end to end: flow counts, derived columns, endpoints, config and CLI."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import hccstudy
+from hccstudy.cli import app
+from hccstudy.cohort.config import ConfigError, load_config
+from hccstudy.data.make_example import write_example
+from hccstudy.schema.docs import render_data_model
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def study() -> hccstudy.Study:
+    return hccstudy.load_study(hccstudy.example_study_path())
+
+
+def test_flow_counts_by_construction(study):
+    flow = study.flow.set_index(["step", "criterion"])["n"]
+    assert flow[("screened", "")] == 20
+    for criterion in ("complete_data", "study_window", "child_pugh_ab", "ecog_0_1", "bclc_c", "other_malignancy",
+                      "prior_systemic", "tace_during_haic", "regimen"):
+        assert flow[("excluded", criterion)] == 1, criterion
+    assert flow[("included", "")] == 11
+    assert (flow[("arm", "SE")], flow[("arm", "SI")]) == (4, 7)
+    assert len(study.analysis) == 11
+    reasons = study.patients.set_index("patient_id")["exclusion_reason"]
+    assert reasons["A08"] == "complete_data" and reasons["C06"] == "child_pugh_ab" and reasons["A07"] == "bclc_c"
+    assert reasons["C04"] == "regimen" and reasons["B06"] == "study_window"
+
+
+def test_all_failing_criteria_counted(study):
+    ex = study.exclusions.set_index("criterion")
+    # C06 (Child-Pugh C) is BCLC D too: it fails both, but is counted once in the flow
+    assert ex.loc["bclc_c", "n_failing"] == 2 and ex.loc["bclc_c", "n_first_failing"] == 1
+    assert ex["n_first_failing"].sum() == 9
+
+
+def test_flow_order_is_configurable():
+    order = ["complete_data", "study_window", "bclc_c", "child_pugh_ab", "ecog_0_1", "other_malignancy",
+             "prior_systemic", "tace_during_haic", "regimen"]
+    cfg = load_config(overrides={"eligibility": {"order": order}})
+    s = hccstudy.load_study(hccstudy.example_study_path(), cfg)
+    flow = s.flow.set_index(["step", "criterion"])["n"]
+    assert flow[("excluded", "bclc_c")] == 2 and flow[("excluded", "child_pugh_ab")] == 0
+
+
+def test_units_converted_before_scoring(study):
+    p = study.patients.set_index("patient_id")
+    # B04 reported 3.0 mg/dL bilirubin and 2.8 g/dL albumin: canonical 51.3 µmol/L and 28 g/L, 2 points each
+    assert p.loc["B04", "bilirubin"] == pytest.approx(51.3)
+    assert p.loc["B04", "bilirubin_unit_reported"] == "mg/dL"
+    assert p.loc["B04", "albumin"] == pytest.approx(28.0)
+    assert (p.loc["B04", "cp_bilirubin"], p.loc["B04", "cp_albumin"], p.loc["B04", "child_pugh_class"]) == (2, 2, "B")
+    assert p.loc["B02", "haemoglobin"] == pytest.approx(131.0)
+
+
+def test_arm_rule_and_cross_check(study):
+    p = study.patients.set_index("patient_id")
+    assert p.loc["A01", "arm"] == "SE" and p.loc["A03", "arm"] == "SI"
+    assert p.loc["C04", "arm_detail"].startswith("systemic therapy started during HAIC")
+    w = study.validation.warnings
+    mism = w[w["rule"] == "arm_mismatch"]
+    assert mism[["file", "row"]].values.tolist() == [["alpha/patients.csv", 5]]  # A04: recorded SE, dates say SI
+
+
+def test_endpoints_from_dates(study):
+    a = study.analysis.set_index("patient_id")
+    # A01 died 420 days after first HAIC
+    assert a.loc["A01", "os_months"] == pytest.approx(420 / 30.4375) and a.loc["A01", "os_event"] == 1
+    # A02 alive, censored at last follow-up (700 days)
+    assert a.loc["A02", "os_months"] == pytest.approx(700 / 30.4375) and a.loc["A02", "os_event"] == 0
+    # A01: PR, PR, then PD at the third scan (18 weeks = 126 days)
+    assert a.loc["A01", "pfs_months"] == pytest.approx(126 / 30.4375) and a.loc["A01", "pfs_event"] == 1
+    # A02: no progression, censored at the last adequate assessment (12 weeks)
+    assert a.loc["A02", "pfs_months"] == pytest.approx(84 / 30.4375) and a.loc["A02", "pfs_event"] == 0
+    # C03: no radiological progression, died at 420 days -> PFS event at death
+    assert a.loc["C03", "pfs_months"] == pytest.approx(420 / 30.4375) and a.loc["C03", "pfs_event"] == 1
+    assert a.loc["A01", "bor"] == "PR" and a.loc["A03", "bor"] == "CR" and a.loc["B01", "bor"] == "PD"
+
+
+def test_data_cutoff_censors_later_deaths():
+    cfg = load_config(overrides={"study": {"data_cutoff": "2020-01-01"}})
+    a = hccstudy.load_study(hccstudy.example_study_path(), cfg).analysis.set_index("patient_id")
+    # A01 started 2019-03-04 and died 2020-04-27: censored at the cut-off
+    assert a.loc["A01", "os_event"] == 0
+    assert a.loc["A01", "os_months"] == pytest.approx((pd.Timestamp("2020-01-01") - pd.Timestamp("2019-03-04")).days / 30.4375)
+
+
+def test_pfs_censor_switch_and_recorded_progression():
+    cfg = load_config(overrides={"endpoints": {"pfs_censor": "last_followup"}})
+    a = hccstudy.load_study(hccstudy.example_study_path(), cfg).analysis.set_index("patient_id")
+    assert a.loc["A02", "pfs_months"] == pytest.approx(700 / 30.4375)
+
+
+def test_derived_columns_present(study):
+    cols = set(study.analysis.columns)
+    for c in ("age", "bsa_m2", "child_pugh_score", "child_pugh_class", "albi_score", "albi_grade", "malbi_grade",
+              "bclc_stage", "arm", "os_months", "os_event", "pfs_months", "pfs_event", "haic_cycles", "rdi_oxaliplatin",
+              "bor", "bor_unconfirmed", "measurable", "afp_gt_400", "multiple_tumours", "ae_alt_increased_grade",
+              "ae_abdominal_pain_grade", "centre", "source_file", "source_row"):
+        assert c in cols, c
+    a = study.analysis.set_index("patient_id")
+    assert a.loc["A01", "haic_cycles"] == 4
+    # A01 ALT 35 -> 91 (2.6x of ULN 40 = 2.275x): grade 1
+    assert a.loc["A01", "ae_alt_increased_grade"] == 1
+    assert np.allclose(a["rdi_oxaliplatin"], 1.0, atol=1e-3)
+
+
+def test_lab_toxicity_worst_and_emergent(study):
+    t = study.lab_toxicity.set_index(["patient_id", "term"])
+    # A01 platelets 160 -> 61.5 (grade 2) from a normal baseline: emergent
+    row = t.loc[("A01", "platelet_count_decreased")]
+    assert (row["baseline_grade"], row["worst_grade"], bool(row["emergent"])) == (0, 2, True)
+    # B04 platelets 80 at baseline (grade 1) -> 30.8 (grade 3)
+    row = t.loc[("B04", "platelet_count_decreased")]
+    assert (row["baseline_grade"], row["worst_grade"], bool(row["emergent"])) == (1, 3, True)
+    ae = study.adverse_events
+    assert ae["grade"].between(0, 5).all()
+    assert set(ae["source"]) == {"lab", "recorded"}
+    assert not ae.duplicated(["centre", "patient_id", "term"]).any()
+
+
+def test_config_errors_name_the_key(tmp_path):
+    bad = tmp_path / "study.yaml"
+    bad.write_text("eligibility:\n  order: [complete_data, not_a_criterion]\n")
+    with pytest.raises(ConfigError, match="eligibility.order"):
+        load_config(bad)
+    bad.write_text("units:\n  bilirubin_factr: 17.1\n")
+    with pytest.raises(ConfigError, match="units.bilirubin_factr"):
+        load_config(bad)
+    r = runner.invoke(app, ["flow", str(hccstudy.example_study_path()), "--config", str(bad)])
+    assert r.exit_code == 2 and "config error" in r.output
+
+
+def test_cli_run_writes_outputs_atomically(tmp_path):
+    out = tmp_path / "report"
+    r = runner.invoke(app, ["run", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "example study" in r.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["analysis_table.csv", "analysis_table.parquet", "exclusions.csv", "flow.csv", "validation.csv"]
+    table = pd.read_parquet(out / "analysis_table.parquet")
+    assert len(table) == 11
+    assert runner.invoke(app, ["run", "--out", str(out)]).exit_code == 2  # exists, no --force
+    first = (out / "analysis_table.csv").read_bytes()
+    assert runner.invoke(app, ["run", "--out", str(out), "--force"]).exit_code == 0
+    assert (out / "analysis_table.csv").read_bytes() == first  # deterministic
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report.")]  # no temp dir left
+
+
+def test_flow_command_prints_counts():
+    r = runner.invoke(app, ["flow", str(hccstudy.example_study_path())])
+    assert r.exit_code == 0
+    assert "Screened" in r.output and "20" in r.output and "11" in r.output
+
+
+def test_shipped_example_matches_its_generator(tmp_path):
+    write_example(tmp_path)
+    shipped = hccstudy.example_study_path()
+    for centre in ("alpha", "beta"):
+        for f in (shipped / centre).glob("*.csv"):
+            assert filecmp.cmp(f, tmp_path / centre / f.name, shallow=False), f
+
+
+def test_data_model_doc_is_in_sync():
+    assert (ROOT / "docs" / "data-model.md").read_text(encoding="utf-8") == render_data_model()
