@@ -187,10 +187,11 @@ def _type_table(
                 lo = -np.inf if f.lo is None else f.lo
                 hi = np.inf if f.hi is None else f.hi
                 outside = np.isfinite(v) & ((v < lo) | (v > hi))
-                unit = f" {f.unit}" if f.unit else ""
-                log.add_rows(raw, outside, column=f.name, rule="range",
-                             value=pd.Series(v, index=raw.index).map(lambda x: f"{x:g}"),
-                             message=f"outside the plausible range [{f.lo:g}, {f.hi if f.hi is not None else np.inf:g}]{unit} (canonical unit)")
+                if outside.any():
+                    unit = f" {f.unit}" if f.unit else ""
+                    log.add_rows(raw, outside, column=f.name, rule="range",
+                                 value=pd.Series([f"{x:g}" for x in v[outside]]),
+                                 message=f"outside the plausible range [{lo:g}, {hi:g}]{unit} (canonical unit)")
         missing = vals.isna().to_numpy() & ~bad
         if f.need == "always":
             log.add_rows(raw, missing & (f.name in raw), column=f.name, rule="required",
