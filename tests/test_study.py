@@ -139,6 +139,8 @@ def test_config_errors_name_the_key(tmp_path):
     bad.write_text("units:\n  bilirubin_factr: 17.1\n")
     with pytest.raises(ConfigError, match="units.bilirubin_factr"):
         load_config(bad)
+    with pytest.raises(ConfigError, match="mrecist.confirmm"):
+        load_config(overrides={"mrecist": {"confirmm": False}})
     r = runner.invoke(app, ["flow", str(hccstudy.example_study_path()), "--config", str(bad)])
     assert r.exit_code == 2 and "config error" in r.output
 
@@ -160,6 +162,8 @@ def test_cli_run_writes_outputs_atomically(tmp_path):
 
 
 def test_flow_command_prints_counts():
+    with pytest.raises(ConfigError, match="mrecist.confirmm"):
+        load_config(overrides={"mrecist": {"confirmm": False}})
     r = runner.invoke(app, ["flow", str(hccstudy.example_study_path())])
     assert r.exit_code == 0
     assert "Screened" in r.output and "20" in r.output and "11" in r.output

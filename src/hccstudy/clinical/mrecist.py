@@ -24,7 +24,7 @@ when SD's minimum duration from the origin (``sd_min_days``) is met, otherwise P
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,10 @@ RESPONSES = ["CR", "PR", "SD", "PD", "NE"]
 
 @dataclass(frozen=True)
 class MrecistOptions:
+    """mRECIST options (config key ``mrecist``; see docs/config.md)."""
+
+    __pydantic_config__ = {"extra": "forbid"}  # noqa: RUF012 -- read by pydantic when used in the study config
+
     confirm: bool = True
     confirm_days: int = 28
     sd_min_days: int = 42
@@ -217,7 +221,7 @@ def assess_responses(
     per["bor"] = best_overall_responses(timepoints, origin, keys, options)
     per["bor_unconfirmed"] = best_overall_responses(
         timepoints, origin, keys,
-        MrecistOptions(**{**options.__dict__, "confirm": False}),
+        replace(options, confirm=False),
     )
     tp = timepoints.sort_values([*keys, "date"], kind="stable")
     first_pd = tp[tp["response"] == "PD"].groupby(keys, sort=False)["date"].min().rename("first_pd_date")

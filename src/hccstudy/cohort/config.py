@@ -13,6 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..clinical.mrecist import MrecistOptions
+
 #: Default order: liver function and PS come before the BCLC stage, because Child-Pugh C and ECOG >= 3
 #: would otherwise always be reported as "not BCLC C" (they make the stage D).
 CRITERIA = (
@@ -65,16 +67,6 @@ class DosingOptions(_Strict):
     cycle_days: int = 21
 
 
-class MrecistConfig(_Strict):
-    confirm: bool = True
-    confirm_days: int = 28
-    sd_min_days: int = 42
-    pd_absolute_mm: int | None = None
-    new_lesion_min_mm: int = 10
-    baseline_window_days: int = 60
-    measurable_min_mm: int = 10
-
-
 class CtcaeOptions(_Strict):
     limits: dict[str, dict[Literal["uln", "lln"], float]] = {}
     window_days_after_last_haic: int | None = None
@@ -119,7 +111,7 @@ class StudyConfig(_Strict):
     albi: AlbiOptions = AlbiOptions()
     bclc: BclcOptions = BclcOptions()
     dosing: DosingOptions = DosingOptions()
-    mrecist: MrecistConfig = MrecistConfig()
+    mrecist: MrecistOptions = MrecistOptions()
     ctcae: CtcaeOptions = CtcaeOptions()
     eligibility: Eligibility = Eligibility()
     arm: ArmRule = ArmRule()

@@ -16,7 +16,7 @@ import pandas as pd
 from ..clinical import albi, bclc_stage, child_pugh, dosing_bsa, haic_dose_intensity, lab_toxicity
 from ..clinical.ctcae import worst_grades
 from ..clinical.dosing import HaicRegimen
-from ..clinical.mrecist import MrecistOptions, assess_responses
+from ..clinical.mrecist import assess_responses
 from ..schema import InputFile, IssueLog, StudyInputError, ValidationReport, ingest
 from .arms import derive_arms
 from .config import StudyConfig, load_config
@@ -95,8 +95,7 @@ def derive_patients(
     p["arm"] = p["arm_recorded"] if config.arm.source == "recorded" else p["arm_derived"]
 
     origin = pd.Series(p["first_haic_date"].to_numpy(), index=pidx)
-    mo = MrecistOptions(**config.mrecist.model_dump())
-    timepoints, resp = assess_responses(tables["assessments"], origin, KEYS, mo)
+    timepoints, resp = assess_responses(tables["assessments"], origin, KEYS, config.mrecist)
     resp = resp.reindex(pidx)
     for c in ("baseline_sod", "measurable", "bor", "bor_unconfirmed", "first_pd_date", "last_assessment_date", "n_assessments"):
         p[c] = resp[c].to_numpy()

@@ -83,21 +83,22 @@ def conversion_factors(
     return factors, unknown
 
 
+def _factor(unit: str, quantity: str, bilirubin_factor: float) -> float:
+    f, unknown = conversion_factors(pd.Series([unit]), quantity, bilirubin_factor)
+    if unknown[0]:
+        raise ValueError(f"unknown unit {unit!r} for {quantity}; accepted: {accepted_units(quantity)}")
+    return float(f[0])
+
+
 def to_canonical(
     values: np.ndarray | pd.Series, unit: str, quantity: str, bilirubin_factor: float = BILIRUBIN_FACTOR_DEFAULT
 ) -> np.ndarray:
     """Convert values reported in ``unit`` to the canonical unit of ``quantity``."""
-    f, unknown = conversion_factors(pd.Series([unit]), quantity, bilirubin_factor)
-    if unknown[0]:
-        raise ValueError(f"unknown unit {unit!r} for {quantity}; accepted: {accepted_units(quantity)}")
-    return np.asarray(values, dtype=float) * f[0]
+    return np.asarray(values, dtype=float) * _factor(unit, quantity, bilirubin_factor)
 
 
 def from_canonical(
     values: np.ndarray | pd.Series, unit: str, quantity: str, bilirubin_factor: float = BILIRUBIN_FACTOR_DEFAULT
 ) -> np.ndarray:
     """Inverse of :func:`to_canonical`."""
-    f, unknown = conversion_factors(pd.Series([unit]), quantity, bilirubin_factor)
-    if unknown[0]:
-        raise ValueError(f"unknown unit {unit!r} for {quantity}; accepted: {accepted_units(quantity)}")
-    return np.asarray(values, dtype=float) / f[0]
+    return np.asarray(values, dtype=float) / _factor(unit, quantity, bilirubin_factor)
