@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -67,6 +68,8 @@ def test_rule_fires_with_location_and_exit_code(example_copy: Path, case, tree_d
     assert hit["file"] == rel
     assert hit["centre"] == rel.split("/")[0]
     assert hit["message"]
+    if rule == "date_order":  # typed dates are reported as the user wrote them: YYYY-MM-DD
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", hit["value"]), hit["value"]
     result = runner.invoke(app, ["validate", str(example_copy)])
     assert result.exit_code == 2, result.output
     assert rule in result.output

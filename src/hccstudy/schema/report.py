@@ -19,6 +19,16 @@ class StudyInputError(Exception):
         super().__init__(f"{n} validation error{'s' if n != 1 else ''} in the study input")
 
 
+def _as_written(v: pd.Series) -> np.ndarray:
+    """Values as text for the report: dates as YYYY-MM-DD, missing as an empty string."""
+    missing = v.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(v):
+        txt = v.dt.strftime("%Y-%m-%d").astype(object)
+    else:
+        txt = v.astype(object).map(str)
+    return np.where(missing, "", txt.to_numpy(dtype=object))
+
+
 @dataclass
 class IssueLog:
     """Collects issues as small DataFrames (built vectorised from masks, never row by row)."""
@@ -54,7 +64,7 @@ class IssueLog:
                     "file": sub["source_file"].astype(str).to_numpy(),
                     "row": sub["source_row"].to_numpy(dtype=np.int64),
                     "column": column or "",
-                    "value": pd.Series(vals).astype(str).replace({"nan": "", "NaT": "", "<NA>": "", "None": ""}).to_numpy(),
+                    "value": _as_written(pd.Series(vals)),
                     "rule": rule,
                     "message": message,
                 }
