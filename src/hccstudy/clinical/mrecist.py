@@ -191,10 +191,11 @@ def assess_responses(
         is_pd=nt["non_target_status"] == "PD", is_cr=nt["non_target_status"] == "CR"
     ).groupby([*keys, "date"], sort=False).agg(any_pd=("is_pd", "any"), all_cr=("is_cr", "all"))
     scans = scans.join(nts, on=[*keys, "date"]).join(has_nt.rename("has_nt"), on=keys)
-    ntr = np.where(scans["any_pd"].fillna(False).astype(bool), "PD",
-                   np.where(scans["all_cr"].fillna(False).astype(bool), "CR", "IR_SD")).astype(object)
+    any_pd = scans["any_pd"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    all_cr = scans["all_cr"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    ntr = np.where(any_pd, "PD", np.where(all_cr, "CR", "IR_SD")).astype(object)
     no_rows = scans["any_pd"].isna().to_numpy()
-    ntr[no_rows] = np.where(scans["has_nt"].fillna(False).to_numpy(dtype=bool)[no_rows], "NE", "none")
+    ntr[no_rows] = np.where(scans["has_nt"].astype("boolean").fillna(False).to_numpy(dtype=bool)[no_rows], "NE", "none")
     scans["non_target"] = ntr
 
     # new lesions: qualifying lesions backdated to their first scan
