@@ -179,3 +179,17 @@ def test_shipped_example_matches_its_generator(tmp_path):
 
 def test_data_model_doc_is_in_sync():
     assert (ROOT / "docs" / "data-model.md").read_text(encoding="utf-8") == render_data_model()
+
+
+def test_centre_with_only_a_patients_file(tmp_path):
+    """No cycles, treatment, labs, imaging or AEs at all: no crash, every patient NE and no arm."""
+    (tmp_path / "alpha").mkdir()
+    src = hccstudy.example_study_path() / "alpha" / "patients.csv"
+    (tmp_path / "alpha" / "patients.csv").write_bytes(src.read_bytes())
+    s = hccstudy.load_study(tmp_path)
+    assert len(s.patients) == 8 and len(s.analysis) == 0
+    assert (s.patients["bor"] == "NE").all()
+    assert s.patients["haic_cycles"].eq(0).all()
+    flow = s.flow.set_index(["step", "criterion"])["n"]
+    assert flow[("excluded", "regimen")] == 4  # the others fail an earlier criterion first
+    assert s.lab_toxicity.empty and s.timepoints.empty

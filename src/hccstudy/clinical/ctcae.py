@@ -121,6 +121,9 @@ def lab_toxicity(labs: pd.DataFrame, origin: pd.Series, keys: list[str],
     Returns one row per (patient, term) with baseline_grade, worst_grade, emergent.
     """
     labs = labs[labs["test"].isin(list(LAB_TERMS))].dropna(subset=[*keys, "date", "value"])
+    columns = [*keys, "term", "baseline_grade", "worst_grade", "emergent"]
+    if labs.empty:  # (joins on empty Arrow-backed keys fail in pandas 3)
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     ix = pd.MultiIndex.from_frame(labs[keys]) if len(keys) > 1 else pd.Index(labs[keys[0]])
     o = origin.reindex(ix).to_numpy()
     labs = labs.assign(origin=o)
@@ -142,7 +145,7 @@ def lab_toxicity(labs: pd.DataFrame, origin: pd.Series, keys: list[str],
     out["emergent"] = out["worst_grade"].fillna(-1) > out["baseline_grade"].fillna(0)
     for c in ("baseline_grade", "worst_grade"):
         out[c] = out[c].astype("Int64")
-    return out[[*keys, "term", "baseline_grade", "worst_grade", "emergent"]]
+    return out[columns]
 
 
 def worst_grades(toxicity: pd.DataFrame, events: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

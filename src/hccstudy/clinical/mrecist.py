@@ -144,6 +144,8 @@ def assess_responses(
     last_assessment_date (last evaluable post-baseline scan up to the first PD), n_assessments.
     """
     a = assessments.dropna(subset=[*keys, "date", "lesion_id"])
+    if a.empty:  # no imaging at all: every patient NE, no time points
+        return _no_assessments(origin, keys)
     okeys = pd.MultiIndex.from_frame(a[keys]) if len(keys) > 1 else pd.Index(a[keys[0]])
     a = a.assign(origin=origin.reindex(okeys).to_numpy())
     a = a[a["origin"].notna()]
@@ -233,6 +235,22 @@ def assess_responses(
     per["n_assessments"] = tp.groupby(keys, sort=False).size().reindex(per.index).fillna(0).astype("int64")
     per.loc[~per["measurable"].to_numpy(dtype=bool) & (per["bor"] != "PD"), "bor"] = "NE"
     return timepoints, per
+
+
+def _no_assessments(origin: pd.Series, keys: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    tp = pd.DataFrame({c: pd.Series(dtype=object) for c in [*keys, "sod", "baseline_sod", "nadir", "target",
+                                                             "non_target", "new_lesion", "response"]})
+    tp.insert(len(keys), "date", pd.Series(dtype="datetime64[ns]"))
+    per = pd.DataFrame(index=origin.index)
+    per["baseline_date"] = pd.Series(pd.NaT, index=origin.index, dtype="datetime64[ns]")
+    per["baseline_sod"] = pd.array([pd.NA] * len(per), dtype="Int64")
+    per["measurable"] = pd.array([False] * len(per), dtype="boolean")
+    per["bor"] = pd.array(["NE"] * len(per), dtype="string")
+    per["bor_unconfirmed"] = per["bor"].copy()
+    per["first_pd_date"] = per["baseline_date"].copy()
+    per["last_assessment_date"] = per["baseline_date"].copy()
+    per["n_assessments"] = 0
+    return tp, per
 
 
 def _group_prev_cummin(sod: np.ndarray, scans: pd.DataFrame, keys: list[str]) -> np.ndarray:
