@@ -59,6 +59,7 @@ def test_unmeasurable_baseline_and_no_scans_are_ne():
     _, per = _assess(rows, ["p1", "p2"])
     assert not per.loc["p1", "measurable"]
     assert per.loc["p1", "bor"] == "NE" and per.loc["p2", "bor"] == "NE"
+    assert per.loc["p1", "bor_unconfirmed"] == "NE"  # 8 -> 4 mm would be PR if the baseline were measurable
     rates = response_rates(per["bor"], per["measurable"]).set_index("denominator")
     assert rates.loc["measurable", "n"] == 0 and rates.loc["itt", "n"] == 2
 

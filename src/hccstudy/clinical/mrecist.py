@@ -233,7 +233,9 @@ def assess_responses(
     adequate = tpj[(tpj["response"] != "NE") & (tpj["first_pd_date"].isna() | (tpj["date"] <= tpj["first_pd_date"]))]
     per = per.join(adequate.groupby(keys, sort=False)["date"].max().rename("last_assessment_date"))
     per["n_assessments"] = tp.groupby(keys, sort=False).size().reindex(per.index).fillna(0).astype("int64")
-    per.loc[~per["measurable"].to_numpy(dtype=bool) & (per["bor"] != "PD"), "bor"] = "NE"
+    unmeasurable = ~per["measurable"].to_numpy(dtype=bool)
+    for col in ("bor", "bor_unconfirmed"):  # without measurable disease only PD (or NE) can be judged
+        per.loc[unmeasurable & (per[col] != "PD").to_numpy(dtype=bool), col] = "NE"
     return timepoints, per
 
 
