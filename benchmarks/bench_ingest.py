@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -141,7 +142,7 @@ def main() -> None:
               f"{r['peak_rss_mb']:>12} {r['included']:>9}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"benchmark": "ingest", "python": platform.python_version(), "machine": platform.machine(),
-                                     "cpus": __import__("os").cpu_count(), "results": rows}, indent=2) + "\n")
+                                     "cpus": os.cpu_count(), "results": rows}, indent=2) + "\n")
     print(f"wrote {args.json}")
 
 
