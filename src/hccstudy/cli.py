@@ -12,15 +12,18 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__, example_study_path
+from . import __version__
 from .cohort.config import ConfigError, StudyConfig, load_config
 from .cohort.study import Study, load_study, write_analysis_table
 from .schema import StudyInputError, ValidationReport, ingest
+from .synth import DEFAULT_SEED, generate, write_cohort
+from .synth.calibration import calibration_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="HCC comparative-effectiveness study toolkit.")
 console = Console(highlight=False)
@@ -113,41 +116,126 @@ def flow(study_dir: Annotated[Path, typer.Argument(help="Study folder.")], confi
     _print_frame(study.exclusions[["label", "n_failing", "n_first_failing"]], "All failing criteria")
 
 
+class _AtomicDir:
+    """Write into a temporary sibling folder, rename it to ``out`` on success, remove it on failure."""
+
+    def __init__(self, out: Path, force: bool):
+        if out.exists() and not force:
+            err.print(f"[bold red]{out} exists[/]: use --force to replace it.")
+            raise typer.Exit(2)
+        self.out = out
+
+    def __enter__(self) -> Path:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        if self.out.exists():
+            shutil.rmtree(self.out)
+        self.tmp.rename(self.out)
+        return False
+
+
+def _print_calibration(table: pd.DataFrame, failures_only: bool = False) -> None:
+    shown = table[~table["ok"]] if failures_only else table
+    if shown.empty:
+        console.print(f"Calibration: all {len(table)} published targets recovered within tolerance (calibration.csv)")
+        return
+    fmt = lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:g}" if isinstance(v, float) else str(v)  # noqa: E731
+    if not console.is_terminal:  # scripts and logs: one plain line per target, never folded
+        for r in shown.itertuples(index=False):
+            console.print(f"{'ok ' if r.ok else 'OUT'}  {r.group}: {r.target}: published {fmt(r.published)}, "
+                          f"recovered {fmt(r.recovered)} ({r.tolerance} [{fmt(r.lower)}, {fmt(r.upper)}])",
+                          soft_wrap=True, markup=False)
+        n_bad = int((~table["ok"]).sum())
+        console.print(f"{len(table) - n_bad} of {len(table)} targets within tolerance", soft_wrap=True)
+        return
+    t = Table(title="Calibration: published target vs recovered by the pipeline")
+    for c in ("group", "target", "published", "recovered", "tolerance", "range", "ok"):
+        t.add_column(c, justify="right" if c in ("published", "recovered") else "left")
+    for r in shown.itertuples(index=False):
+        t.add_row(r.group, r.target, fmt(r.published), fmt(r.recovered), r.tolerance,
+                  f"[{fmt(r.lower)}, {fmt(r.upper)}]", "[green]yes[/]" if r.ok else "[red]NO[/]")
+    console.print(t)
+    n_bad = int((~table["ok"]).sum())
+    console.print(f"{len(table) - n_bad} of {len(table)} targets within tolerance"
+                  + ("" if not n_bad else f"; [red]{n_bad} outside[/]"))
+
+
+@app.command()
+def synth(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the raw records here (a study folder).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed -> byte-identical files).")] = DEFAULT_SEED,
+    patients: Annotated[int, typer.Option("--patients", help="Screened patients (the paper: 3,923).")] = 3923,
+    check: Annotated[bool, typer.Option("--check", help="Run the pipeline on the cohort and compare with the paper.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+) -> None:
+    """Generate the calibrated synthetic five-centre cohort (raw records); --check prints the calibration
+    table (exit 1 when a target is outside its tolerance)."""
+    if out is None and not check:
+        err.print("[bold red]nothing to do[/]: give --out DIR and/or --check")
+        raise typer.Exit(2)
+    if patients < 100:
+        err.print("[bold red]--patients[/] must be at least 100")
+        raise typer.Exit(2)
+    with console.status(f"Generating {patients:,} screened patients (seed {seed})..."):
+        cohort = generate(seed, patients)
+    excel = patients <= 20000  # a very large centre is written as CSV (Excel is slow and row-limited)
+    if out is not None:
+        with _AtomicDir(out, force) as tmp:
+            write_cohort(cohort, tmp, excel=excel)
+        console.print(f"Wrote {out} (5 centres; seed {seed})")
+    if check:
+        with tempfile.TemporaryDirectory() as d:
+            src = out if out is not None else Path(d)
+            if out is None:
+                write_cohort(cohort, src, excel=excel)
+            with console.status("Running the pipeline on the cohort..."):
+                study = _load(src, StudyConfig())
+                table = calibration_table(study)
+        _print_calibration(table)
+        if not table["ok"].all():
+            raise typer.Exit(1)
+
+
 @app.command()
 def run(
-    study_dir: Annotated[Path | None, typer.Argument(help="Study folder (default: the example study shipped with hccstudy).")] = None,
+    study_dir: Annotated[Path | None, typer.Argument(help="Study folder (default: the calibrated synthetic cohort, generated on the fly).")] = None,
     config: ConfigOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("report"),
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic cohort (only without STUDY_DIR).")] = DEFAULT_SEED,
 ) -> None:
-    """Run the study: validate, derive, apply eligibility and write the analysis table."""
-    if study_dir is None:
-        study_dir = example_study_path()
-        console.print(
-            "[bold]No study folder given:[/] running on the small example study shipped with hccstudy "
-            "(3 centres, 20 hand-made patients). The calibrated synthetic cohort will replace it as the default."
-        )
-    if out.exists() and not force:
-        err.print(f"[bold red]{out} exists[/]: use --force to replace it.")
-        raise typer.Exit(2)
+    """Run the study: validate, derive, apply eligibility and write the analysis table.  Without a study
+    folder: on the calibrated synthetic cohort (its raw records are written to DIR/synthetic-data/)."""
     cfg = _config(config)
-    with console.status("Reading, validating and deriving..."):
-        study = _load(study_dir, cfg)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with _AtomicDir(out, force) as tmp:
+        synthetic = study_dir is None
+        if synthetic:
+            console.print(
+                f"[bold]No study folder given:[/] running on the calibrated synthetic five-centre cohort "
+                f"(seed {seed}; raw records in {out / 'synthetic-data'})."
+            )
+            study_dir = tmp / "synthetic-data"
+            with console.status("Generating the synthetic cohort..."):
+                write_cohort(generate(seed), study_dir)
+        with console.status("Reading, validating and deriving..."):
+            study = _load(study_dir, cfg)
         write_analysis_table(study, tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if synthetic:
+            table = calibration_table(study)
+            table.to_csv(tmp / "calibration.csv", index=False)
     if study.validation.n_warnings:
         console.print(f"[yellow]{study.validation.n_warnings} warning(s)[/] (see {out / 'validation.csv'})")
     _print_frame(study.flow[["step", "label", "n"]], "Patient flow")
     console.print(f"Wrote {out}/analysis_table.parquet and .csv ({len(study.analysis)} patients), flow.csv, "
-                  "exclusions.csv, validation.csv")
+                  "exclusions.csv, validation.csv" + (", calibration.csv" if synthetic else ""))
+    if synthetic:
+        _print_calibration(table, failures_only=True)
 
 
 @app.command()

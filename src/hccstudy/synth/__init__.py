@@ -1,0 +1,9 @@
+"""The calibrated synthetic five-centre cohort (the embedded default data of ``hccstudy run``)."""
+
+from .generate import Calibration, SyntheticCohort, generate
+from .write import write_cohort
+
+#: the seed of the default cohort used by ``hccstudy run`` with no study folder
+DEFAULT_SEED = 20240601
+
+__all__ = ["DEFAULT_SEED", "Calibration", "SyntheticCohort", "generate", "write_cohort"]

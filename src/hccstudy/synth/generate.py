@@ -1,0 +1,684 @@
+"""Generate the calibrated synthetic five-centre cohort as raw records (the foundation data model).
+
+The generator writes only what a centre would record -- baseline values, HAIC cycles with doses,
+systemic agents with dates, laboratory series, per-lesion mRECIST measurements, graded clinical
+adverse events, dates of death and last follow-up.  Every derived value (Child-Pugh, BCLC, arm,
+endpoints, response, CTCAE grades) is recomputed from these by hccstudy's own pipeline.
+
+Design (all steps vectorised; one ``numpy.random.Generator`` seeded by ``seed``):
+
+* **Counts.**  ``n_screened`` (3,923) screened; ``round(n x 575/3923)`` eligible, of them
+  ``round(eligible x 200/575)`` SE.  The rest fail exactly one criterion each, in fixed shares
+  (:data:`EXCLUSION_SHARES`); their raw values are built so the engine finds that reason.
+* **Baseline.**  Per arm, binary factors are assigned to exactly round(p x n) patients (Table 1's
+  proportions) by ranking a latent score, so they correlate realistically: a tumour-burden factor drives
+  diameter, multiplicity, vascular invasion, extrahepatic spread and AFP; a liver-dysfunction factor drives
+  Child-Pugh B, which is built from its components (bilirubin, albumin, INR, ascites), so ALBI agrees.
+  Age and diameter are normal draws standardised to the arm's published mean and SD, then clipped to
+  its published range.  Arm depends on covariates through these different marginals (e.g. multiple
+  tumours 56% vs 67%), so matching has work to do.
+* **Treatment.**  2-6 HAIC cycles (exact counts giving the published means) every 21 days (+-),
+  FOLFOX doses from BSA with occasional 20% reductions; SI: a targeted agent and a PD-(L)1 blocker
+  started 1-20 days after cycle 1; SE: started 1-4 weeks after the last cycle.
+* **Outcomes.**  Death and progression times from proportional-hazards models with piecewise-constant
+  baseline hazards (:class:`Calibration`), the published multivariable HRs, correlated through a Gaussian
+  copula.  SE patients are by definition alive when their systemic therapy starts, SI patients after their
+  last HAIC cycle: times are drawn conditionally on surviving that long.  Censoring: the data cut-off
+  plus an exponential loss to follow-up after treatment.  Progression is written as lesion measurements:
+  a baseline scan and one every 5-8 weeks; the first scan after the progression time shows target growth
+  >= 30% over the nadir (and sometimes a new lesion).  Best responses (CR/PR/SD) are assigned in the
+  published proportions among patients whose scan history allows them and written as shrinking diameters.
+* **Adverse events.**  Each arm's patients are split into no AE / grade 1-2 only / some grade 3-4 in the
+  published proportions; each term's grade is drawn within those classes at the published rates.  Lab
+  terms become laboratory series whose worst value falls in the drawn CTCAE grade; the others become
+  graded event records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, ndtri
+
+from . import targets as T
+
+EPOCH = np.datetime64("2018-01-01", "D")
+STUDY_END = np.datetime64("2022-06-01", "D")
+DATA_CUTOFF = np.datetime64("2023-03-31", "D")
+
+#: centre -> (share of patients, units, file format); "east" reports bilirubin in mg/dL and
+#: albumin/haemoglobin in g/dL, "central" sends an Excel workbook.
+CENTRES = {
+    "north": (0.31, "si", "csv"),
+    "south": (0.24, "si", "csv"),
+    "east": (0.19, "conventional", "csv"),
+    "west": (0.15, "si", "csv"),
+    "central": (0.11, "si", "xlsx"),
+}
+#: share of the excluded patients failing each criterion (the paper does not publish them)
+EXCLUSION_SHARES = {
+    "complete_data": 0.20, "study_window": 0.02, "child_pugh_ab": 0.10, "ecog_0_1": 0.14, "bclc_c": 0.12,
+    "other_malignancy": 0.05, "prior_systemic": 0.16, "tace_during_haic": 0.09, "regimen": 0.12,
+}
+#: analysis fields blanked for 'incomplete data'
+INCOMPLETE_FIELDS = ["albumin", "last_followup_date", "ecog", "afp", "max_diameter_cm", "height_cm", "hbv", "mvi"]
+TARGETED = {"lenvatinib": 0.45, "sorafenib": 0.13, "apatinib": 0.14, "donafenib": 0.10, "anlotinib": 0.06, "bevacizumab": 0.12}
+CHECKPOINT = {"camrelizumab": 0.30, "sintilimab": 0.27, "tislelizumab": 0.20, "pembrolizumab": 0.10,
+              "toripalimab": 0.08, "atezolizumab": 0.05}
+AGENT_DOSE = {"sorafenib": (400, "mg"), "apatinib": (250, "mg"), "donafenib": (200, "mg"), "anlotinib": (12, "mg"),
+              "camrelizumab": (200, "mg"), "sintilimab": (200, "mg"), "tislelizumab": (200, "mg"),
+              "pembrolizumab": (200, "mg"), "toripalimab": (240, "mg"), "atezolizumab": (1200, "mg")}
+DRUG_CLASS = {"lenvatinib": "tki", "sorafenib": "tki", "apatinib": "tki", "donafenib": "tki", "anlotinib": "tki",
+              "bevacizumab": "anti_vegf", "camrelizumab": "pd1", "sintilimab": "pd1", "tislelizumab": "pd1",
+              "pembrolizumab": "pd1", "toripalimab": "pd1", "atezolizumab": "pdl1"}
+#: HAIC cycle-count distributions (2..6) giving the published means/SDs (SE 4.01 (1.10), SI 4.76 (1.77))
+CYCLE_PROBS = ((0.09, 0.22, 0.35, 0.22, 0.12), (0.25, 0.03, 0.04, 0.05, 0.63))
+DPM = 30.4375  # days per month
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Outcome-model constants.  Hazards are per month for the reference profile (SE, Child-Pugh A,
+    AFP <= 400, single tumour, no extrahepatic spread) on the intervals between ``knots``.  Tuned by
+    simulation (``python -m hccstudy.synth.tune``) so that the matched sample recovers the published
+    medians, landmark rates and follow-up; the log-HRs are the published multivariable ones."""
+
+    knots: tuple[float, ...] = (0.0, 6.0, 12.0, 24.0)
+    os_hazard: tuple[float, ...] = (0.01979, 0.02167, 0.01392, 0.01246)
+    pfs_knots: tuple[float, ...] = (0.0, 1.5, 6.0, 12.0)
+    pfs_hazard: tuple[float, ...] = (0.06877, 0.05508, 0.03934, 0.03934)
+    os_log_hr: dict[str, float] = field(default_factory=lambda: {
+        "si": float(np.log(0.64)), "child_pugh_b": float(np.log(1.84)), "afp_gt_400": float(np.log(1.58)),
+        "multiple_tumours": float(np.log(1.50)), "ehs": float(np.log(1.71))})
+    pfs_log_hr: dict[str, float] = field(default_factory=lambda: {
+        "si": float(np.log(0.74)), "child_pugh_b": float(np.log(1.5)), "afp_gt_400": float(np.log(1.35)),
+        "multiple_tumours": float(np.log(1.3)), "ehs": float(np.log(1.45))})
+    os_pfs_correlation: float = 0.6
+    #: loss to follow-up per month after the treatment phase, per arm (SE, SI)
+    ltfu_rate: tuple[float, float] = (0.04134, 0.01931)
+
+
+@dataclass(frozen=True)
+class SyntheticCohort:
+    """Raw tables per centre plus the generator's truth (for documentation and tests only)."""
+
+    tables: dict[str, dict[str, pd.DataFrame]]
+    truth: pd.DataFrame
+    seed: int
+    formats: dict[str, str]
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def _largest_remainder(n: int, shares) -> np.ndarray:
+    shares = np.asarray(shares, dtype=float)
+    raw = shares / shares.sum() * n
+    k = np.floor(raw).astype(np.int64)
+    rest = n - k.sum()
+    k[np.argsort(-(raw - k), kind="stable")[:rest]] += 1
+    return k
+
+
+def _exact_binary(rng, n: int, p: float, score: np.ndarray | None = None, strength: float = 1.0) -> np.ndarray:
+    """Exactly round(n p) trues, given to the highest (strength x score + Gumbel noise)."""
+    k = int(round(n * p))
+    noise = rng.gumbel(size=n)
+    s = noise if score is None else strength * score + noise
+    out = np.zeros(n, dtype=bool)
+    out[np.argsort(-s, kind="stable")[:k]] = True
+    return out
+
+
+def _standardised(rng, z: np.ndarray, mean: float, sd: float, lo: float, hi: float) -> np.ndarray:
+    z = (z - z.mean()) / (z.std(ddof=1) if len(z) > 1 else 1.0)
+    return np.clip(mean + sd * z, lo, hi)
+
+
+def _choice(rng, n: int, probs: dict[str, float]) -> np.ndarray:
+    keys = np.array(list(probs), dtype=object)
+    p = np.array(list(probs.values()), dtype=float)
+    return keys[rng.choice(len(keys), size=n, p=p / p.sum())]
+
+
+def _piecewise_inverse(target: np.ndarray, knots: np.ndarray, hazard: np.ndarray) -> np.ndarray:
+    """t with H0(t) = target for a piecewise-constant hazard (months)."""
+    widths = np.diff(knots)
+    cum = np.r_[0.0, np.cumsum(hazard[:-1] * widths)]
+    k = np.searchsorted(cum, target, side="right") - 1
+    return knots[k] + (target - cum[k]) / hazard[k]
+
+
+def _piecewise_cumhaz(t: np.ndarray, knots: np.ndarray, hazard: np.ndarray) -> np.ndarray:
+    widths = np.diff(knots)
+    cum = np.r_[0.0, np.cumsum(hazard[:-1] * widths)]
+    k = np.searchsorted(knots, t, side="right") - 1
+    return cum[k] + (t - knots[k]) * hazard[k]
+
+
+def _days_str(days: np.ndarray) -> np.ndarray:
+    """Day offsets from EPOCH -> dates (``datetime64[s]``, NaT where missing); written as YYYY-MM-DD."""
+    d = np.asarray(days)
+    out = np.full(len(d), np.datetime64("NaT"), dtype="datetime64[s]")
+    ok = ~np.isnan(d) if d.dtype.kind == "f" else np.ones(len(d), dtype=bool)
+    out[ok] = (EPOCH + d[ok].astype(np.int64)).astype("datetime64[s]")
+    return out
+
+
+# ----------------------------------------------------------------------------------------- baseline
+def _baseline(rng, arm: np.ndarray, reason: np.ndarray) -> dict[str, np.ndarray]:
+    """Baseline covariates for every screened patient.  ``arm``: 0 SE / 1 SI (for the excluded, the arm
+    their regimen imitates); ``reason``: '' for eligible, else the criterion they fail.  Table 1's
+    marginals are made exact within each eligible arm; the excluded get the SI arm's."""
+    n = len(arm)
+    z_tum = rng.standard_normal(n)
+    z_liv = rng.standard_normal(n)
+    b: dict[str, np.ndarray] = {}
+    for key in ("female", "hbv", "child_pugh_b", "afp_gt_400", "multiple_tumours", "mvi", "ehs"):
+        b[key] = np.zeros(n, dtype=bool)
+    b["age"] = np.zeros(n)
+    b["max_diameter_cm"] = np.zeros(n)
+    score = {"child_pugh_b": (z_liv, 1.5), "afp_gt_400": (z_tum, 0.6), "multiple_tumours": (z_tum, 1.0),
+             "mvi": (z_tum, 0.7), "ehs": (z_tum, 0.5)}
+    group = np.where(reason == "", arm, 2)
+    for g in (0, 1, 2):
+        idx = np.flatnonzero(group == g)
+        m = len(idx)
+        a = min(g, 1)
+        for key, (p_se, p_si) in T.BINARY.items():
+            s, st = score.get(key, (None, 1.0))
+            b[key][idx] = _exact_binary(rng, m, (p_se, p_si)[a], None if s is None else s[idx], st)
+        for key, (c_se, c_si) in T.CONTINUOUS.items():
+            mean, sd, lo, hi = (c_se, c_si)[a]
+            zz = rng.standard_normal(m) if key == "age" else 0.5 * z_tum[idx] + np.sqrt(0.75) * rng.standard_normal(m)
+            b[key][idx] = _standardised(rng, zz, mean, sd, lo, hi)
+    b["age"] = np.round(b["age"])
+    b["max_diameter_cm"] = np.round(b["max_diameter_cm"], 1)
+    mult = b["multiple_tumours"]
+    b["tumour_number"] = np.where(mult, 2 + rng.choice(5, size=n, p=[0.42, 0.25, 0.14, 0.10, 0.09]), 1)
+    b["ecog"] = np.where(rng.random(n) < 0.42, 1, 0)
+    # BCLC C needs vascular invasion, extrahepatic spread or PS 1-2
+    b["ecog"] = np.where(~b["mvi"] & ~b["ehs"], 1, b["ecog"])
+
+    # Child-Pugh from components: extra points over 5 spread over bilirubin, albumin, INR, ascites
+    cp_b = b["child_pugh_b"]
+    extra = np.where(cp_b, rng.choice([2, 3, 4], size=n, p=[0.55, 0.30, 0.15]), rng.choice([0, 1], size=n, p=[0.62, 0.38]))
+    pts = np.zeros((n, 4), dtype=np.int64)  # bilirubin, albumin, inr, ascites: +1 each at most
+    pref = np.array([0.35, 0.35, 0.12, 0.18])
+    for _ in range(4):
+        need = pts.sum(axis=1) < extra
+        if not need.any():
+            break
+        w = np.where(pts == 0, pref, 0.0)
+        w = w / w.sum(axis=1, keepdims=True)
+        u = rng.random(n)[:, None]
+        pick = (u > np.cumsum(w, axis=1)).sum(axis=1)
+        pts[need, np.minimum(pick[need], 3)] = 1
+    bili = np.where(pts[:, 0] == 1, rng.uniform(35.0, 50.5, n), np.clip(np.exp(rng.normal(np.log(15) + 0.25 * z_liv, 0.3)), 5, 33.5))
+    alb = np.where(pts[:, 1] == 1, rng.uniform(28.8, 34.6, n), np.clip(rng.normal(40.5 - 1.5 * z_liv, 3.0), 35.6, 50))
+    inr = np.where(pts[:, 2] == 1, rng.uniform(1.72, 2.25, n), np.clip(rng.normal(1.08, 0.1, n), 0.85, 1.6))
+    ascites = np.where(pts[:, 3] == 1, "mild", "none").astype(object)
+    enceph = np.full(n, "none", dtype=object)
+    # Child-Pugh C (exclusion): decompensated
+    cpc = reason == "child_pugh_ab"
+    bili[cpc] = rng.uniform(55, 140, cpc.sum())
+    alb[cpc] = rng.uniform(20, 27.5, cpc.sum())
+    inr[cpc] = rng.uniform(1.75, 2.6, cpc.sum())
+    ascites[cpc] = "moderate_severe"
+    enceph[cpc] = np.where(rng.random(cpc.sum()) < 0.3, "grade_1_2", "none")
+    b.update(bilirubin=np.round(bili, 1), albumin=np.round(alb, 1), inr=np.round(inr, 2), ascites=ascites,
+             encephalopathy=enceph)
+
+    male = ~b["female"]
+    h = np.where(male, rng.normal(169, 6, n), rng.normal(158, 5.5, n))
+    bmi = np.clip(rng.normal(22.3, 2.8, n), 16, 34)
+    b["height_cm"] = np.round(np.clip(h, 145, 195))
+    b["weight_kg"] = np.round(np.clip(bmi * (b["height_cm"] / 100) ** 2, 38, 110), 1)
+    b["hcv"] = ~b["hbv"] & (rng.random(n) < 0.25)
+    afp_hi = 400 * np.exp(np.abs(rng.normal(0, 1.6, n))) + 1
+    afp_lo = np.exp(rng.uniform(np.log(1.5), np.log(399), n))
+    b["afp"] = np.round(np.where(b["afp_gt_400"], afp_hi, afp_lo), 1)
+    b["alt"] = np.round(np.where(rng.random(n) < 0.35, rng.uniform(41, 90, n), rng.uniform(12, 39.5, n)), 1)
+    b["ast"] = np.round(np.where(rng.random(n) < 0.45, rng.uniform(41, 110, n), rng.uniform(14, 39.5, n)), 1)
+    b["hb_lln"] = np.where(male, 130.0, 120.0)
+    b["haemoglobin"] = np.round(b["hb_lln"] + rng.uniform(2, 30, n))
+    b["neutrophils"] = np.round(rng.uniform(2.2, 6.0, n), 2)
+    b["platelets"] = np.round(rng.uniform(128, 280, n))
+    b["other_malignancy"] = reason == "other_malignancy"
+    b["prior_systemic_therapy"] = reason == "prior_systemic"
+    b["tace_during_haic"] = reason == "tace_during_haic"
+    ecog2 = reason == "ecog_0_1"
+    b["ecog"][ecog2] = rng.choice([2, 3], size=ecog2.sum(), p=[0.8, 0.2])
+    notc = reason == "bclc_c"
+    b["mvi"][notc] = False
+    b["ehs"][notc] = False
+    b["ecog"][notc] = 0
+    return b
+
+
+# ----------------------------------------------------------------------------------------- main
+def generate(seed: int = 20240601, n_screened: int = T.N_SCREENED, calibration: Calibration | None = None) -> SyntheticCohort:
+    """Generate the cohort (see module docstring).  Same seed and size -> identical tables."""
+    cal = calibration or Calibration()
+    rng = np.random.default_rng(seed)
+    n = int(n_screened)
+    n_elig = int(round(n * T.N_ELIGIBLE / T.N_SCREENED))
+    n_se = int(round(n_elig * T.N_SE / T.N_ELIGIBLE))
+    reasons = list(EXCLUSION_SHARES)
+    k_excl = _largest_remainder(n - n_elig, list(EXCLUSION_SHARES.values()))
+    reason = np.concatenate([np.full(n_elig, "", dtype=object)] + [np.full(k, r, dtype=object) for r, k in zip(reasons, k_excl, strict=True)])
+    arm = np.concatenate([np.zeros(n_se, dtype=np.int64), np.ones(n_elig - n_se, dtype=np.int64),
+                          (rng.random(n - n_elig) < 375 / 575).astype(np.int64)])
+    perm = rng.permutation(n)  # interleave eligible and excluded patients over centres and ids
+    reason, arm = reason[perm], arm[perm]
+    eligible = reason == ""
+
+    b = _baseline(rng, arm, reason)
+
+    # --- centres and ids
+    k_centre = _largest_remainder(n, [c[0] for c in CENTRES.values()])
+    centre = np.repeat(np.array(list(CENTRES), dtype=object), k_centre)[rng.permutation(n)]
+    pid = np.empty(n, dtype=object)
+    for c in CENTRES:
+        idx = np.flatnonzero(centre == c)
+        pid[idx] = np.char.add(c[0].upper(), np.char.zfill(np.arange(1, len(idx) + 1).astype(str), 5))
+
+    # --- HAIC: start day, cycles
+    span = int((STUDY_END - EPOCH).astype(int))
+    start = rng.integers(0, span + 1, n).astype(np.int64)
+    win = reason == "study_window"
+    start[win] = np.where(rng.random(win.sum()) < 0.5, rng.integers(-200, -1, win.sum()), rng.integers(span + 1, span + 150, win.sum()))
+    n_cyc = np.zeros(n, dtype=np.int64)
+    group = np.where(eligible, arm, 2)
+    for g in (0, 1, 2):
+        idx = np.flatnonzero(group == g)
+        counts = _largest_remainder(len(idx), CYCLE_PROBS[min(g, 1)])
+        n_cyc[idx] = rng.permutation(np.repeat(np.arange(2, 7), counts))
+    regimen_bad = reason == "regimen"
+    mid = regimen_bad & (rng.random(n) < 0.5)  # started during HAIC after the SI window
+    n_cyc[mid] = np.maximum(n_cyc[mid], 4)
+    gaps = np.where(np.arange(6)[None, :] == 0, 0, 21 + rng.integers(-2, 6, (n, 6)))
+    cyc_day = np.cumsum(gaps, axis=1)  # day of cycle k (0-based) relative to start
+    last_cyc = cyc_day[np.arange(n), n_cyc - 1]
+
+    # --- systemic therapy
+    si = arm == 1
+    sys_day = np.where(si, rng.integers(1, 21, n), last_cyc + rng.integers(7, 29, n))
+    sys_day[mid] = rng.integers(30, 56, mid.sum())
+    chk_lag = np.where(si, rng.integers(0, 3, n), rng.integers(0, 4, n))
+    targeted = _choice(rng, n, TARGETED)
+    checkpoint = _choice(rng, n, CHECKPOINT)
+    bev = targeted == "bevacizumab"
+    checkpoint[bev & (rng.random(n) < 0.7)] = "atezolizumab"
+    no_checkpoint = regimen_bad & ~mid  # targeted agent alone: not triple therapy
+
+    # --- outcomes (months from first HAIC)
+    floor_day = np.maximum(last_cyc, sys_day + chk_lag) + 10
+    floor_m = floor_day / DPM
+    lp_os = sum(np.asarray(v) * (b[k] if k != "si" else si) for k, v in cal.os_log_hr.items())
+    lp_pfs = sum(np.asarray(v) * (b[k] if k != "si" else si) for k, v in cal.pfs_log_hr.items())
+    knots = np.asarray(cal.knots, dtype=float)
+    rho = cal.os_pfs_correlation
+    # stratified normal scores within each eligible arm (variance reduction: the arm's empirical
+    # distribution of the latent times is close to the model's, so medians and rates vary less by seed)
+    z1, z2i = rng.standard_normal(n), rng.standard_normal(n)
+    for g in (0, 1):
+        idx = np.flatnonzero(group == g)
+        z1[idx] = ndtri((rng.permutation(len(idx)) + rng.random(len(idx))) / len(idx))
+        z2i[idx] = ndtri((rng.permutation(len(idx)) + rng.random(len(idx))) / len(idx))
+    z2 = rho * z1 + np.sqrt(1 - rho**2) * z2i
+    e_os = -np.log(ndtr(-z1))  # Exp(1) via the normal copula
+    e_pfs = -np.log(ndtr(-z2))
+    h_os = np.asarray(cal.os_hazard)
+    t_os = _piecewise_inverse(_piecewise_cumhaz(floor_m, knots, h_os) + e_os * np.exp(-lp_os), knots, h_os)
+    h_pfs = np.asarray(cal.pfs_hazard)
+    t_prog = _piecewise_inverse(e_pfs * np.exp(-lp_pfs), np.asarray(cal.pfs_knots, dtype=float), h_pfs)
+    ltfu = floor_m + rng.exponential(1 / np.asarray(cal.ltfu_rate)[arm])
+    admin = (DATA_CUTOFF - EPOCH).astype(int) / DPM - start / DPM
+    cens = np.minimum(ltfu, admin)
+    died = t_os <= cens
+    end_m = np.where(died, t_os, np.maximum(cens, floor_m))
+    end_day = np.floor(end_m * DPM).astype(np.int64)
+    end_day = np.maximum(end_day, floor_day)
+    died_day = np.where(died, end_day, -1)
+
+    truth = pd.DataFrame({"centre": centre, "patient_id": pid, "reason": reason, "arm": np.where(si, "SI", "SE"),
+                          "eligible": eligible, "t_os": t_os, "t_prog": t_prog, "cens": cens, "died": died,
+                          "start_day": start, "n_cycles": n_cyc})
+
+    # --- scans (eligible only): baseline, then every 5-8 weeks until the end of follow-up or progression
+    e_idx = np.flatnonzero(eligible)
+    resp = _imaging(rng, e_idx, b, si, end_day, t_prog, truth)
+    # --- adverse events (eligible only)
+    ae_grade = _ae_grades(rng, e_idx, si)
+
+    tables = _tables(rng, b, centre, pid, start, n_cyc, cyc_day, targeted, checkpoint, sys_day, chk_lag,
+                     no_checkpoint, end_day, died_day, eligible, reason, resp, ae_grade, e_idx, floor_day, truth)
+    formats = {c: v[2] for c, v in CENTRES.items()}
+    return SyntheticCohort(tables, truth, seed, formats)
+
+
+def _imaging(rng, e_idx, b, si, end_day, t_prog, truth) -> dict[str, np.ndarray]:
+    """Scan days and per-lesion viable diameters for eligible patients (long arrays)."""
+    m = len(e_idx)
+    end = end_day[e_idx]
+    prog_day = np.ceil(t_prog[e_idx] * DPM).astype(np.int64)
+    max_scans = int(end.max() // 35 + 2) if m else 1
+    gaps = rng.integers(35, 57, (m, max_scans))
+    gaps[:, 0] = rng.integers(42, 57, m)
+    scan = np.cumsum(gaps, axis=1)
+    valid = scan <= end[:, None]
+    # detection: the first scan on or after the progression day (and before the end of follow-up)
+    after = valid & (scan >= prog_day[:, None])
+    detected = after.any(axis=1)
+    det_k = np.where(detected, after.argmax(axis=1), -1)
+    n_valid = valid.sum(axis=1)
+    n_pre = np.where(detected, det_k, n_valid)  # scans before detection
+    keep = valid & ((np.arange(max_scans)[None, :] <= det_k[:, None]) | ~detected[:, None])
+    # best response class
+    cls = np.full(m, "NE", dtype=object)
+    cls[detected & (det_k == 0)] = "PD"
+    pool = n_pre >= 1
+    cls[pool] = "SD"
+    arm_si = si[e_idx]
+    for a in (0, 1):
+        in_arm = arm_si == a
+        n_arm = in_arm.sum()
+        k_cr = int(round(T.RESPONSE["CR"][a] / sum(v[a] for v in T.RESPONSE.values()) * n_arm))
+        k_pr = int(round(T.RESPONSE["PR"][a] / sum(v[a] for v in T.RESPONSE.values()) * n_arm))
+        cand_cr = np.flatnonzero(in_arm & (n_pre >= 3))
+        cr = rng.permutation(cand_cr)[:k_cr]
+        cls[cr] = "CR"
+        cand_pr = np.flatnonzero(in_arm & (n_pre >= 2) & (cls != "CR"))
+        pr = rng.permutation(cand_pr)[:k_pr]
+        cls[pr] = "PR"
+    # SoD ratio to baseline per scan
+    k = np.arange(max_scans)[None, :]
+    ratio = np.ones((m, max_scans))
+    sd_path = np.maximum(rng.uniform(0.80, 1.0, m)[:, None] * rng.uniform(0.97, 1.0, (m, max_scans)).cumprod(axis=1), 0.76)
+    pr_path = rng.uniform(0.35, 0.62, m)[:, None] * rng.uniform(0.9, 1.0, (m, max_scans)).cumprod(axis=1)
+    cr_path = np.where(k == 0, rng.uniform(0.2, 0.5, m)[:, None], 0.0)
+    ratio = np.where((cls == "SD")[:, None], sd_path, ratio)
+    ratio = np.where((cls == "PR")[:, None], pr_path, ratio)
+    ratio = np.where((cls == "CR")[:, None], cr_path, ratio)
+    # at detection: growth over the nadir (from zero for CR: regrowth)
+    nadir = np.minimum.accumulate(np.where(k == 0, np.minimum(ratio, 1.0), ratio), axis=1)
+    grow = np.where(nadir > 0, nadir * rng.uniform(1.35, 1.7, (m, 1)), rng.uniform(0.25, 0.45, (m, 1)))
+    at_det = detected[:, None] & (k == det_k[:, None])
+    ratio = np.where(at_det, np.where(det_k[:, None] == 0, rng.uniform(1.3, 1.7, (m, 1)), grow), ratio)
+    new_lesion = at_det & (rng.random((m, 1)) < 0.3)
+    base1 = np.round(b["max_diameter_cm"][e_idx] * 10 * rng.uniform(0.85, 1.0, m)).astype(np.int64)
+    base1 = np.maximum(base1, 12)
+    two = b["multiple_tumours"][e_idx]
+    base2 = np.where(two, np.round(rng.uniform(12, np.maximum(13, 0.8 * base1))), 0).astype(np.int64)
+    base_day = -rng.integers(3, 15, m)
+    return {"scan": scan, "keep": keep, "ratio": ratio, "new": new_lesion, "base1": base1, "base2": base2,
+            "two": two, "base_day": base_day, "cls": cls, "ehs": b["ehs"][e_idx]}
+
+
+def _ae_grades(rng, e_idx, si) -> dict[str, np.ndarray]:
+    """Worst grade class per eligible patient and AE term: 0 none, 1 grade 1-2, 3 grade 3-4.
+
+    Per arm: exactly round(p n) patients have any AE and round(p n) some grade 3-4 (the published
+    'any' rows).  Every patient of the grade 3-4 class first gets one grade 3-4 term drawn in
+    proportion to the terms' rates, then each term is topped up, among that class, to exactly its
+    published count; grade 1-2 likewise among the AE class (a term's grade 1-2 and 3-4 are exclusive).
+    """
+    m = len(e_idx)
+    arm = si[e_idx].astype(np.int64)
+    terms = list(T.AE_COUNTS)
+    out = {t: np.zeros(m, dtype=np.int64) for t in terms}
+    for a in (0, 1):
+        idx = np.flatnonzero(arm == a)
+        na = len(idx)
+        order = rng.permutation(na)
+        severe = np.zeros(na, dtype=bool)
+        severe[order[:int(round(T.ANY_GRADE_3_4[a] / T.AE_N * na))]] = True
+        prone = np.zeros(na, dtype=bool)
+        prone[order[:int(round(T.ANY_AE[a] / T.AE_N * na))]] = True
+        g = np.zeros((na, len(terms)), dtype=np.int64)
+        for col, cls, grade in ((1, severe, 3), (0, prone, 1)):
+            counts = np.array([T.AE_COUNTS[t][2 * a + col] for t in terms], dtype=float)
+            target = np.round(counts / T.AE_N * na).astype(np.int64)
+            # one term each for the class members who have none of this grade yet
+            need = np.flatnonzero(cls & ~(g == grade).any(axis=1))
+            free = g[need] == 0
+            w = np.where(free, counts, 0.0)
+            ok = w.sum(axis=1) > 0
+            cum = np.cumsum(w[ok] / w[ok].sum(axis=1, keepdims=True), axis=1)
+            pick = np.minimum((rng.random(ok.sum())[:, None] > cum).sum(axis=1), len(terms) - 1)
+            g[need[ok], pick] = grade
+            for j in range(len(terms)):  # top up each term to its count
+                have = int((g[:, j] == grade).sum())
+                cand = np.flatnonzero(cls & (g[:, j] == 0))
+                extra = max(0, min(target[j] - have, len(cand)))
+                g[rng.permutation(cand)[:extra], j] = grade
+        for j, t in enumerate(terms):
+            out[t][idx] = g[:, j]
+    return out
+
+
+# ----------------------------------------------------------------------------------------- tables
+def _yes_no(x: np.ndarray) -> np.ndarray:
+    return np.where(np.asarray(x, dtype=bool), "yes", "no").astype(object)
+
+
+def _lab_values(rng, test: str, grade: np.ndarray, base: np.ndarray, lln: np.ndarray) -> np.ndarray:
+    """A value of ``test`` (canonical units) with the given CTCAE grade (0-4) for this baseline."""
+    n = len(grade)
+    u = lambda lo, hi: rng.uniform(lo, hi, n)  # noqa: E731
+    if test in ("alt", "ast", "bilirubin"):
+        uln = 21.0 if test == "bilirubin" else 40.0
+        ref = np.where(base > uln, base, uln)
+        g0 = np.where(base > uln, base * u(0.8, 1.0), np.minimum(base, uln) * u(0.7, 1.0))
+        mult = ([(1.6, 2.8), (3.2, 4.8), (5.5, 15), (21, 30)] if test != "bilirubin"
+                else [(1.1, 1.45), (1.6, 2.9), (3.2, 9.5), (10.5, 13)])
+        choices = [g0] + [ref * u(lo, hi) for lo, hi in mult]
+        return np.round(np.choose(grade, choices), 1)
+    if test == "haemoglobin":
+        choices = [u(0, 1) * 24 + lln + 1, u(0, 1) * (lln - 103) + 101, u(81, 99), u(62, 79), u(62, 79)]
+        return np.round(np.choose(grade, choices))
+    if test == "neutrophils":
+        return np.round(np.choose(grade, [u(2.1, 5.5), u(1.55, 1.95), u(1.05, 1.45), u(0.55, 0.95), u(0.15, 0.45)]), 2)
+    if test == "platelets":
+        return np.round(np.choose(grade, [u(130, 260), u(80, 120), u(52, 73), u(27, 48), u(8, 23)]))
+    raise ValueError(test)
+
+
+def _tables(rng, b, centre, pid, start, n_cyc, cyc_day, targeted, checkpoint, sys_day, chk_lag, no_checkpoint,
+            end_day, died_day, eligible, reason, resp, ae_grade, e_idx, floor_day, truth) -> dict[str, dict[str, pd.DataFrame]]:
+    n = len(pid)
+    date = lambda d: _days_str(np.asarray(d))  # noqa: E731
+    regimen_ok = reason != "regimen"
+    arm_rec = np.where(truth["arm"].to_numpy() == "SI", "SI", "SE").astype(object)
+    arm_rec[~regimen_ok] = None
+    p = pd.DataFrame({
+        "patient_id": pid, "sex": np.where(b["female"], "female", "male"), "age": b["age"].astype(np.int64),
+        "height_cm": b["height_cm"], "weight_kg": b["weight_kg"], "hbv": _yes_no(b["hbv"]), "hcv": _yes_no(b["hcv"]),
+        "ecog": b["ecog"].astype(np.int64), "other_malignancy": _yes_no(b["other_malignancy"]),
+        "prior_systemic_therapy": _yes_no(b["prior_systemic_therapy"]), "tace_during_haic": _yes_no(b["tace_during_haic"]),
+        "bilirubin": b["bilirubin"], "albumin": b["albumin"], "inr": b["inr"], "ascites": b["ascites"],
+        "encephalopathy": b["encephalopathy"], "alt": b["alt"], "ast": b["ast"], "haemoglobin": b["haemoglobin"],
+        "neutrophils": b["neutrophils"], "platelets": b["platelets"], "afp": b["afp"],
+        "tumour_number": b["tumour_number"].astype(np.int64), "max_diameter_cm": b["max_diameter_cm"],
+        "mvi": _yes_no(b["mvi"]), "ehs": _yes_no(b["ehs"]),
+        "diagnosis_basis": np.where(rng.random(n) < 0.8, "radiology", "histology"),
+        "diagnosis_date": date(start - rng.integers(7, 61, n)), "first_haic_date": date(start),
+        "arm_recorded": arm_rec,
+        "death_date": _days_str(np.where(died_day >= 0, start + died_day, np.nan)),
+        "last_followup_date": date(start + end_day),
+    })
+    inc = np.flatnonzero(reason == "complete_data")
+    blank = rng.choice(INCOMPLETE_FIELDS, size=len(inc))
+    for f in INCOMPLETE_FIELDS:
+        rows = inc[blank == f]
+        if pd.api.types.is_integer_dtype(p[f]):
+            p[f] = p[f].astype("Int64")
+        p.loc[rows, f] = pd.NaT if pd.api.types.is_datetime64_any_dtype(p[f]) else pd.NA
+
+    # HAIC cycles
+    rows = np.repeat(np.arange(n), n_cyc)
+    k = np.arange(len(rows)) - np.repeat(np.cumsum(n_cyc) - n_cyc, n_cyc)
+    bsa = np.sqrt(b["height_cm"] * b["weight_kg"] / 3600)
+    reduce = (rng.random(n) < 0.15)[rows] & (k >= 2)
+    f = np.where(reduce, 0.8, 1.0) * bsa[rows]
+    cycles = pd.DataFrame({
+        "patient_id": pid[rows], "cycle": k + 1, "date": date(start[rows] + cyc_day[rows, k]),
+        "oxaliplatin_mg": np.round(85 * f, 1), "folinate_mg": np.round(200 * f, 1),
+        "fluorouracil_bolus_mg": np.round(400 * f, 1), "fluorouracil_infusion_mg": np.round(2100 * f, 1),
+    })
+    cyc_centre = centre[rows]
+
+    # systemic agents
+    tdose = np.array([AGENT_DOSE.get(a, (0, "mg"))[0] for a in TARGETED], dtype=float)
+    tidx = pd.Index(list(TARGETED)).get_indexer(targeted)
+    dose_t = tdose[tidx]
+    dose_t = np.where(targeted == "lenvatinib", np.where(b["weight_kg"] >= 60, 12, 8), dose_t)
+    dose_t = np.where(targeted == "bevacizumab", np.where(rng.random(n) < 0.5, 15, 7.5), dose_t)
+    unit_t = np.where(targeted == "bevacizumab", "mg/kg", "mg")
+    cdose = np.array([AGENT_DOSE[a][0] for a in CHECKPOINT], dtype=float)[pd.Index(list(CHECKPOINT)).get_indexer(checkpoint)]
+    has_c = ~no_checkpoint
+    sys_rows = np.r_[np.arange(n), np.flatnonzero(has_c)]
+    systemic = pd.DataFrame({
+        "patient_id": pid[sys_rows],
+        "agent": np.r_[targeted, checkpoint[has_c]],
+        "drug_class": np.array(list(DRUG_CLASS.values()), dtype=object)[
+            pd.Index(list(DRUG_CLASS)).get_indexer(np.r_[targeted, checkpoint[has_c]])],
+        "start_date": date(np.r_[start + sys_day, (start + sys_day + chk_lag)[has_c]]),
+        "dose": np.r_[dose_t, cdose[has_c]], "dose_unit": np.r_[unit_t, np.full(has_c.sum(), "mg")],
+    })
+    sys_centre = centre[sys_rows]
+
+    labs, lab_centre = _lab_table(rng, b, pid, centre, start, n_cyc, cyc_day, ae_grade, e_idx)
+    asm, asm_centre = _assessment_table(rng, resp, pid, centre, start, e_idx)
+    aes, ae_centre = _ae_table(rng, ae_grade, pid, centre, start, e_idx, floor_day)
+
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    for c, (_, units, _) in CENTRES.items():
+        t = {
+            "patients": p[centre == c].reset_index(drop=True),
+            "haic_cycles": cycles[cyc_centre == c].reset_index(drop=True),
+            "systemic": systemic[sys_centre == c].reset_index(drop=True),
+            "labs": labs[lab_centre == c].reset_index(drop=True),
+            "assessments": asm[asm_centre == c].reset_index(drop=True),
+            "adverse_events": aes[ae_centre == c].reset_index(drop=True),
+        }
+        if units == "conventional":
+            _to_conventional(t)
+        out[c] = t
+    return out
+
+
+def _to_conventional(t: dict[str, pd.DataFrame]) -> None:
+    """Bilirubin in mg/dL, albumin and haemoglobin in g/dL (the 'east' centre)."""
+    p = t["patients"]
+    p["bilirubin"] = np.round(pd.to_numeric(p["bilirubin"]) / 17.1, 2)
+    p["albumin"] = np.round(pd.to_numeric(p["albumin"]) / 10, 2)
+    p["haemoglobin"] = np.round(pd.to_numeric(p["haemoglobin"]) / 10, 1)
+    p["bilirubin_unit"], p["albumin_unit"], p["haemoglobin_unit"] = "mg/dL", "g/dL", "g/dL"
+    lb = t["labs"]
+    bil = (lb["test"] == "bilirubin").to_numpy()
+    hb = (lb["test"] == "haemoglobin").to_numpy()
+    lb.loc[bil, "value"] = np.round(lb.loc[bil, "value"] / 17.1, 2)
+    lb.loc[bil, "uln"] = np.round(lb.loc[bil, "uln"] / 17.1, 2)
+    lb.loc[bil, "unit"] = "mg/dL"
+    lb.loc[hb, "value"] = np.round(lb.loc[hb, "value"] / 10, 1)
+    lb.loc[hb, "lln"] = np.round(lb.loc[hb, "lln"] / 10, 1)
+    lb.loc[hb, "unit"] = "g/dL"
+
+
+LAB_TESTS = ("alt", "ast", "bilirubin", "haemoglobin", "neutrophils", "platelets")
+LAB_UNITS = {"alt": "U/L", "ast": "U/L", "bilirubin": "µmol/L", "haemoglobin": "g/L", "neutrophils": "10^9/L",
+             "platelets": "10^9/L"}
+
+
+def _lab_table(rng, b, pid, centre, start, n_cyc, cyc_day, ae_grade, e_idx):
+    """Baseline and post-cycle labs for eligible patients; the worst post-baseline value of each test
+    has the patient's drawn CTCAE grade."""
+    term_of = {v: k for k, v in T.LAB_AE_TERMS.items()}
+    m = len(e_idx)
+    nc = n_cyc[e_idx]
+    rows = np.repeat(e_idx, nc)                      # one post-baseline draw per cycle
+    j = np.arange(len(rows)) - np.repeat(np.cumsum(nc) - nc, nc)
+    worst_at = rng.integers(0, nc)                   # which draw carries the worst grade
+    is_worst = j == np.repeat(worst_at, nc)
+    base_day = -rng.integers(1, 6, m)
+    frames = []
+    for test in LAB_TESTS:
+        cls = ae_grade[term_of[test]]                # 0 / 1 (grade 1-2) / 3 (grade 3-4)
+        top = np.where(cls == 1, np.where(rng.random(m) < 0.6, 1, 2),
+                       np.where(cls == 3, np.where(rng.random(m) < 0.85, 3, 4), 0))
+        if test == "haemoglobin":
+            top = np.minimum(top, 3)
+        base = b[test][e_idx].astype(float)
+        lln = b["hb_lln"][e_idx] if test == "haemoglobin" else np.full(m, {"neutrophils": 2.0, "platelets": 125.0}.get(test, np.nan))
+        pos = np.repeat(np.arange(m), nc)
+        grade = np.where(is_worst, top[pos], 0)
+        val = _lab_values(rng, test, grade, base[pos], lln[pos])
+        uln = {"alt": 40.0, "ast": 40.0, "bilirubin": 21.0}.get(test, np.nan)
+        day_post = cyc_day[rows, j] + 7
+        frames.append(pd.DataFrame({
+            "row": np.r_[e_idx, rows], "order": np.r_[np.zeros(m), j + 1],
+            "date": np.r_[start[e_idx] + base_day, start[rows] + day_post],
+            "test": test, "value": np.r_[base, val], "unit": LAB_UNITS[test],
+            "uln": uln, "lln": np.r_[lln, lln[pos]] if test in ("haemoglobin", "neutrophils", "platelets") else np.nan,
+        }))
+    lab = pd.concat(frames, ignore_index=True).sort_values(["row", "order"], kind="stable")
+    r = lab["row"].to_numpy()
+    out = pd.DataFrame({"patient_id": pid[r], "date": _days_str(lab["date"].to_numpy()), "test": lab["test"].to_numpy(),
+                        "value": lab["value"].to_numpy(), "unit": lab["unit"].to_numpy(),
+                        "uln": lab["uln"].to_numpy(), "lln": lab["lln"].to_numpy()})
+    return out, centre[r]
+
+
+def _assessment_table(rng, resp, pid, centre, start, e_idx):
+    """Baseline and follow-up scans: one row per lesion per scan."""
+    m = len(e_idx)
+    keep = resp["keep"]
+    pos, k = np.nonzero(keep)
+    scan_day = np.r_[resp["base_day"], resp["scan"][pos, k]]
+    patient = np.r_[np.arange(m), pos]
+    ratio = np.r_[np.ones(m), resp["ratio"][pos, k]]
+    new = np.r_[np.zeros(m, dtype=bool), resp["new"][pos, k]]
+    is_cr_scan = ratio == 0
+    seq = np.r_[np.zeros(m), k + 1]
+    frames = [pd.DataFrame({"pt": patient, "seq": seq, "day": scan_day, "lesion_id": "L1", "lesion_type": "target",
+                            "viable_diameter_mm": np.round(resp["base1"][patient] * ratio), "non_target_status": None})]
+    two = resp["two"][patient]
+    frames.append(pd.DataFrame({"pt": patient[two], "seq": seq[two], "day": scan_day[two], "lesion_id": "L2",
+                                "lesion_type": "target",
+                                "viable_diameter_mm": np.round(resp["base2"][patient[two]] * ratio[two]),
+                                "non_target_status": None}))
+    ehs = resp["ehs"][patient]
+    frames.append(pd.DataFrame({"pt": patient[ehs], "seq": seq[ehs], "day": scan_day[ehs], "lesion_id": "NT1",
+                                "lesion_type": "non_target", "viable_diameter_mm": np.nan,
+                                "non_target_status": np.where(is_cr_scan[ehs], "CR", "IR_SD")}))
+    frames.append(pd.DataFrame({"pt": patient[new], "seq": seq[new], "day": scan_day[new], "lesion_id": "N1",
+                                "lesion_type": "new", "viable_diameter_mm": np.round(rng.uniform(12, 30, new.sum())),
+                                "non_target_status": None}))
+    a = pd.concat(frames, ignore_index=True).sort_values(["pt", "seq", "lesion_id"], kind="stable")
+    r = e_idx[a["pt"].to_numpy()]
+    out = pd.DataFrame({"patient_id": pid[r], "date": _days_str(start[r] + a["day"].to_numpy().astype(np.int64)),
+                        "lesion_id": a["lesion_id"].to_numpy(), "lesion_type": a["lesion_type"].to_numpy(),
+                        "viable_diameter_mm": pd.array(a["viable_diameter_mm"].to_numpy(), dtype="Int64"),
+                        "non_target_status": a["non_target_status"].to_numpy()})
+    return out, centre[r]
+
+
+def _ae_table(rng, ae_grade, pid, centre, start, e_idx, floor_day):
+    """Graded clinical adverse events (the terms not derived from labs)."""
+    frames = []
+    for t, cls in ae_grade.items():
+        if t in T.LAB_AE_TERMS:
+            continue
+        pos = np.flatnonzero(cls > 0)
+        grade = np.where(cls[pos] == 1, np.where(rng.random(len(pos)) < 0.6, 1, 2),
+                         np.where(rng.random(len(pos)) < 0.85, 3, 4))
+        r = e_idx[pos]
+        onset = rng.integers(1, np.maximum(2, np.minimum(floor_day[r], 150)))
+        frames.append(pd.DataFrame({"row": r, "term": t, "grade": grade, "day": onset}))
+    a = pd.concat(frames, ignore_index=True).sort_values(["row", "day", "term"], kind="stable")
+    r = a["row"].to_numpy()
+    out = pd.DataFrame({"patient_id": pid[r], "term": a["term"].to_numpy(), "grade": a["grade"].to_numpy(),
+                        "onset_date": _days_str(start[r] + a["day"].to_numpy())})
+    return out, centre[r]

@@ -1,0 +1,89 @@
+"""The published numbers the synthetic cohort is calibrated to (``study.md``), as data.
+
+Every number here is the paper's (Cao et al. 2024).  Arms: SE (sequential, the PS-matching "treated"
+group, as in the paper) and SI (simultaneous).
+"""
+
+from __future__ import annotations
+
+#: screened -> included, per arm
+N_SCREENED = 3923
+N_ELIGIBLE = 575
+N_SE = 200
+N_MATCHED_PAIRS = 182
+
+#: Table 1 before matching, per arm: proportions of binary factors
+BINARY = {
+    #            SE      SI
+    "female": (20 / 200, 38 / 375),
+    "hbv": (191 / 200, 347 / 375),
+    "child_pugh_b": (19 / 200, 28 / 375),
+    "afp_gt_400": (131 / 200, 231 / 375),
+    "multiple_tumours": (112 / 200, 250 / 375),
+    "mvi": (166 / 200, 293 / 375),
+    "ehs": (107 / 200, 199 / 375),
+}
+#: continuous: (mean, sd, min, max) per arm
+CONTINUOUS = {
+    "age": ((50.8, 11.8, 21, 82), (50.2, 10.8, 23, 78)),
+    "max_diameter_cm": ((10.8, 3.66, 4.5, 24.0), (10.7, 4.10, 1.9, 23.5)),
+}
+#: HAIC cycles, mean (SD) per arm, before matching (the text; Table 1's "> 4" counts contradict it)
+HAIC_CYCLES = ((4.01, 1.10), (4.76, 1.77))
+
+#: matched-sample survival (months)
+OS_MEDIAN = (16.1, 28.8)
+OS_MEDIAN_CI = ((14.1, 25.8), (19.3, None))
+OS_RATES = {6: (0.808, 0.922), 12: (0.623, 0.721), 24: (0.421, 0.539)}
+PFS_MEDIAN = (7.2, 9.8)
+PFS_MEDIAN_CI = ((6.0, 9.5), (8.2, 13.4))
+MEDIAN_FOLLOWUP = (10.75, 14.3)
+OS_LOGRANK_P = 0.002
+PFS_LOGRANK_P = 0.01
+
+#: multivariable Cox for OS (matched sample): HR (95% CI)
+OS_COX_MULTI = {
+    "arm_si": (0.64, 0.47, 0.88),
+    "child_pugh_b": (1.84, 1.07, 3.16),
+    "afp_gt_400": (1.58, 1.09, 2.27),
+    "multiple_tumours": (1.50, 1.07, 2.10),
+    "ehs": (1.71, 1.23, 2.39),
+}
+
+#: best overall response (mRECIST), counts per arm (before matching)
+RESPONSE = {"CR": (0, 17), "PR": (74, 190), "SD": (84, 120), "PD": (42, 48)}
+
+#: adverse events after matching (n = 182 per arm): (SE g1-2, SE g3-4, SI g1-2, SI g3-4), by CTCAE term code
+AE_COUNTS = {
+    "fever": (21, 2, 32, 5),
+    "nausea": (28, 0, 56, 0),
+    "vomiting": (44, 4, 42, 6),
+    "abdominal_pain": (79, 13, 100, 19),
+    "alt_increased": (55, 29, 72, 47),
+    "ast_increased": (61, 35, 76, 42),
+    "blood_bilirubin_increased": (48, 18, 80, 17),
+    "anaemia": (21, 4, 63, 12),
+    "neutrophil_count_decreased": (57, 13, 59, 41),
+    "platelet_count_decreased": (66, 23, 62, 50),
+    "bleeding": (6, 4, 11, 8),
+    "diarrhoea": (60, 5, 54, 6),
+    "hoarseness": (33, 0, 53, 0),
+    "rash": (24, 6, 42, 16),
+    "palmar_plantar_erythrodysaesthesia": (34, 21, 49, 21),
+    "hypertension": (39, 24, 37, 27),
+    "rccep": (52, 6, 60, 8),
+    "hypothyroidism": (37, 0, 25, 0),
+    "fatigue": (24, 7, 50, 12),
+    "hepatitis": (0, 1, 0, 1),
+    "pneumonia": (0, 0, 0, 1),
+    "proteinuria": (63, 13, 59, 14),
+    "hepatic_encephalopathy": (0, 0, 0, 1),
+}
+AE_N = 182
+ANY_AE = (144, 165)
+ANY_GRADE_3_4 = (111, 128)
+#: AE terms derived from laboratory values (the rest are recorded as graded events)
+LAB_AE_TERMS = {
+    "alt_increased": "alt", "ast_increased": "ast", "blood_bilirubin_increased": "bilirubin",
+    "anaemia": "haemoglobin", "neutrophil_count_decreased": "neutrophils", "platelet_count_decreased": "platelets",
+}
