@@ -6,6 +6,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+from .analysis import AnalysisConfig, Results, analyze
 from .cohort.config import ConfigError, StudyConfig, load_config
 from .cohort.study import Study, load_study
 from .schema import StudyInputError, ValidationReport
@@ -19,6 +20,6 @@ def example_study_path() -> Path:
 
 
 __all__ = [
-    "ConfigError", "Study", "StudyConfig", "StudyInputError", "ValidationReport", "__version__",
+    "AnalysisConfig", "ConfigError", "Results", "analyze", "Study", "StudyConfig", "StudyInputError", "ValidationReport", "__version__",
     "example_study_path", "load_config", "load_study",
 ]

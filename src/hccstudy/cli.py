@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .analysis import analyze as run_analysis
+from .analysis import load_analysis_config, write_results
 from .cohort.config import ConfigError, StudyConfig, load_config
 from .cohort.study import Study, load_study, write_analysis_table
 from .schema import StudyInputError, ValidationReport, ingest
@@ -236,6 +238,34 @@ def run(
                   "exclusions.csv, validation.csv" + (", calibration.csv" if synthetic else ""))
     if synthetic:
         _print_calibration(table, failures_only=True)
+
+
+@app.command()
+def analyze(
+    config: Annotated[Path, typer.Argument(help="Analysis config (YAML); see docs/analyze.md.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("analysis"),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+) -> None:
+    """Analyse an analysis-ready table: Table 1, propensity score, matching, balance -> results.json."""
+    try:
+        cfg = load_analysis_config(config)
+        with console.status("Analysing..."):
+            results = run_analysis(cfg)
+    except ConfigError as exc:
+        err.print(f"[bold red]config error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    with _AtomicDir(out, force) as tmp:
+        write_results(results, tmp)
+    d = results.to_dict()
+    c = d["cohort"]
+    console.print(f"Analysed {c['n']} rows ({', '.join(f'{k} {v}' for k, v in c['n_by_arm'].items())}); "
+                  f"{c['excluded_missing']['n']} excluded for missing values (excluded_missing.csv).")
+    if results.matching is not None:
+        flagged = results.balance.loc[results.balance["flag"], "term"].tolist()
+        console.print(f"Matched pairs: {results.matching.n_pairs}; caliper width "
+                      f"{results.matching.caliper_width if results.matching.caliper_width is not None else 'none'}; "
+                      f"|SMD| > 0.1 after matching: {', '.join(flagged) if flagged else 'none'}")
+    console.print(f"Wrote {out}/results.json, Table 1, balance, pairs and figures/")
 
 
 @app.command()

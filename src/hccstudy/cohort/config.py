@@ -13,6 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._yaml import load_yaml
 from ..clinical.mrecist import MrecistOptions
 
 #: Default order: liver function and PS come before the BCLC stage, because Child-Pugh C and ECOG >= 3
@@ -128,7 +129,7 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
     if path is not None:
         p = Path(path)
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            data = load_yaml(p.read_text(encoding="utf-8")) or {}
         except FileNotFoundError as exc:
             raise ConfigError(f"config file not found: {p}") from exc
         except yaml.YAMLError as exc:

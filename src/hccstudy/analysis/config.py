@@ -1,0 +1,123 @@
+"""The generic analysis config: any analysis-ready table (one row per patient) described in YAML.
+
+```yaml
+data: path/to/table.csv          # CSV, Excel or Parquet; relative to the config file
+id: patient_id
+arm: {column: trt, treated: 2, control: 1, labels: {2: "Test", 1: "Standard"}}
+covariates: [karno, diagtime, age, prior, celltype]   # Table 1 rows, in this order
+categorical: [celltype]                              # others: numeric; 0/1 numerics are binary
+nonnormal: [diagtime]                                # Table 1: median [IQR] + rank test
+matching: {on: [karno, diagtime, age, prior, celltype], caliper: 0.03, std_caliper: true,
+           ratio: 1, order: largest, link: logit, discard: none, ties: matchit, seed: 1}
+table1: {t_test: student, nonnormal_test: wilcoxon, fisher_expected_below: 5, exact: [], digits: 1}
+```
+
+Unknown keys are an error; every problem is a :class:`~hccstudy.cohort.config.ConfigError` whose
+message starts with the key (``arm.treated: ...``).  Checks against the data (columns exist, the
+treated value occurs, ...) are made when the data are read (:func:`hccstudy.analysis.run.load_table`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .._yaml import load_yaml
+from ..cohort.config import ConfigError
+from ..stats.table1 import Table1Options
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ArmSpec(_Strict):
+    column: str
+    treated: Any
+    control: Any
+    labels: dict[Any, str] = {}
+
+
+class MatchingSpec(_Strict):
+    on: list[str]
+    caliper: float | None = Field(None, description="in SD of the distance (std_caliper) or raw units; none = no caliper")
+    std_caliper: bool = True
+    ratio: int = Field(1, ge=1)
+    order: Literal["largest", "smallest", "data", "random"] = "largest"
+    link: Literal["logit", "linear.logit"] = "logit"
+    discard: Literal["none", "both", "control", "treated"] = "none"
+    ties: Literal["matchit", "legacy"] = "matchit"
+    seed: int = 1
+
+    @field_validator("caliper")
+    @classmethod
+    def _positive(cls, v):
+        if v is not None and v <= 0:
+            raise ValueError("must be > 0 (or omitted for no caliper)")
+        return v
+
+
+class AnalysisConfig(_Strict):
+    """Root of the generic analysis config (documented in ``docs/analyze.md``)."""
+
+    data: Path
+    id: str
+    arm: ArmSpec
+    covariates: list[str]
+    categorical: list[str] = []
+    nonnormal: list[str] = []
+    matching: MatchingSpec | None = None
+    table1: Table1Options = Table1Options()
+    name: str = "Analysis"
+    base_dir: Path = Field(Path("."), exclude=True, description="folder the data path is relative to")
+
+    @property
+    def data_path(self) -> Path:
+        return self.data if self.data.is_absolute() else self.base_dir / self.data
+
+    @field_validator("covariates")
+    @classmethod
+    def _nonempty(cls, v):
+        if not v:
+            raise ValueError("list at least one covariate")
+        if len(set(v)) != len(v):
+            raise ValueError("a covariate is listed twice")
+        return v
+
+
+def _message(exc: ValidationError) -> str:
+    out = []
+    for e in exc.errors():
+        key = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        out.append(f"{key}: {e['msg']}")
+    return "; ".join(out)
+
+
+def load_analysis_config(source: str | Path | dict, base_dir: str | Path | None = None) -> AnalysisConfig:
+    """Read and validate an analysis config from a YAML file or a dict (``base_dir``: where ``data``
+    is relative to; default: the YAML file's folder, or the working directory for a dict)."""
+    if isinstance(source, dict):
+        data = dict(source)
+        base = Path(base_dir) if base_dir is not None else Path(".")
+        where = ""
+    else:
+        p = Path(source)
+        try:
+            data = load_yaml(p.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {p}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping of keys")
+        base = Path(base_dir) if base_dir is not None else p.parent
+        where = f"{p}: "
+    if "base_dir" in data:
+        raise ConfigError(where + "base_dir: not a config key")
+    try:
+        return AnalysisConfig.model_validate({**data, "base_dir": base})
+    except ValidationError as exc:
+        raise ConfigError(where + _message(exc)) from exc
