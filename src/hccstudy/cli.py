@@ -265,6 +265,8 @@ def analyze(
         console.print(f"Matched pairs: {results.matching.n_pairs}; caliper width "
                       f"{results.matching.caliper_width if results.matching.caliper_width is not None else 'none'}; "
                       f"|SMD| > 0.1 after matching: {', '.join(flagged) if flagged else 'none'}")
+    for w in results.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
     console.print(f"Wrote {out}/results.json, Table 1, balance, pairs and figures/")
 
 

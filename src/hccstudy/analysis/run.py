@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class Results:
     balance: pd.DataFrame | None
     sample_sizes: pd.DataFrame | None
     labels: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def matched(self) -> pd.DataFrame:
@@ -75,6 +77,7 @@ class Results:
                 "sample_sizes": _records(self.sample_sizes),
             }
             out["balance"] = _records(self.balance)
+        out["warnings"] = list(self.warnings)
         return _clean(out)
 
     def to_json(self) -> str:
@@ -208,7 +211,10 @@ def analyze(config: AnalysisConfig | str | Path | dict) -> Results:
     m = cfg.matching
     treated = data["treated"].to_numpy()
     X, names, _ = design_matrix(data, m.on, [c for c in cfg.categorical if c in m.on])
-    fit = logistic_irls(X, treated, names)
+    with warnings.catch_warnings(record=True) as caught:  # glm.fit's warnings go into the results
+        warnings.simplefilter("always")
+        fit = logistic_irls(X, treated, names)
+    notes = [f"propensity score: {w.message}" for w in caught]
     distance = fit.fitted if m.link == "logit" else fit.linear_predictor
     match = nearest_neighbor(distance, treated, caliper=m.caliper, std_caliper=m.std_caliper, ratio=m.ratio,
                              order=m.order, discard=m.discard, ties=m.ties, seed=m.seed)
@@ -226,5 +232,5 @@ def analyze(config: AnalysisConfig | str | Path | dict) -> Results:
     matched = data[match.units["matched"].to_numpy()]
     t1_after = table1(matched, "arm_label", cfg.covariates, groups=order, categorical=cfg.categorical,
                       nonnormal=cfg.nonnormal, options=cfg.table1)
-    return Results(cfg, data, excluded, t1_before, t1_after, fit, match, bal, sizes, labels)
+    return Results(cfg, data, excluded, t1_before, t1_after, fit, match, bal, sizes, labels, notes)
 

@@ -155,7 +155,7 @@ def nearest_neighbor(
                     lp = -1
             dl = abs(ds[lp] - dt) if lp >= 0 else np.inf
             dr = abs(ds[rp] - dt) if rp < n else np.inf
-            okl, okr = dl <= w, dr <= w
+            okl, okr = lp >= 0 and dl <= w, rp < n and dr <= w
             if not okl and not okr:
                 failed.add(p)
                 continue
