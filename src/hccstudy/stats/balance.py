@@ -57,47 +57,40 @@ def matching_weights(treated: np.ndarray, pair: np.ndarray) -> np.ndarray:
     return w
 
 
-def _wmean(x, w):
-    return float(np.sum(w * x) / np.sum(w))
-
-
-def _wvar(x, w):
-    w = w / w.sum()
-    m = np.sum(w * x)
-    den = 1 - np.sum(w**2)
-    return float(np.sum(w * (x - m) ** 2) / den) if den > 0 else float("nan")
-
-
-def _ecdf_stats(x, t, w) -> tuple[float, float]:
-    xt, wt = x[t], w[t]
-    xc, wc = x[~t], w[~t]
-    pts = np.unique(x[w > 0])
-    ot, oc = np.argsort(xt, kind="stable"), np.argsort(xc, kind="stable")
-    ft = np.cumsum(wt[ot]) / wt.sum()
-    fc = np.cumsum(wc[oc]) / wc.sum()
-    it = np.searchsorted(xt[ot], pts, side="right") - 1
-    ic = np.searchsorted(xc[oc], pts, side="right") - 1
-    Ft = np.where(it >= 0, ft[np.maximum(it, 0)], 0.0)
-    Fc = np.where(ic >= 0, fc[np.maximum(ic, 0)], 0.0)
-    d = np.abs(Ft - Fc)
+def _ecdf_stats(xs: np.ndarray, ts: np.ndarray, ws: np.ndarray) -> tuple[float, float]:
+    """eCDF mean / max of |F_T - F_C| over the distinct values, from the term already sorted (xs) with
+    its treated flags and weights in the same order; units with weight 0 do not count."""
+    wt = np.where(ts, ws, 0.0)
+    wc = np.where(ts, 0.0, ws)
+    ft = np.cumsum(wt) / wt.sum()
+    fc = np.cumsum(wc) / wc.sum()
+    last = np.r_[xs[1:] != xs[:-1], True]  # last position of each distinct value
+    present = np.add.reduceat(ws > 0, np.flatnonzero(np.r_[True, last[:-1]])) > 0 if len(xs) else np.zeros(0, bool)
+    d = np.abs(ft[last] - fc[last])[present]
     return float(d.mean()), float(d.max())
 
 
-def _stats(X: pd.DataFrame, t: np.ndarray, w: np.ndarray, sd_t: dict[str, float], binary: dict[str, bool]) -> pd.DataFrame:
-    keep = w > 0
+def _stats(X: pd.DataFrame, t: np.ndarray, w: np.ndarray, sd_t: dict[str, float], binary: dict[str, bool],
+           orders: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Weighted statistics by dot products with the arm-specific weights (no masked copies)."""
+    wt = np.where(t, w, 0.0)
+    wc = np.where(t, 0.0, w)
+    nt, nc = wt / wt.sum(), wc / wc.sum()
+    dt, dc = 1 - np.sum(nt**2), 1 - np.sum(nc**2)
     rows = []
     for term in X.columns:
-        x = X[term].to_numpy(dtype=float)[keep]
-        tt, ww = t[keep], w[keep]
-        mt, mc = _wmean(x[tt], ww[tt]), _wmean(x[~tt], ww[~tt])
+        x = X[term].to_numpy(dtype=float)
+        mt, mc = float(nt @ x), float(nc @ x)
         smd = (mt - mc) / sd_t[term] if sd_t[term] > 0 else (0.0 if mt == mc else float("inf"))
         if binary[term]:
             vr = float("nan")
             em = ex = abs(mt - mc)
         else:
-            vc = _wvar(x[~tt], ww[~tt])
-            vr = _wvar(x[tt], ww[tt]) / vc if vc > 0 else float("nan")
-            em, ex = _ecdf_stats(x, tt, ww)
+            vt = float(nt @ (x - mt) ** 2) / dt if dt > 0 else float("nan")
+            vc = float(nc @ (x - mc) ** 2) / dc if dc > 0 else float("nan")
+            vr = vt / vc if vc > 0 else float("nan")
+            o = orders[term]
+            em, ex = _ecdf_stats(x[o], t[o], w[o])
         rows.append({"term": term, "mean_treated": mt, "mean_control": mc, "smd": smd, "var_ratio": vr,
                      "ecdf_mean": em, "ecdf_max": ex})
     return pd.DataFrame(rows)
@@ -121,8 +114,9 @@ def balance_table(X: pd.DataFrame, treated, weights, distance=None, threshold: f
             sd_t[c] = float(np.sqrt(p * (1 - p)))
         else:
             sd_t[c] = float(np.std(xt, ddof=1))
-    before = _stats(X, t, np.ones(len(t)), sd_t, binary)
-    after = _stats(X, t, w, sd_t, binary)
+    orders = {c: np.argsort(X[c].to_numpy(dtype=float)) for c in X.columns if not binary[c]}  # ties: any order
+    before = _stats(X, t, np.ones(len(t)), sd_t, binary, orders)
+    after = _stats(X, t, w, sd_t, binary, orders)
     out = before.merge(after, on="term", suffixes=("_before", "_after"), sort=False)
     out.insert(1, "binary", [binary[c] for c in out["term"]])
     out["flag"] = out["smd_after"].abs() > threshold
