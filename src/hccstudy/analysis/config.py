@@ -60,6 +60,42 @@ class MatchingSpec(_Strict):
         return v
 
 
+class EndpointSpec(_Strict):
+    name: str
+    time: str
+    event: str
+    event_value: Any = 1
+    unit: str = "months"
+    landmarks: list[float] = []
+
+
+class CoxSpec(_Strict):
+    variables: list[str] = Field([], description="univariable Cox for each; the arm column means the arm")
+    select_p: float = Field(0.05, gt=0, le=1)
+    ties: Literal["efron", "breslow"] = "efron"
+    arm_reference: Literal["control", "treated"] = Field("control", description="HR of the other arm vs this one")
+
+
+class KmSpec(_Strict):
+    conf_type: Literal["log", "log-log", "plain"] = "log"
+    conf_level: float = Field(0.95, gt=0, lt=1)
+
+
+class SubgroupCut(_Strict):
+    variable: str
+    cut: float
+
+
+class ResponseSpec(_Strict):
+    column: str
+
+
+class AdverseEventSpec(_Strict):
+    columns: list[str] | None = None
+    prefix: str | None = None
+    suffix: str | None = None
+
+
 class AnalysisConfig(_Strict):
     """Root of the generic analysis config (documented in ``docs/analyze.md``)."""
 
@@ -71,6 +107,12 @@ class AnalysisConfig(_Strict):
     nonnormal: list[str] = []
     matching: MatchingSpec | None = None
     table1: Table1Options = Table1Options()
+    endpoints: list[EndpointSpec] = []
+    cox: CoxSpec = CoxSpec()
+    km: KmSpec = KmSpec()
+    subgroups: list[str | SubgroupCut] = []
+    response: ResponseSpec | None = None
+    adverse_events: AdverseEventSpec | None = None
     name: str = "Analysis"
     base_dir: Path = Field(Path("."), exclude=True, description="folder the data path is relative to")
 

@@ -23,6 +23,7 @@ from ..stats.matching import MatchResult, nearest_neighbor
 from ..stats.propensity import LogisticFit, design_matrix, logistic_irls
 from ..stats.table1 import table1
 from .config import AnalysisConfig, load_analysis_config
+from .survival import endpoint_results, outcome_tables
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class Results:
     sample_sizes: pd.DataFrame | None
     labels: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    endpoints: dict = field(default_factory=dict)
+    response: dict | None = None
+    adverse_events: dict | None = None
 
     @property
     def matched(self) -> pd.DataFrame:
@@ -77,6 +81,12 @@ class Results:
                 "sample_sizes": _records(self.sample_sizes),
             }
             out["balance"] = _records(self.balance)
+        if self.endpoints:
+            out["endpoints"] = self.endpoints
+        if self.response is not None:
+            out["response"] = self.response
+        if self.adverse_events is not None:
+            out["adverse_events"] = self.adverse_events
         out["warnings"] = list(self.warnings)
         return _clean(out)
 
@@ -180,7 +190,23 @@ def prepare(cfg: AnalysisConfig, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
                           f"nor arm.control")
     labels = {"treated": str(cfg.arm.labels.get(cfg.arm.treated, cfg.arm.labels.get(treated, treated))),
               "control": str(cfg.arm.labels.get(cfg.arm.control, cfg.arm.labels.get(control, control)))}
-    used = list(dict.fromkeys([cfg.arm.column, *cfg.covariates, *(cfg.matching.on if cfg.matching else [])]))
+    sub_vars = [sg if isinstance(sg, str) else sg.variable for sg in cfg.subgroups]
+    ep_cols = [c for ep in cfg.endpoints for c in (ep.time, ep.event)]
+    cox_vars = [v for v in cfg.cox.variables if v != cfg.arm.column]
+    for key, names in [("endpoints", ep_cols), ("cox.variables", cox_vars), ("subgroups", sub_vars),
+                       ("response.column", [cfg.response.column] if cfg.response else []),
+                       ("adverse_events.columns", cfg.adverse_events.columns or [] if cfg.adverse_events else [])]:
+        unknown = [c for c in names if c not in cols]
+        if unknown:
+            raise ConfigError(f"{key}: unknown column(s) {unknown}")
+    for ep in cfg.endpoints:
+        t = pd.to_numeric(df[ep.time], errors="coerce")
+        if (t.dropna() < 0).any():
+            raise ConfigError(f"endpoints.{ep.name}.time: negative times in column {ep.time!r}")
+        if df[ep.time].notna().any() and t.isna().sum() > df[ep.time].isna().sum():
+            raise ConfigError(f"endpoints.{ep.name}.time: column {ep.time!r} is not numeric")
+    used = list(dict.fromkeys([cfg.arm.column, *cfg.covariates, *(cfg.matching.on if cfg.matching else []),
+                               *ep_cols, *cox_vars, *sub_vars]))
     miss = df[used].isna()
     bad = miss.any(axis=1).to_numpy()
     excluded = pd.DataFrame({
@@ -207,7 +233,10 @@ def analyze(config: AnalysisConfig | str | Path | dict) -> Results:
     t1_before = table1(data, "arm_label", cfg.covariates, groups=order, categorical=cfg.categorical,
                        nonnormal=cfg.nonnormal, options=cfg.table1)
     if cfg.matching is None:
-        return Results(cfg, data, excluded, t1_before, None, None, None, None, None, labels)
+        samples = {"full": data}
+        eps = endpoint_results(cfg, samples, labels)
+        resp, ae = outcome_tables(cfg, samples, labels)
+        return Results(cfg, data, excluded, t1_before, None, None, None, None, None, labels, [], eps, resp, ae)
     m = cfg.matching
     treated = data["treated"].to_numpy()
     X, names, _ = design_matrix(data, m.on, [c for c in cfg.categorical if c in m.on])
@@ -232,5 +261,8 @@ def analyze(config: AnalysisConfig | str | Path | dict) -> Results:
     matched = data[match.units["matched"].to_numpy()]
     t1_after = table1(matched, "arm_label", cfg.covariates, groups=order, categorical=cfg.categorical,
                       nonnormal=cfg.nonnormal, options=cfg.table1)
-    return Results(cfg, data, excluded, t1_before, t1_after, fit, match, bal, sizes, labels, notes)
+    samples = {"full": data, "matched": matched}
+    eps = endpoint_results(cfg, samples, labels)
+    resp, ae = outcome_tables(cfg, samples, labels)
+    return Results(cfg, data, excluded, t1_before, t1_after, fit, match, bal, sizes, labels, notes, eps, resp, ae)
 

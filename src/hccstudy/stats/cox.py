@@ -21,7 +21,7 @@ clusters -- R's ``coxph(..., cluster = id)``; the score residuals use Efron's we
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -47,6 +47,8 @@ class CoxFit:
     n_events: int
     ties: str
     conf_level: float = 0.95
+    infinite: tuple[bool, ...] = ()
+    prep: object = field(default=None, repr=False, compare=False)
 
     @property
     def se(self) -> np.ndarray:
@@ -162,17 +164,38 @@ def _loglik(beta: np.ndarray, prep: _Prepared, want_hessian: bool = True):
     U = X[er].sum(axis=0) - a.sum(axis=0)
     if not want_hessian:
         return ll, U, None, (den, a, E0, E1)
-    # sum_i S2_{g(i)}/den_i = X' diag(w * A) X, A = cumulative (over earlier-or-equal times) of 1/den
-    inv = np.bincount(eg, weights=1 / den, minlength=G)
-    finv = np.bincount(eg, weights=f / den, minlength=G)
-    # A_j: sum of inv over tie groups with time <= t_j in the same stratum = reverse cumulative
+    H = _information(X, w, prep, den, a)
+    return ll, U, H, (den, a, E0, E1)
+
+
+def _information(X: np.ndarray, w: np.ndarray, prep: _Prepared, den: np.ndarray, a: np.ndarray,
+                 c: np.ndarray | None = None, Z: np.ndarray | None = None) -> np.ndarray:
+    """sum over events (Efron sub-steps) of c_i V_i, V_i = S2_i / den_i - a_i a_i' (the weighted
+    covariance of the risk set), without a loop over times: the S2 part is X' diag(w A) X with A_j the
+    sum of c/den over the tie groups at which row j is at risk.  ``Z`` (default X) gives the cross block
+    sum c_i Cov(X, Z)."""
+    er, eg, f = prep.ev_rows, prep.ev_group, prep.ev_frac
+    G = prep.n_groups
+    c = np.ones(len(er)) if c is None else c
+    Z = X if Z is None else Z
+    inv = np.bincount(eg, weights=c / den, minlength=G)
+    finv = np.bincount(eg, weights=c * f / den, minlength=G)
     A = _reverse_group_cum(inv, prep)
-    H = (X * (w * A)[:, None]).T @ X
     B = np.zeros(len(w))
     B[er] = finv[eg]
-    H -= (X * (w * B)[:, None]).T @ X
-    H -= a.T @ a
-    return ll, U, H, (den, a, E0, E1)
+    H = (X * (w * (A - B))[:, None]).T @ Z
+    az = a if Z is X else _event_means(Z, w, prep, den)
+    H -= (a * c[:, None]).T @ az
+    return H
+
+
+def _event_means(Z: np.ndarray, w: np.ndarray, prep: _Prepared, den: np.ndarray) -> np.ndarray:
+    """Risk-set (Efron sub-step) weighted means of Z at each event."""
+    er, eg, f = prep.ev_rows, prep.ev_group, prep.ev_frac
+    S1 = _cum_by_stratum(w[:, None] * Z, prep)
+    E1 = np.zeros((prep.n_groups, Z.shape[1]))
+    np.add.at(E1, eg, w[er, None] * Z[er])
+    return (S1[er] - f[:, None] * E1[eg]) / den[:, None]
 
 
 def _reverse_group_cum(per_group: np.ndarray, prep: _Prepared) -> np.ndarray:
@@ -228,6 +251,13 @@ def coxph(time, event, X, names: list[str] | None = None, *, strata=None, cluste
         loglik, beta = newlk, newbeta
         warnings.warn("Ran out of iterations and did not converge", RuntimeWarning, stacklevel=2)
     var = _inverse(H, toler_chol)
+    # R coxph.fit: a coefficient whose remaining score step is large relative to it is "infinite"
+    infs = np.abs(U @ var) if p else np.zeros(0)
+    infinite = (infs > eps) & (infs > np.sqrt(eps) * np.abs(beta))
+    if converged and infinite.any():
+        which = ", ".join(str(i + 1) for i in np.flatnonzero(infinite))
+        warnings.warn(f"Loglik converged before variable {which}; coefficient may be infinite.", RuntimeWarning,
+                      stacklevel=2)
     robust = None
     if cluster is not None:
         resid = score_residuals(beta, prep)
@@ -237,7 +267,7 @@ def coxph(time, event, X, names: list[str] | None = None, *, strata=None, cluste
         np.add.at(Dc, cl, D)
         robust = Dc.T @ Dc
     return CoxFit(beta, var, robust, list(names), (ll0, loglik), score, it, converged, len(prep.time),
-                  int(prep.event.sum()), ties, conf_level)
+                  int(prep.event.sum()), ties, conf_level, tuple(bool(v) for v in infinite), prep)
 
 
 def _solve(H: np.ndarray, U: np.ndarray, toler: float) -> np.ndarray:
@@ -303,3 +333,60 @@ def score_residuals(beta: np.ndarray, prep: _Prepared) -> np.ndarray:
     np.add.at(abar, eg, a)
     resid[er] += X[er] - abar[eg] / d[eg][:, None]
     return resid
+
+
+@dataclass(frozen=True)
+class PHTest:
+    """``cox.zph`` result: per term (and GLOBAL) chi-square, df, p."""
+
+    table: pd.DataFrame
+    transform: str
+
+    @property
+    def global_p(self) -> float:
+        return float(self.table.loc[self.table["term"] == "GLOBAL", "p"].iloc[0])
+
+
+def cox_zph(fit: CoxFit, terms: dict[str, list[str]] | None = None, transform: str = "km") -> PHTest:
+    """Test of proportional hazards as R ``cox.zph`` (survival >= 3.0): the score test, at the fitted
+    coefficients, for adding g(t) x to the model, g = 1 - KM(t-) (pooled, left-continuous; "km") or
+    t ("identity") or log t ("log"), centred over the events.  Per term (its coefficients together,
+    ``terms``: {term: [column names]}, default one per column) and GLOBAL."""
+    prep: _Prepared = fit.prep
+    X = prep.X
+    p = X.shape[1]
+    beta = fit.coefficients
+    w = np.exp(X @ beta)
+    _, _, _, (den, a, _, _) = _loglik(beta, prep, want_hessian=False)
+    er = prep.ev_rows
+    t_ev = prep.time[er]
+    if transform == "km":
+        ut, inv = np.unique(prep.time, return_inverse=True)
+        d = np.bincount(inv, weights=prep.event.astype(float))
+        n_risk = np.bincount(inv)[::-1].cumsum()[::-1]
+        surv = np.cumprod(1 - d / n_risk)
+        left = np.r_[1.0, surv][np.searchsorted(ut, t_ev, side="left")]
+        g = 1.0 - left
+    elif transform == "identity":
+        g = t_ev.copy()
+    elif transform == "log":
+        g = np.log(t_ev)
+    else:
+        raise ValueError(f"unknown transform {transform!r}")
+    g = g - g.mean()
+    u = np.r_[np.zeros(p), (g[:, None] * (X[er] - a)).sum(axis=0)]
+    i_bb = _information(X, w, prep, den, a)
+    i_bg = _information(X, w, prep, den, a, c=g)
+    i_gg = _information(X, w, prep, den, a, c=g**2)
+    imat = np.block([[i_bb, i_bg], [i_bg.T, i_gg]])
+    names = fit.names
+    groups = terms or {n: [n] for n in names}
+    rows = []
+    for term, cols in groups.items():
+        j = [names.index(c) for c in cols]
+        ii = list(range(p)) + [k + p for k in j]  # every coefficient free, the term's g(t) x added
+        stat = float(u[ii] @ np.linalg.solve(imat[np.ix_(ii, ii)], u[ii]))
+        rows.append({"term": term, "chisq": stat, "df": len(j), "p": float(chi2.sf(stat, len(j)))})
+    stat = float(u @ np.linalg.solve(imat, u))
+    rows.append({"term": "GLOBAL", "chisq": stat, "df": p, "p": float(chi2.sf(stat, p))})
+    return PHTest(pd.DataFrame(rows), transform)

@@ -1,0 +1,145 @@
+"""Cox model building blocks for reports: a model from a data frame with R's term names, univariable
+then multivariable selection, and subgroup hazard ratios with interaction tests.
+
+* :func:`fit_cox`: design matrix as R ``model.matrix`` (factors: first sorted level is the reference;
+  logicals as ``<var>TRUE``); columns constant in the data are dropped and reported (R gives NA).
+* :func:`univariable_then_multivariable`: each variable alone; those whose univariable likelihood-ratio
+  P is below ``select_p`` enter the multivariable model (one P per variable, so a factor enters or not
+  as a whole; for a one-coefficient variable the LR and Wald P agree closely).
+* :func:`subgroup_analysis`: within each level of each subgroup variable, the arm HR (n per arm,
+  events); P for interaction: the Wald P of arm x subgroup when the subgroup has two levels, else the LR
+  test of the model with the interaction against the one without (as jstable::TableSubgroupCox).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+
+from .cox import CoxFit, coxph
+from .propensity import design_matrix
+
+
+@dataclass(frozen=True)
+class CoxModel:
+    fit: CoxFit | None
+    terms: dict[str, list[str]]   # variable -> its column names
+    dropped: list[str]            # constant columns dropped (R: NA coefficients)
+    warnings: list[str]
+
+
+def fit_cox(data: pd.DataFrame, time: str, event: str, variables: list[str], categorical=(), *, strata=None,
+            cluster=None, ties: str = "efron") -> CoxModel:
+    X, names, terms = design_matrix(data, variables, categorical, intercept=False)
+    const = [n for j, n in enumerate(names) if X.shape[0] == 0 or np.ptp(X[:, j]) == 0]
+    keep = [j for j, n in enumerate(names) if n not in const]
+    X = X[:, keep]
+    names = [names[j] for j in keep]
+    terms = {v: [c for c in cols if c not in const] for v, cols in terms.items()}
+    if X.shape[1] == 0 or data[event].sum() == 0:
+        return CoxModel(None, terms, const, ["no events or no varying covariate: model not fitted"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = coxph(data[time].to_numpy(dtype=float), data[event].to_numpy().astype(bool), X, names,
+                    strata=None if strata is None else data[strata].to_numpy(),
+                    cluster=None if cluster is None else data[cluster].to_numpy(), ties=ties)
+    return CoxModel(fit, terms, const, [str(w.message) for w in caught])
+
+
+def term_rows(model: CoxModel, variable_of: dict[str, str] | None = None) -> list[dict]:
+    """One dict per coefficient: variable, term, hr, lcl, ucl, p, infinite."""
+    if model.fit is None:
+        return []
+    tb = model.fit.table
+    var_of = {c: v for v, cols in model.terms.items() for c in cols}
+    rows = []
+    for k, r in enumerate(tb.itertuples(index=False)):
+        rows.append({"variable": var_of.get(r.term, r.term), "term": r.term, "coef": r.coef, "hr": r.hr,
+                     "se": getattr(r, "robust_se", r.se), "lcl": r.lcl, "ucl": r.ucl, "p": r.p,
+                     "infinite": bool(model.fit.infinite[k]) if model.fit.infinite else False})
+    return rows
+
+
+def univariable_then_multivariable(data: pd.DataFrame, time: str, event: str, variables: list[str],
+                                   categorical=(), select_p: float = 0.05) -> tuple[list[dict], list[dict], list[str]]:
+    """(univariable rows with the selection P, multivariable rows, selected variables)."""
+    uni, selected = [], []
+    for v in variables:
+        m = fit_cox(data, time, event, [v], categorical)
+        rows = term_rows(m)
+        if m.fit is not None:
+            lr, df, p_lr = m.fit.lr_test
+            for r in rows:
+                r["p_variable"] = p_lr
+                r["n"] = m.fit.n
+                r["events"] = m.fit.n_events
+            if p_lr < select_p:
+                selected.append(v)
+        uni += rows
+    multi = term_rows(fit_cox(data, time, event, selected, categorical)) if selected else []
+    return uni, multi, selected
+
+
+def subgroup_levels(data: pd.DataFrame, spec) -> tuple[str, pd.Series]:
+    """(variable name, level label per row) for a subgroup spec: a column name or {variable, cut}."""
+    if isinstance(spec, str):
+        s = data[spec]
+        return spec, s.astype(object).where(s.notna(), None).map(lambda v: None if v is None else str(v))
+    var, cut = spec["variable"], spec["cut"]
+    x = pd.to_numeric(data[var], errors="coerce")
+    lab = np.where(x.isna(), None, np.where(x < cut, f"< {cut:g}", f">= {cut:g}"))
+    return var, pd.Series(lab, index=data.index, dtype=object)
+
+
+def subgroup_analysis(data: pd.DataFrame, time: str, event: str, arm_indicator: str, subgroups: list,
+                      ties: str = "efron") -> list[dict]:
+    """Arm HR within each subgroup level and the P for interaction (see module docstring)."""
+    rows = []
+    for spec in subgroups:
+        var, level = subgroup_levels(data, spec)
+        d = data.assign(_sub=level).dropna(subset=["_sub"])
+        levels = sorted(d["_sub"].unique().tolist())
+        p_int = float("nan")
+        note = ""
+        if len(levels) >= 2:
+            base = fit_cox(d, time, event, [arm_indicator, "_sub"], ["_sub"], ties=ties)
+            inter = d.copy()
+            X_cols = []
+            for lev in levels[1:]:
+                col = f"_int_{lev}"
+                inter[col] = inter[arm_indicator].to_numpy(dtype=float) * (inter["_sub"] == lev).to_numpy(dtype=float)
+                X_cols.append(col)
+            full = fit_cox(inter, time, event, [arm_indicator, "_sub", *X_cols], ["_sub"], ties=ties)
+            if full.fit is not None and base.fit is not None:
+                if len(levels) == 2 and X_cols[0] in full.fit.names:
+                    p_int = float(full.fit.table.set_index("term").loc[X_cols[0], "p"])
+                else:
+                    stat = 2 * (full.fit.loglik[1] - base.fit.loglik[1])
+                    df = len([c for c in X_cols if c in full.fit.names])
+                    p_int = float(chi2.sf(stat, df)) if df else float("nan")
+        for lev in levels:
+            sub = d[d["_sub"] == lev]
+            nt = int(sub[arm_indicator].sum())
+            nc = int(len(sub) - nt)
+            row = {"variable": var, "level": lev, "n_treated": nt, "n_control": nc,
+                   "events_treated": int(sub.loc[sub[arm_indicator] == 1, event].sum()),
+                   "events_control": int(sub.loc[sub[arm_indicator] == 0, event].sum()),
+                   "hr": float("nan"), "lcl": float("nan"), "ucl": float("nan"), "p": float("nan"),
+                   "p_interaction": p_int, "note": note}
+            if nt == 0 or nc == 0:
+                row["note"] = "one arm absent in this subgroup: HR not estimable"
+            else:
+                m = fit_cox(sub, time, event, [arm_indicator])
+                tr = term_rows(m)
+                if tr:
+                    row.update({k: tr[0][k] for k in ("hr", "lcl", "ucl", "p")})
+                    if tr[0]["infinite"]:
+                        row["note"] = "HR may be infinite (no events in one arm)"
+                else:
+                    row["note"] = "; ".join(m.warnings) or "not estimable"
+            rows.append(row)
+    return rows
