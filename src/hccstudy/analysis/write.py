@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..report.figures import love_plot, ps_plot
+import pandas as pd
+
+from ..report.figures import forest_plot, km_plot, love_plot, ps_plot
+from ..stats.km import kaplan_meier
 from .run import Results
 
 
@@ -37,4 +40,60 @@ def write_results(results: Results, out: str | Path) -> list[Path]:
         paths += ps_plot(d["distance"].to_numpy(), d["treated"].to_numpy(), d["pair"].notna().to_numpy(),
                          (results.labels["control"], results.labels["treated"]), fig / "ps_distribution",
                          "Propensity score" if cfg.matching.link == "logit" else "Linear propensity score (logit)")
+    paths += _outcome_outputs(results, out)
+    return paths
+
+
+def _outcome_outputs(results: Results, out: Path) -> list[Path]:
+    """KM plots per endpoint and sample, Cox and subgroup tables and forest plots, response and AE tables."""
+    cfg = results.config
+    paths: list[Path] = []
+    fig = out / "figures"
+    samples = {"full": results.data}
+    if results.matching is not None:
+        samples["matched"] = results.matched
+    arms = [results.labels["control"], results.labels["treated"]]
+    for ep in cfg.endpoints:
+        res = results.endpoints[ep.name]
+        for sname, d in samples.items():
+            curves = {}
+            for lab in arms:
+                sub = d[d["arm_label"] == lab]
+                if len(sub):
+                    curves[lab] = kaplan_meier(sub[ep.time], sub[ep.event] == ep.event_value, cfg.km.conf_level, cfg.km.conf_type)
+            block = res[sname]
+            title = f"{ep.name.upper()}, {'matched' if sname == 'matched' else 'all'} patients"
+            paths += km_plot(curves, fig / f"km_{ep.name}_{sname}", p_value=block["logrank"]["p"],
+                             xlabel=ep.unit.capitalize(), title=title)
+            for key in ("cox_univariate", "cox_multivariate", "subgroups"):
+                rows = block.get(key)
+                if rows:
+                    table = out / f"{key}_{ep.name}_{sname}.csv"
+                    pd.DataFrame(rows).to_csv(table, index=False)
+                    paths.append(table)
+            if block.get("cox_univariate"):
+                paths += forest_plot(block["cox_univariate"], fig / f"forest_univariable_{ep.name}_{sname}",
+                                     title=f"Univariable Cox, {title}")
+            if block.get("cox_multivariate"):
+                paths += forest_plot(block["cox_multivariate"], fig / f"forest_multivariable_{ep.name}_{sname}",
+                                     title=f"Multivariable Cox, {title}")
+            if block.get("subgroups"):
+                rows = [{**r, "n_arms": f"{r['n_treated']}/{r['n_control']}"} for r in block["subgroups"]]
+                paths += forest_plot(rows, fig / f"forest_subgroups_{ep.name}_{sname}", label_cols=("variable", "level"),
+                                     extra=(("n (arm/ref)", "n_arms"),), title=f"Subgroups, {title}")
+    if results.response is not None:
+        for sname, r in results.response.items():
+            rows = [{"response": x["response"], **{f"{a} n": x[a]["n"] for a in arms}, **{f"{a} %": x[a]["pct"] for a in arms}}
+                    for x in r["best_response"]]
+            path = out / f"response_{sname}.csv"
+            pd.DataFrame(rows).to_csv(path, index=False)
+            paths.append(path)
+    if results.adverse_events is not None:
+        for sname, rows in results.adverse_events.items():
+            flat = [{"term": x["term"], **{f"{a} {k}": v for a in arms for k, v in x[a].items()},
+                     "test_any": x["test_any"], "p_any": x["p_any"], "test_grade_3plus": x["test_grade_3plus"],
+                     "p_grade_3plus": x["p_grade_3plus"]} for x in rows]
+            path = out / f"adverse_events_{sname}.csv"
+            pd.DataFrame(flat).to_csv(path, index=False)
+            paths.append(path)
     return paths

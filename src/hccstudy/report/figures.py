@@ -68,3 +68,128 @@ def ps_plot(distance: np.ndarray, treated: np.ndarray, matched: np.ndarray, labe
     axes[0].set_ylabel("Units (control below)")
     axes[1].legend(frameon=False, fontsize=8)
     return save(fig, stem)
+
+
+def km_plot(curves: dict, stem: Path, *, p_value: float | None = None, xlabel: str = "Months",
+            ylabel: str = "Survival probability", breaks: list[float] | None = None, conf_int: bool = True,
+            median_lines: bool = True, title: str | None = None) -> list[Path]:
+    """Kaplan–Meier curves in the survminer style: step curves per arm with censor ticks ('+'),
+    optional CI ribbons, median lines, the log-rank P on the plot (survminer's format: "p < 0.0001" or
+    "p = " two significant digits) and a number-at-risk table under the x axis aligned with its ticks
+    (n at risk = #{time >= t}, as ``summary(fit, times)``).
+
+    ``curves``: {label: KaplanMeier}, in legend order (first arm blue, second orange)."""
+    from matplotlib.ticker import FixedLocator
+
+    fig = plt.figure(figsize=(6.5, 5.2))
+    ax = fig.add_axes((0.14, 0.36, 0.82, 0.56))
+    tab = fig.add_axes((0.14, 0.06, 0.82, 0.17))
+    tmax = max(float(km.table["time"].max()) for km in curves.values() if len(km.table))
+    if breaks is None:
+        step = _nice_step(tmax)
+        breaks = list(np.arange(0, tmax + step * 0.999, step))
+    for k, (label, km) in enumerate(curves.items()):
+        colour = ARM_COLOURS[k % len(ARM_COLOURS)]
+        t = np.r_[0.0, km.table["time"].to_numpy()]
+        s = np.r_[1.0, km.table["surv"].to_numpy()]
+        ax.step(t, s, where="post", color=colour, lw=1.5, label=label)
+        if conf_int:
+            lo = np.r_[1.0, km.table["lower"].to_numpy()]
+            hi = np.r_[1.0, km.table["upper"].to_numpy()]
+            ax.fill_between(t, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0), step="post", color=colour,
+                            alpha=0.12, lw=0)
+        cens = km.table[km.table["n_censor"] > 0]
+        ax.plot(cens["time"], cens["surv"], "+", color=colour, ms=6, mew=1.0)
+        med = km.median[0]
+        if median_lines and np.isfinite(med):
+            ax.plot([0, med], [0.5, 0.5], ls="--", color="0.5", lw=0.8)
+            ax.plot([med, med], [0, 0.5], ls="--", color=colour, lw=0.8)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, breaks[-1] * 1.02)
+    ax.xaxis.set_major_locator(FixedLocator(breaks))
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel)
+    ax.legend(frameon=False, loc="upper right")
+    if p_value is not None and np.isfinite(p_value):
+        txt = "Log-rank p < 0.0001" if p_value < 1e-4 else f"Log-rank p = {p_value:.2g}"
+        ax.text(0.03, 0.06, txt, transform=ax.transAxes)
+    if title:
+        ax.set_title(title, fontsize=10)
+    # risk table
+    tab.set_xlim(ax.get_xlim())
+    tab.set_ylim(-0.5, len(curves) - 0.5)
+    tab.xaxis.set_major_locator(FixedLocator(breaks))
+    tab.set_xticklabels([])
+    tab.tick_params(length=0, pad=22)
+    for spine in tab.spines.values():
+        spine.set_visible(False)
+    names = list(curves)
+    tab.set_yticks(range(len(names)), names[::-1])
+    for k, km in enumerate(curves.values()):
+        y = len(names) - 1 - k
+        at = km.surv_at(breaks)
+        for t, n in zip(breaks, at["n_risk"], strict=True):
+            tab.text(t, y, str(int(n)), ha="center", va="center", color=ARM_COLOURS[k % len(ARM_COLOURS)], fontsize=8)
+        tab.get_yticklabels()[y].set_color(ARM_COLOURS[k % len(ARM_COLOURS)])
+    tab.set_title("Number at risk", fontsize=9, loc="left")
+    return save(fig, stem)
+
+
+def _nice_step(tmax: float) -> float:
+    raw = tmax / 6
+    mag = 10 ** np.floor(np.log10(raw)) if raw > 0 else 1
+    for m in (1, 2, 3, 5, 6, 10):
+        if raw <= m * mag:
+            return float(m * mag)
+    return float(10 * mag)
+
+
+def forest_plot(rows: list[dict], stem: Path, *, title: str = "", label_cols: tuple[str, ...] = ("variable", "term"),
+                extra: tuple[tuple[str, str], ...] = (), p_key: str = "p", xlabel: str = "Hazard ratio (95% CI)") -> list[Path]:
+    """Forest plot: one row per entry with its labels, HR (95% CI) text with 2 decimals, P ("<0.001"),
+    any ``extra`` (header, key) columns, a log x axis and a reference line at 1."""
+    from ..stats.tests import format_p
+
+    n = len(rows)
+    fig = plt.figure(figsize=(8.5, 0.32 * n + 1.3))
+    ax = fig.add_axes((0.52, 0.9 / (0.32 * n + 1.3), 0.28, 1 - 1.4 / (0.32 * n + 1.3)))
+    y = np.arange(n)[::-1]
+    hr = np.array([r.get("hr", np.nan) for r in rows], dtype=float)
+    lo = np.array([r.get("lcl", np.nan) for r in rows], dtype=float)
+    hi = np.array([r.get("ucl", np.nan) for r in rows], dtype=float)
+    ok = np.isfinite(hr) & np.isfinite(lo) & np.isfinite(hi) & (hr > 0)
+    ax.hlines(y[ok], lo[ok], hi[ok], color="0.2", lw=1)
+    ax.plot(hr[ok], y[ok], "s", color=ARM_COLOURS[0], ms=5)
+    ax.axvline(1.0, color="0.4", ls="--", lw=0.8)
+    ax.set_xscale("log")
+    if ok.any():
+        lo_x, hi_x = np.nanmin(lo[ok]), np.nanmax(hi[ok])
+        ax.set_xlim(min(lo_x, 0.9) / 1.2, max(hi_x, 1.1) * 1.2)
+    ax.set_ylim(-0.7, n - 0.3)
+    from matplotlib.ticker import FixedLocator, NullLocator
+    lim = ax.get_xlim()
+    ticks = [v for v in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100) if lim[0] <= v <= lim[1]]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{v:g}" for v in ticks])
+    ax.set_yticks([])
+    ax.spines["left"].set_visible(False)
+    ax.set_xlabel(xlabel)
+    trans = ax.get_yaxis_transform()
+    heads = [c.capitalize() for c in label_cols] + [h for h, _ in extra]
+    xs = np.linspace(-1.8, -0.7, len(heads)) if heads else []
+    for k, h in enumerate(heads):
+        ax.text(xs[k], n - 0.2, h, transform=trans, ha="left", va="bottom", fontweight="bold", fontsize=8)
+    ax.text(1.05, n - 0.2, "HR (95% CI)", transform=trans, ha="left", va="bottom", fontweight="bold", fontsize=8)
+    ax.text(1.5, n - 0.2, "P", transform=trans, ha="left", va="bottom", fontweight="bold", fontsize=8)
+    for i, r in enumerate(rows):
+        yy = y[i]
+        vals = [str(r.get(c, "")) for c in label_cols] + [str(r.get(key, "")) for _, key in extra]
+        for k, v in enumerate(vals):
+            ax.text(xs[k], yy, v, transform=trans, ha="left", va="center", fontsize=8)
+        txt = (f"{hr[i]:.2f} ({lo[i]:.2f}-{hi[i]:.2f})" if ok[i] else "NE")
+        ax.text(1.05, yy, txt, transform=trans, ha="left", va="center", fontsize=8)
+        ax.text(1.5, yy, format_p(r.get(p_key, np.nan)), transform=trans, ha="left", va="center", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10, x=0.02, ha="left")
+    return save(fig, stem)
