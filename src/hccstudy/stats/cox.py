@@ -101,6 +101,7 @@ class _Prepared:
     ev_group: np.ndarray     # tie group of each event
     ev_frac: np.ndarray      # r / d for each event (Efron); 0 for Breslow
     n_groups: int
+    multi_strata: bool = False
 
 
 def _prepare(time, event, X, strata, ties: Ties) -> _Prepared:
@@ -108,8 +109,8 @@ def _prepare(time, event, X, strata, ties: Ties) -> _Prepared:
     event = np.asarray(event).astype(bool)
     n = len(time)
     s = np.zeros(n, dtype=np.int64) if strata is None else pd.factorize(np.asarray(strata), sort=True)[0]
-    # descending time within stratum; at equal times, events first (irrelevant for sums, tidy)
-    order = np.lexsort((~event, -time, s))
+    # descending time within stratum (the order of tied rows does not matter for the sums)
+    order = np.argsort(-time, kind="stable") if strata is None else np.lexsort((-time, s))
     t, e, ss = time[order], event[order], s[order]
     new_group = np.r_[True, (t[1:] != t[:-1]) | (ss[1:] != ss[:-1])]
     group = np.cumsum(new_group) - 1
@@ -129,20 +130,33 @@ def _prepare(time, event, X, strata, ties: Ties) -> _Prepared:
         raise ValueError(f"unknown ties method {ties!r}")
     Xs = np.asarray(X, dtype=float)[order]
     Xs = Xs - Xs.mean(axis=0) if len(Xs) else Xs
-    return _Prepared(order, Xs, t, e, group, strat_start, ev_rows, ev_group, ev_frac, int(group[-1] + 1) if n else 0)
+    return _Prepared(order, Xs, t, e, group, strat_start, ev_rows, ev_group, ev_frac, int(group[-1] + 1) if n else 0,
+                     bool(strat_start.max() > 0) if n else False)
 
 
 def _cum_by_stratum(v: np.ndarray, prep: _Prepared) -> np.ndarray:
-    """Cumulative sums from the start of each stratum (rows sorted by descending time), i.e. risk-set
-    sums for each row's time, then made equal within a tie group (everyone tied is at risk)."""
+    """Risk-set sums per tie group: cumulative sums from the start of each stratum (rows sorted by
+    descending time) taken at the last row of each tie group (everyone tied is at risk).  Returns one
+    row per tie group; index with a row's or event's group."""
     c = np.cumsum(v, axis=0)
-    offset = np.where(prep.strat_start > 0, prep.strat_start - 1, 0)
-    base = np.where((prep.strat_start > 0)[(...,) + (None,) * (v.ndim - 1)], c[offset], 0.0)
-    c = c - base
-    # value at the last row of each tie group applies to the whole group
-    last = np.r_[prep.group[1:] != prep.group[:-1], True]
-    idx = np.flatnonzero(last)
-    return c[idx][prep.group]
+    last = np.flatnonzero(np.r_[prep.group[1:] != prep.group[:-1], True])
+    out = c[last]
+    if prep.multi_strata:
+        start = prep.strat_start[last]
+        has = start > 0
+        out[has] -= c[start[has] - 1]
+    return out
+
+
+def _group_sum(vals: np.ndarray, prep: _Prepared) -> np.ndarray:
+    """Sum of per-event rows within each tie group (events are sorted by group): one row per group."""
+    eg = prep.ev_group
+    shape = (prep.n_groups,) + vals.shape[1:]
+    out = np.zeros(shape)
+    if len(eg):
+        first = np.flatnonzero(np.r_[True, eg[1:] != eg[:-1]])
+        out[eg[first]] = np.add.reduceat(vals, first, axis=0)
+    return out
 
 
 def _loglik(beta: np.ndarray, prep: _Prepared, want_hessian: bool = True):
@@ -154,11 +168,10 @@ def _loglik(beta: np.ndarray, prep: _Prepared, want_hessian: bool = True):
     er, eg, f = prep.ev_rows, prep.ev_group, prep.ev_frac
     G = prep.n_groups
     E0 = np.bincount(eg, weights=w[er], minlength=G)
-    E1 = np.zeros((G, X.shape[1]))
-    np.add.at(E1, eg, w[er, None] * X[er]) if X.shape[1] else None
+    E1 = _group_sum(w[er, None] * X[er], prep)
     # per event (sub-step r of its group)
-    den = S0[er] - f * E0[eg]
-    num1 = S1[er] - f[:, None] * E1[eg]
+    den = S0[eg] - f * E0[eg]
+    num1 = S1[eg] - f[:, None] * E1[eg]
     a = num1 / den[:, None]
     ll = float(eta[er].sum() - np.log(den).sum())
     U = X[er].sum(axis=0) - a.sum(axis=0)
@@ -193,9 +206,8 @@ def _event_means(Z: np.ndarray, w: np.ndarray, prep: _Prepared, den: np.ndarray)
     """Risk-set (Efron sub-step) weighted means of Z at each event."""
     er, eg, f = prep.ev_rows, prep.ev_group, prep.ev_frac
     S1 = _cum_by_stratum(w[:, None] * Z, prep)
-    E1 = np.zeros((prep.n_groups, Z.shape[1]))
-    np.add.at(E1, eg, w[er, None] * Z[er])
-    return (S1[er] - f[:, None] * E1[eg]) / den[:, None]
+    E1 = _group_sum(w[er, None] * Z[er], prep)
+    return (S1[eg] - f[:, None] * E1[eg]) / den[:, None]
 
 
 def _reverse_group_cum(per_group: np.ndarray, prep: _Prepared) -> np.ndarray:
@@ -263,8 +275,7 @@ def coxph(time, event, X, names: list[str] | None = None, *, strata=None, cluste
         resid = score_residuals(beta, prep)
         D = resid @ var
         cl = pd.factorize(np.asarray(cluster)[prep.order])[0]
-        Dc = np.zeros((cl.max() + 1, p))
-        np.add.at(Dc, cl, D)
+        Dc = np.column_stack([np.bincount(cl, weights=D[:, k], minlength=cl.max() + 1) for k in range(p)])
         robust = Dc.T @ Dc
     return CoxFit(beta, var, robust, list(names), (ll0, loglik), score, it, converged, len(prep.time),
                   int(prep.event.sum()), ties, conf_level, tuple(bool(v) for v in infinite), prep)
@@ -317,11 +328,9 @@ def score_residuals(beta: np.ndarray, prep: _Prepared) -> np.ndarray:
     G = prep.n_groups
     p = X.shape[1]
     h = np.bincount(eg, weights=1 / den, minlength=G)           # sum_r 1/den_r per group
-    g = np.zeros((G, p))
-    np.add.at(g, eg, a / den[:, None])                          # sum_r xbar_r/den_r per group
+    g = _group_sum(a / den[:, None], prep)                      # sum_r xbar_r/den_r per group
     hf = np.bincount(eg, weights=f / den, minlength=G)          # sum_r (r/d)/den_r
-    gf = np.zeros((G, p))
-    np.add.at(gf, eg, (f / den)[:, None] * a)
+    gf = _group_sum((f / den)[:, None] * a, prep)
     H_cum = _reverse_group_cum(h, prep)
     G_cum = np.column_stack([_reverse_group_cum(g[:, k], prep) for k in range(p)]) if p else np.zeros((len(w), 0))
     resid = -w[:, None] * (X * H_cum[:, None] - G_cum)
@@ -329,8 +338,7 @@ def score_residuals(beta: np.ndarray, prep: _Prepared) -> np.ndarray:
     resid[er] += w[er, None] * (X[er] * hf[eg][:, None] - gf[eg])
     # event part: x_i - mean over sub-steps of xbar
     d = np.bincount(eg, minlength=G).astype(float)
-    abar = np.zeros((G, p))
-    np.add.at(abar, eg, a)
+    abar = _group_sum(a, prep)
     resid[er] += X[er] - abar[eg] / d[eg][:, None]
     return resid
 
