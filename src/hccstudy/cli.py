@@ -7,6 +7,7 @@ failed run never leaves a partial output that looks complete; input files are on
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,7 +21,7 @@ from rich.table import Table
 
 from . import __version__
 from .analysis import analyze as run_analysis
-from .analysis import load_analysis_config, write_results
+from .analysis import load_analysis_config
 from .cohort.config import ConfigError, StudyConfig, load_config
 from .cohort.study import Study, load_study, write_analysis_table
 from .schema import StudyInputError, ValidationReport, ingest
@@ -204,6 +205,31 @@ def synth(
             raise typer.Exit(1)
 
 
+class _Stages:
+    """Progress per stage: a rich spinner on a terminal, JSON lines with --log-json, nothing with --quiet."""
+
+    def __init__(self, quiet: bool, log_json: bool):
+        self.quiet, self.log_json = quiet, log_json
+        self.timings: dict[str, float] = {}
+
+    def run(self, name: str, label: str, fn):
+        import json
+        import time
+        t0 = time.perf_counter()
+        if self.quiet or self.log_json or not console.is_terminal:
+            result = fn()
+        else:
+            with console.status(label + "..."):
+                result = fn()
+        dt = time.perf_counter() - t0
+        self.timings[name] = dt
+        if self.log_json:
+            print(json.dumps({"stage": name, "seconds": round(dt, 3)}), flush=True)
+        elif not self.quiet:
+            console.print(f"[green]done[/] {label} ({dt:.1f} s)")
+        return result
+
+
 @app.command()
 def run(
     study_dir: Annotated[Path | None, typer.Argument(help="Study folder (default: the calibrated synthetic cohort, generated on the fly).")] = None,
@@ -211,33 +237,60 @@ def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("report"),
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic cohort (only without STUDY_DIR).")] = DEFAULT_SEED,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    log_json: Annotated[bool, typer.Option("--log-json", help="One JSON line per stage (for scripts).")] = False,
+    open_report: Annotated[bool, typer.Option("--open", help="Open report.html when done.")] = False,
 ) -> None:
-    """Run the study: validate, derive, apply eligibility and write the analysis table.  Without a study
-    folder: on the calibrated synthetic cohort (its raw records are written to DIR/synthetic-data/)."""
+    """Run the whole study: ingest, validate, derive, eligibility flow, Table 1, matching, balance,
+    survival, Cox, subgroups, response, adverse events -> DIR/report.html, tables.xlsx/.docx, figures/,
+    results.json, analysis_table.parquet, manifest.json.  Without a study folder: on the calibrated
+    synthetic cohort (raw records in DIR/synthetic-data/)."""
+    from .cohort.analysis import study_analysis_config, study_table
+    from .report.build import build_report
+
     cfg = _config(config)
+    st = _Stages(quiet, log_json)
+    say = (lambda *a, **k: None) if quiet or log_json else console.print
+    synthetic = study_dir is None
     with _AtomicDir(out, force) as tmp:
-        synthetic = study_dir is None
         if synthetic:
-            console.print(
-                f"[bold]No study folder given:[/] running on the calibrated synthetic five-centre cohort "
-                f"(seed {seed}; raw records in {out / 'synthetic-data'})."
-            )
+            say(f"[bold]No study folder given:[/] running on the calibrated synthetic five-centre cohort "
+                f"(seed {seed}; raw records in {out / 'synthetic-data'}).")
             study_dir = tmp / "synthetic-data"
-            with console.status("Generating the synthetic cohort..."):
-                write_cohort(generate(seed), study_dir)
-        with console.status("Reading, validating and deriving..."):
-            study = _load(study_dir, cfg)
+            st.run("generate", "Generating the synthetic cohort", lambda: write_cohort(generate(seed), study_dir))
+        study = st.run("ingest", "Reading, validating and deriving", lambda: _load(study_dir, cfg))
+        results = st.run("analyze", "Table 1, matching, survival, Cox, subgroups, response, AEs",
+                         lambda: run_analysis(study_analysis_config(), study_table(study.analysis)))
+        calibration = calibration_table(study) if synthetic else None
+        inputs = [{"file": str(Path(i.path).relative_to(tmp)) if synthetic else str(i.path), "sha256": i.sha256}
+                  for i in study.inputs]
         write_analysis_table(study, tmp)
-        if synthetic:
-            table = calibration_table(study)
-            table.to_csv(tmp / "calibration.csv", index=False)
-    if study.validation.n_warnings:
-        console.print(f"[yellow]{study.validation.n_warnings} warning(s)[/] (see {out / 'validation.csv'})")
-    _print_frame(study.flow[["step", "label", "n"]], "Patient flow")
-    console.print(f"Wrote {out}/analysis_table.parquet and .csv ({len(study.analysis)} patients), flow.csv, "
-                  "exclusions.csv, validation.csv" + (", calibration.csv" if synthetic else ""))
-    if synthetic:
-        _print_calibration(table, failures_only=True)
+
+        def report():
+            build_report(results, tmp, flow=study.flow, calibration=calibration, inputs=inputs,
+                         seed=seed if synthetic else None, timings=st.timings,
+                         warnings=[f"{r.rule}: {r.message}" for r in study.validation.issues.drop_duplicates(["rule", "message"]).itertuples()],
+                         study_config=json.loads(cfg.model_dump_json()), title=results.config.name)
+            if calibration is not None:
+                calibration.to_csv(tmp / "calibration.csv", index=False)
+
+        st.run("report", "Writing the report", report)
+        manifest = json.loads((tmp / "manifest.json").read_text())
+        manifest["timings_s"] = {k: round(v, 3) for k, v in st.timings.items()}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
+    if not quiet and not log_json:
+        if study.validation.n_warnings:
+            console.print(f"[yellow]{study.validation.n_warnings} validation warning(s)[/] (see {out / 'validation.csv'})")
+        _print_frame(study.flow[["step", "label", "n"]], "Patient flow")
+        e = results.endpoints["os"]["matched"]
+        console.print(f"Matched pairs: {results.matching.n_pairs}; OS HR (SI vs SE, robust by pair) "
+                      f"{e['cox_arm_robust']['hr']:.2f} ({e['cox_arm_robust']['lcl']:.2f}-{e['cox_arm_robust']['ucl']:.2f})")
+        if calibration is not None:
+            _print_calibration(calibration, failures_only=True)
+        console.print(f"Report: {out / 'report.html'}")
+    if open_report:
+        import webbrowser
+        webbrowser.open((out / "report.html").resolve().as_uri())
 
 
 @app.command()
@@ -246,7 +299,10 @@ def analyze(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("analysis"),
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
 ) -> None:
-    """Analyse an analysis-ready table: Table 1, propensity score, matching, balance -> results.json."""
+    """Analyse an analysis-ready table: Table 1, propensity score, matching, balance, survival, Cox,
+    subgroups, response, AEs -> the same report as `run` (report.html, tables, figures, results.json)."""
+    from .report.build import build_report, sha256
+
     try:
         cfg = load_analysis_config(config)
         with console.status("Analysing..."):
@@ -254,8 +310,8 @@ def analyze(
     except ConfigError as exc:
         err.print(f"[bold red]config error:[/] {exc}")
         raise typer.Exit(2) from exc
-    with _AtomicDir(out, force) as tmp:
-        write_results(results, tmp)
+    with _AtomicDir(out, force) as tmp, console.status("Writing the report..."):
+        build_report(results, tmp, inputs=[{"file": str(cfg.data_path), "sha256": sha256(cfg.data_path)}])
     d = results.to_dict()
     c = d["cohort"]
     console.print(f"Analysed {c['n']} rows ({', '.join(f'{k} {v}' for k, v in c['n_by_arm'].items())}); "

@@ -224,10 +224,11 @@ def prepare(cfg: AnalysisConfig, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     return data, excluded, labels
 
 
-def analyze(config: AnalysisConfig | str | Path | dict) -> Results:
-    """Run the generic analysis (see module docstring)."""
+def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | None = None) -> Results:
+    """Run the generic analysis (see module docstring).  ``data``: the table itself (then the config's
+    ``data`` path is only a label), e.g. the derived analysis table of a study."""
     cfg = config if isinstance(config, AnalysisConfig) else load_analysis_config(config)
-    df = load_table(cfg.data_path)
+    df = load_table(cfg.data_path) if data is None else data
     data, excluded, labels = prepare(cfg, df)
     order = [labels["control"], labels["treated"]]
     t1_before = table1(data, "arm_label", cfg.covariates, groups=order, categorical=cfg.categorical,

@@ -71,13 +71,14 @@ def _outcome_outputs(results: Results, out: Path) -> list[Path]:
                     table = out / f"{key}_{ep.name}_{sname}.csv"
                     pd.DataFrame(rows).to_csv(table, index=False)
                     paths.append(table)
-            if block.get("cox_univariate"):
+            forest = sname == ("matched" if "matched" in samples else "full")  # the paper's: matched sample
+            if block.get("cox_univariate") and forest:
                 paths += forest_plot(block["cox_univariate"], fig / f"forest_univariable_{ep.name}_{sname}",
                                      title=f"Univariable Cox, {title}")
-            if block.get("cox_multivariate"):
+            if block.get("cox_multivariate") and forest:
                 paths += forest_plot(block["cox_multivariate"], fig / f"forest_multivariable_{ep.name}_{sname}",
                                      title=f"Multivariable Cox, {title}")
-            if block.get("subgroups"):
+            if block.get("subgroups") and forest:
                 rows = [{**r, "n_arms": f"{r['n_treated']}/{r['n_control']}"} for r in block["subgroups"]]
                 paths += forest_plot(rows, fig / f"forest_subgroups_{ep.name}_{sname}", label_cols=("variable", "level"),
                                      extra=(("n (arm/ref)", "n_arms"),), title=f"Subgroups, {title}")

@@ -18,14 +18,37 @@ plt.rcParams.update({"svg.hashsalt": "hccstudy", "font.family": "DejaVu Sans", "
                      "axes.spines.top": False, "axes.spines.right": False})
 
 
-def save(fig, stem: Path, formats=("png", "svg")) -> list[Path]:
-    """Save ``fig`` as ``stem.<fmt>`` for each format; returns the paths."""
+#: formats written by :func:`save` (the report adds PDF and TIFF: ``figure_formats``)
+FORMATS: list[str] = ["png", "svg"]
+
+
+class figure_formats:  # noqa: N801 -- used as a context manager
+    """``with figure_formats("png", "svg", "pdf", "tiff"): ...`` -- formats of every figure saved inside."""
+
+    def __init__(self, *formats: str):
+        self.formats = list(formats)
+
+    def __enter__(self):
+        self.saved = FORMATS[:]
+        FORMATS[:] = self.formats
+
+    def __exit__(self, *exc):
+        FORMATS[:] = self.saved
+
+
+def save(fig, stem: Path, formats=None) -> list[Path]:
+    """Save ``fig`` as ``stem.<fmt>``: PNG 300 dpi, SVG, PDF (no timestamps, fixed ids), TIFF 600 dpi
+    LZW (journals); returns the paths."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     out = []
-    for fmt in formats:
+    for fmt in formats or FORMATS:
         path = stem.with_suffix(f".{fmt}")
-        meta = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None}}.get(fmt, {})
-        fig.savefig(path, dpi=300, metadata=meta, bbox_inches="tight")
+        if fmt == "tiff":
+            fig.savefig(path, dpi=600, bbox_inches="tight", pil_kwargs={"compression": "tiff_lzw"})
+        else:
+            meta = {"png": {"Software": None}, "svg": {"Date": None},
+                    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None}}.get(fmt, {})
+            fig.savefig(path, dpi=300, metadata=meta, bbox_inches="tight")
         out.append(path)
     plt.close(fig)
     return out

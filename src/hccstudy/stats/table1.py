@@ -171,7 +171,8 @@ def _categorical_rows(v, s, masks, in_groups, names, opt: Table1Options) -> list
     for lev in shown:
         i = levels.index(lev)
         tot = counts[i].sum()
-        row = {"variable": v, "level": str(lev), "statistic": "n (%)", "test": "", "p": np.nan, "p_text": "",
+        label = str(int(lev)) if isinstance(lev, float) and float(lev).is_integer() else str(lev)
+        row = {"variable": v, "level": label, "statistic": "n (%)", "test": "", "p": np.nan, "p_text": "",
                "smd": np.nan, "summary": {}}
         row["overall"] = f"{tot} ({_fmt(100 * tot / max(n.sum(), 1), pd_)})"
         row["summary"]["overall"] = {"n": int(tot), "pct": float(100 * tot / max(n.sum(), 1))}

@@ -1,0 +1,145 @@
+"""`hccstudy run`: the whole study to a report (HTML, Excel, Word, figures, results, manifest)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from hccstudy.cli import app
+from hccstudy.stats.tests import format_p
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "report"
+    r = runner.invoke(app, ["run", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_report_folder_contents(report):
+    names = {p.name for p in report.iterdir()}
+    assert {"report.html", "tables.xlsx", "tables.docx", "results.json", "analysis_table.parquet", "manifest.json",
+            "figures", "synthetic-data", "calibration.csv"} <= names
+    figs = {p.name for p in (report / "figures").iterdir()}
+    for stem in ("km_os_full", "km_os_matched", "km_pfs_full", "km_pfs_matched", "love_plot", "ps_distribution",
+                 "forest_univariable_os_matched", "forest_multivariable_os_matched", "forest_subgroups_os_matched"):
+        assert {f"{stem}.{ext}" for ext in ("png", "svg", "pdf", "tiff")} <= figs, stem
+    table = pd.read_parquet(report / "analysis_table.parquet")
+    assert len(table) == 575 and {"pair", "distance", "os_months", "child_pugh_class"} <= set(table.columns)
+
+
+def test_tiff_is_600_dpi_lzw(report):
+    from PIL import Image
+    im = Image.open(report / "figures" / "km_os_matched.tiff")
+    assert im.info.get("compression") == "tiff_lzw"
+    assert round(im.info["dpi"][0]) == 600
+
+
+def test_manifest(report):
+    m = json.loads((report / "manifest.json").read_text())
+    assert m["seed"] == 20240601
+    assert set(m["timings_s"]) == {"generate", "ingest", "analyze", "report"}
+    assert len(m["inputs"]) == 25 and all(len(i["sha256"]) == 64 for i in m["inputs"])
+    assert m["versions"]["numpy"] and m["analysis_config"]["matching"]["caliper"] == 0.03
+    assert m["study_config"]["eligibility"]["ecog_max"] == 1
+
+
+def test_xlsx_numbers_match_results(report):
+    res = json.loads((report / "results.json").read_text())
+    wb = load_workbook(report / "tables.xlsx")
+    assert {"Flow", "Table1", "Balance", "Survival", "OS Cox univariable", "Adverse events (matched)",
+            "Reproduction"} <= set(wb.sheetnames)
+    ws = wb["Survival"]
+    header = [c.value for c in ws[1]]
+    rows = [dict(zip(header, [c.value for c in r], strict=True)) for r in ws.iter_rows(min_row=2)]
+    se = [r for r in rows if r["endpoint"] == "OS" and r["sample"] == "matched" and r["arm"] == "SE"][0]
+    km = res["endpoints"]["os"]["matched"]["km"]["SE"]
+    assert isinstance(se["median"], float) and se["median"] == pytest.approx(km["median"])
+    assert se["rate_12"] == pytest.approx(km["landmarks"][1]["surv"])
+    ws = wb["OS Cox multivariable"]
+    vals = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    multi = res["endpoints"]["os"]["matched"]["cox_multivariate"]
+    assert [v[1] for v in vals] == [r["term"] for r in multi]
+    assert [v[2] for v in vals] == pytest.approx([r["hr"] for r in multi])
+
+
+def test_docx_tables_match_results(report):
+    from docx import Document
+    res = json.loads((report / "results.json").read_text())
+    doc = Document(report / "tables.docx")
+    texts = [p.text for p in doc.paragraphs]
+    i = [k for k, t in enumerate(texts) if t.startswith("Multivariable Cox regression for OS")]
+    assert i
+    multi = res["endpoints"]["os"]["matched"]["cox_multivariate"]
+    tables = [t for t in doc.tables if t.rows[0].cells[0].text == "Variable"]
+    rows = [[c.text for c in r.cells] for r in tables[1].rows[1:]]  # [0] univariable OS, [1] multivariable OS
+    assert [r[2] for r in rows] == [f"{m['hr']:.2f} ({m['lcl']:.2f}-{m['ucl']:.2f})" for m in multi]
+    assert [r[3] for r in rows] == [format_p(m["p"]) for m in multi]
+    t1 = doc.tables[0]
+    assert t1.rows[0].cells[0].text == "Characteristic" and t1.rows[1].cells[1].text == "375"
+    # three-line style: the header cells carry top and bottom rules
+    assert "w:top" in t1.rows[0].cells[0]._tc.xml and "w:bottom" in t1.rows[0].cells[0]._tc.xml
+
+
+def test_html_is_self_contained(report):
+    html = (report / "report.html").read_text()
+    assert "http://" not in html and "https://" not in html.replace("https://www.w3.org", "")
+    assert html.count("data:image/png;base64,") >= 9
+    for section in ("Patient flow", "Table 1", "Balance", "Survival", "Tumour response", "Adverse events",
+                    "Reproduction of the published study", "caliper 0.03"):
+        assert section in html
+
+
+def test_deterministic_results_and_tables(report, tmp_path):
+    out = tmp_path / "again"
+    assert runner.invoke(app, ["run", "--out", str(out), "--quiet"]).exit_code == 0
+    for name in ("results.json", "tables.xlsx", "tables.docx", "table1_before.csv", "balance.csv", "calibration.csv",
+                 "figures/km_os_matched.png", "figures/km_os_matched.svg", "figures/km_os_matched.pdf"):
+        assert (out / name).read_bytes() == (report / name).read_bytes(), name
+
+
+def test_bad_input_stops_before_any_output(tmp_path):
+    shutil.copytree(Path(__file__).parent.parent / "src" / "hccstudy" / "data" / "example", tmp_path / "study")
+    p = tmp_path / "study" / "alpha" / "patients.csv"
+    p.write_text(p.read_text().replace("A02,female,61", "A02,female,sixty-one", 1))
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["run", str(tmp_path / "study"), "--out", str(out)])
+    assert r.exit_code == 2
+    assert not out.exists() and not [q for q in tmp_path.iterdir() if q.name.startswith(".out.")]
+
+
+def test_log_json_mode(tmp_path):
+    r = runner.invoke(app, ["run", "--out", str(tmp_path / "o"), "--log-json"])
+    assert r.exit_code == 0
+    stages = [json.loads(line)["stage"] for line in r.output.splitlines() if line.startswith("{")]
+    assert stages == ["generate", "ingest", "analyze", "report"]
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed (Debian package 'chromium'); .ci/run installs it")
+def test_report_opens_in_headless_chromium(report, tmp_path):
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0"]
+    url = (report / "report.html").resolve().as_uri()
+    dom = subprocess.run(["chromium", *flags, "--virtual-time-budget=5000", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    m = re.search(r'data-images="(\d+)" data-broken-images="(\d+)"', dom.stdout)
+    assert m, "the report's load check did not run"
+    assert int(m.group(1)) >= 9 and m.group(2) == "0"
+    console_errors = [line for line in dom.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)]
+    assert not console_errors, console_errors
+    shot = tmp_path / "report.png"
+    subprocess.run(["chromium", *flags, "--window-size=1200,2400", f"--screenshot={shot}", url],
+                   capture_output=True, text=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000
