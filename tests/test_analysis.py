@@ -82,8 +82,9 @@ def test_results_json_contract(tmp_path):
     assert b["term"] == "distance"
     assert set(b) >= {"smd_before", "smd_after", "var_ratio_before", "var_ratio_after", "ecdf_mean_before",
                       "ecdf_max_after", "flag"}
-    figs = sorted(p.name for p in (tmp_path / "out" / "figures").iterdir())
-    assert figs == ["love_plot.png", "love_plot.svg", "ps_distribution.png", "ps_distribution.svg"]
+    figs = {p.name for p in (tmp_path / "out" / "figures").iterdir()}
+    assert {f"{s}.{e}" for s in ("love_plot", "ps_distribution") for e in ("png", "svg", "pdf", "tiff")} == figs
+    assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "tables.xlsx").exists()
     veteran = runner.invoke(app, ["analyze", str(REF / "veteran.yaml"), "--out", str(tmp_path / "vet")])
     assert veteran.exit_code == 0
     dv = json.loads((tmp_path / "vet" / "results.json").read_text())
@@ -173,7 +174,8 @@ def test_analysis_without_matching_gives_table1_only():
     cfg.pop("matching")
     res = analyze(load_analysis_config(cfg, base_dir=REF))
     d = res.to_dict()
-    assert list(d) == ["cohort", "table1", "warnings"] and d["table1"]["after"] is None
+    assert list(d) == ["cohort", "table1", "endpoints", "warnings"] and d["table1"]["after"] is None
+    assert list(d["endpoints"]["os"]) == ["time", "event", "unit", "full"]
 
 
 def test_linear_logit_caliper_and_ratio_two():
