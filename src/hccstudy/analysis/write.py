@@ -81,7 +81,8 @@ def _outcome_outputs(results: Results, out: Path) -> list[Path]:
             if block.get("subgroups") and forest:
                 rows = [{**r, "n_arms": f"{r['n_treated']}/{r['n_control']}"} for r in block["subgroups"]]
                 paths += forest_plot(rows, fig / f"forest_subgroups_{ep.name}_{sname}", label_cols=("variable", "level"),
-                                     extra=(("n (arm/ref)", "n_arms"),), title=f"Subgroups, {title}")
+                                     extra=(("n (arm/ref)", "n_arms"),), p_key="p_interaction",
+                                     title=f"Subgroups, {title} (P for interaction)")
     if results.response is not None:
         for sname, r in results.response.items():
             rows = [{"response": x["response"], **{f"{a} n": x[a]["n"] for a in arms}, **{f"{a} %": x[a]["pct"] for a in arms}}

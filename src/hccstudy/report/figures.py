@@ -204,7 +204,8 @@ def forest_plot(rows: list[dict], stem: Path, *, title: str = "", label_cols: tu
     for k, h in enumerate(heads):
         ax.text(xs[k], n - 0.2, h, transform=trans, ha="left", va="bottom", fontweight="bold", fontsize=8)
     ax.text(1.05, n - 0.2, "HR (95% CI)", transform=trans, ha="left", va="bottom", fontweight="bold", fontsize=8)
-    ax.text(1.5, n - 0.2, "P", transform=trans, ha="left", va="bottom", fontweight="bold", fontsize=8)
+    ax.text(1.5, n - 0.2, "P for interaction" if p_key == "p_interaction" else "P", transform=trans, ha="left",
+            va="bottom", fontweight="bold", fontsize=8)
     for i, r in enumerate(rows):
         yy = y[i]
         vals = [str(r.get(c, "")) for c in label_cols] + [str(r.get(key, "")) for _, key in extra]

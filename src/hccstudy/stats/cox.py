@@ -59,6 +59,10 @@ class CoxFit:
         b = self.coefficients
         se = self.se
         used = se if self.robust_var is None else np.sqrt(np.diag(self.robust_var))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # infinite / dropped terms
+            return self._table(b, se, used)
+
+    def _table(self, b, se, used) -> pd.DataFrame:
         z = b / used
         q = norm.ppf(1 - (1 - self.conf_level) / 2)
         out = pd.DataFrame({"term": self.names, "coef": b, "hr": np.exp(b), "se": se})
