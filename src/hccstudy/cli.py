@@ -301,7 +301,8 @@ def analyze(
 ) -> None:
     """Analyse an analysis-ready table: Table 1, propensity score, matching, balance, survival, Cox,
     subgroups, response, AEs -> the same report as `run` (report.html, tables, figures, results.json)."""
-    from .report.build import build_report, sha256
+    from .report.build import build_report
+    from .schema.readers import sha256
 
     try:
         cfg = load_analysis_config(config)

@@ -22,11 +22,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .._yaml import load_yaml
-from ..cohort.config import ConfigError
+from .._yaml import ConfigError, read_mapping, validation_message
 from ..stats.table1 import Table1Options
 
 
@@ -130,14 +128,6 @@ class AnalysisConfig(_Strict):
         return v
 
 
-def _message(exc: ValidationError) -> str:
-    out = []
-    for e in exc.errors():
-        key = ".".join(str(x) for x in e["loc"]) or "(top level)"
-        out.append(f"{key}: {e['msg']}")
-    return "; ".join(out)
-
-
 def load_analysis_config(source: str | Path | dict, base_dir: str | Path | None = None) -> AnalysisConfig:
     """Read and validate an analysis config from a YAML file or a dict (``base_dir``: where ``data``
     is relative to; default: the YAML file's folder, or the working directory for a dict)."""
@@ -147,14 +137,7 @@ def load_analysis_config(source: str | Path | dict, base_dir: str | Path | None 
         where = ""
     else:
         p = Path(source)
-        try:
-            data = load_yaml(p.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file not found: {p}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping of keys")
+        data = read_mapping(p)
         base = Path(base_dir) if base_dir is not None else p.parent
         where = f"{p}: "
     if "base_dir" in data:
@@ -162,4 +145,4 @@ def load_analysis_config(source: str | Path | dict, base_dir: str | Path | None 
     try:
         return AnalysisConfig.model_validate({**data, "base_dir": base})
     except ValidationError as exc:
-        raise ConfigError(where + _message(exc)) from exc
+        raise ConfigError(where + validation_message(exc)) from exc

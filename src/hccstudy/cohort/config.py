@@ -10,10 +10,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .._yaml import load_yaml
+from .._yaml import ConfigError, read_mapping, validation_message
 from ..clinical.mrecist import MrecistOptions
 
 #: Default order: liver function and PS come before the BCLC stage, because Child-Pugh C and ECOG >= 3
@@ -119,30 +118,12 @@ class StudyConfig(_Strict):
     endpoints: Endpoints = Endpoints()
 
 
-class ConfigError(Exception):
-    """A config file that cannot be used; the message names the key."""
-
-
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> StudyConfig:
     """Read and validate a YAML study config (``None``: all defaults)."""
-    data: dict = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            data = load_yaml(p.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file not found: {p}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping of keys")
+    data: dict = read_mapping(path) if path is not None else {}
     data = {**data, **(overrides or {})}
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as exc:
-        msgs = []
-        for e in exc.errors():
-            key = ".".join(str(x) for x in e["loc"]) or "(top level)"
-            msgs.append(f"{key}: {e['msg']}")
         where = f"{path}: " if path else ""
-        raise ConfigError(where + "; ".join(msgs)) from exc
+        raise ConfigError(where + validation_message(exc)) from exc

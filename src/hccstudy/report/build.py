@@ -7,7 +7,6 @@ LZW), results.json, analysis_table.parquet, manifest.json, plus the CSV tables o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from importlib.metadata import PackageNotFoundError, version
@@ -261,14 +260,6 @@ def methods_text(results: Results) -> str:
     v = versions()
     parts.append("<p class='note'>Software: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".</p>")
     return "".join(parts)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = None,
