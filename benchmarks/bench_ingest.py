@@ -11,17 +11,14 @@ and peak resident memory.  Target (issue 2): 100,000 patients in under 30 s and 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from _common import RESULTS, child, report
 
 TESTS = {"alt": (40, 15, "U/L", 40, None), "ast": (45, 15, "U/L", 40, None), "bilirubin": (18, 6, "µmol/L", 21, None),
          "albumin": (38, 4, "g/L", None, 35), "haemoglobin": (130, 15, "g/L", None, 130),
@@ -123,7 +120,7 @@ print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "peak_rss_mb": resourc
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, nargs="+", default=[10_000, 100_000])
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "ingest.json")
+    ap.add_argument("--json", type=Path, default=RESULTS / "ingest.json")
     args = ap.parse_args()
     rows = []
     for n in args.patients:
@@ -131,20 +128,11 @@ def main() -> None:
             g0 = time.perf_counter()
             counts = make_study(Path(tmp), n)
             gen_s = time.perf_counter() - g0
-            out = subprocess.run([sys.executable, "-c", CHILD, tmp], capture_output=True, text=True, check=True)
-            res = json.loads(out.stdout.strip().splitlines()[-1])
+            res = child(CHILD, tmp)
         rows.append({"patients": n, **{f"rows_{k}": v for k, v in counts.items()}, "generate_s": round(gen_s, 2),
                      "load_derive_s": round(res["load_s"], 2), "peak_rss_mb": round(res["peak_rss_mb"], 1),
                      "included": res["included"], "target": "100k: < 30 s, < 4096 MB" if n == 100_000 else ""})
-    print(f"{'patients':>9} {'labs rows':>10} {'scans rows':>10} {'load+derive s':>14} {'peak RSS MB':>12} {'included':>9}")
-    for r in rows:
-        print(f"{r['patients']:>9} {r['rows_labs']:>10} {r['rows_assessments']:>10} {r['load_derive_s']:>14} "
-              f"{r['peak_rss_mb']:>12} {r['included']:>9}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"benchmark": "ingest", "python": platform.python_version(), "machine": platform.machine(),
-                                     "cpus": os.cpu_count(), "results": rows}, indent=2) + "\n")
-    print(f"wrote {args.json}")
-
+    report("ingest", rows, ["patients", "rows_labs", "rows_assessments", "load_derive_s", "peak_rss_mb", "included"], args.json)
 
 if __name__ == "__main__":
     main()

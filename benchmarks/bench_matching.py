@@ -13,12 +13,9 @@ takes ~8 s at 100,000 and ~13 minutes (extrapolated) at 1,000,000.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
-import sys
 from pathlib import Path
+
+from _common import RESULTS, child, report
 
 CHILD = """
 import json, resource, sys, time
@@ -54,23 +51,15 @@ print(json.dumps({"ps_s": t1 - t0, "match_s": t2 - t1, "balance_s": t3 - t2, "to
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, nargs="+", default=[100_000, 1_000_000])
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "matching.json")
+    ap.add_argument("--json", type=Path, default=RESULTS / "matching.json")
     args = ap.parse_args()
     rows = []
     for n in args.patients:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(n)], capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = child(CHILD, n)
         rows.append({"patients": n, **{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()},
                      "target": "< 5 s, < 2048 MB" if n == 1_000_000 else ""})
-    print(f"{'patients':>9} {'treated':>8} {'pairs':>8} {'PS s':>6} {'match s':>8} {'balance s':>10} {'total s':>8} {'peak RSS MB':>12}")
-    for r in rows:
-        print(f"{r['patients']:>9} {r['treated']:>8} {r['pairs']:>8} {r['ps_s']:>6} {r['match_s']:>8} {r['balance_s']:>10} "
-              f"{r['total_s']:>8} {r['peak_rss_mb']:>12}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"benchmark": "matching", "python": platform.python_version(),
-                                     "machine": platform.machine(), "cpus": os.cpu_count(), "results": rows}, indent=2) + "\n")
-    print(f"wrote {args.json}")
-
+    report("matching", rows, ["patients", "treated", "pairs", "ps_s", "match_s", "balance_s", "total_s", "peak_rss_mb"],
+           args.json)
 
 if __name__ == "__main__":
     main()

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -21,11 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import RESULTS, report
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, nargs="+", default=[3923, 100_000])
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "run.json")
+    ap.add_argument("--json", type=Path, default=RESULTS / "run.json")
     args = ap.parse_args()
     exe = [sys.executable, "-m", "hccstudy.cli"]
     rows = []
@@ -42,15 +42,8 @@ def main() -> None:
         stages = {json.loads(x)["stage"]: json.loads(x)["seconds"] for x in out.stdout.splitlines() if x.startswith("{")}
         rows.append({"patients": n, "wall_s": round(wall, 2), **{f"{k}_s": v for k, v in stages.items()},
                      "peak_rss_mb_max_so_far": round(rss, 1), "target": "< 20 s" if n == 3923 else ""})
-    keys = ["patients", "wall_s", "generate_s", "ingest_s", "analyze_s", "report_s", "peak_rss_mb_max_so_far"]
-    print(" ".join(f"{k:>14}" for k in keys))
-    for r in rows:
-        print(" ".join(f"{r.get(k, '-')!s:>14}" for k in keys))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"benchmark": "run", "python": platform.python_version(), "machine": platform.machine(),
-                                     "cpus": os.cpu_count(), "results": rows}, indent=2) + "\n")
-    print(f"wrote {args.json}")
-
+    report("run", rows, ["patients", "wall_s", "generate_s", "ingest_s", "analyze_s", "report_s", "peak_rss_mb_max_so_far"],
+           args.json)
 
 if __name__ == "__main__":
     main()

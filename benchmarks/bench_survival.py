@@ -11,12 +11,9 @@ For scale, R survival here: survfit ~1.6 s, survdiff ~1.7 s, coxph ~6 s at 1,000
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
-import sys
 from pathlib import Path
+
+from _common import RESULTS, child, report
 
 CHILD = """
 import json, resource, sys, time
@@ -50,23 +47,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--repeat", type=int, default=1000)
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "survival.json")
+    ap.add_argument("--json", type=Path, default=RESULTS / "survival.json")
     args = ap.parse_args()
     rows = []
     for n, reps, target in [*((n, 1, "< 3 s" if n == 1_000_000 else "") for n in args.patients),
                             (575, args.repeat, "< 10 s" if args.repeat == 1000 else "")]:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(n), str(reps)], capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = child(CHILD, n, reps)
         rows.append({"patients": n, "repeats": reps, "seconds": round(r["seconds"], 3), "events": r["events"],
                      "peak_rss_mb": round(r["peak_rss_mb"], 1), "target": target})
-    print(f"{'patients':>9} {'repeats':>8} {'events':>8} {'seconds':>8} {'peak RSS MB':>12} {'target':>8}")
-    for r in rows:
-        print(f"{r['patients']:>9} {r['repeats']:>8} {r['events']:>8} {r['seconds']:>8} {r['peak_rss_mb']:>12} {r['target']:>8}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"benchmark": "survival", "python": platform.python_version(),
-                                     "machine": platform.machine(), "cpus": os.cpu_count(), "results": rows}, indent=2) + "\n")
-    print(f"wrote {args.json}")
-
+    report("survival", rows, ["patients", "repeats", "events", "seconds", "peak_rss_mb", "target"], args.json)
 
 if __name__ == "__main__":
     main()

@@ -11,12 +11,9 @@ time linear in the number of patients.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
-import sys
 from pathlib import Path
+
+from _common import RESULTS, child, report
 
 CHILD = """
 import json, resource, sys, tempfile, time
@@ -39,26 +36,16 @@ print(json.dumps({"generate_s": t1 - t0, "write_s": w, "rows": rows,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, nargs="+", default=[3923, 100_000, 1_000_000])
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "synth.json")
+    ap.add_argument("--json", type=Path, default=RESULTS / "synth.json")
     args = ap.parse_args()
     rows = []
     for n in args.patients:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(n), "1" if n <= 100_000 else "0"],
-                             capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = child(CHILD, n, "1" if n <= 100_000 else "0")
         rows.append({"patients": n, "rows": r["rows"], "generate_s": round(r["generate_s"], 2),
                      "write_s": None if r["write_s"] is None else round(r["write_s"], 2),
                      "us_per_patient": round(r["generate_s"] / n * 1e6, 1), "peak_rss_mb": round(r["peak_rss_mb"], 1),
                      "target": "< 10 s (generate + write)" if n == 3923 else ""})
-    print(f"{'patients':>9} {'rows':>11} {'generate s':>11} {'write s':>8} {'us/patient':>11} {'peak RSS MB':>12}")
-    for r in rows:
-        w = "-" if r["write_s"] is None else r["write_s"]
-        print(f"{r['patients']:>9} {r['rows']:>11} {r['generate_s']:>11} {w:>8} {r['us_per_patient']:>11} {r['peak_rss_mb']:>12}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"benchmark": "synth", "python": platform.python_version(), "machine": platform.machine(),
-                                     "cpus": os.cpu_count(), "results": rows}, indent=2) + "\n")
-    print(f"wrote {args.json}")
-
+    report("synth", rows, ["patients", "rows", "generate_s", "write_s", "us_per_patient", "peak_rss_mb"], args.json)
 
 if __name__ == "__main__":
     main()
