@@ -261,7 +261,7 @@ def run(
         study = st.run("ingest", "Reading, validating and deriving", lambda: _load(study_dir, cfg))
         results = st.run("analyze", "Table 1, matching, survival, Cox, subgroups, response, AEs",
                          lambda: run_analysis(study_analysis_config(), study_table(study.analysis)))
-        calibration = calibration_table(study) if synthetic else None
+        calibration = (calibration_table(study, results.matched, results.matching.n_pairs) if synthetic else None)
         inputs = [{"file": str(Path(i.path).relative_to(tmp)) if synthetic else str(i.path), "sha256": i.sha256}
                   for i in study.inputs]
         write_analysis_table(study, tmp)

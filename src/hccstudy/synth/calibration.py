@@ -60,13 +60,19 @@ class MatchedSample:
     caliper_width: float
 
 
-def match_reference(analysis: pd.DataFrame, caliper: float = 0.03) -> MatchedSample:
-    """The paper's matching on an analysis table (treated = SE)."""
-    a = analysis.copy()
+def _reference_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The columns the paper's models use: SI indicator and Child-Pugh B, binary factors as booleans."""
+    a = table.copy()
     a["arm_si"] = (a["arm"] == "SI").to_numpy(dtype=float)
     a["child_pugh_b"] = (a["child_pugh_class"] == "B").to_numpy(dtype=bool)
     for c in ("multiple_tumours", "mvi", "ehs", "afp_gt_400"):
         a[c] = a[c].astype(bool)
+    return a
+
+
+def match_reference(analysis: pd.DataFrame, caliper: float = 0.03) -> MatchedSample:
+    """The paper's matching on an analysis table (treated = SE)."""
+    a = _reference_columns(analysis)
     treated = (a["arm"] == "SE").to_numpy()
     fit = propensity_score(a, treated, PS_COVARIATES)
     m = nearest_neighbor(fit.fitted, treated, caliper=caliper)
@@ -97,8 +103,10 @@ def _prop_tol(p: float, n: int, k: float = 2.0) -> tuple[float, float]:
     return round(max(p - k * se, 0.0), 4), round(min(p + k * se, 1.0), 4)
 
 
-def calibration_table(study) -> pd.DataFrame:
-    """Published target vs recovered value for a loaded study of the synthetic cohort."""
+def calibration_table(study, matched: pd.DataFrame | None = None, n_pairs: int | None = None) -> pd.DataFrame:
+    """Published target vs recovered value for a loaded study of the synthetic cohort.  ``matched`` /
+    ``n_pairs``: the matched sample already made by :func:`hccstudy.analyze` with the paper's plan (the
+    same pairs as :func:`match_reference`, which is used when they are not given)."""
     rows: list[dict] = []
     flow = study.flow.set_index(["step", "criterion"])["n"]
     a = study.analysis
@@ -139,10 +147,12 @@ def calibration_table(study) -> pd.DataFrame:
             rows.append(_row("response", f"{resp} ({arm})", round(p, 4), round(rec, 4), "proportion 3 SE", lo, hi))
 
     # matching
-    ms = match_reference(a)
-    rows.append(_row("matching", "matched pairs", T.N_MATCHED_PAIRS, ms.n_pairs, "count +-10%",
+    if matched is None:
+        ms = match_reference(a)
+        matched, n_pairs = ms.matched, ms.n_pairs
+    m = _reference_columns(matched)
+    rows.append(_row("matching", "matched pairs", T.N_MATCHED_PAIRS, n_pairs, "count +-10%",
                      round(T.N_MATCHED_PAIRS * 0.9), round(T.N_MATCHED_PAIRS * 1.1)))
-    m = ms.matched
     rows += _survival_rows(m)
     rows += _ae_rows(study, m)
     return pd.DataFrame(rows)
