@@ -68,6 +68,9 @@ def test_endpoint_block_contract(vet):
     s = b["subgroups"][0]
     assert set(s) >= {"variable", "level", "n_treated", "n_control", "hr", "lcl", "ucl", "p", "p_interaction"}
     assert b["median_followup"]["overall"]["method"] == "reverse Kaplan-Meier"
+    t = b["model_tests"]
+    assert t["model"] == b["cox_selected"] and set(t) == {"model", "likelihood_ratio", "wald", "score"}
+    assert t["likelihood_ratio"]["df"] == len(b["cox_multivariate"])
 
 
 def test_response_table_counts_rates_and_tests():

@@ -101,6 +101,11 @@ def endpoint_results(cfg: AnalysisConfig, samples: dict[str, pd.DataFrame], labe
             else:
                 model = plain
             if model.fit is not None:
+                f = model.fit
+                block["model_tests"] = {"model": list(model.terms), **{
+                    name: {"chisq": stat, "df": df, "p": p}
+                    for name, (stat, df, p) in (("likelihood_ratio", f.lr_test), ("wald", f.wald_test),
+                                                ("score", f.logrank_score_test))}}
                 z = cox_zph(model.fit, model.terms)
                 block["ph_test"] = {"model": list(model.terms), "global_p": z.global_p,
                                     "terms": z.table.to_dict(orient="records"), "transform": "km"}
