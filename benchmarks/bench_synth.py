@@ -20,7 +20,7 @@ import json, resource, sys, tempfile, time
 n, write = int(sys.argv[1]), sys.argv[2] == "1"
 from hccstudy.synth import generate, write_cohort
 t0 = time.perf_counter()
-c = generate(20240601, n)
+c = generate(6, n)
 t1 = time.perf_counter()
 w = None
 if write:

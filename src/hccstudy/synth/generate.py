@@ -257,7 +257,7 @@ def _baseline(rng, arm: np.ndarray, reason: np.ndarray) -> dict[str, np.ndarray]
 
 
 # ----------------------------------------------------------------------------------------- main
-def generate(seed: int = 20240601, n_screened: int = T.N_SCREENED, calibration: Calibration | None = None) -> SyntheticCohort:
+def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibration | None = None) -> SyntheticCohort:
     """Generate the cohort (see module docstring).  Same seed and size -> identical tables."""
     cal = calibration or Calibration()
     rng = np.random.default_rng(seed)
