@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2, norm
 
+from .km import kaplan_meier
+
 Ties = Literal["efron", "breslow"]
 
 
@@ -186,32 +188,21 @@ def _loglik(beta: np.ndarray, prep: _Prepared, want_hessian: bool = True):
 
 
 def _information(X: np.ndarray, w: np.ndarray, prep: _Prepared, den: np.ndarray, a: np.ndarray,
-                 c: np.ndarray | None = None, Z: np.ndarray | None = None) -> np.ndarray:
+                 c: np.ndarray | None = None) -> np.ndarray:
     """sum over events (Efron sub-steps) of c_i V_i, V_i = S2_i / den_i - a_i a_i' (the weighted
     covariance of the risk set), without a loop over times: the S2 part is X' diag(w A) X with A_j the
-    sum of c/den over the tie groups at which row j is at risk.  ``Z`` (default X) gives the cross block
-    sum c_i Cov(X, Z)."""
+    sum of c/den over the tie groups at which row j is at risk."""
     er, eg, f = prep.ev_rows, prep.ev_group, prep.ev_frac
     G = prep.n_groups
     c = np.ones(len(er)) if c is None else c
-    Z = X if Z is None else Z
     inv = np.bincount(eg, weights=c / den, minlength=G)
     finv = np.bincount(eg, weights=c * f / den, minlength=G)
     A = _reverse_group_cum(inv, prep)
     B = np.zeros(len(w))
     B[er] = finv[eg]
-    H = (X * (w * (A - B))[:, None]).T @ Z
-    az = a if Z is X else _event_means(Z, w, prep, den)
-    H -= (a * c[:, None]).T @ az
+    H = (X * (w * (A - B))[:, None]).T @ X
+    H -= (a * c[:, None]).T @ a
     return H
-
-
-def _event_means(Z: np.ndarray, w: np.ndarray, prep: _Prepared, den: np.ndarray) -> np.ndarray:
-    """Risk-set (Efron sub-step) weighted means of Z at each event."""
-    er, eg, f = prep.ev_rows, prep.ev_group, prep.ev_frac
-    S1 = _cum_by_stratum(w[:, None] * Z, prep)
-    E1 = _group_sum(w[er, None] * Z[er], prep)
-    return (S1[eg] - f[:, None] * E1[eg]) / den[:, None]
 
 
 def _reverse_group_cum(per_group: np.ndarray, prep: _Prepared) -> np.ndarray:
@@ -373,11 +364,8 @@ def cox_zph(fit: CoxFit, terms: dict[str, list[str]] | None = None, transform: s
     er = prep.ev_rows
     t_ev = prep.time[er]
     if transform == "km":
-        ut, inv = np.unique(prep.time, return_inverse=True)
-        d = np.bincount(inv, weights=prep.event.astype(float))
-        n_risk = np.bincount(inv)[::-1].cumsum()[::-1]
-        surv = np.cumprod(1 - d / n_risk)
-        left = np.r_[1.0, surv][np.searchsorted(ut, t_ev, side="left")]
+        km = kaplan_meier(prep.time, prep.event).table  # pooled over strata, as R
+        left = np.r_[1.0, km["surv"].to_numpy()][np.searchsorted(km["time"].to_numpy(), t_ev, side="left")]
         g = 1.0 - left
     elif transform == "identity":
         g = t_ev.copy()
