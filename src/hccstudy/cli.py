@@ -264,13 +264,14 @@ def run(
         calibration = (calibration_table(study, results.matched, results.matching.n_pairs) if synthetic else None)
         inputs = [{"file": str(Path(i.path).relative_to(tmp)) if synthetic else str(i.path), "sha256": i.sha256}
                   for i in study.inputs]
-        write_analysis_table(study, tmp)
+        write_analysis_table(study, tmp, results.data)  # with distance, pair and match status
 
         def report():
             build_report(results, tmp, flow=study.flow, calibration=calibration, inputs=inputs,
                          seed=seed if synthetic else None, timings=st.timings,
                          warnings=[f"{r.rule}: {r.message}" for r in study.validation.issues.drop_duplicates(["rule", "message"]).itertuples()],
-                         study_config=json.loads(cfg.model_dump_json()), title=results.config.name)
+                         study_config=json.loads(cfg.model_dump_json()), title=results.config.name,
+                         write_table=False)
             if calibration is not None:
                 calibration.to_csv(tmp / "calibration.csv", index=False)
 

@@ -152,14 +152,16 @@ def load_study(path: str | Path, config: StudyConfig | str | Path | None = None)
     return build_study(ingested, cfg, log)
 
 
-def write_analysis_table(study: Study, out_dir: str | Path) -> list[Path]:
-    """Write the analysis table (Parquet and CSV), the flow and the validation report into out_dir."""
+def write_analysis_table(study: Study, out_dir: str | Path, table: pd.DataFrame | None = None) -> list[Path]:
+    """Write the analysis table (Parquet and CSV; ``table`` defaults to ``study.analysis``, e.g. the
+    analysed table with match ids), the flow and the validation report into out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    table = study.analysis if table is None else table
     paths = [out / "analysis_table.parquet", out / "analysis_table.csv", out / "flow.csv",
              out / "exclusions.csv", out / "validation.csv"]
-    study.analysis.to_parquet(paths[0], index=False)
-    study.analysis.to_csv(paths[1], index=False, date_format="%Y-%m-%d")
+    table.to_parquet(paths[0], index=False)
+    table.to_csv(paths[1], index=False, date_format="%Y-%m-%d")
     study.flow.to_csv(paths[2], index=False)
     study.exclusions.to_csv(paths[3], index=False)
     study.validation.issues.to_csv(paths[4], index=False)

@@ -265,13 +265,14 @@ def methods_text(results: Results) -> str:
 def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = None,
                  calibration: pd.DataFrame | None = None, inputs: list[dict] | None = None,
                  seed: int | None = None, timings: dict | None = None, warnings: list[str] | None = None,
-                 study_config: dict | None = None, title: str | None = None) -> list[Path]:
-    """Write the whole report folder (see module docstring) into ``out``."""
+                 study_config: dict | None = None, title: str | None = None, write_table: bool = True) -> list[Path]:
+    """Write the whole report folder (see module docstring) into ``out``; ``write_table=False`` when
+    the caller writes ``analysis_table.parquet`` itself (``hccstudy run``, with the study's CSV)."""
     out = Path(out)
     with figure_formats("png", "svg", "pdf", "tiff"):
         paths = write_results(results, out)
-    data = results.data.copy()
-    data.to_parquet(out / "analysis_table.parquet", index=False)
+    if write_table:
+        results.data.to_parquet(out / "analysis_table.parquet", index=False)
     sheets = _sheets(results, flow, calibration)
     write_xlsx(sheets, out / "tables.xlsx")
     title = title or results.config.name
@@ -285,5 +286,5 @@ def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = Non
         "warnings": list(warnings or []) + list(results.warnings),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
-    return [*paths, out / "analysis_table.parquet", out / "tables.xlsx", out / "tables.docx", out / "report.html",
+    return [*paths, *([out / "analysis_table.parquet"] if write_table else []), out / "tables.xlsx", out / "tables.docx", out / "report.html",
             out / "manifest.json"]
