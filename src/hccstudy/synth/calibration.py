@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ..cohort.analysis import PS_COVARIATES  # the paper's propensity model, one list for both
 from ..stats.cox import coxph
 from ..stats.km import kaplan_meier
 from ..stats.logrank import logrank_test
@@ -46,8 +47,7 @@ from ..stats.matching import nearest_neighbor
 from ..stats.propensity import design_matrix, propensity_score
 from . import targets as T
 
-#: the reference study's propensity model (study.md): treated = SE, 1:1 nearest neighbour, caliper 0.03
-PS_COVARIATES = ["age", "sex", "max_diameter_cm", "multiple_tumours", "mvi", "ehs"]
+#: the published multivariable Cox model for OS (the propensity model: cohort.analysis.PS_COVARIATES)
 COX_VARIABLES = ["arm_si", "child_pugh_b", "afp_gt_400", "multiple_tumours", "ehs"]
 ARMS = ("SE", "SI")
 
