@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from .tests import chisq_test, fisher_test
+from .tests import categorical_test
 
 RESPONSES = ["CR", "PR", "SD", "PD", "NE"]
 
@@ -31,11 +31,7 @@ def two_by_two_test(k: list[int], n: list[int], fisher_expected_below: float | N
     tab = np.array([[k[0], k[1]], [n[0] - k[0], n[1] - k[1]]])
     if (tab.sum(axis=1) == 0).any() or (tab.sum(axis=0) == 0).any():
         return "", float("nan")
-    expected = np.outer(tab.sum(axis=1), tab.sum(axis=0)) / tab.sum()
-    if fisher_expected_below is not None and (expected < fisher_expected_below).any():
-        r = fisher_test(tab)
-    else:
-        r = chisq_test(tab, correct=True)
+    r = categorical_test(tab, fisher_expected_below=fisher_expected_below)
     return r.test, r.p
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .propensity import factor_levels
-from .tests import chisq_test, fisher_test, format_p, kruskal_test, t_test, wilcoxon_test
+from .tests import categorical_test, format_p, kruskal_test, t_test, wilcoxon_test
 
 
 @dataclass(frozen=True)
@@ -154,10 +154,7 @@ def _categorical_rows(v, s, masks, in_groups, names, opt: Table1Options) -> list
     vals = s.to_numpy(dtype=object)
     counts = np.array([[int(((vals == lev) & m & ok).sum()) for m in masks] for lev in levels])
     n = counts.sum(axis=0)
-    expected = np.outer(counts.sum(axis=1), n) / max(n.sum(), 1)
-    use_fisher = v in opt.exact or (opt.fisher_expected_below is not None and counts.shape[0] > 1
-                                     and (expected < opt.fisher_expected_below).any())
-    res = fisher_test(counts) if use_fisher else chisq_test(counts, correct=True)
+    res = categorical_test(counts, exact=v in opt.exact, fisher_expected_below=opt.fisher_expected_below)
     props = [counts[:, j] / n[j] if n[j] else np.zeros(len(levels)) for j in range(2)]
     smd = smd_categorical(props[0], props[1]) if len(levels) > 1 else 0.0
     binary = _binary01(s) and len(levels) == 2

@@ -141,6 +141,15 @@ def _fisher_rx2(t: np.ndarray, max_states: int = 300_000) -> float | None:
     return float(min(1.0, np.exp(logsumexp(counted) - total)))
 
 
+def categorical_test(table, *, exact: bool = False, fisher_expected_below: float | None = 5.0) -> TestResult:
+    """The Table 1 rule for a contingency table: Fisher's exact test when asked (``exact``) or when an
+    expected count is below ``fisher_expected_below`` (None: never), else chi-square with Yates on 2 x 2."""
+    o = np.asarray(table, dtype=float)
+    expected = np.outer(o.sum(axis=1), o.sum(axis=0)) / max(o.sum(), 1)
+    auto = fisher_expected_below is not None and o.shape[0] > 1 and (expected < fisher_expected_below).any()
+    return fisher_test(table) if exact or auto else chisq_test(table, correct=True)
+
+
 def t_test(x, y, equal_var: bool = True) -> TestResult:
     """Two-sample t test: Student (pooled) by default, Welch with ``equal_var=False``."""
     r = stats.ttest_ind(np.asarray(x, dtype=float), np.asarray(y, dtype=float), equal_var=equal_var)
