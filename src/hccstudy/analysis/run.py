@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..cohort.config import ConfigError
-from ..stats.balance import balance_table, balance_terms, matching_weights, sample_sizes
+from ..stats.balance import balance_table, balance_terms, sample_sizes
 from ..stats.matching import MatchResult, nearest_neighbor
 from ..stats.propensity import LogisticFit, design_matrix, logistic_irls
 from ..stats.table1 import table1
@@ -254,7 +254,7 @@ def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | Non
     data["distance"] = distance
     data["pair"] = match.units["pair"].to_numpy()
     data["match_status"] = match.units["status"].to_numpy()
-    w = matching_weights(treated, data["pair"].to_numpy())
+    w = match.weights
     data["weight"] = w
     terms = balance_terms(data, m.on, [c for c in cfg.categorical if c in m.on])
     bal = balance_table(terms, treated, w, distance)
