@@ -22,6 +22,7 @@ from rich.table import Table
 from . import __version__
 from .analysis import analyze as run_analysis
 from .analysis import load_analysis_config
+from .analysis.run import AnalysisError
 from .cohort.config import ConfigError, StudyConfig, load_config
 from .cohort.study import Study, load_study, write_analysis_table
 from .schema import StudyInputError, ValidationReport, ingest
@@ -259,8 +260,12 @@ def run(
             study_dir = tmp / "synthetic-data"
             st.run("generate", "Generating the synthetic cohort", lambda: write_cohort(generate(seed), study_dir))
         study = st.run("ingest", "Reading, validating and deriving", lambda: _load(study_dir, cfg))
-        results = st.run("analyze", "Table 1, matching, survival, Cox, subgroups, response, AEs",
-                         lambda: run_analysis(study_analysis_config(), study_table(study.analysis)))
+        try:
+            results = st.run("analyze", "Table 1, matching, survival, Cox, subgroups, response, AEs",
+                             lambda: run_analysis(study_analysis_config(), study_table(study.analysis)))
+        except ConfigError as exc:  # the included patients cannot support the analysis (AnalysisError)
+            err.print(f"[bold red]cannot analyse the study:[/] {exc} (patient flow: hccstudy flow STUDY_DIR)")
+            raise typer.Exit(2) from exc
         calibration = (calibration_table(study, results.matched, results.matching.n_pairs) if synthetic else None)
         inputs = [{"file": str(Path(i.path).relative_to(tmp)) if synthetic else str(i.path), "sha256": i.sha256}
                   for i in study.inputs]
@@ -283,9 +288,12 @@ def run(
         if study.validation.n_warnings:
             console.print(f"[yellow]{study.validation.n_warnings} validation warning(s)[/] (see {out / 'validation.csv'})")
         _print_frame(study.flow[["step", "label", "n"]], "Patient flow")
-        e = results.endpoints["os"]["matched"]
-        console.print(f"Matched pairs: {results.matching.n_pairs}; OS HR (SI vs SE, robust by pair) "
-                      f"{e['cox_arm_robust']['hr']:.2f} ({e['cox_arm_robust']['lcl']:.2f}-{e['cox_arm_robust']['ucl']:.2f})")
+        rob = results.endpoints["os"].get("matched", {}).get("cox_arm_robust") or {}
+        if rob.get("hr") is not None:
+            console.print(f"Matched pairs: {results.matching.n_pairs}; OS HR (SI vs SE, robust by pair) "
+                          f"{rob['hr']:.2f} ({rob['lcl']:.2f}-{rob['ucl']:.2f})")
+        for sk in results.skipped:
+            console.print(f"[yellow]not estimated:[/] {sk['part']}: {sk['reason']}")
         if calibration is not None:
             _print_calibration(calibration, failures_only=True)
         console.print(f"Report: {out / 'report.html'}")
@@ -309,6 +317,9 @@ def analyze(
         cfg = load_analysis_config(config)
         with console.status("Analysing..."):
             results = run_analysis(cfg)
+    except AnalysisError as exc:
+        err.print(f"[bold red]cannot analyse:[/] {exc}")
+        raise typer.Exit(2) from exc
     except ConfigError as exc:
         err.print(f"[bold red]config error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -320,11 +331,13 @@ def analyze(
                   f"{c['excluded_missing']['n']} excluded for missing values (excluded_missing.csv).")
     if results.matching is not None:
         flagged = results.balance.loc[results.balance["flag"], "term"].tolist()
-        console.print(f"Matched pairs: {results.matching.n_pairs}; caliper width "
+        console.print(f"Matched treated units: {results.matching.n_pairs}; caliper width "
                       f"{results.matching.caliper_width if results.matching.caliper_width is not None else 'none'}; "
                       f"|SMD| > 0.1 after matching: {', '.join(flagged) if flagged else 'none'}")
     for w in results.warnings:
         console.print(f"[yellow]warning:[/] {w}")
+    for sk in results.skipped:
+        console.print(f"[yellow]not estimated:[/] {sk['part']}: {sk['reason']}")
     console.print(f"Wrote {out}/results.json, Table 1, balance, pairs and figures/")
 
 

@@ -8,7 +8,7 @@ covariates: [karno, diagtime, age, prior, celltype]   # Table 1 rows, in this or
 categorical: [celltype]                              # others: numeric; 0/1 numerics are binary
 nonnormal: [diagtime]                                # Table 1: median [IQR] + rank test
 matching: {on: [karno, diagtime, age, prior, celltype], caliper: 0.03, std_caliper: true,
-           ratio: 1, order: largest, link: logit, discard: none, ties: matchit, seed: 1}
+           ratio: 1, replace: false, order: largest, link: logit, discard: none, ties: matchit, seed: 1}
 table1: {t_test: student, nonnormal_test: wilcoxon, fisher_expected_below: 5, exact: [], digits: 1}
 ```
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._yaml import ConfigError, read_mapping, validation_message
 from ..stats.table1 import Table1Options
@@ -44,6 +44,7 @@ class MatchingSpec(_Strict):
     caliper: float | None = Field(None, description="in SD of the distance (std_caliper) or raw units; none = no caliper")
     std_caliper: bool = True
     ratio: int = Field(1, ge=1)
+    replace: bool = Field(False, description="match with replacement (a control may serve several treated units)")
     order: Literal["largest", "smallest", "data", "random"] = "largest"
     link: Literal["logit", "linear.logit"] = "logit"
     discard: Literal["none", "both", "control", "treated"] = "none"
@@ -56,6 +57,12 @@ class MatchingSpec(_Strict):
         if v is not None and v <= 0:
             raise ValueError("must be > 0 (or omitted for no caliper)")
         return v
+
+    @model_validator(mode="after")
+    def _legacy_ties_without_replacement(self):
+        if self.replace and self.ties == "legacy":
+            raise ValueError('ties: "legacy" (MatchIt <= 4.5.0) is offered only without replacement')
+        return self
 
 
 class EndpointSpec(_Strict):

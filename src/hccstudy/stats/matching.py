@@ -58,8 +58,8 @@ class MatchResult:
       discarded / not selected / no control left)
     * ``caliper_width``: on the distance scale (None without a caliper)
     * ``weights``: MatchIt's matching weights per input row (0 when unmatched)
-    * ``replace``: matched with replacement (then ``units.pair`` is missing for controls: a control
-      may belong to several matched sets, listed in ``pairs``)
+    * ``replace``: matched with replacement (then ``units.pair`` is missing for controls when a control
+      belongs to several matched sets; they are listed in ``pairs``)
     * ``warnings``: MatchIt's warnings (not every treated unit got ``ratio`` controls)
     """
 
@@ -270,7 +270,7 @@ def _result(d, t, disc, width, ratio, replace, mt, mc, mr) -> MatchResult:
     pair_of = np.full(n, -1, dtype=np.int64)
     pair_of[matched_t] = np.arange(1, len(matched_t) + 1)  # matched-set ids by treated row order
     pair_t = pair_of[mt]
-    if not replace:
+    if not replace or len(np.unique(mc)) == len(mc):  # each control in one set: it has a set id
         pair_of[mc] = pair_t
     pairs = pd.DataFrame({
         "pair": pair_t, "treated": mt, "control": mc,
