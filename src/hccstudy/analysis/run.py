@@ -314,6 +314,10 @@ def _propensity(data: pd.DataFrame, cfg: AnalysisConfig, treated: np.ndarray) ->
     if n <= p:
         raise AnalysisError(f"matching.on: the propensity score cannot be estimated: {p} coefficients "
                             f"({', '.join(names)}) from {n} patients; use fewer variables or more patients")
+    constant = [nm for j, nm in enumerate(names) if nm != "(Intercept)" and np.ptp(X[:, j]) == 0]
+    if constant:
+        raise AnalysisError(f"matching.on: the propensity score cannot be estimated: {', '.join(constant)} is the "
+                            f"same for every analysed patient; leave it out of matching.on")
     if np.linalg.matrix_rank(X) < p:
         raise AnalysisError(f"matching.on: the propensity score cannot be estimated: the variables are collinear "
                             f"in the analysed rows ({', '.join(names)})")
@@ -371,13 +375,13 @@ def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | Non
     matched = data[is_matched]
     samples = {"full": data}
     t1_after = None
-    if _uniform(match.weights):
+    if _uniform(match.weights) and data.loc[is_matched, PAIR].notna().all():  # 1:1 or complete 1:k, no reuse
         t1_after = table1(matched, ARM, cfg.covariates, groups=order, categorical=cfg.categorical,
                           nonnormal=cfg.nonnormal, options=cfg.table1)
         samples["matched"] = matched
     else:
-        why = ("with replacement" if m.replace else f"1:{m.ratio} with sets of unequal size") + \
-              " the matched units carry unequal matching weights (MatchIt's), and weighted Table 1, " \
+        why = ("matching with replacement" if m.replace else f"1:{m.ratio} matching with sets of unequal size") + \
+              ": the matched units carry unequal matching weights (MatchIt's), and weighted Table 1, " \
               "Kaplan-Meier and Cox are not implemented"
         skipped.append({"part": "matched sample: Table 1 after matching, outcomes, Cox, subgroups, response, "
                                 "adverse events", "reason": why + "; balance after matching is weighted and reported"})

@@ -148,6 +148,9 @@ def endpoint_results(cfg: AnalysisConfig, samples: dict[str, pd.DataFrame], labe
                 z = cox_zph(model.fit, model.terms)
                 block["ph_test"] = {"model": list(model.terms), "global_p": z.global_p,
                                     "terms": z.table.to_dict(orient="records"), "transform": "km"}
+                if not np.isfinite(z.global_p):
+                    _skip(block, skipped, where, "proportional-hazards test (cox.zph)",
+                          "its information matrix is singular (e.g. an infinite hazard ratio): the test is not defined")
             else:
                 _skip(block, skipped, where, "model tests and proportional-hazards test",
                       "; ".join(model.warnings) or "the Cox model cannot be fitted")
