@@ -266,8 +266,10 @@ def prepare(cfg: AnalysisConfig, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
         vals = sorted({str(v) for v in arm[other]})
         raise ConfigError(f"arm.column: {cfg.arm.column!r} is not binary: values {vals} are neither arm.treated "
                           f"nor arm.control")
-    labels = {"treated": str(cfg.arm.labels.get(cfg.arm.treated, cfg.arm.labels.get(treated, treated))),
-              "control": str(cfg.arm.labels.get(cfg.arm.control, cfg.arm.labels.get(control, control)))}
+    def label(value, actual) -> str:  # YAML may key the labels by 2 where the column holds '2', or vice versa
+        return next((str(v) for k, v in cfg.arm.labels.items() if _same(k, value) or _same(k, actual)), str(actual))
+
+    labels = {"treated": label(cfg.arm.treated, treated), "control": label(cfg.arm.control, control)}
     if labels["treated"] == labels["control"]:
         raise ConfigError(f"arm.labels: both arms are labelled {labels['treated']!r}")
     sub_vars = [sg if isinstance(sg, str) else sg.variable for sg in cfg.subgroups]

@@ -288,11 +288,13 @@ def methods_text(results: Results) -> str:
 def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = None,
                  calibration: pd.DataFrame | None = None, inputs: list[dict] | None = None,
                  seed: int | None = None, timings: dict | None = None, warnings: list[str] | None = None,
-                 study_config: dict | None = None, title: str | None = None, write_table: bool = True) -> list[Path]:
+                 study_config: dict | None = None, title: str | None = None, write_table: bool = True,
+                 formats: tuple[str, ...] = ("png", "svg", "pdf", "tiff")) -> list[Path]:
     """Write the whole report folder (see module docstring) into ``out``; ``write_table=False`` when
-    the caller writes ``analysis_table.parquet`` itself (``hccstudy run``, with the study's CSV)."""
+    the caller writes ``analysis_table.parquet`` itself (``hccstudy run``, with the study's CSV);
+    ``formats``: of the figures (the HTML embeds the PNGs, so PNG is always written)."""
     out = Path(out)
-    with figure_formats("png", "svg", "pdf", "tiff"):
+    with figure_formats(*dict.fromkeys(("png", *formats))):
         paths = write_results(results, out)
     if write_table:
         results.data.to_parquet(out / "analysis_table.parquet", index=False)

@@ -69,8 +69,9 @@ def _pair_distance(x: np.ndarray, pairs: tuple[np.ndarray, np.ndarray] | None) -
     return float(np.mean(np.abs(x[pairs[0]] - x[pairs[1]])))
 
 
-def _stats(X: pd.DataFrame, t: np.ndarray, w: np.ndarray, sd_t: dict[str, float], binary: dict[str, bool],
-           orders: dict[str, np.ndarray], pairs: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
+def _stats(names: list[str], cols: list[np.ndarray], t: np.ndarray, w: np.ndarray, sd_t: list[float],
+           binary: list[bool], orders: list[np.ndarray | None],
+           pairs: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """Weighted statistics by dot products with the arm-specific weights (no masked copies)."""
     wt = np.where(t, w, 0.0)
     wc = np.where(t, 0.0, w)
@@ -78,61 +79,68 @@ def _stats(X: pd.DataFrame, t: np.ndarray, w: np.ndarray, sd_t: dict[str, float]
     dt, dc = 1 - np.sum(nt**2), 1 - np.sum(nc**2)
     too_small = np.count_nonzero(wt) < 2 and np.count_nonzero(wc) < 2
     rows = []
-    for term in X.columns:
-        x = X[term].to_numpy(dtype=float)
+    for term, x, sd, is_bin, o in zip(names, cols, sd_t, binary, orders, strict=True):
         mt, mc = float(nt @ x), float(nc @ x)
         md = mt - mc
         pd_raw = _pair_distance(x, pairs)
         if abs(md) > _SQRT_EPS:
-            smd = float("nan") if too_small else md / sd_t[term]
-            pdist = float("nan") if too_small else (pd_raw / sd_t[term] if abs(pd_raw) > 1e-8 else pd_raw)
+            smd = float("nan") if too_small else md / sd
+            pdist = float("nan") if too_small else (pd_raw / sd if abs(pd_raw) > 1e-8 else pd_raw)
         else:
             smd, pdist = md, pd_raw
         vr = em = ex = float("nan")
-        if binary[term]:
+        if is_bin:
             em = ex = abs(md)
         elif not too_small:
             vt = float(nt @ (x - mt) ** 2) / dt if dt > 0 else float("nan")
             vc = float(nc @ (x - mc) ** 2) / dc if dc > 0 else float("nan")
             vr = vt / vc if vc > 0 else float("nan")
-            o = orders[term]
             em, ex = _ecdf_stats(x[o], t[o], w[o])
         rows.append({"term": term, "mean_treated": mt, "mean_control": mc, "smd": smd, "var_ratio": vr,
                      "ecdf_mean": em, "ecdf_max": ex, "pair_distance": pdist})
     return pd.DataFrame(rows)
 
 
+def _sd_treated(x: np.ndarray, t: np.ndarray, is_bin: bool) -> float:
+    """The SMD denominator: SD among the treated (binary: sqrt(p(1-p))), a pooled SD when it is ~0."""
+    xt, xc = x[t], x[~t]
+    if is_bin:
+        p, q = xt.mean(), xc.mean()
+        s, s_c = float(np.sqrt(p * (1 - p))), float(np.sqrt(q * (1 - q)))
+    else:
+        s = float(np.std(xt, ddof=1)) if len(xt) > 1 else float("nan")
+        s_c = float(np.std(xc, ddof=1)) if len(xc) > 1 else float("nan")
+    if not np.isfinite(s) or s < _SQRT_EPS:  # MatchIt: avoid dividing by zero
+        s = float(np.sqrt((np.nan_to_num(s) ** 2 + np.nan_to_num(s_c) ** 2) / 2))
+    return s
+
+
 def balance_table(X: pd.DataFrame, treated, weights, distance=None, threshold: float = 0.1,
                   pairs: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """Balance before (all units, weight 1) and after (matching weights) for every column of ``X``
-    (use :func:`balance_terms`), with the ``distance`` row first when given.  ``pairs``: the matched
-    (treated rows, control rows), for the standardised pair distance.  Columns: term, binary, then
-    ``<stat>_before`` / ``<stat>_after`` for mean_treated, mean_control, smd, var_ratio, ecdf_mean,
-    ecdf_max, ``pair_distance_after`` and ``flag`` (|smd_after| > threshold)."""
+    (use :func:`balance_terms`), with the ``distance`` row (the propensity score) first when given --
+    always the first row, even when a covariate is called ``distance`` too (terms are taken by position,
+    never by name).  ``pairs``: the matched (treated rows, control rows), for the standardised pair
+    distance.  Columns: term, binary, then ``<stat>_before`` / ``<stat>_after`` for mean_treated,
+    mean_control, smd, var_ratio, ecdf_mean, ecdf_max, ``pair_distance_after`` and ``flag``
+    (|smd_after| > threshold)."""
     t = np.asarray(treated, dtype=bool)
     w = np.asarray(weights, dtype=float)
+    names = [str(c) for c in X.columns]
+    cols = [X.iloc[:, j].to_numpy(dtype=float) for j in range(X.shape[1])]
     if distance is not None:
-        X = pd.concat([pd.DataFrame({"distance": np.asarray(distance, dtype=float)}, index=X.index), X], axis=1)
-    binary = {c: bool(np.isin(X[c].to_numpy(dtype=float), [0.0, 1.0]).all()) for c in X.columns}
-    sd_t = {}
-    for c in X.columns:
-        x = X[c].to_numpy(dtype=float)
-        xt, xc = x[t], x[~t]
-        if binary[c]:
-            p, q = xt.mean(), xc.mean()
-            s, s_c = float(np.sqrt(p * (1 - p))), float(np.sqrt(q * (1 - q)))
-        else:
-            s = float(np.std(xt, ddof=1)) if len(xt) > 1 else float("nan")
-            s_c = float(np.std(xc, ddof=1)) if len(xc) > 1 else float("nan")
-        if not np.isfinite(s) or s < _SQRT_EPS:  # MatchIt: avoid dividing by zero
-            s = float(np.sqrt((np.nan_to_num(s) ** 2 + np.nan_to_num(s_c) ** 2) / 2))
-        sd_t[c] = s
-    orders = {c: np.argsort(X[c].to_numpy(dtype=float), kind="stable") for c in X.columns if not binary[c]}
-    before = _stats(X, t, np.ones(len(t)), sd_t, binary, orders).drop(columns="pair_distance")
-    after = _stats(X, t, w, sd_t, binary, orders, pairs)
-    out = before.merge(after, on="term", suffixes=("_before", "_after"), sort=False)
-    out = out.rename(columns={"pair_distance": "pair_distance_after"})
-    out.insert(1, "binary", [binary[c] for c in out["term"]])
+        names.insert(0, "distance")
+        cols.insert(0, np.asarray(distance, dtype=float))
+    binary = [bool(np.isin(x, [0.0, 1.0]).all()) for x in cols]
+    sd_t = [_sd_treated(x, t, b) for x, b in zip(cols, binary, strict=True)]
+    orders = [None if b else np.argsort(x, kind="stable") for x, b in zip(cols, binary, strict=True)]
+    before = _stats(names, cols, t, np.ones(len(t)), sd_t, binary, orders).drop(columns="pair_distance")
+    after = _stats(names, cols, t, w, sd_t, binary, orders, pairs)
+    out = pd.concat([before, after.drop(columns="term")], axis=1, keys=["before", "after"])
+    out.columns = ["term" if b == "term" else f"{b}_{a}" for a, b in out.columns]
+    stats = ["mean_treated", "mean_control", "smd", "var_ratio", "ecdf_mean", "ecdf_max"]
+    out = out[["term", *[f"{s}_{k}" for k in ("before", "after") for s in stats], "pair_distance_after"]]
+    out.insert(1, "binary", binary)
     out["flag"] = out["smd_after"].abs() > threshold
     return out
 
