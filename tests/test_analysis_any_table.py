@@ -7,6 +7,7 @@ reported as skipped, with the reason."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -346,3 +347,37 @@ def test_matched_outcomes_with_unequal_weights_are_skipped_not_unweighted():
     assert not d["matching"]["weights_uniform"] and d["table1"]["after"] is None
     assert "matched" not in d["endpoints"]["os"]
     assert d["skipped"][0]["part"].startswith("matched sample") and "unequal matching weights" in d["skipped"][0]["reason"]
+
+
+def _stats_calls():
+    from hccstudy.stats.cox import coxph
+    from hccstudy.stats.km import kaplan_meier
+    from hccstudy.stats.logrank import logrank_test
+    from hccstudy.stats.propensity import logistic_irls
+    rng = np.random.default_rng(0)
+    t = rng.exponential(size=20)
+    t_inf = np.where(np.arange(20) == 2, np.inf, t)  # e.g. days / days_per_month with days_per_month 0
+    e = rng.random(20) < 0.7
+    x = rng.normal(size=20)
+    x_inf = np.where(np.arange(20) == 3, np.inf, x)
+    y = (np.arange(20) % 2).astype(float)
+    return [
+        ("logistic, infinite term", lambda: logistic_irls(np.c_[np.ones(20), x_inf], y, ["(Intercept)", "x"]),
+         "term(s) ['x'] have missing or infinite values"),
+        ("logistic, collinear", lambda: logistic_irls(np.c_[np.ones(20), np.ones(20) * 2], y, ["(Intercept)", "x"]),
+         "cannot be estimated from 20 rows"),
+        ("logistic, 2 rows", lambda: logistic_irls(np.c_[np.ones(2), [0.0, 1.0]], np.array([0.0, 1.0]), ["a", "b"]),
+         "cannot be estimated from 2 rows"),
+        ("Cox, infinite time", lambda: coxph(t_inf, e, x[:, None], ["x"]), "time has 1 missing or infinite value(s)"),
+        ("Cox, infinite covariate", lambda: coxph(t, e, x_inf[:, None], ["x"]), "covariate(s) ['x'] have missing or infinite"),
+        ("Kaplan-Meier, infinite time", lambda: kaplan_meier(t_inf, e), "time has 1 infinite value(s)"),
+        ("log-rank, infinite time", lambda: logrank_test(t_inf, e, x > 0), "time has 1 missing or infinite value(s)"),
+    ]
+
+
+@pytest.mark.parametrize(("name", "call", "message"), _stats_calls(), ids=[c[0] for c in _stats_calls()])
+def test_stats_functions_refuse_non_finite_or_inestimable_input_clearly(name, call, message):
+    """Infinities that reach the statistics (a config guard missed them) give a ValueError that says
+    what is wrong, not NaN results or a LinAlgError."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()

@@ -320,15 +320,12 @@ def _propensity(data: pd.DataFrame, cfg: AnalysisConfig, treated: np.ndarray) ->
     if constant:
         raise AnalysisError(f"matching.on: the propensity score cannot be estimated: {', '.join(constant)} is the "
                             f"same for every analysed patient; leave it out of matching.on")
-    if np.linalg.matrix_rank(X) < p:
-        raise AnalysisError(f"matching.on: the propensity score cannot be estimated: the variables are collinear "
-                            f"in the analysed rows ({', '.join(names)})")
     with warnings.catch_warnings(record=True) as caught:  # glm.fit's warnings go into the results
         warnings.simplefilter("always")
         try:
             fit = logistic_irls(X, treated, names)
-        except np.linalg.LinAlgError as exc:
-            raise AnalysisError(f"matching.on: the propensity score cannot be estimated ({exc})") from exc
+        except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. collinear variables
+            raise AnalysisError(f"matching.on: the propensity score cannot be estimated: {exc}") from exc
     if not np.isfinite(fit.fitted).all():
         raise AnalysisError("matching.on: the propensity score cannot be estimated (the fit diverged)")
     return fit, [f"propensity score: {w.message}" for w in caught]

@@ -232,6 +232,13 @@ def coxph(time, event, X, names: list[str] | None = None, *, strata=None, cluste
         X = X[:, None]
     p = X.shape[1]
     names = names or [f"x{i + 1}" for i in range(p)]
+    t_arr = np.asarray(time, dtype=float)
+    if not np.isfinite(t_arr).all():
+        raise ValueError(f"time has {int((~np.isfinite(t_arr)).sum())} missing or infinite value(s): Cox regression "
+                         f"needs finite times")
+    bad = [nm for j, nm in enumerate(names) if not np.isfinite(X[:, j]).all()]
+    if bad:
+        raise ValueError(f"covariate(s) {bad} have missing or infinite values: Cox regression needs finite values")
     prep = _prepare(time, event, X, strata, ties)
     beta = np.zeros(p)
     ll0, U, H, _ = _loglik(beta, prep)

@@ -124,7 +124,16 @@ class LogisticFit:
 
 def logistic_irls(X: np.ndarray, y: np.ndarray, names: list[str], epsilon: float = 1e-8, maxit: int = 25) -> LogisticFit:
     """Logistic regression by R's ``glm.fit`` IRLS (see module docstring)."""
+    X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
+    bad = [nm for j, nm in enumerate(names) if not np.isfinite(X[:, j]).all()]
+    if bad:
+        raise ValueError(f"logistic regression: term(s) {bad} have missing or infinite values")
+    if not np.isin(y, [0.0, 1.0]).all():
+        raise ValueError("logistic regression: the outcome must be 0/1")
+    if X.shape[0] <= X.shape[1] or np.linalg.matrix_rank(X) < X.shape[1]:
+        raise ValueError(f"logistic regression: the {X.shape[1]} coefficients ({', '.join(names)}) cannot be "
+                         f"estimated from {X.shape[0]} rows (too few rows, or constant/collinear terms)")
     mu = (y + 0.5) / 2
     eta = np.log(mu / (1 - mu))
     dev_old = _deviance(y, mu)
