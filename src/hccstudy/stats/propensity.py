@@ -90,6 +90,10 @@ def _wls(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     (R only: ~5x faster than forming Q at 1e6 rows), x = R^-1 R^-T A'b, plus one refinement step on the
     residual, which restores the accuracy of a full QR solve."""
     r = np.linalg.qr(A, mode="r")
+    norms = np.linalg.norm(A, axis=0)
+    if (np.abs(np.diag(r)) <= 1e-11 * norms).any() or not norms.all():  # glm.fit's rank tolerance
+        raise ValueError("logistic regression: the design matrix is rank deficient (a term is constant or "
+                         "collinear with others); R would give an NA coefficient")
     rt = r.T
 
     def solve(rhs):
@@ -131,9 +135,9 @@ def logistic_irls(X: np.ndarray, y: np.ndarray, names: list[str], epsilon: float
         raise ValueError(f"logistic regression: term(s) {bad} have missing or infinite values")
     if not np.isin(y, [0.0, 1.0]).all():
         raise ValueError("logistic regression: the outcome must be 0/1")
-    if X.shape[0] <= X.shape[1] or np.linalg.matrix_rank(X) < X.shape[1]:
+    if X.shape[0] <= X.shape[1]:
         raise ValueError(f"logistic regression: the {X.shape[1]} coefficients ({', '.join(names)}) cannot be "
-                         f"estimated from {X.shape[0]} rows (too few rows, or constant/collinear terms)")
+                         f"estimated from {X.shape[0]} rows")
     mu = (y + 0.5) / 2
     eta = np.log(mu / (1 - mu))
     dev_old = _deviance(y, mu)
@@ -146,13 +150,13 @@ def logistic_irls(X: np.ndarray, y: np.ndarray, names: list[str], epsilon: float
         z = eta + (y - mu) / me
         w = np.sqrt(me**2 / var)
         beta_new = _wls(X * w[:, None], z * w)
-        eta_new = _linear_predictor(X, beta_new)
+        eta_new = X @ beta_new
         mu_new = _linkinv(eta_new)
         dev = _deviance(y, mu_new)
         step = 0
         while not np.isfinite(dev) and step < 30:  # step halving, as glm.fit does for a non-finite deviance
             beta_new = (beta_new + beta) / 2
-            eta_new = _linear_predictor(X, beta_new)
+            eta_new = X @ beta_new
             mu_new = _linkinv(eta_new)
             dev = _deviance(y, mu_new)
             step += 1
@@ -161,6 +165,8 @@ def logistic_irls(X: np.ndarray, y: np.ndarray, names: list[str], epsilon: float
             converged = True
             break
         dev_old = dev
+    eta = _linear_predictor(X, beta)  # the final scores row-consistently: tied covariates, tied scores
+    mu = _linkinv(eta)
     if not converged:
         warnings.warn("glm.fit: algorithm did not converge", RuntimeWarning, stacklevel=2)
     if np.any(mu > 1 - 10 * _EPS) or np.any(mu < 10 * _EPS):
