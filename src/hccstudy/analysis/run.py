@@ -65,10 +65,6 @@ class Results:
         """The matched sample: rows with a matching weight > 0."""
         return self.data[self.data[WEIGHT] > 0] if WEIGHT in self.data else self.data.iloc[0:0]
 
-    @property
-    def user_columns(self) -> list[str]:
-        return [c for c in self.data.columns if not str(c).startswith(PREFIX)]
-
     def to_dict(self) -> dict:
         cfg = self.config
         arm = self.data[ARM]
