@@ -312,10 +312,6 @@ def _propensity(data: pd.DataFrame, cfg: AnalysisConfig, treated: np.ndarray) ->
     if n <= p:
         raise AnalysisError(f"matching.on: the propensity score cannot be estimated: {p} coefficients "
                             f"({', '.join(names)}) from {n} patients; use fewer variables or more patients")
-    constant = [nm for j, nm in enumerate(names) if nm != "(Intercept)" and np.ptp(X[:, j]) == 0]
-    if constant:
-        raise AnalysisError(f"matching.on: the propensity score cannot be estimated: {', '.join(constant)} is the "
-                            f"same for every analysed patient; leave it out of matching.on")
     with warnings.catch_warnings(record=True) as caught:  # glm.fit's warnings go into the results
         warnings.simplefilter("always")
         try:
