@@ -248,3 +248,26 @@ def test_missing_input_that_cannot_matter_mrecist_target():
     got = dict(zip(tp["patient_id"], tp["target"], strict=True))
     assert got == expect
     assert {"PD", "NE"} <= set(got.values())
+
+
+def test_pfs_with_a_data_cutoff_censors_at_the_last_scan_before_it():
+    """A progression-free patient whose last scan is after the cut-off is censored at the last adequate
+    scan on or before the cut-off (not at day 0); scans after the cut-off are not data."""
+    cutoff = pd.Timestamp("2020-01-01")
+    cfg = load_config(overrides={"study": {"data_cutoff": cutoff.date(), "end": cutoff.date()}})
+    study = hccstudy.load_study(hccstudy.example_study_path(), cfg)
+    a = study.analysis.set_index("patient_id")
+    tp = study.timepoints
+    assert (tp["date"] <= cutoff).all()
+    censored = a[a["pfs_event"] == 0]
+    assert len(censored) > 0
+    for pid, row in censored.iterrows():
+        scans = tp[(tp["patient_id"] == pid) & (tp["response"] != "NE")]
+        last = scans["date"].max() if len(scans) else row["first_haic_date"]
+        assert row["pfs_months"] == pytest.approx((last - row["first_haic_date"]).days / DPM), pid
+    # at least one censored patient has scans on both sides of the cut-off in the raw data
+    raw = study.tables["assessments"]
+    both = [pid for pid in censored.index
+            if (raw.loc[raw["patient_id"] == pid, "date"] > cutoff).any()
+            and ((raw["patient_id"] == pid) & (raw["date"] <= cutoff) & (raw["date"] > a.loc[pid, "first_haic_date"])).any()]
+    assert both and (censored.loc[both, "pfs_months"] > 0).all()

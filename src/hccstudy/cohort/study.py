@@ -96,13 +96,16 @@ def derive_patients(
     p["arm"] = p["arm_recorded"] if config.arm.source == "recorded" else p["arm_derived"]
 
     origin = pd.Series(p["first_haic_date"].to_numpy(), index=pidx)
-    timepoints, resp = assess_responses(tables["assessments"], origin, KEYS, config.mrecist)
+    cutoff = pd.Timestamp(config.study.data_cutoff) if config.study.data_cutoff else None
+    scans = tables["assessments"]
+    if cutoff is not None:  # scans after the data cut-off are not part of the data set (response, PD, censoring)
+        scans = scans[(scans["date"] <= cutoff).to_numpy(dtype=bool)]
+    timepoints, resp = assess_responses(scans, origin, KEYS, config.mrecist)
     resp = resp.reindex(pidx)
     for c in ("baseline_sod", "measurable", "bor", "bor_unconfirmed", "first_pd_date", "last_assessment_date", "n_assessments"):
         p[c] = resp[c].to_numpy()
     p["measurable"] = p["measurable"].astype("boolean").fillna(False)
 
-    cutoff = pd.Timestamp(config.study.data_cutoff) if config.study.data_cutoff else None
     ep = derive_endpoints(p, p["first_pd_date"], p["last_assessment_date"], config.endpoints, cutoff)
     p = pd.concat([p, ep], axis=1)
 
