@@ -91,6 +91,16 @@ def test_run_refuses_an_output_over_the_study(example_copy, tree_digest, no_comp
     assert not _no_temps(example_copy) and not _no_temps(example_copy.parent)
 
 
+def test_a_centre_linked_into_the_study_is_an_input_too(tmp_path, example_copy, tree_digest, no_compute):
+    elsewhere = tmp_path / "elsewhere"
+    (example_copy / "alpha").rename(elsewhere)
+    (example_copy / "alpha").symlink_to(elsewhere)
+    before = tree_digest(elsewhere)
+    r = runner.invoke(app, ["run", str(example_copy), "--out", str(elsewhere), "--force"])
+    assert r.exit_code == 2 and f"is the input folder {elsewhere}" in r.output, r.output
+    assert tree_digest(elsewhere) == before
+
+
 def test_run_refuses_an_output_over_its_config(tmp_path, example_copy, tree_digest, no_compute):
     cfg = tmp_path / "cfgdir" / "study.yaml"
     cfg.parent.mkdir()

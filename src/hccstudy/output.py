@@ -100,10 +100,30 @@ def _target(path: str | Path) -> Path:
     return p.parent.resolve() / p.name
 
 
+def _linked(folder: Path, depth: int = 2) -> list[Path]:
+    """Symbolic links inside an input folder, to ``depth`` levels (a centre folder or file linked in
+    from elsewhere is an input too)."""
+    found: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.is_symlink():
+            found.append(entry)
+        elif depth > 1 and entry.is_dir():
+            found.extend(_linked(entry, depth - 1))
+    return found
+
+
 def check_not_input(out: Path, inputs: Iterable[str | Path], what: str = "--out") -> None:
-    """Refuse an output that is, contains or lies inside an input (compared after resolving symlinks)."""
+    """Refuse an output that is, contains or lies inside an input (compared after resolving symlinks,
+    including those inside an input folder)."""
     real = Path(os.path.realpath(out))
-    for given in inputs:
+    given_inputs = [Path(p) for p in inputs]
+    for folder in [p for p in given_inputs if p.is_dir()]:
+        given_inputs.extend(_linked(folder))
+    for given in given_inputs:
         inp = Path(os.path.realpath(given))
         if real == inp:
             rel = "is the input"
