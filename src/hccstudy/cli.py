@@ -339,8 +339,9 @@ def analyze(
                 results = run_analysis(cfg)
         except ConfigError as exc:
             config_error(exc)
+        inputs = [{"file": str(cfg.data_path), "sha256": sha256(cfg.data_path)}]  # a read: not in writing()
         with o.writing(), console.status("Writing the report..."):
-            build_report(results, o.path, inputs=[{"file": str(cfg.data_path), "sha256": sha256(cfg.data_path)}])
+            build_report(results, o.path, inputs=inputs)
     d = results.to_dict()
     c = d["cohort"]
     console.print(f"Analysed {c['n']} rows ({', '.join(f'{k} {v}' for k, v in c['n_by_arm'].items())}); "
