@@ -428,6 +428,25 @@ def test_stale_temp_folders_of_dead_processes_are_removed(tmp_path):
     assert (tmp_path / f".out.hccstudy-tmp.{host}.{dead}.link").is_symlink()
 
 
+def test_a_removal_cut_short_leaves_a_folder_still_recognisably_ours(tmp_path, monkeypatch):
+    """Old outputs and temp folders are removed marker last, so a kill half-way can be finished later."""
+    host, dead = output._host(), _dead_pid()
+    folder = tmp_path / f".out.hccstudy-old.{host}.{dead}.abc"
+    (folder / "figures").mkdir(parents=True)
+    (folder / "figures" / "km.png").write_text("x")
+    (folder / "report.html").write_text("x")
+    (folder / MARKER).write_text(json.dumps({"tool": "hccstudy"}))
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+    with monkeypatch.context() as m:
+        m.setattr(output.shutil, "rmtree", killed)
+        with pytest.raises(KeyboardInterrupt):
+            output._remove_folder(folder)
+    assert is_hccstudy_output(folder)
+    assert remove_stale_temps(tmp_path, "out") == [folder] and not folder.exists()
+
+
 def test_kill_9_leaves_a_temp_folder_that_the_next_run_removes(tmp_path):
     out = tmp_path / "out"
     victim = _python(HOLD, str(out), "no", "x")

@@ -195,6 +195,29 @@ def _check_existing(out: Path, force: bool) -> bool:
     return True
 
 
+def _remove_folder(folder: Path) -> None:
+    """Remove one of our folders, its marker and manifest last: a process killed half-way leaves a folder
+    that is still recognisably ours, so the next run's stale cleanup can finish the job."""
+    last = [folder / MARKER, folder / "manifest.json"]
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry in last:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with suppress(OSError):
+                entry.unlink()
+    for entry in last:
+        with suppress(OSError):
+            entry.unlink()
+    with suppress(OSError):
+        folder.rmdir()
+
+
 def _pid_alive(pid: int) -> bool:
     if pid <= 0:
         return True  # not a process id we wrote: keep
@@ -228,12 +251,13 @@ def remove_stale_temps(parent: Path, name: str) -> list[Path]:
             elif _is_empty_dir(entry):
                 entry.rmdir()
             elif is_hccstudy_output(entry):
-                shutil.rmtree(entry)
+                _remove_folder(entry)
             else:
                 continue
         except OSError:
             continue
-        removed.append(entry)
+        if not os.path.lexists(entry):
+            removed.append(entry)
     return removed
 
 
@@ -423,7 +447,7 @@ class OutputFolder:
 
     def _abort(self) -> None:
         if self.path != self.out:
-            shutil.rmtree(self.path, ignore_errors=True)
+            _remove_folder(self.path)
         self._lock.release()
         self._undo_parents()
 
@@ -463,7 +487,7 @@ class OutputFolder:
                 os.rename(old, self.out)
                 raise
         self.path = self.out
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_folder(old)
 
 
 class OutputFile:
