@@ -395,7 +395,10 @@ class OutputFolder:
     def _make_parents(self) -> None:
         missing = [p for p in [self.out.parent, *self.out.parent.parents] if not os.path.lexists(p)]
         for p in reversed(missing):
-            p.mkdir()
+            try:
+                p.mkdir()
+            except FileExistsError:  # made meanwhile by someone else: not ours to remove
+                continue
             self._created.append(p)
 
     def _undo_parents(self) -> None:
