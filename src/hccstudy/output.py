@@ -430,7 +430,8 @@ class OutputFolder:
     def _write_error(self, exc: OSError) -> OutputError:
         what = f"[Errno {exc.errno}] {_why(exc)}" if exc.errno else _why(exc)
         where = str(exc.filename).replace(str(self.path), str(self.out), 1) if exc.filename else str(self.out)
-        return OutputError(f"could not write {where}: {what}; nothing was written to {self.out}", 1)
+        return OutputError(f"could not write {where}: {what}; nothing was written"
+                           + ("" if where == str(self.out) else f" to {self.out}"), 1)
 
     # -- leaving: rename into place, or remove everything -------------------------------------------
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -517,7 +518,8 @@ class OutputFile:
         try:
             fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(out.name), dir=out.parent)
         except OSError as exc:
-            raise OutputError(f"cannot write {out}: {_why(exc)}", 1 if exc.errno in _IO_ERRNOS else 2) from exc
+            raise OutputError(f"cannot write {out}: cannot create anything in {out.parent} ({_why(exc)})",
+                              1 if exc.errno in _IO_ERRNOS else 2) from exc
         os.close(fd)
         self.path = Path(tmp)
         os.chmod(self.path, _default_mode(0o666))
