@@ -335,6 +335,22 @@ def test_two_racing_writers_without_force_one_wins(tmp_path):
     assert not _no_temps(tmp_path)
 
 
+def test_two_concurrent_synth_commands_to_one_out(tmp_path):
+    """End to end through the command: two `synth --out X` at once, without --force: one wins."""
+    out = tmp_path / "cohort"
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    cmd = [sys.executable, "-m", "hccstudy.cli", "synth", "--out", str(out), "--patients", "100"]
+    procs = [subprocess.Popen([*cmd, "--seed", seed], env=env, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for seed in ("1", "2")]
+    results = [(p.wait(timeout=300), p.communicate()[0]) for p in procs]
+    assert sorted(code for code, _ in results) == [0, 2], results
+    loser = next(text for code, text in results if code == 2)
+    assert "being written by another hccstudy process" in loser or "exists: use --force" in loser, loser
+    winner = next(text for code, text in results if code == 0)
+    assert f"Wrote {out}" in winner and (out / "central.xlsx").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort"]
+
+
 @pytest.mark.parametrize("renameat2", [True, False], ids=["renameat2", "fallback"])
 def test_an_output_that_appears_meanwhile_is_never_replaced(tmp_path, monkeypatch, renameat2):
     if not renameat2:
