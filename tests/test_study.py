@@ -14,6 +14,7 @@ import hccstudy
 from hccstudy.cli import app
 from hccstudy.cohort.config import ConfigError, load_config
 from hccstudy.data.make_example import write_example
+from hccstudy.output import is_hccstudy_output
 from hccstudy.schema import StudyInputError
 from hccstudy.schema.docs import render_data_model
 
@@ -171,6 +172,7 @@ def test_cli_run_writes_outputs_atomically(tmp_path):
     assert runner.invoke(app, ["run", example, "--out", str(out), "--force"]).exit_code == 0
     assert (out / "analysis_table.csv").read_bytes() == first  # deterministic
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report.")]  # no temp dir left
+    assert is_hccstudy_output(out)  # so that --force may replace it (tests/test_output.py)
 
 
 def test_flow_command_prints_counts():
