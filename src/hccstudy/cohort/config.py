@@ -70,6 +70,8 @@ class DosingOptions(_Strict):
 class CtcaeOptions(_Strict):
     limits: dict[str, dict[Literal["uln", "lln"], float]] = {}
     window_days_after_last_haic: int | None = None
+    abnormal_baseline_grade: Literal["zero", "uln"] = Field(
+        "zero", description="grade of a baseline value above the ULN: zero (its own reference, as admiral) or uln")
 
 
 class Eligibility(_Strict):
