@@ -389,3 +389,12 @@ def test_stats_functions_refuse_non_finite_or_inestimable_input_clearly(name, ca
     what is wrong, not NaN results or a LinAlgError."""
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
+
+
+def test_balance_of_a_term_constant_within_each_arm_is_infinite_not_a_crash():
+    """Both arm SDs 0 (2 patients per arm with equal values): R divides by 0 and prints -Inf; we did a
+    ZeroDivisionError."""
+    from hccstudy.stats.balance import balance_table
+    b = balance_table(pd.DataFrame({"x": [70.0, 70.0, 90.0, 90.0]}), np.array([True, True, False, False]),
+                      np.ones(4)).iloc[0]
+    assert b["smd_before"] == -np.inf and b["smd_after"] == -np.inf

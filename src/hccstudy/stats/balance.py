@@ -63,6 +63,11 @@ def _ecdf_stats(xs: np.ndarray, ts: np.ndarray, ws: np.ndarray) -> tuple[float, 
     return float(d.mean()), float(d.max())
 
 
+def _ratio(a: float, b: float) -> float:
+    """a / b as R divides: ±Inf when b is 0 (a term constant within both arms but different between)."""
+    return a / b if b != 0 else float(np.copysign(np.inf, a))
+
+
 def _pair_distance(x: np.ndarray, pairs: tuple[np.ndarray, np.ndarray] | None) -> float:
     if pairs is None or len(pairs[0]) == 0:
         return float("nan")
@@ -84,8 +89,8 @@ def _stats(names: list[str], cols: list[np.ndarray], t: np.ndarray, w: np.ndarra
         md = mt - mc
         pd_raw = _pair_distance(x, pairs)
         if abs(md) > _SQRT_EPS:
-            smd = float("nan") if too_small else md / sd
-            pdist = float("nan") if too_small else (pd_raw / sd if abs(pd_raw) > 1e-8 else pd_raw)
+            smd = float("nan") if too_small else _ratio(md, sd)
+            pdist = float("nan") if too_small else (_ratio(pd_raw, sd) if abs(pd_raw) > 1e-8 else pd_raw)
         else:
             smd, pdist = md, pd_raw
         vr = em = ex = float("nan")
