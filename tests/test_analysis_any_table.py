@@ -398,3 +398,18 @@ def test_balance_of_a_term_constant_within_each_arm_is_infinite_not_a_crash():
     b = balance_table(pd.DataFrame({"x": [70.0, 70.0, 90.0, 90.0]}), np.array([True, True, False, False]),
                       np.ones(4)).iloc[0]
     assert b["smd_before"] == -np.inf and b["smd_after"] == -np.inf
+
+
+@pytest.mark.parametrize(("classes", "message"), [
+    (["C"], "cannot analyse the study: no patient was included: every screened patient failed an eligibility criterion"),
+    (["B"], "cannot analyse the study: arm.treated: cannot compare the arms: all 2 patient(s) are in arm 'SI'; "
+            "no patient has 'arm' = 'SE'"),
+])
+def test_run_with_nothing_left_to_compare_explains_and_exits_2(tmp_path, example_copy, classes, message):
+    """hccstudy run on the example study when eligibility leaves nobody, or one arm only."""
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(yaml.safe_dump({"eligibility": {"child_pugh_classes": classes}}))
+    r = runner.invoke(app, ["run", str(example_copy), "--config", str(cfg), "--out", str(tmp_path / "out"), "--quiet"])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and message in " ".join(r.output.split())
+    assert not (tmp_path / "out").exists()

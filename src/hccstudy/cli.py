@@ -278,6 +278,10 @@ def run(
             with o.writing():
                 st.run("generate", "Generating the synthetic cohort", lambda: write_cohort(generate(seed), study_dir))
         study = st.run("ingest", "Reading, validating and deriving", lambda: _load(study_dir, cfg))
+        if study.analysis.empty:
+            err.print("[bold red]cannot analyse the study:[/] no patient was included: every screened patient failed "
+                      "an eligibility criterion (patient flow: hccstudy flow STUDY_DIR)")
+            raise typer.Exit(2)
         try:
             results = st.run("analyze", "Table 1, matching, survival, Cox, subgroups, response, AEs",
                              lambda: run_analysis(study_analysis_config(), study_table(study.analysis)))
