@@ -35,7 +35,8 @@ def one(seed: int, index: int, keep: Path | None, limit: float) -> int:
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         runner.materialize(case, keep)
-        entry = f"load_study(DIR/study, DIR/{case.config})" if case.kind == "study" else f"analyze(DIR/{case.config})"
+        cfg = f"DIR/{case.config}" if case.config else "None"
+        entry = f"load_study(DIR/study, {cfg})" if case.kind == "study" else f"analyze(DIR/{case.config})"
         print(f"  written to {keep}: hccstudy.{entry}")
     r = runner.run_case(case, limit)
     print(f"  outcome: {r.outcome} ({r.seconds:.2f} s){' -- ' + r.error if r.error else ''}")

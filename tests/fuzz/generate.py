@@ -252,10 +252,11 @@ def cfg_wrong_type(rng):
 
 
 def cfg_deep_nesting(rng):
-    """A value nested hundreds to thousands of levels deep: a config error naming the top key, not a RecursionError."""
+    """A value nested hundreds to thousands of levels deep: a config error naming the top key or the config file
+    (a guard before the keys are known), not a RecursionError and not a hang."""
     depth = rng.choice([300, 2000, 5000])
     value = "[" * depth + "]" * depth if rng.random() < 0.5 else "{a: " * depth + "1" + "}" * depth
-    return _cfg_case(rng, f"dosing:\n  cycle_days: {value}\n", where=(Where(key="dosing"),),
+    return _cfg_case(rng, f"dosing:\n  cycle_days: {value}\n", where=(Where(key="dosing"), Where(file=STUDY_CONFIG)),
                      detail=f"dosing.cycle_days nested {depth} levels ({value[:5]}...)")
 
 
@@ -875,7 +876,7 @@ def an_config_shape(rng):
     if variant == "deep":
         depth = rng.choice([2000, 5000])
         text = _yaml(cfg) + "name: " + "[" * depth + "]" * depth + "\n"
-        return _an_case(text, where=(Where(key="name"),), detail=f"analysis name nested {depth} deep")
+        return _an_case(text, where=(Where(key="name"), Where(file=ANALYSIS_CONFIG)), detail=f"analysis name nested {depth} deep")
     if variant == "latin1":
         text = _yaml({**cfg, "name": "Étude vétérans"})
         return _an_case(text.encode("latin-1"), where=(Where(file=ANALYSIS_CONFIG),), detail="latin-1 analysis config")
