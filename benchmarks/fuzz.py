@@ -52,6 +52,7 @@ def main() -> int:
     ap.add_argument("--case", type=int, help="run this one case in-process and describe it")
     ap.add_argument("--keep", type=Path, help="with --case: write the case's files into this folder")
     ap.add_argument("--json", type=Path, default=RESULTS / "fuzz.json")
+    ap.add_argument("--markdown", type=Path, help="also write the table and one repro per class and outcome as Markdown")
     args = ap.parse_args()
     if args.case is not None:
         return one(args.seed, args.case, args.keep, args.limit)
@@ -81,7 +82,31 @@ def main() -> int:
                      "detail": r.case.detail, "must_name": [str(w) for w in r.case.where], "error": r.error,
                      "repro": r.case.repro} for r in bad])
     args.json.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    if args.markdown is not None:
+        head = f"{len(results)} cases of seed {args.seed}, {seconds:.0f} s wall, {cpu:.0f} CPU-s in the cases, {args.workers} workers"
+        args.markdown.write_text(markdown(results, rows, head))
+        print(f"wrote {args.markdown}")
     return 1 if bad else 0
+
+
+def markdown(results: list[runner.Result], rows: list[dict], head: str) -> str:
+    """The outcome table, then per class and unexpected outcome one example: mutation, error head, repro."""
+    cols = ["class", "cases", "unexpected", *runner.OUTCOMES]
+    out = [head, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(str(r[c]) if c != "class" else f"`{r[c]}`" for c in cols) + " |" for r in rows]
+    out += ["", "Unexpected outcomes, one example per class and outcome (expected outcome in brackets):", ""]
+    seen = set()
+    for r in results:
+        key = (r.case.mutation, r.outcome)
+        if r.ok or key in seen:
+            continue
+        seen.add(key)
+        n = sum(1 for x in results if (x.case.mutation, x.outcome) == key)
+        where = "; ".join(map(str, r.case.where)) or "-"
+        out.append(f"- `{r.case.mutation}` -> **{r.outcome}** x{n} [{'/'.join(r.case.expect)}, naming {where}]: "
+                   f"{r.case.detail}. {('`' + r.error.replace('`', chr(39)) + '`') if r.error else ''} "
+                   f"Repro: `{r.case.repro}`")
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":

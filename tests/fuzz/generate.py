@@ -357,10 +357,14 @@ def data_before_birth(rng):
     else:
         crel = f"{centre}/{name}.csv"
         c = Csv(pristine()[crel])
-        k = rng.randrange(len(c.rows))
+        first = {p.get(j, "patient_id"): p.get(j, "first_haic_date") for j in range(len(p.rows))}
+        col = _CHILD_DATE[name]
+        # records before the first HAIC, so that birth (the next day) is not also after the first HAIC
+        early = [k for k in range(len(c.rows)) if c.get(k, col) < first.get(c.get(k, "patient_id"), "")]
+        k = rng.choice(early or range(len(c.rows)))
         pid = c.get(k, "patient_id")
         i = next(j for j in range(len(p.rows)) if p.get(j, "patient_id") == pid)
-        when = c.get(k, _CHILD_DATE[name])
+        when = c.get(k, col)
         target = Where(crel, k + 2, _CHILD_DATE[name])
         files = {}
     p.add_column("birth_date", ["" for _ in p.rows])
