@@ -751,6 +751,16 @@ def data_special_file(rng):
             "detail": f"{rel} is a {what}"}
 
 
+def data_huge_value(rng):
+    """A 2 MB value in a cell (digits in a number field, text in a date or category field): an error at that
+    cell whose report does not echo the value in full (see ``runner.MAX_ECHO``)."""
+    rel, t, i, f = pick_cell(rng, kinds=("float", "int", "date", "category"))
+    value = ("9" if f.kind in ("float", "int") else "x") * 2_000_000
+    t.set(i, f.name, value)
+    return study_case(rel, t.dump(), where=located(rel, i + 2, f.name),
+                      detail=f"{rel} row {i + 2} {f.name}: a value of 2,000,000 {value[0]!r} characters")
+
+
 def data_valid(rng):
     """Control: the pristine centre, or a harmless change (a row order shuffle, an extra unknown column, a
     missing analysis value, which the data model makes a warning): accepted."""
@@ -975,6 +985,7 @@ CLASSES: dict[str, Callable[[random.Random], dict]] = {
     "analyze.optional_paths": an_optional,
     "analyze.config_shape": an_config_shape,
     "analyze.table": an_table,
+    "data.huge_value": data_huge_value,
 }
 NAMES = list(CLASSES)
 #: Cases per round of the schedule.  A study-data case costs a whole ``load_study`` (~0.5-1 s, mostly fixed

@@ -5,6 +5,8 @@ Outcomes (``OUTCOMES``):
 * ``error``          a documented user error (an exception class exported by ``hccstudy`` whose name ends
                      in ``Error``: ``StudyInputError``, ``ConfigError``) naming one of the case's places
 * ``error_no_location``  such an error that names none of them
+* ``error_verbose``  such an error that echoes more than ``MAX_ECHO`` characters of a value (a report row's
+                     ``value``) or has a message over ``MAX_MESSAGE`` characters
 * ``accepted``       no exception (the exit-0 equivalent)
 * ``crash``          any other exception (a traceback for the user)
 * ``hang``           still running after the per-case time limit
@@ -40,7 +42,12 @@ import hccstudy
 
 from .generate import Case, Where, make_case
 
-OUTCOMES = ("error", "error_no_location", "accepted", "crash", "hang", "input_changed", "partial_output")
+OUTCOMES = ("error", "error_no_location", "error_verbose", "accepted", "crash", "hang", "input_changed",
+            "partial_output")
+#: an error may quote what the user wrote, but not more than this many characters of it
+MAX_ECHO = 1_000
+#: nor may a message (the exception's text, or one row of a validation report) be longer than this
+MAX_MESSAGE = 10_000
 #: the package's documented user-error types: every exception class it exports
 USER_ERRORS = tuple(v for k, v in vars(hccstudy).items()
                     if k in getattr(hccstudy, "__all__", ()) and isinstance(v, type) and issubclass(v, Exception))
@@ -137,6 +144,18 @@ def names_place(exc: BaseException, where: tuple[Where, ...]) -> bool:
     return False
 
 
+def too_verbose(exc: BaseException) -> bool:
+    """Whether the error echoes a huge value or has a huge message (a 2 MB cell must not come back in full)."""
+    if len(str(exc)) > MAX_MESSAGE:
+        return True
+    report = getattr(exc, "report", None)
+    if report is None or not hasattr(report, "issues"):
+        return False
+    issues = report.issues
+    return bool((issues["value"].astype(str).str.len() > MAX_ECHO).any()
+                or (issues["message"].astype(str).str.len() > MAX_MESSAGE).any())
+
+
 def _head(exc: BaseException) -> str:
     msg = " ".join(str(exc).split())
     if getattr(exc, "report", None) is not None and hasattr(exc.report, "errors"):
@@ -180,6 +199,8 @@ def run_case(case: Case, limit: float = 10.0, tmp_root: str | None = None) -> Re
             outcome, error = "hang", f"still running after {limit:g} s"
         except USER_ERRORS as exc:
             outcome = "error" if names_place(exc, case.where) else "error_no_location"
+            if outcome == "error" and too_verbose(exc):
+                outcome = "error_verbose"
             error = _head(exc)
         except Exception as exc:  # anything else is a crash: a traceback for the user
             tb = traceback.extract_tb(exc.__traceback__)

@@ -16,7 +16,7 @@ from . import runner
 from .generate import NAMES, SCHEDULE, Case, Where, make_case
 
 CI_SEED = 0
-CI_CASES = 6 * len(SCHEDULE)  # six rounds of the schedule: 522 cases
+CI_CASES = 6 * len(SCHEDULE)  # six rounds of the schedule: 528 cases
 WORKERS = int(os.environ.get("HCCSTUDY_FUZZ_WORKERS", "2"))
 LIMIT = float(os.environ.get("HCCSTUDY_FUZZ_LIMIT", "10"))
 
@@ -67,6 +67,14 @@ def test_classifier_location(monkeypatch):
     monkeypatch.setattr(hccstudy, "load_study", fake)
     assert runner.run_case(_case(where=(Where(key="dosing.cycle_days"),)), limit=5).outcome == "error"
     assert runner.run_case(_case(where=(Where(key="dosing.bsa_cap"),)), limit=5).outcome == "error_no_location"
+
+
+def test_classifier_verbose(monkeypatch):
+    def fake(path, config=None):
+        raise hccstudy.ConfigError("dosing.cycle_days: " + "9" * 20_000)
+
+    monkeypatch.setattr(hccstudy, "load_study", fake)
+    assert runner.run_case(_case(where=(Where(key="dosing.cycle_days"),)), limit=5).outcome == "error_verbose"
 
 
 def test_classifier_hang_and_input_change(monkeypatch):
