@@ -918,10 +918,14 @@ def an_table(rng):
         t.set(i, col, rng.choice(["inf", "-inf", "1e400"]))
         return _an_case(cfg, t.dump(), where=(Where(key=col),), detail=f"table row {i + 2} {col}=inf")
     if variant == "tiny":
-        arm = t.col("trt")
-        t.rows = [r for r in t.rows if r[arm] == "1"][:2] + [r for r in t.rows if r[arm] == "2"][:2]
-        return _an_case(cfg, t.dump(), where=(Where(key="arm"), Where(key="trt"), Where(key="matching")),
-                        detail="table with 2 rows per arm")
+        # 2 rows per arm with two cell types each, so that the table is valid but too small to estimate
+        arm, cell = t.col("trt"), t.col("celltype")
+        rows = []
+        for a in ("1", "2"):
+            rows += [next(r for r in t.rows if r[arm] == a and r[cell] == c) for c in ("squamous", "adeno")]
+        t.rows = rows
+        return _an_case(cfg, t.dump(), where=(Where(key="arm"), Where(key="matching"), Where(key="covariates")),
+                        detail="table with 2 rows per arm (2 cell types in each)")
     if variant == "one_arm":
         arm = t.col("trt")
         t.rows = [r for r in t.rows if r[arm] == "1"]
