@@ -12,24 +12,43 @@ matching: {on: [karno, diagtime, age, prior, celltype], caliper: 0.03, std_calip
 table1: {t_test: student, nonnormal_test: wilcoxon, fisher_expected_below: 5, exact: [], digits: 1}
 ```
 
-Unknown keys are an error; every problem is a :class:`~hccstudy.cohort.config.ConfigError` whose
+Unknown keys are an error; every number has a documented plausible range and refuses true/false,
+NaN and infinity (:mod:`hccstudy._ranges`; the table is in docs/analyze.md); every problem is a :class:`~hccstudy.cohort.config.ConfigError` whose
 message starts with the key (``arm.treated: ...``).  Checks against the data (columns exist, the
 treated value occurs, ...) are made when the data are read (:func:`hccstudy.analysis.run.load_table`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .._ranges import NUMBER, Interval
 from .._yaml import ConfigError, read_mapping, validation_message
 from ..stats.table1 import Table1Options
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+Digits = Annotated[int, Interval(ge=0, le=10), NUMBER]
+
+
+@dataclass(frozen=True)
+class Table1Spec(Table1Options):
+    """:class:`~hccstudy.stats.table1.Table1Options` with the config's ranges (config key ``table1``)."""
+
+    __pydantic_config__ = {"extra": "forbid", "allow_inf_nan": False}  # noqa: RUF012 -- read by pydantic
+
+    fisher_expected_below: Annotated[float, Interval(gt=0, le=100), NUMBER] | None = 5.0
+    exact: list[str] = field(default_factory=list)
+    digits: Digits = 1
+    pct_digits: Digits = 1
+    p_digits: Annotated[int, Interval(ge=1, le=10), NUMBER] = 3
 
 
 class ArmSpec(_Strict):
@@ -41,21 +60,15 @@ class ArmSpec(_Strict):
 
 class MatchingSpec(_Strict):
     on: list[str]
-    caliper: float | None = Field(None, description="in SD of the distance (std_caliper) or raw units; none = no caliper")
+    caliper: Annotated[float, Interval(gt=0, le=10), NUMBER] | None = Field(
+        None, description="in SD of the distance (std_caliper) or raw units; none = no caliper")
     std_caliper: bool = True
-    ratio: int = Field(1, ge=1)
+    ratio: Annotated[int, Interval(ge=1, le=10), NUMBER] = 1
     order: Literal["largest", "smallest", "data", "random"] = "largest"
     link: Literal["logit", "linear.logit"] = "logit"
     discard: Literal["none", "both", "control", "treated"] = "none"
     ties: Literal["matchit", "legacy"] = "matchit"
-    seed: int = 1
-
-    @field_validator("caliper")
-    @classmethod
-    def _positive(cls, v):
-        if v is not None and v <= 0:
-            raise ValueError("must be > 0 (or omitted for no caliper)")
-        return v
+    seed: Annotated[int, Interval(ge=0, le=2**32 - 1), NUMBER] = 1
 
 
 class EndpointSpec(_Strict):
@@ -64,24 +77,24 @@ class EndpointSpec(_Strict):
     event: str
     event_value: Any = 1
     unit: str = "months"
-    landmarks: list[float] = []
+    landmarks: list[Annotated[float, Interval(ge=0, le=1e4), NUMBER]] = []
 
 
 class CoxSpec(_Strict):
     variables: list[str] = Field([], description="univariable Cox for each; the arm column means the arm")
-    select_p: float = Field(0.05, gt=0, le=1)
+    select_p: Annotated[float, Interval(gt=0, le=1), NUMBER] = 0.05
     ties: Literal["efron", "breslow"] = "efron"
     arm_reference: Literal["control", "treated"] = Field("control", description="HR of the other arm vs this one")
 
 
 class KmSpec(_Strict):
     conf_type: Literal["log", "log-log", "plain"] = "log"
-    conf_level: float = Field(0.95, gt=0, lt=1)
+    conf_level: Annotated[float, Interval(gt=0, lt=1), NUMBER] = 0.95
 
 
 class SubgroupCut(_Strict):
     variable: str
-    cut: float
+    cut: Annotated[float, Interval(ge=-1e15, le=1e15), NUMBER]
 
 
 class ResponseSpec(_Strict):
@@ -104,7 +117,7 @@ class AnalysisConfig(_Strict):
     categorical: list[str] = []
     nonnormal: list[str] = []
     matching: MatchingSpec | None = None
-    table1: Table1Options = Table1Options()
+    table1: Table1Spec = Table1Spec()
     endpoints: list[EndpointSpec] = []
     cox: CoxSpec = CoxSpec()
     km: KmSpec = KmSpec()

@@ -54,6 +54,20 @@ LAB_TEST = {
     "afp": ["afp"],
     "inr": ["inr"],
 }
+#: Plausible range of each lab test's value in its canonical unit (labs table; inclusive).  Wider than
+#: the baseline fields of the patients table because on-treatment values reach extremes (ALT in
+#: acute hepatitis, bilirubin in obstruction).  A reference limit (uln, lln) must be > 0 and <= the upper bound.
+LAB_RANGES: dict[str, tuple[float, float]] = {
+    "bilirubin": (0, 1000),      # µmol/L
+    "albumin": (5, 70),          # g/L
+    "alt": (0, 10000),           # U/L
+    "ast": (0, 10000),           # U/L
+    "haemoglobin": (20, 250),    # g/L
+    "neutrophils": (0, 100),     # 10^9/L
+    "platelets": (0, 2000),      # 10^9/L
+    "afp": (0, 1e7),             # ng/mL
+    "inr": (0.5, 20),            # ratio
+}
 LESION_TYPE = {"target": ["target"], "non_target": ["non_target", "non-target", "nontarget"], "new": ["new"]}
 NON_TARGET_STATUS = {"CR": ["cr"], "IR_SD": ["ir_sd", "ir/sd", "ir", "sd", "non-cr/non-pd"], "PD": ["pd"]}
 #: CTCAE v5.0 terms of the study's adverse-event table (study.md) that are recorded as events.

@@ -1,0 +1,207 @@
+"""Issue 10, section B (input side): every class of bad input is a clear error that says where.
+
+Each test checks the exit code (2) or the exception (ConfigError / StudyInputError in-process), that
+the message names the file and the key, or the row, column and rule, that there is no traceback, and
+that the input files are unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import hccstudy
+from hccstudy._ranges import numeric_ranges, range_table
+from hccstudy._yaml import ConfigError
+from hccstudy.analysis.config import AnalysisConfig, load_analysis_config
+from hccstudy.cli import app
+from hccstudy.cohort.config import StudyConfig, load_config
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(args: list[str]):
+    result = runner.invoke(app, args)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result
+
+
+# --------------------------------------------------------------------------- 1. config loader guards
+def _write(path: Path, text: str | bytes) -> Path:
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+FILE_CASES = [
+    # (id, content or None for a folder, expected words in the message)
+    ("impossible_day", "study:\n  data_cutoff: 2023-02-30\n", ["study.data_cutoff", "valid date"]),
+    ("month_13", "study:\n  start: 2023-13-01\n", ["study.start", "valid date"]),
+    ("year_0", "study:\n  end: 0000-01-01\n", ["study.end"]),
+    ("latin1", "name: 'Hôpital'\n".encode("latin-1"), ["line 1", "UTF-8"]),
+    ("folder", None, ["is a folder"]),
+    ("deep", "a: " + "[" * 2000 + "]" * 2000 + "\n", ["nested"]),
+    ("deep_block", "".join("  " * i + f"k{i}:\n" for i in range(300)) + "  " * 300 + "v: 1\n", ["nested"]),
+    ("not_mapping", "- 1\n- 2\n", ["mapping"]),
+    ("bad_yaml", "study: [unclosed\n", ["not valid YAML"]),
+]
+
+
+@pytest.mark.parametrize("case", FILE_CASES, ids=[c[0] for c in FILE_CASES])
+def test_config_file_problems_are_config_errors_naming_the_file(tmp_path: Path, case):
+    _id, content, words = case
+    path = tmp_path / "study.yaml"
+    if content is None:
+        path.mkdir()
+    else:
+        _write(path, content)
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    msg = str(exc.value)
+    assert str(path) in msg
+    for w in words:
+        assert w in msg, msg
+    result = _cli(["validate", str(hccstudy.example_study_path()), "--config", str(path)])
+    assert result.exit_code == 2
+    assert "config error" in result.output
+    if before is not None:
+        assert path.read_bytes() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_config_fifo_and_device_are_refused_without_blocking(tmp_path: Path):
+    fifo = tmp_path / "study.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_config(fifo)
+    dev = tmp_path / "dev.yaml"
+    dev.symlink_to("/dev/zero")
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_config(dev)
+
+
+def test_config_too_large(tmp_path: Path):
+    path = _write(tmp_path / "study.yaml", "name: x\n" + "# " + "x" * (2 << 20) + "\n")
+    with pytest.raises(ConfigError, match="larger than"):
+        load_config(path)
+
+
+# Values that pass the type check but are impossible or implausible: one per class of field.
+VALUE_CASES = [
+    ("dosing.cycle_days", {"dosing": {"cycle_days": 0}}),
+    ("dosing.cycle_days", {"dosing": {"cycle_days": True}}),
+    ("dosing.oxaliplatin_mg_m2", {"dosing": {"oxaliplatin_mg_m2": -85}}),
+    ("dosing.bsa_cap", {"dosing": {"bsa_cap": float("inf")}}),
+    ("arm.si_window_days", {"arm": {"si_window_days": 10**23}}),
+    ("arm.pre_haic_tolerance_days", {"arm": {"pre_haic_tolerance_days": -1}}),
+    ("arm.first_cycle_days", {"arm": {"first_cycle_days": True}}),
+    ("eligibility.order", {"eligibility": {"order": []}}),
+    ("eligibility.ecog_max", {"eligibility": {"ecog_max": -1}}),
+    ("eligibility.ecog_max", {"eligibility": {"ecog_max": 6}}),
+    ("eligibility.child_pugh_classes", {"eligibility": {"child_pugh_classes": []}}),
+    ("endpoints.days_per_month", {"endpoints": {"days_per_month": 0}}),
+    ("endpoints.days_per_month", {"endpoints": {"days_per_month": float("nan")}}),
+    ("units.bilirubin_factor", {"units": {"bilirubin_factor": -17.1}}),
+    ("units.bilirubin_factor", {"units": {"bilirubin_factor": 1.0}}),
+    ("albi.coefficient", {"albi": {"coefficient": 0.085}}),
+    ("albi.coefficient", {"albi": {"coefficient": float("-inf")}}),
+    ("mrecist.confirm_days", {"mrecist": {"confirm_days": 0}}),
+    ("mrecist.sd_min_days", {"mrecist": {"sd_min_days": -42}}),
+    ("mrecist.new_lesion_min_mm", {"mrecist": {"new_lesion_min_mm": True}}),
+    ("mrecist.pd_absolute_mm", {"mrecist": {"pd_absolute_mm": 0}}),
+    ("ctcae.window_days_after_last_haic", {"ctcae": {"window_days_after_last_haic": 10**23}}),
+    ("ctcae.limits", {"ctcae": {"limits": {"gamma_gt": {"uln": 50}}}}),
+    ("ctcae.limits.alt.uln", {"ctcae": {"limits": {"alt": {"uln": -40}}}}),
+    ("ctcae.limits.platelets.lln", {"ctcae": {"limits": {"platelets": {"lln": 0}}}}),
+    ("ctcae.limits", {"ctcae": {"limits": {"alt": {"lln": 10}}}}),
+    ("ctcae.limits", {"ctcae": {"limits": {"bilirubin": {"uln": 1e300}}}}),
+    ("study.start", {"study": {"start": "1850-01-01"}}),
+    ("study.data_cutoff", {"study": {"data_cutoff": "2263-01-01"}}),
+]
+
+
+@pytest.mark.parametrize("key,override", VALUE_CASES, ids=[f"{k}={list(v.values())[0]}" for k, v in VALUE_CASES])
+def test_config_values_outside_their_range_name_the_key(key: str, override: dict):
+    with pytest.raises(ConfigError) as exc:
+        load_config(None, override)
+    assert str(exc.value).startswith(key), str(exc.value)
+
+
+def test_config_value_errors_exit_2_naming_file_and_key(tmp_path: Path, tree_digest):
+    cfg = _write(tmp_path / "study.yaml", "dosing:\n  cycle_days: 0\nendpoints:\n  days_per_month: .nan\n")
+    study = hccstudy.example_study_path()
+    before = tree_digest(study)
+    for cmd in (["validate", str(study)], ["flow", str(study)], ["run", str(study), "--out", str(tmp_path / "out")]):
+        result = _cli([*cmd, "--config", str(cfg)])
+        assert result.exit_code == 2
+        assert str(cfg) in result.output and "dosing.cycle_days" in result.output
+        assert "endpoints.days_per_month" in result.output
+    assert not (tmp_path / "out").exists()
+    assert tree_digest(study) == before
+
+
+def test_defaults_and_documented_values_are_accepted():
+    cfg = load_config(None, {"units": {"bilirubin_factor": 17.104}, "albi": {"coefficient": -0.0852},
+                             "ctcae": {"limits": {"alt": {"uln": 50}, "haemoglobin": {"lln": 120}}},
+                             "dosing": {"bsa_cap": 2.0, "bsa_round": 0.01}, "mrecist": {"pd_absolute_mm": 5}})
+    assert cfg.ctcae.limits["alt"]["uln"] == 50
+
+
+ANALYSIS_BASE = {"data": "x.csv", "id": "id", "arm": {"column": "a", "treated": 1, "control": 0}, "covariates": ["x"]}
+ANALYSIS_CASES = [
+    ("matching.caliper", {"matching": {"on": ["x"], "caliper": 0}}),
+    ("matching.caliper", {"matching": {"on": ["x"], "caliper": float("inf")}}),
+    ("matching.ratio", {"matching": {"on": ["x"], "ratio": 0}}),
+    ("matching.ratio", {"matching": {"on": ["x"], "ratio": True}}),
+    ("matching.seed", {"matching": {"on": ["x"], "seed": -1}}),
+    ("table1.digits", {"table1": {"digits": -1}}),
+    ("table1.p_digits", {"table1": {"p_digits": 0}}),
+    ("table1.fisher_expected_below", {"table1": {"fisher_expected_below": 0}}),
+    ("table1.fisher_expected_below", {"table1": {"fisher_expected_below": float("nan")}}),
+    ("endpoints.0.landmarks.1", {"endpoints": [{"name": "os", "time": "t", "event": "e", "landmarks": [6, float("inf")]}]}),
+    ("endpoints.0.landmarks.0", {"endpoints": [{"name": "os", "time": "t", "event": "e", "landmarks": [-6]}]}),
+    ("subgroups.0", {"subgroups": [{"variable": "x", "cut": float("nan")}]}),
+    ("cox.select_p", {"cox": {"select_p": True}}),
+    ("km.conf_level", {"km": {"conf_level": 1.0}}),
+]
+
+
+@pytest.mark.parametrize("key,override", ANALYSIS_CASES, ids=[f"{k}-{i}" for i, (k, _) in enumerate(ANALYSIS_CASES)])
+def test_analysis_config_values_outside_their_range_name_the_key(key: str, override: dict):
+    with pytest.raises(ConfigError) as exc:
+        load_analysis_config({**ANALYSIS_BASE, **override})
+    assert str(exc.value).startswith(key), str(exc.value)
+
+
+def test_analyze_cli_bad_value_and_folder_config_exit_2(tmp_path: Path):
+    cfg = _write(tmp_path / "a.yaml", "data: x.csv\nid: id\narm: {column: a, treated: 1, control: 0}\n"
+                                      "covariates: [x]\ntable1: {digits: -1}\n")
+    result = _cli(["analyze", str(cfg), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert str(cfg) in result.output and "table1.digits" in result.output
+    result = _cli(["analyze", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "folder" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("model", [StudyConfig, AnalysisConfig])
+def test_every_config_number_has_a_range(model):
+    rows = numeric_ranges(model)
+    assert rows
+    unbounded = [k for k, _t, r in rows if r == "any" or not r.startswith(("[", "("))]
+    assert not unbounded, f"config numbers without a documented range: {unbounded}"
+
+
+@pytest.mark.parametrize("model,doc", [(StudyConfig, "docs/config.md"), (AnalysisConfig, "docs/analyze.md")])
+def test_range_tables_in_the_docs_match_the_models(model, doc: str):
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    m = re.search(r"<!-- ranges:start[^>]*-->\n(.*?)<!-- ranges:end -->", text, re.S)
+    assert m, f"{doc} has no ranges table"
+    assert m.group(1) == range_table(model)
