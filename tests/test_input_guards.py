@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -20,6 +21,7 @@ from hccstudy._yaml import ConfigError
 from hccstudy.analysis.config import AnalysisConfig, load_analysis_config
 from hccstudy.cli import app
 from hccstudy.cohort.config import StudyConfig, load_config
+from hccstudy.schema import ingest
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,3 +207,179 @@ def test_range_tables_in_the_docs_match_the_models(model, doc: str):
     m = re.search(r"<!-- ranges:start[^>]*-->\n(.*?)<!-- ranges:end -->", text, re.S)
     assert m, f"{doc} has no ranges table"
     assert m.group(1) == range_table(model)
+
+
+# --------------------------------------------------------------------------- 2-4. data files: shapes, locations, hangs
+def _ingest_errors(study: Path) -> pd.DataFrame:
+    return ingest(study).report.errors
+
+
+def _assert_refused(study: Path, tree_digest, before: dict, rule: str, file: str, words=()) -> pd.Series:
+    """ingest reports ``rule`` on ``file``; validate exits 2 without a traceback; inputs unchanged."""
+    err = _ingest_errors(study)
+    hits = err[(err["rule"] == rule) & (err["file"] == file)]
+    assert len(hits) >= 1, err.to_string()
+    hit = hits.iloc[0]
+    for w in words:
+        assert w in hit["message"], hit["message"]
+    result = _cli(["validate", str(study)])
+    assert result.exit_code == 2
+    assert rule in result.output
+    with pytest.raises(hccstudy.StudyInputError):
+        hccstudy.load_study(study)
+    assert tree_digest(study) == before
+    return hit
+
+
+def _csv_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("header_change", [
+    lambda h: h.replace("sex", "sex,SEX", 1),
+    lambda h: h + ", Patient_ID ",
+    lambda h: h.replace("ecog", "ecog,ecog", 1),
+], ids=["case", "spaces", "conflicting_copy"])
+def test_duplicate_columns_after_folding_are_an_error_naming_both(example_copy: Path, tree_digest, header_change):
+    path = example_copy / "alpha/patients.csv"
+    lines = _csv_text(path).splitlines()
+    header = header_change(lines[0])
+    added = header.count(",") - lines[0].count(",")
+    if "ecog,ecog" in header:  # a second ecog column that disagrees with the first
+        i = lines[0].split(",").index("ecog")
+        body = []
+        for line in lines[1:]:
+            cells = line.split(",")
+            body.append(",".join([*cells[: i + 1], "4", *cells[i + 1:]]))
+    elif header.endswith("Patient_ID "):
+        body = [line + ",X" for line in lines[1:]]
+    else:
+        i = lines[0].split(",").index("sex")
+        body = [",".join([*line.split(",")[: i + 1], line.split(",")[i], *line.split(",")[i + 1:]]) for line in lines[1:]]
+    assert added == 1
+    path.write_text("\n".join([header, *body]) + "\n", encoding="utf-8")
+    before = tree_digest(example_copy)
+    hit = _assert_refused(example_copy, tree_digest, before, "duplicate_column", "alpha/patients.csv")
+    assert hit["message"].count("column ") >= 2  # both columns named, with their positions
+
+
+def test_duplicate_column_in_a_workbook_sheet(example_copy: Path, tree_digest):
+    path = example_copy / "gamma.xlsx"
+    sheets = pd.read_excel(path, sheet_name=None)
+    sheets["patients"]["ECOG "] = 3
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        for name, df in sheets.items():
+            df.to_excel(xw, sheet_name=name, index=False)
+    before = tree_digest(example_copy)
+    hit = _assert_refused(example_copy, tree_digest, before, "duplicate_column", "gamma.xlsx[patients]")
+    assert "'ECOG '" in hit["message"] and "'ecog'" in hit["message"]
+
+
+def test_row_after_a_quoted_newline_is_the_file_line(example_copy: Path, tree_digest):
+    path = example_copy / "alpha/patients.csv"
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df["note"] = ["first line\nsecond line", "", "a\nb\nc", *[""] * (len(df) - 3)]
+    df.loc[3, "albumin"] = "forty"  # record 5 in the file; lines 1 + 2 + 1 + 3 before it -> line 8
+    df.to_csv(path, index=False, lineterminator="\n")
+    before = tree_digest(example_copy)
+    err = _ingest_errors(example_copy)
+    hit = err[(err["rule"] == "type") & (err["column"] == "albumin")].iloc[0]
+    assert hit["row"] == 8
+    assert _csv_text(path).splitlines()[7].split(",")[0] == df.loc[3, "patient_id"]
+    assert tree_digest(example_copy) == before
+
+
+def test_encoding_error_gives_the_line(example_copy: Path, tree_digest):
+    path = example_copy / "alpha/labs.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[3] = lines[3] + b",\xe9"  # latin-1 e-acute on line 4
+    path.write_bytes(b"\n".join(lines))
+    before = tree_digest(example_copy)
+    hit = _assert_refused(example_copy, tree_digest, before, "unreadable_file", "alpha/labs.csv", ["line 4", "UTF-8"])
+    assert hit["row"] == 4
+    assert "position" not in hit["message"]
+
+
+def test_duplicate_centre_names_both_files(example_copy: Path, tree_digest):
+    (example_copy / "alpha.xlsx").write_bytes((example_copy / "gamma.xlsx").read_bytes())
+    before = tree_digest(example_copy)
+    hit = _assert_refused(example_copy, tree_digest, before, "duplicate_centre", "alpha/ and alpha.xlsx")
+    assert "alpha/" in hit["message"] and "alpha.xlsx" in hit["message"]
+
+
+def test_long_values_are_cut_in_messages(example_copy: Path, tree_digest):
+    path = example_copy / "alpha/patients.csv"
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df.loc[0, "albumin"] = "9" * 100 + "x" * (2 << 20)
+    df.to_csv(path, index=False, lineterminator="\n")
+    before = tree_digest(example_copy)
+    hit = _assert_refused(example_copy, tree_digest, before, "type", "alpha/patients.csv")
+    assert len(hit["value"]) < 300 and "characters" in hit["value"]
+    result = _cli(["validate", str(example_copy)])
+    assert len(result.output) < 20000
+
+
+class _Alarm:
+    """Fail instead of hanging: SIGALRM after ``seconds``."""
+
+    def __init__(self, seconds: int):
+        self.seconds = seconds
+
+    def __enter__(self):
+        import signal
+
+        def boom(*_):
+            raise TimeoutError("input reading hung")
+        self.old = signal.signal(signal.SIGALRM, boom)
+        signal.alarm(self.seconds)
+
+    def __exit__(self, *exc):
+        import signal
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self.old)
+        return False
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and /dev/zero")
+def test_fifo_and_device_inputs_are_refused_not_read(example_copy: Path):
+    (example_copy / "alpha/patients.csv").unlink()
+    os.mkfifo(example_copy / "alpha/patients.csv")
+    (example_copy / "beta/labs.csv").unlink()
+    (example_copy / "beta/labs.csv").symlink_to("/dev/zero")
+    with _Alarm(20):
+        err = _ingest_errors(example_copy)
+        result = _cli(["validate", str(example_copy)])
+    fifo = err[(err["rule"] == "unreadable_file") & (err["file"] == "alpha/patients.csv")]
+    dev = err[(err["rule"] == "unreadable_file") & (err["file"] == "beta/labs.csv")]
+    assert "FIFO" in fifo.iloc[0]["message"] and "device" in dev.iloc[0]["message"]
+    assert result.exit_code == 2
+
+
+def _rewrite_xlsx(path: Path, change) -> None:
+    import zipfile
+    data = {}
+    with zipfile.ZipFile(path) as zin:
+        infos = zin.infolist()
+        for i in infos:
+            data[i.filename] = change(i.filename, zin.read(i.filename))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for i in infos:
+            zout.writestr(i.filename, data[i.filename])
+
+
+@pytest.mark.parametrize("bomb", ["comment", "ratio"])
+def test_workbook_bombs_are_refused_before_parsing(example_copy: Path, tree_digest, bomb: str):
+    path = example_copy / "gamma.xlsx"
+
+    def change(name: str, b: bytes) -> bytes:
+        if name != "xl/worksheets/sheet1.xml":
+            return b
+        if bomb == "comment":
+            return b.replace(b"<sheetData>", b"<!--" + b"x" * 1000 + b"--><sheetData>")
+        return b.replace(b"</worksheet>", b"<extLst>" + b" " * (8 << 20) + b"</extLst></worksheet>")
+
+    _rewrite_xlsx(path, change)
+    before = tree_digest(example_copy)
+    with _Alarm(30):
+        hit = _assert_refused(example_copy, tree_digest, before, "unreadable_file", "gamma.xlsx")
+    assert ("XML comment" if bomb == "comment" else "decompression bomb") in hit["message"]
