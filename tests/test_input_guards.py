@@ -20,7 +20,7 @@ from hccstudy._ranges import numeric_ranges, range_table
 from hccstudy._yaml import ConfigError
 from hccstudy.analysis.config import AnalysisConfig, load_analysis_config
 from hccstudy.cli import app
-from hccstudy.cohort.config import StudyConfig, load_config
+from hccstudy.cohort.config import StudyConfig, Units, load_config
 from hccstudy.schema import ingest
 
 runner = CliRunner()
@@ -383,3 +383,175 @@ def test_workbook_bombs_are_refused_before_parsing(example_copy: Path, tree_dige
     with _Alarm(30):
         hit = _assert_refused(example_copy, tree_digest, before, "unreadable_file", "gamma.xlsx")
     assert ("XML comment" if bomb == "comment" else "decompression bomb") in hit["message"]
+
+
+# --------------------------------------------------------------------------- 2. values: non-finite, ranges, dates
+def _edit(path: Path, fn) -> None:
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    fn(df)
+    df.to_csv(path, index=False, lineterminator="\n")
+
+
+def _set(row: int, col: str, value: str):
+    def fn(df):
+        df.loc[row, col] = value
+    return fn
+
+
+def _check_hit(study: Path, tree_digest, rule: str, file: str, row: int, column: str, words=()) -> pd.Series:
+    before = tree_digest(study)
+    err = _ingest_errors(study)
+    hits = err[(err["rule"] == rule) & (err["file"] == file) & (err["row"] == row) & (err["column"] == column)]
+    assert len(hits) >= 1, err.to_string()
+    for w in words:
+        assert any(w in m for m in hits["message"]), hits["message"].tolist()
+    result = _cli(["validate", str(study)])
+    assert result.exit_code == 2
+    assert f"{file}:{row}" in result.output and rule in result.output
+    assert tree_digest(study) == before
+    return hits.iloc[0]
+
+
+NONFINITE = [
+    ("alpha/patients.csv", "ecog", "inf"),
+    ("alpha/patients.csv", "albumin", "Infinity"),
+    ("alpha/patients.csv", "weight_kg", "-inf"),
+    ("alpha/haic_cycles.csv", "cycle", "inf"),
+    ("alpha/haic_cycles.csv", "oxaliplatin_mg", "1e400"),
+    ("alpha/adverse_events.csv", "grade", "Infinity"),
+    ("alpha/labs.csv", "value", "inf"),
+    ("alpha/assessments.csv", "viable_diameter_mm", "inf"),
+    ("alpha/systemic.csv", "dose", "NaN"),  # NaN is missing by the data model's rules, not an error
+]
+
+
+@pytest.mark.parametrize("rel,col,value", NONFINITE, ids=[f"{c}={v}" for _r, c, v in NONFINITE])
+def test_non_finite_numbers_are_type_errors_with_location(example_copy: Path, tree_digest, rel, col, value):
+    _edit(example_copy / rel, _set(0, col, value))
+    if value == "NaN":
+        err = _ingest_errors(example_copy)
+        assert not ((err["column"] == col) & (err["file"] == rel)).any()
+        return
+    hit = _check_hit(example_copy, tree_digest, "type", rel, 2, col, ["finite"])
+    assert hit["value"] == value
+
+
+RANGE = [
+    ("alpha/labs.csv", "value", "1e300", "alt"),
+    ("alpha/labs.csv", "uln", "0", "alt"),
+    ("alpha/labs.csv", "uln", "-40", "alt"),
+    ("alpha/patients.csv", "tumour_number", "1e300", "[1, 100]"),
+    ("alpha/haic_cycles.csv", "cycle", "99999999999999999999999", "[1, 50]"),
+    ("alpha/patients.csv", "first_haic_date", "2300-01-01", "plausible dates"),
+    ("alpha/labs.csv", "date", "9999-12-31", "plausible dates"),
+    ("alpha/systemic.csv", "start_date", "1970-01-01", "plausible dates"),
+    ("alpha/patients.csv", "birth_date", "1850-06-01", "[1900-01-01"),
+]
+
+
+@pytest.mark.parametrize("rel,col,value,word", RANGE, ids=[f"{c}={v}" for _r, c, v, _w in RANGE])
+def test_values_outside_plausible_ranges_are_range_errors(example_copy: Path, tree_digest, rel, col, value, word):
+    _edit(example_copy / rel, _set(0, col, value))
+    hit = _check_hit(example_copy, tree_digest, "range", rel, 2, col, [word])
+    assert hit["value"]  # the value as written (numbers as read, e.g. 1e+300)
+
+
+def test_birth_date_giving_an_implausible_age_is_an_error(example_copy: Path, tree_digest):
+    def fn(df):
+        df["birth_date"] = ""
+        df.loc[0, ["birth_date", "age"]] = ["1905-01-01", ""]  # 114 at first HAIC in 2019
+    _edit(example_copy / "alpha/patients.csv", fn)
+    _check_hit(example_copy, tree_digest, "range", "alpha/patients.csv", 2, "birth_date", ["age at first HAIC"])
+
+
+def _birth(df, value: str = "1960-01-01"):
+    df["birth_date"] = ""
+    df.loc[df["patient_id"] == "A01", "birth_date"] = value
+
+
+# (id, file edits, file of the error, row, column, words)
+DATE_ORDER = [
+    ("lab_before_birth", [("alpha/labs.csv", _set(0, "date", "1959-06-01"))], "alpha/labs.csv", "date", "before the patient's birth"),
+    ("systemic_before_birth", [("alpha/systemic.csv", _set(0, "start_date", "1959-06-01"))], "alpha/systemic.csv", "start_date",
+     "before the patient's birth"),
+    ("ae_before_birth", [("alpha/adverse_events.csv", _set(0, "onset_date", "1959-06-01"))], "alpha/adverse_events.csv",
+     "onset_date", "before the patient's birth"),
+    ("diagnosis_before_birth", [("alpha/patients.csv", _set(0, "diagnosis_date", "1959-06-01"))], "alpha/patients.csv",
+     "birth_date", "born after the diagnosis"),
+    ("scan_after_followup", [("alpha/assessments.csv", _set(0, "date", "2020-05-01"))], "alpha/assessments.csv", "date",
+     "after the patient's last follow-up"),
+    ("progression_after_followup", [("alpha/patients.csv", _set(1, "progression_date", "2021-07-01"))], "alpha/patients.csv",
+     "progression_date", "after the last follow-up"),
+    ("diagnosis_after_death", [("alpha/patients.csv", _set(0, "diagnosis_date", "2020-05-01"))], "alpha/patients.csv",
+     "diagnosis_date", "diagnosis after death"),
+]
+
+
+@pytest.mark.parametrize("case", DATE_ORDER, ids=[c[0] for c in DATE_ORDER])
+def test_dates_out_of_clinical_order_name_the_rule(example_copy: Path, tree_digest, case):
+    _id, edits, rel, col, words = case
+    _edit(example_copy / "alpha/patients.csv", _birth)
+    for file, fn in edits:
+        _edit(example_copy / file, fn)
+    row = 3 if _id == "progression_after_followup" else 2
+    hit = _check_hit(example_copy, tree_digest, "date_order", rel, row, col, [words])
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", hit["value"])
+
+
+def test_parquet_and_excel_dates_beyond_2262_and_inf_are_errors_not_crashes(example_copy: Path, tree_digest):
+    import datetime as dt
+
+    pq = example_copy / "beta/haic_cycles.parquet"
+    df = pd.read_parquet(pq)
+    df["date"] = [dt.date.fromisoformat(x) for x in df["date"]]
+    df.loc[0, "date"] = dt.date(2300, 1, 1)
+    df.loc[1, "oxaliplatin_mg"] = float("inf")
+    df.to_parquet(pq, index=False)
+    xl = example_copy / "gamma.xlsx"
+    sheets = pd.read_excel(xl, sheet_name=None)
+    sheets["patients"]["death_date"] = sheets["patients"]["death_date"].astype(object)
+    sheets["patients"].loc[0, "death_date"] = dt.datetime(2300, 1, 1)
+    with pd.ExcelWriter(xl, engine="openpyxl") as xw:
+        for name, d in sheets.items():
+            d.to_excel(xw, sheet_name=name, index=False)
+    before = tree_digest(example_copy)
+    err = _ingest_errors(example_copy)
+    got = set(zip(err["file"], err["row"], err["column"], err["rule"], strict=True))
+    assert ("beta/haic_cycles.parquet", 1, "date", "range") in got
+    assert ("beta/haic_cycles.parquet", 2, "oxaliplatin_mg", "type") in got
+    assert ("gamma.xlsx[patients]", 2, "death_date", "range") in got
+    result = _cli(["validate", str(example_copy)])
+    assert result.exit_code == 2 and "2300-01-01" in result.output
+    assert tree_digest(example_copy) == before
+
+
+def test_every_numeric_and_date_field_has_a_plausible_range():
+    from hccstudy.schema.fields import LAB_RANGES, LAB_TEST, RECORD_TYPES
+
+    assert set(LAB_RANGES) == set(LAB_TEST)
+    for rt in RECORD_TYPES.values():
+        for f in rt.fields:
+            if f.kind not in ("int", "float", "date"):
+                continue
+            if rt.name == "labs" and f.name in ("value", "uln", "lln"):
+                continue  # per test: LAB_RANGES
+            assert f.lo is not None and f.hi is not None, f"{rt.name}.{f.name} has no plausible range"
+
+
+def test_bad_bilirubin_factor_is_a_config_error_not_data_errors(example_copy: Path):
+    with pytest.raises(ConfigError, match=r"^units\.bilirubin_factor"):
+        ingest(example_copy, bilirubin_factor=-17.1)
+    with pytest.raises(ConfigError, match=r"^units\.bilirubin_factor"):
+        ingest(example_copy, bilirubin_factor=float("nan"))
+    with pytest.raises(ConfigError, match="units.bilirubin_factor"):
+        # a config built without validation (model_construct) still cannot reach the data
+        hccstudy.load_study(example_copy, StudyConfig().model_copy(update={"units": Units.model_construct(bilirubin_factor=-1)}))
+
+
+def test_synthetic_and_example_studies_stay_clean(tmp_path: Path):
+    from hccstudy.synth import generate, write_cohort
+
+    assert ingest(hccstudy.example_study_path()).report.ok
+    write_cohort(generate(n_screened=120), tmp_path / "synth")
+    report = ingest(tmp_path / "synth").report
+    assert report.ok, report.errors.head(20).to_string()

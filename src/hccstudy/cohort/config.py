@@ -18,7 +18,9 @@ from .._ranges import NUMBER, Interval
 from .._yaml import ConfigError, read_mapping, validation_message
 from ..clinical.ctcae import DEFAULT_LIMITS
 from ..clinical.mrecist import MrecistOptions
+from ..schema import fields
 from ..schema.fields import LAB_RANGES
+from ..schema.units import BILIRUBIN_FACTOR_RANGE
 
 #: Default order: liver function and PS come before the BCLC stage, because Child-Pugh C and ECOG >= 3
 #: would otherwise always be reported as "not BCLC C" (they make the stage D).
@@ -32,9 +34,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-#: study dates in a config (and the data's clinical dates) lie in this window
-EARLIEST_DATE = dt.date(1980, 1, 1)
-LATEST_DATE = dt.date(2100, 12, 31)
+#: study dates in a config lie in the window of the data's clinical dates
+EARLIEST_DATE = dt.date.fromisoformat(fields.EARLIEST_DATE)
+LATEST_DATE = dt.date.fromisoformat(fields.LATEST_DATE)
 StudyDate = Annotated[dt.date, Interval(ge=EARLIEST_DATE, le=LATEST_DATE)]
 
 
@@ -53,7 +55,7 @@ class StudyPeriod(_Strict):
 
 
 class Units(_Strict):
-    bilirubin_factor: Annotated[float, Interval(ge=17.0, le=17.2), NUMBER] = Field(
+    bilirubin_factor: Annotated[float, Interval(ge=BILIRUBIN_FACTOR_RANGE[0], le=BILIRUBIN_FACTOR_RANGE[1]), NUMBER] = Field(
         17.1, description="µmol/L per mg/dL (17.1 or 17.104; 10 / molar mass 584.7 g/mol)")
 
 
