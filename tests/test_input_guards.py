@@ -555,3 +555,31 @@ def test_synthetic_and_example_studies_stay_clean(tmp_path: Path):
     write_cohort(generate(n_screened=120), tmp_path / "synth")
     report = ingest(tmp_path / "synth").report
     assert report.ok, report.errors.head(20).to_string()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and /dev/zero")
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_analysis_data_that_is_not_a_regular_file_is_a_config_error(tmp_path: Path, kind: str):
+    data = tmp_path / "table.csv"
+    if kind == "fifo":
+        os.mkfifo(data)
+    elif kind == "device":
+        data.symlink_to("/dev/zero")
+    else:
+        data.mkdir()
+    cfg = dict(ANALYSIS_BASE, data=str(data))
+    with _Alarm(20), pytest.raises(ConfigError, match=r"^data: .*table\.csv"):
+        hccstudy.analyze(load_analysis_config(cfg))
+
+
+def test_size_limits_refuse_files_before_parsing(example_copy: Path, monkeypatch):
+    from hccstudy.schema import readers
+
+    monkeypatch.setattr(readers, "MAX_PARQUET_BYTES", 100)  # the example's Parquet unpacks to more
+    err = _ingest_errors(example_copy)
+    hit = err[(err["rule"] == "unreadable_file") & (err["file"] == "beta/haic_cycles.parquet")]
+    assert "unpack" in hit.iloc[0]["message"]
+    monkeypatch.setattr(readers, "MAX_FILE_BYTES", 300)
+    err = _ingest_errors(example_copy)
+    hit = err[(err["rule"] == "unreadable_file") & (err["file"] == "alpha/labs.csv")]
+    assert "larger than the limit" in hit.iloc[0]["message"]

@@ -33,7 +33,11 @@ Conventions
   of `age`.
 - Files: only regular files are read (not FIFOs or devices), at most 512 MiB; CSV must be UTF-8; a
   workbook may unpack to at most 256 MiB and must not hold XML comments (Excel never writes them).
-  Two columns whose names differ only in case or surrounding spaces are an error.
+  Two columns whose names differ only in case or surrounding spaces are an error.  File rules:
+  `unreadable_file` (not a regular file, too large, not UTF-8 -- with the line --, not parseable),
+  `duplicate_file`, `duplicate_sheet`, `duplicate_column`, `duplicate_centre` (naming both the folder
+  and the workbook), `missing_patients`; `unknown_file`, `unknown_sheet` are warnings.  In CSV, the
+  row of a record is the line it starts on, also after values with quoted line breaks.
 """
 
 

@@ -43,6 +43,8 @@ EXCEL = {".xlsx", ".xlsm"}
 MAX_FILE_BYTES = 512 << 20
 #: largest total uncompressed size of a workbook's parts
 MAX_WORKBOOK_BYTES = 256 << 20
+#: largest uncompressed size of a Parquet file's data (from its footer, checked before reading)
+MAX_PARQUET_BYTES = 1 << 30
 #: a workbook part over 1 MiB that deflates more than this is a decompression bomb, not a table
 MAX_COMPRESSION_RATIO = 200
 NA_VALUES = ["", "NA", "NaN", "na", "N/A", "."]
@@ -209,6 +211,22 @@ def workbook_problem(data: bytes) -> str | None:
     return None
 
 
+def parquet_problem(data: bytes) -> str | None:
+    """Why a Parquet file must not be read, or None: its footer's uncompressed size over
+    :data:`MAX_PARQUET_BYTES` (a small file can unpack to gigabytes)."""
+    import pyarrow.parquet as pq
+
+    try:
+        md = pq.ParquetFile(io.BytesIO(data)).metadata
+    except Exception as exc:
+        return f"not a readable Parquet file: {str(exc)[:300]}"
+    size = sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
+    if size > MAX_PARQUET_BYTES:
+        return (f"its data unpack to {size} bytes, more than the limit of {MAX_PARQUET_BYTES}; "
+                "split it or save a smaller extract")
+    return None
+
+
 def _read_workbook_sheets(data: bytes) -> dict:
     problem = workbook_problem(data)
     if problem:
@@ -308,6 +326,8 @@ def _read_centre_folder(root, folder, frames, inputs, log) -> None:
             if kind == "csv":
                 df, header, rows = _read_csv(data)
             else:
+                if problem := parquet_problem(data):
+                    raise _Unreadable(problem)
                 df = pd.read_parquet(io.BytesIO(data))
                 header, rows = list(df.columns), np.arange(1, len(df) + 1)
         except _Unreadable as exc:
