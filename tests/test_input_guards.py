@@ -49,6 +49,8 @@ FILE_CASES = [
     ("folder", None, ["is a folder"]),
     ("deep", "a: " + "[" * 2000 + "]" * 2000 + "\n", ["nested"]),
     ("deep_block", "".join("  " * i + f"k{i}:\n" for i in range(300)) + "  " * 300 + "v: 1\n", ["nested"]),
+    ("alias_bomb", "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)), ["aliases"]),
     ("not_mapping", "- 1\n- 2\n", ["mapping"]),
     ("bad_yaml", "study: [unclosed\n", ["not valid YAML"]),
 ]
@@ -125,6 +127,7 @@ VALUE_CASES = [
     ("ctcae.limits", {"ctcae": {"limits": {"bilirubin": {"uln": 1e300}}}}),
     ("study.start", {"study": {"start": "1850-01-01"}}),
     ("study.data_cutoff", {"study": {"data_cutoff": "2263-01-01"}}),
+    ("name", {"name": "x" * (2 << 20)}),
 ]
 
 

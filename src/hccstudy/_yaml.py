@@ -4,7 +4,7 @@
 
 A config file is a user's input like any data file: :func:`read_mapping` reads only a regular file of
 at most :data:`MAX_CONFIG_BYTES`, in UTF-8, nested at most :data:`MAX_DEPTH` levels, and turns every
-problem (a folder, a FIFO, latin-1 text, an impossible date such as 2023-02-30) into a
+problem (a folder, a FIFO, latin-1 text, an impossible date such as 2023-02-30, an alias bomb) into a
 :class:`ConfigError` that names the file and, where it can, the line or key.
 """
 
@@ -21,6 +21,8 @@ from ._files import InputFileError, read_regular_file
 MAX_CONFIG_BYTES = 1 << 20
 #: nesting deeper than this is refused before it can exhaust the parser's recursion
 MAX_DEPTH = 50
+#: values after expanding aliases (``*name``): a "billion laughs" config is refused, not validated
+MAX_NODES = 100_000
 
 
 class _Loader(yaml.SafeLoader):
@@ -46,22 +48,44 @@ class ConfigError(Exception):
     """A config file that cannot be used; the message names the key."""
 
 
-def _depth(text: str) -> int:
-    """Deepest nesting of YAML collections, from the event stream (no recursion, no objects built)."""
-    depth = deepest = 0
+def _check_shape(text: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` and more than :data:`MAX_NODES` values once
+    aliases are expanded, from the event stream (no recursion, no objects built)."""
+    depth = total = 0
+    sizes: dict[str, int] = {}  # anchor -> values in its expanded subtree
+    frames: list[list] = []  # open collections: [anchor, values so far]
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
-            deepest = max(deepest, depth)
-        elif isinstance(event, yaml.CollectionEndEvent):
+            if depth > MAX_DEPTH:
+                raise ConfigError(f"nested more than {MAX_DEPTH} levels deep")
+            frames.append([event.anchor, 1])
+            total += 1
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
-    return deepest
+            anchor, n = frames.pop()
+            if anchor:
+                sizes[anchor] = n
+        elif isinstance(event, yaml.AliasEvent):
+            n = sizes.get(event.anchor, 1)
+            total += n
+        elif isinstance(event, yaml.ScalarEvent):
+            n = 1
+            total += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        else:
+            continue
+        if frames:
+            frames[-1][1] += n
+        if total > MAX_NODES:
+            raise ConfigError(f"more than {MAX_NODES} values once aliases (*name) are expanded")
 
 
 def load_yaml(text: str):
-    """Parse YAML text (YAML 1.2 booleans).  Nesting deeper than :data:`MAX_DEPTH` -> ConfigError."""
-    if _depth(text) > MAX_DEPTH:
-        raise ConfigError(f"nested more than {MAX_DEPTH} levels deep")
+    """Parse YAML text (YAML 1.2 booleans).  Too deep or too many values -> ConfigError."""
+    _check_shape(text)
     return yaml.load(text, Loader=_Loader)  # noqa: S506 -- a SafeLoader subclass
 
 
@@ -92,7 +116,7 @@ def read_mapping(path: str | Path) -> dict:
         raise ConfigError(f"{p}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
-    except RecursionError as exc:  # belt and braces: _depth should have refused it
+    except RecursionError as exc:  # belt and braces: _check_shape should have refused it
         raise ConfigError(f"{p}: nested too deeply") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the top level must be a mapping of keys")

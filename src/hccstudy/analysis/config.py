@@ -124,7 +124,7 @@ class AnalysisConfig(_Strict):
     subgroups: list[str | SubgroupCut] = []
     response: ResponseSpec | None = None
     adverse_events: AdverseEventSpec | None = None
-    name: str = "Analysis"
+    name: str = Field("Analysis", max_length=300)
     base_dir: Path = Field(Path("."), exclude=True, description="folder the data path is relative to")
 
     @property

@@ -142,7 +142,7 @@ class Endpoints(_Strict):
 class StudyConfig(_Strict):
     """Root of the study config."""
 
-    name: str = "HAIC + targeted + PD-(L)1: sequential vs simultaneous"
+    name: str = Field("HAIC + targeted + PD-(L)1: sequential vs simultaneous", max_length=300)
     study: StudyPeriod = StudyPeriod()
     units: Units = Units()
     child_pugh: ChildPughOptions = ChildPughOptions()

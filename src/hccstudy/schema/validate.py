@@ -59,7 +59,7 @@ def _as_text(s: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(s):
         # Integral floats (Excel/Parquet ids, codes) are written without the ".0".
         v = s.to_numpy(dtype=float)
-        integral = np.isfinite(v) & (v == np.round(v))
+        integral = np.isfinite(v) & (v == np.round(v)) & (np.abs(v) < 2.0**53)
         txt = np.where(integral, np.where(integral, v, 0).astype(np.int64).astype(str), s.astype(str).to_numpy())
         return pd.Series(txt, index=s.index, dtype="string").where(s.notna())
     t = s.astype("string").str.strip()
