@@ -586,3 +586,23 @@ def test_size_limits_refuse_files_before_parsing(example_copy: Path, monkeypatch
     err = _ingest_errors(example_copy)
     hit = err[(err["rule"] == "unreadable_file") & (err["file"] == "alpha/labs.csv")]
     assert "larger than the limit" in hit.iloc[0]["message"]
+
+
+@pytest.mark.parametrize("override,key", [
+    ({"covariates": ["x", "id"], "categorical": ["id"]}, "covariates"),
+    ({"matching": {"on": ["x", "a"]}}, "matching.on"),
+])
+def test_id_or_arm_as_covariate_is_a_config_error(override: dict, key: str):
+    with pytest.raises(ConfigError) as exc:
+        load_analysis_config({**ANALYSIS_BASE, **override})
+    assert str(exc.value).startswith(key), str(exc.value)
+
+
+def test_csv_with_a_ragged_row_names_the_line(example_copy: Path, tree_digest):
+    path = example_copy / "alpha/systemic.csv"
+    lines = _csv_text(path).splitlines()
+    lines[2] += ",extra,cells"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before = tree_digest(example_copy)
+    hit = _assert_refused(example_copy, tree_digest, before, "unreadable_file", "alpha/systemic.csv", ["line 3"])
+    assert hit["row"] == 3

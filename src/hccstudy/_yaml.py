@@ -129,7 +129,14 @@ def _short(v: object, limit: int = 80) -> str:
 
 
 def validation_message(exc) -> str:
-    """A pydantic ValidationError as 'key.path: message; ...' (keys and messages kept short)."""
-    return "; ".join(
-        f"{_short('.'.join(str(x) for x in e['loc']) or '(top level)')}: {_short(e['msg'], 300)}" for e in exc.errors()
-    )
+    """A pydantic ValidationError as 'key.path: message; ...' (keys and messages kept short).  A
+    whole-model check names its keys itself, so its message is given as it is."""
+    parts = []
+    for e in exc.errors():
+        key = ".".join(str(x) for x in e["loc"])
+        msg = _short(e["msg"], 300)
+        if not key and msg.startswith("Value error, "):
+            parts.append(msg.removeprefix("Value error, "))
+        else:
+            parts.append(f"{_short(key or '(top level)')}: {msg}")
+    return "; ".join(parts)

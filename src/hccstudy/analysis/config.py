@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._ranges import NUMBER, Interval
 from .._yaml import ConfigError, read_mapping, validation_message
@@ -130,6 +130,16 @@ class AnalysisConfig(_Strict):
     @property
     def data_path(self) -> Path:
         return self.data if self.data.is_absolute() else self.base_dir / self.data
+
+    @model_validator(mode="after")
+    def _roles(self):
+        """The id and the arm identify rows and groups; neither can be a covariate or matched on."""
+        for key, names in (("covariates", self.covariates), ("categorical", self.categorical),
+                           ("nonnormal", self.nonnormal), ("matching.on", self.matching.on if self.matching else [])):
+            for role, col in (("id", self.id), ("arm.column", self.arm.column)):
+                if col in names:
+                    raise ValueError(f"{key}: {col!r} is the {role}; it cannot also be a covariate")
+        return self
 
     @field_validator("covariates")
     @classmethod

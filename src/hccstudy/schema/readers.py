@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +171,9 @@ def _read_csv(data: bytes) -> tuple[pd.DataFrame, list, np.ndarray]:
                           na_values=NA_VALUES, keep_default_na=False)
     except pd.errors.EmptyDataError as exc:
         raise _Unreadable("the file is empty (not even a header line)") from exc
+    except pd.errors.ParserError as exc:  # "Expected 5 fields in line 7, saw 6": keep the line
+        m = re.search(r"line (\d+)", str(exc))
+        raise _Unreadable(str(exc).strip(), row=int(m.group(1)) if m else None) from exc
     lines = record_lines(data.removeprefix(b"\xef\xbb\xbf"), len(raw))
     header = list(raw.iloc[0]) if len(raw) else []
     return raw.iloc[1:].reset_index(drop=True), header, lines[1:]
