@@ -485,6 +485,10 @@ DATE_ORDER = [
      "after the patient's last follow-up"),
     ("progression_after_followup", [("alpha/patients.csv", _set(1, "progression_date", "2021-07-01"))], "alpha/patients.csv",
      "progression_date", "after the last follow-up"),
+    ("systemic_before_diagnosis", [("alpha/systemic.csv", _set(0, "start_date", "2019-01-01"))], "alpha/systemic.csv",
+     "start_date", "before the diagnosis date"),
+    ("stop_after_death", [("alpha/systemic.csv", lambda df: df.insert(len(df.columns), "stop_date", ["2021-01-01", *[""] * (len(df) - 1)]))],
+     "alpha/systemic.csv", "stop_date", "after the patient's death"),
     ("diagnosis_after_death", [("alpha/patients.csv", _set(0, "diagnosis_date", "2020-05-01"))], "alpha/patients.csv",
      "diagnosis_date", "diagnosis after death"),
 ]

@@ -29,7 +29,7 @@ Conventions
   `date_order`): birth ≤ diagnosis ≤ first HAIC ≤ last follow-up ≤ death; progression and first
   systemic therapy after diagnosis (birth) and by the last follow-up; every dated record (cycles,
   systemic therapy, labs, scans, adverse events) after birth, by the last follow-up and by death;
-  HAIC cycles on or after diagnosis.  A birth date must give an age at first HAIC within the range
+  HAIC cycles, systemic therapy and adverse events on or after diagnosis; a systemic stop date by death.  A birth date must give an age at first HAIC within the range
   of `age`.
 - Files: only regular files are read (not FIFOs or devices), at most 512 MiB; CSV must be UTF-8; a
   workbook may unpack to at most 256 MiB and must not hold XML comments (Excel never writes them).

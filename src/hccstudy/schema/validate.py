@@ -372,9 +372,13 @@ def _check_children(name: str, df: pd.DataFrame, patients: pd.DataFrame, log: Is
     after_lfu = pd.Series(d > joined["last_followup_date"].to_numpy())
     _date_order(df, log, after_lfu, rt.date,
                 f"{name} record dated after the patient's last follow-up (the last date known alive)")
-    if name == "haic_cycles":
+    if name in ("haic_cycles", "systemic", "adverse_events"):  # treatment and its toxicity follow the diagnosis
         before_dx = pd.Series(d < joined["diagnosis_date"].to_numpy())
-        _date_order(df, log, before_dx, rt.date, "HAIC cycle before the diagnosis date")
+        what = {"haic_cycles": "HAIC cycle", "systemic": "systemic therapy start", "adverse_events": "adverse event onset"}
+        _date_order(df, log, before_dx, rt.date, f"{what[name]} before the diagnosis date")
+    if name == "systemic":
+        stop_after_death = pd.Series(df["stop_date"].to_numpy() > joined["death_date"].to_numpy())
+        _date_order(df, log, stop_after_death, "stop_date", "systemic therapy stopped after the patient's death")
     return df
 
 
