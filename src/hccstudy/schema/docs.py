@@ -24,13 +24,13 @@ Conventions
   or endpoints, a missing value is a warning and the patient is excluded as *incomplete data*;
   **optional** = used when present.
 - Ranges are inclusive plausibility bounds in the canonical unit, applied after unit conversion
-  (rule `range`); NaN, `inf` and `Infinity` are not numbers (rule `type`).  Lab results have a range
-  per test (table below).  Dates must lie in their plausible range and in clinical order (rule
+  (rule `range`); `inf`, `Infinity`, `1e400` are not finite numbers (rule `type`; `NaN` is read
+  as missing).  Lab results have a range per test (table below).  Dates must lie in their plausible range and in clinical order (rule
   `date_order`): birth ≤ diagnosis ≤ first HAIC ≤ last follow-up ≤ death; progression and first
   systemic therapy after diagnosis (birth) and by the last follow-up; every dated record (cycles,
   systemic therapy, labs, scans, adverse events) after birth, by the last follow-up and by death;
-  HAIC cycles, systemic therapy and adverse events on or after diagnosis; a systemic stop date by death.  A birth date must give an age at first HAIC within the range
-  of `age`.
+  HAIC cycles, systemic therapy and adverse events on or after diagnosis; a systemic stop date by
+  death.  A birth date must give an age at first HAIC within the range of `age`.
 - Files: only regular files are read (not FIFOs or devices), at most 512 MiB; CSV must be UTF-8; a
   workbook may unpack to at most 256 MiB and must not hold XML comments (Excel never writes them).
   Two columns whose names differ only in case or surrounding spaces are an error.  File rules:
