@@ -610,3 +610,16 @@ def test_csv_with_a_ragged_row_names_the_line(example_copy: Path, tree_digest):
     before = tree_digest(example_copy)
     hit = _assert_refused(example_copy, tree_digest, before, "unreadable_file", "alpha/systemic.csv", ["line 3"])
     assert hit["row"] == 3
+
+
+def test_unlistable_centre_folder_is_reported(example_copy: Path, monkeypatch):
+    real = Path.iterdir
+
+    def iterdir(self):
+        if self.name == "alpha":  # as for a folder without read permission (root ignores chmod)
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    err = _ingest_errors(example_copy)
+    hit = err[(err["rule"] == "unreadable_file") & (err["file"] == "alpha")]
+    assert "Permission denied" in hit.iloc[0]["message"]

@@ -260,7 +260,7 @@ def read_study(study_dir: str | Path, log: IssueLog) -> RawStudy:
     frames: dict[str, list[pd.DataFrame]] = {name: [] for name in RECORD_TYPES}
     inputs: list[InputFile] = []
     centres: dict[str, list[str]] = {}
-    for entry in sorted(root.iterdir()):
+    for entry in _entries(root, root, "", log):
         if entry.name.startswith((".", "~$")):
             continue
         if entry.is_dir():
@@ -297,6 +297,16 @@ def read_study(study_dir: str | Path, log: IssueLog) -> RawStudy:
     return RawStudy(tables, inputs, columns)
 
 
+def _entries(root: Path, folder: Path, centre: str, log: IssueLog) -> list[Path]:
+    """The folder's entries, sorted; a folder we may not list is reported, not a crash."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        rel = "." if folder == root else str(folder.relative_to(root))
+        log.add(rule="unreadable_file", centre=centre, file=rel, message=f"cannot list the folder: {exc.strerror or exc}")
+        return []
+
+
 def _read_bytes(path: Path, rel: str, centre: str, log: IssueLog) -> bytes | None:
     try:
         return read_regular_file(path, MAX_FILE_BYTES)
@@ -308,7 +318,7 @@ def _read_bytes(path: Path, rel: str, centre: str, log: IssueLog) -> bytes | Non
 def _read_centre_folder(root, folder, frames, inputs, log) -> None:
     centre = folder.name
     seen: set[str] = set()
-    for path in sorted(folder.iterdir()):
+    for path in _entries(root, folder, centre, log):
         if path.name.startswith((".", "~$")) or path.is_dir():
             continue
         rel = str(path.relative_to(root))
