@@ -623,3 +623,19 @@ def test_unlistable_centre_folder_is_reported(example_copy: Path, monkeypatch):
     err = _ingest_errors(example_copy)
     hit = err[(err["rule"] == "unreadable_file") & (err["file"] == "alpha")]
     assert "Permission denied" in hit.iloc[0]["message"]
+
+
+def test_markup_like_text_in_keys_and_values_is_printed_not_parsed(tmp_path: Path, example_copy: Path):
+    import io
+
+    from rich.console import Console
+
+    from hccstudy.cli import print_issues
+
+    cfg = _write(tmp_path / "study.yaml", '"[/x]": 1\n')
+    result = _cli(["validate", str(hccstudy.example_study_path()), "--config", str(cfg)])
+    assert result.exit_code == 2 and "[/x]" in result.output
+    _edit(example_copy / "alpha/patients.csv", _set(0, "albumin", "[/bold]"))
+    buf = io.StringIO()
+    print_issues(ingest(example_copy).report, out=Console(file=buf, force_terminal=True, width=200))
+    assert "[/bold]" in buf.getvalue()

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -39,7 +40,7 @@ def _config(path: Path | None) -> StudyConfig:
     try:
         return load_config(path)
     except ConfigError as exc:
-        err.print(f"[bold red]config error:[/] {exc}")
+        err.print(f"[bold red]config error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
 
@@ -69,8 +70,8 @@ def _issue_table(report: ValidationReport, shown: pd.DataFrame, out: Console) ->
         t.add_column(c, overflow="fold")
     for r in shown.itertuples(index=False):
         colour = "red" if r.severity == "error" else "yellow"
-        t.add_row(f"[{colour}]{r.severity}[/]", r.centre, r.file, "" if r.row < 0 else str(r.row), r.column,
-                  str(r.value), r.rule, r.message)
+        t.add_row(f"[{colour}]{r.severity}[/]", *(escape(str(x)) for x in (r.centre, r.file)),
+                  "" if r.row < 0 else str(r.row), *(escape(str(x)) for x in (r.column, r.value, r.rule, r.message)))
     out.print(t)
 
 
@@ -310,7 +311,7 @@ def analyze(
         with console.status("Analysing..."):
             results = run_analysis(cfg)
     except ConfigError as exc:
-        err.print(f"[bold red]config error:[/] {exc}")
+        err.print(f"[bold red]config error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     with _AtomicDir(out, force) as tmp, console.status("Writing the report..."):
         build_report(results, tmp, inputs=[{"file": str(cfg.data_path), "sha256": sha256(cfg.data_path)}])
