@@ -217,19 +217,25 @@ def _ingest_errors(study: Path) -> pd.DataFrame:
     return ingest(study).report.errors
 
 
+def _validate_cli(study: Path):
+    """``hccstudy validate --csv``: exit 2, no traceback; returns (errors as written to the CSV, output).
+    One ingest per check keeps these tests fast (the in-process API is the same function)."""
+    issues_csv = study.parent / "issues.csv"
+    result = _cli(["validate", str(study), "--all", "--csv", str(issues_csv)])
+    assert result.exit_code == 2, result.output
+    issues = pd.read_csv(issues_csv, dtype=str, keep_default_na=False).astype({"row": "int64"})
+    return issues[issues["severity"] == "error"], result.output
+
+
 def _assert_refused(study: Path, tree_digest, before: dict, rule: str, file: str, words=()) -> pd.Series:
-    """ingest reports ``rule`` on ``file``; validate exits 2 without a traceback; inputs unchanged."""
-    err = _ingest_errors(study)
+    """validate reports ``rule`` on ``file`` and exits 2 without a traceback; inputs unchanged."""
+    err, output = _validate_cli(study)
     hits = err[(err["rule"] == rule) & (err["file"] == file)]
     assert len(hits) >= 1, err.to_string()
     hit = hits.iloc[0]
     for w in words:
         assert w in hit["message"], hit["message"]
-    result = _cli(["validate", str(study)])
-    assert result.exit_code == 2
-    assert rule in result.output
-    with pytest.raises(hccstudy.StudyInputError):
-        hccstudy.load_study(study)
+    assert rule in output
     assert tree_digest(study) == before
     return hit
 
@@ -264,6 +270,8 @@ def test_duplicate_columns_after_folding_are_an_error_naming_both(example_copy: 
     before = tree_digest(example_copy)
     hit = _assert_refused(example_copy, tree_digest, before, "duplicate_column", "alpha/patients.csv")
     assert hit["message"].count("column ") >= 2  # both columns named, with their positions
+    with pytest.raises(hccstudy.StudyInputError):  # and the study is not loaded with the first copy
+        hccstudy.load_study(example_copy)
 
 
 def test_duplicate_column_in_a_workbook_sheet(example_copy: Path, tree_digest):
@@ -318,8 +326,7 @@ def test_long_values_are_cut_in_messages(example_copy: Path, tree_digest):
     before = tree_digest(example_copy)
     hit = _assert_refused(example_copy, tree_digest, before, "type", "alpha/patients.csv")
     assert len(hit["value"]) < 300 and "characters" in hit["value"]
-    result = _cli(["validate", str(example_copy)])
-    assert len(result.output) < 20000
+    assert len(_validate_cli(example_copy)[1]) < 20000
 
 
 class _Alarm:
@@ -403,14 +410,12 @@ def _set(row: int, col: str, value: str):
 
 def _check_hit(study: Path, tree_digest, rule: str, file: str, row: int, column: str, words=()) -> pd.Series:
     before = tree_digest(study)
-    err = _ingest_errors(study)
+    err, output = _validate_cli(study)
     hits = err[(err["rule"] == rule) & (err["file"] == file) & (err["row"] == row) & (err["column"] == column)]
     assert len(hits) >= 1, err.to_string()
     for w in words:
         assert any(w in m for m in hits["message"]), hits["message"].tolist()
-    result = _cli(["validate", str(study)])
-    assert result.exit_code == 2
-    assert f"{file}:{row}" in result.output and rule in result.output
+    assert f"{file}:{row}" in output and rule in output
     assert tree_digest(study) == before
     return hits.iloc[0]
 
