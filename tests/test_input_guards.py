@@ -644,3 +644,12 @@ def test_markup_like_text_in_keys_and_values_is_printed_not_parsed(tmp_path: Pat
     buf = io.StringIO()
     print_issues(ingest(example_copy).report, out=Console(file=buf, force_terminal=True, width=200))
     assert "[/bold]" in buf.getvalue()
+
+
+def test_workbook_unpacking_beyond_the_limit_is_refused(example_copy: Path, monkeypatch):
+    from hccstudy.schema import readers
+
+    monkeypatch.setattr(readers, "MAX_WORKBOOK_BYTES", 1000)
+    err = _ingest_errors(example_copy)
+    hit = err[(err["rule"] == "unreadable_file") & (err["file"] == "gamma.xlsx")]
+    assert "unpack" in hit.iloc[0]["message"] and "CSV or Parquet" in hit.iloc[0]["message"]

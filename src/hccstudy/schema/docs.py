@@ -32,7 +32,8 @@ Conventions
   HAIC cycles, systemic therapy and adverse events on or after diagnosis; a systemic stop date by
   death.  A birth date must give an age at first HAIC within the range of `age`.
 - Files: only regular files are read (not FIFOs or devices), at most 512 MiB; CSV must be UTF-8; a
-  workbook may unpack to at most 256 MiB and must not hold XML comments (Excel never writes them).
+  workbook may unpack to at most 64 MiB (which bounds the time openpyxl takes; larger tables belong in
+  CSV or Parquet) and must not hold XML comments (Excel never writes them).
   Two columns whose names differ only in case or surrounding spaces are an error.  File rules:
   `unreadable_file` (not a regular file, too large, not UTF-8 -- with the line --, not parseable),
   `duplicate_file`, `duplicate_sheet`, `duplicate_column`, `duplicate_centre` (naming both the folder

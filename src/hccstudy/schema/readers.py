@@ -42,8 +42,10 @@ SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 EXCEL = {".xlsx", ".xlsm"}
 #: largest input file read (CSV, Parquet or workbook as stored)
 MAX_FILE_BYTES = 512 << 20
-#: largest total uncompressed size of a workbook's parts
-MAX_WORKBOOK_BYTES = 256 << 20
+#: largest total uncompressed size of a workbook's parts.  openpyxl parses about 1-3 MB of sheet XML
+#: per second, so this also bounds the time a workbook can take (under a minute on a busy machine);
+#: larger tables belong in CSV or Parquet (a 60,000-row lab sheet unpacks to about 20 MB).
+MAX_WORKBOOK_BYTES = 64 << 20
 #: largest uncompressed size of a Parquet file's data (from its footer, checked before reading)
 MAX_PARQUET_BYTES = 1 << 30
 #: a workbook part over 1 MiB that deflates more than this is a decompression bomb, not a table
