@@ -124,6 +124,7 @@ VALUE_CASES = [
     ("ctcae.limits.alt.uln", {"ctcae": {"limits": {"alt": {"uln": -40}}}}),
     ("ctcae.limits.platelets.lln", {"ctcae": {"limits": {"platelets": {"lln": 0}}}}),
     ("ctcae.limits", {"ctcae": {"limits": {"alt": {"lln": 10}}}}),
+    ("ctcae.limits", {"ctcae": {"limits": {"alt": {}}}}),
     ("ctcae.limits", {"ctcae": {"limits": {"bilirubin": {"uln": 1e300}}}}),
     ("study.start", {"study": {"start": "1850-01-01"}}),
     ("study.data_cutoff", {"study": {"data_cutoff": "2263-01-01"}}),

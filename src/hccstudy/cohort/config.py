@@ -95,6 +95,8 @@ class CtcaeOptions(_Strict):
         for lab, lims in v.items():
             if lab not in DEFAULT_LIMITS:
                 raise ValueError(f"unknown lab {lab!r}; known: {', '.join(DEFAULT_LIMITS)}")
+            if not lims:
+                raise ValueError(f"{lab}: give its {next(iter(DEFAULT_LIMITS[lab])).upper()} (or leave {lab} out)")
             for kind, x in lims.items():
                 if kind not in DEFAULT_LIMITS[lab]:
                     raise ValueError(f"{lab}: CTCAE grades {lab} against its {next(iter(DEFAULT_LIMITS[lab])).upper()},"
