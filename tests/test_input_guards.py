@@ -52,6 +52,7 @@ FILE_CASES = [
     ("alias_bomb", "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)), ["aliases"]),
     ("not_mapping", "- 1\n- 2\n", ["mapping"]),
+    ("duplicate_key", "dosing:\n  cycle_days: 14\ndosing:\n  cycle_days: 21\n", ["line 3", "'dosing' given twice"]),
     ("bad_yaml", "study: [unclosed\n", ["not valid YAML"]),
 ]
 
