@@ -655,3 +655,15 @@ def test_workbook_unpacking_beyond_the_limit_is_refused(example_copy: Path, monk
     err = _ingest_errors(example_copy)
     hit = err[(err["rule"] == "unreadable_file") & (err["file"] == "gamma.xlsx")]
     assert "unpack" in hit.iloc[0]["message"] and "CSV or Parquet" in hit.iloc[0]["message"]
+
+
+def test_record_type_given_twice_in_a_workbook_is_an_error(example_copy: Path, tree_digest):
+    path = example_copy / "gamma.xlsx"
+    sheets = pd.read_excel(path, sheet_name=None)
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        for name, df in sheets.items():
+            df.to_excel(xw, sheet_name=name, index=False)
+        sheets["labs"].to_excel(xw, sheet_name="Labs ", index=False)
+    before = tree_digest(example_copy)
+    hit = _assert_refused(example_copy, tree_digest, before, "duplicate_sheet", "gamma.xlsx[Labs ]")
+    assert "'labs'" in hit["message"] and "'Labs '" in hit["message"]
