@@ -103,6 +103,8 @@ VALUE_CASES = [
     ("dosing.cycle_days", {"dosing": {"cycle_days": True}}),
     ("dosing.oxaliplatin_mg_m2", {"dosing": {"oxaliplatin_mg_m2": -85}}),
     ("dosing.bsa_cap", {"dosing": {"bsa_cap": float("inf")}}),
+    ("dosing.bsa_round", {"dosing": {"bsa_round": 1e-12}}),
+    ("dosing.fluorouracil_mg_m2", {"dosing": {"fluorouracil_mg_m2": 1e-12}}),
     ("arm.si_window_days", {"arm": {"si_window_days": 10**23}}),
     ("arm.pre_haic_tolerance_days", {"arm": {"pre_haic_tolerance_days": -1}}),
     ("arm.first_cycle_days", {"arm": {"first_cycle_days": True}}),
@@ -176,6 +178,9 @@ ANALYSIS_CASES = [
     ("subgroups.0", {"subgroups": [{"variable": "x", "cut": float("nan")}]}),
     ("cox.select_p", {"cox": {"select_p": True}}),
     ("km.conf_level", {"km": {"conf_level": 1.0}}),
+    ("km.conf_level", {"km": {"conf_level": 1e-12}}),
+    ("matching.on", {"matching": {"on": []}}),
+    ("matching.on", {"matching": {"on": ["x", "x"]}}),
 ]
 
 

@@ -70,6 +70,15 @@ class MatchingSpec(_Strict):
     ties: Literal["matchit", "legacy"] = "matchit"
     seed: Annotated[int, Interval(ge=0, le=2**32 - 1), NUMBER] = 1
 
+    @field_validator("on")
+    @classmethod
+    def _variables(cls, v):
+        if not v:
+            raise ValueError("list at least one variable for the propensity score")
+        if len(set(v)) != len(v):
+            raise ValueError("a variable is listed twice")
+        return v
+
 
 class EndpointSpec(_Strict):
     name: str
@@ -89,7 +98,7 @@ class CoxSpec(_Strict):
 
 class KmSpec(_Strict):
     conf_type: Literal["log", "log-log", "plain"] = "log"
-    conf_level: Annotated[float, Interval(gt=0, lt=1), NUMBER] = 0.95
+    conf_level: Annotated[float, Interval(ge=0.5, lt=1), NUMBER] = 0.95
 
 
 class SubgroupCut(_Strict):

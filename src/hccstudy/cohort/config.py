@@ -73,11 +73,11 @@ class BclcOptions(_Strict):
 
 class DosingOptions(_Strict):
     bsa_formula: Literal["mosteller", "dubois"] = "mosteller"
-    bsa_round: Annotated[float, Interval(gt=0, le=0.5), NUMBER] | None = None
+    bsa_round: Annotated[float, Interval(ge=0.001, le=0.5), NUMBER] | None = None
     bsa_cap: Annotated[float, Interval(ge=1.0, le=3.0), NUMBER] | None = None
-    oxaliplatin_mg_m2: Annotated[float, Interval(gt=0, le=200), NUMBER] = 85.0
-    folinate_mg_m2: Annotated[float, Interval(gt=0, le=1000), NUMBER] = 200.0
-    fluorouracil_mg_m2: Annotated[float, Interval(gt=0, le=5000), NUMBER] = 2500.0
+    oxaliplatin_mg_m2: Annotated[float, Interval(ge=10, le=200), NUMBER] = 85.0
+    folinate_mg_m2: Annotated[float, Interval(ge=10, le=1000), NUMBER] = 200.0
+    fluorouracil_mg_m2: Annotated[float, Interval(ge=100, le=5000), NUMBER] = 2500.0
     cycle_days: Annotated[int, Interval(ge=1, le=90), NUMBER] = 21
 
 
