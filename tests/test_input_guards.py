@@ -440,6 +440,13 @@ NONFINITE = [
 ]
 
 
+@pytest.mark.parametrize("value", ["2020", "2020-05", "15/07/2019", "2019-02-30"])
+def test_partial_or_impossible_dates_are_type_errors(example_copy: Path, tree_digest, value: str):
+    _edit(example_copy / "alpha/labs.csv", _set(0, "date", value))  # "2020" was read as 2020-01-01
+    hit = _check_hit(example_copy, tree_digest, "type", "alpha/labs.csv", 2, "date", ["YYYY-MM-DD"])
+    assert hit["value"] == value
+
+
 @pytest.mark.parametrize("rel,col,value", NONFINITE, ids=[f"{c}={v}" for _r, c, v in NONFINITE])
 def test_non_finite_numbers_are_type_errors_with_location(example_copy: Path, tree_digest, rel, col, value):
     _edit(example_copy / rel, _set(0, col, value))

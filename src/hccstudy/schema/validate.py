@@ -114,6 +114,10 @@ def _to_ns(out: pd.Series) -> pd.Series:
     return pd.Series(v, index=out.index).astype("datetime64[ns]")
 
 
+#: YYYY-MM-DD, optionally with a time of day (dropped)
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+
+
 def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Dates (normalised, datetime64[ns]).  A valid date outside 1677-2262 is held at that bound and
     left to the plausible-date check, which reports it as written."""
@@ -124,7 +128,9 @@ def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
         # Excel and Parquet cells may already be dates; the rest must be ISO text.
         s = s.map(_iso_text)
     t = _as_text(s)
-    out = pd.to_datetime(t, format="ISO8601", errors="coerce")
+    # a whole date: pandas' ISO8601 parser would also take "2020" or "2020-05" as the 1st of the month
+    whole = t.str.fullmatch(_ISO_DATE).fillna(False).to_numpy(dtype=bool)
+    out = pd.to_datetime(t.where(whole), format="ISO8601", errors="coerce")
     bad = (t.notna() & out.isna()).to_numpy()
     return _to_ns(out.dt.floor("D")), bad
 
