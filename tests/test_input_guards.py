@@ -679,3 +679,18 @@ def test_record_type_given_twice_in_a_workbook_is_an_error(example_copy: Path, t
     before = tree_digest(example_copy)
     hit = _assert_refused(example_copy, tree_digest, before, "duplicate_sheet", "gamma.xlsx[Labs ]")
     assert "'labs'" in hit["message"] and "'Labs '" in hit["message"]
+
+
+def test_far_apart_dates_and_mixed_time_zones_do_not_crash(example_copy: Path, tree_digest):
+    def fn(df):
+        df["birth_date"] = ""
+        df.loc[0, ["birth_date", "first_haic_date", "age"]] = ["1700-01-01", "2300-01-01", ""]  # 600 years apart
+        df.loc[1, "last_followup_date"] = "2021-06-14T10:00:00+02:00"
+        df.loc[2, "last_followup_date"] = "2020-09-01T23:30:00Z"
+    _edit(example_copy / "alpha/patients.csv", fn)
+    before = tree_digest(example_copy)
+    err, _out = _validate_cli(example_copy)
+    got = set(zip(err["row"], err["column"], err["rule"], strict=True))
+    assert {(2, "birth_date", "range"), (2, "first_haic_date", "range")} <= got
+    assert not any(r in (3, 4) and c == "last_followup_date" and rule == "type" for r, c, rule in got)
+    assert tree_digest(example_copy) == before

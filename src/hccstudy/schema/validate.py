@@ -102,25 +102,28 @@ def _iso_text(x) -> object:
     return x
 
 
-#: dates pandas can hold in nanoseconds; beyond, a date is kept at the bound (the range check reports it)
-_NS_MIN = np.datetime64(pd.Timestamp.min.ceil("D").date(), "us")
-_NS_MAX = np.datetime64(pd.Timestamp.max.floor("D").date(), "us")
+#: Dates outside this window are held at its edge (the plausible-date check, whose window lies inside,
+#: reports them as written).  It is narrower than pandas' nanosecond range (1677-2262) so that the
+#: difference of any two dates fits in a nanosecond timedelta (+-292 years): 2300-01-01 minus
+#: 1700-01-01 would overflow.
+_CLIP_MIN = np.datetime64("1850-01-01", "us")
+_CLIP_MAX = np.datetime64("2130-12-31", "us")
 
 
 def _to_ns(out: pd.Series) -> pd.Series:
     v = out.to_numpy(dtype="datetime64[us]")
     nat = np.isnat(v)
-    v = np.where(nat, np.datetime64("NaT", "us"), np.clip(v, _NS_MIN, _NS_MAX))
+    v = np.where(nat, np.datetime64("NaT", "us"), np.clip(v, _CLIP_MIN, _CLIP_MAX))
     return pd.Series(v, index=out.index).astype("datetime64[ns]")
 
 
-#: YYYY-MM-DD, optionally with a time of day (dropped)
-_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+#: YYYY-MM-DD, optionally with a time of day and zone (dropped)
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
 
 
 def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Dates (normalised, datetime64[ns]).  A valid date outside 1677-2262 is held at that bound and
-    left to the plausible-date check, which reports it as written."""
+    """Dates (normalised, datetime64[ns]).  A date outside 1850-2130 is held at that edge and left to
+    the plausible-date check, which reports it as written."""
     if pd.api.types.is_datetime64_any_dtype(s):
         out = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
         return _to_ns(out.dt.floor("D")), np.zeros(len(s), dtype=bool)
@@ -130,7 +133,12 @@ def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     t = _as_text(s)
     # a whole date: pandas' ISO8601 parser would also take "2020" or "2020-05" as the 1st of the month
     whole = t.str.fullmatch(_ISO_DATE).fillna(False).to_numpy(dtype=bool)
-    out = pd.to_datetime(t.where(whole), format="ISO8601", errors="coerce")
+    # the date as written (time and zone dropped: mixed zones made pandas raise even with coerce);
+    # years outside the clip window are moved to its edge for the plausible-date check to report
+    day = t.where(whole).str.slice(0, 10)
+    year = pd.to_numeric(day.str.slice(0, 4), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    day = day.mask(year > 2130, "2130-12-31").mask(year < 1850, "1850-01-01")
+    out = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
     bad = (t.notna() & out.isna()).to_numpy()
     return _to_ns(out.dt.floor("D")), bad
 
