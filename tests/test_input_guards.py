@@ -694,3 +694,11 @@ def test_far_apart_dates_and_mixed_time_zones_do_not_crash(example_copy: Path, t
     assert {(2, "birth_date", "range"), (2, "first_haic_date", "range")} <= got
     assert not any(r in (3, 4) and c == "last_followup_date" and rule == "type" for r, c, rule in got)
     assert tree_digest(example_copy) == before
+
+
+def test_lab_range_check_with_an_unknown_test_in_the_same_file(example_copy: Path, tree_digest):
+    def fn(df):
+        df.loc[4, "test"] = "bogus"  # missing after typing: the range check must skip it, not crash
+        df.loc[0, "uln"] = "1e300"
+    _edit(example_copy / "alpha/labs.csv", fn)
+    _check_hit(example_copy, tree_digest, "range", "alpha/labs.csv", 2, "uln", ["alt"])

@@ -290,8 +290,9 @@ def _check_lab_ranges(labs: pd.DataFrame, raw: pd.DataFrame, log: IssueLog) -> N
             outside = ~np.isnan(v) & ~np.isnan(hi) & ~(low_ok(v) & (v <= hi))
         if not outside.any():
             continue
-        for t in pd.unique(test[outside]):  # one message per test: its own range and unit
-            m = outside & (test == t)
+        for k in np.unique(codes[outside]):  # one message per test: its own range and unit
+            m = outside & (codes == k)
+            t = uniques[k]
             a, b = LAB_RANGES[t]
             rng = f"[{a:g}, {b:g}]" if c == "value" else f"(0, {b:g}]"
             log.add_rows(raw, m, column=c, rule="range", value=pd.Series([f"{x:g}" for x in v[m]]),
