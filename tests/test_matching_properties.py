@@ -11,8 +11,9 @@ from hccstudy.stats.matching import nearest_neighbor
 from hccstudy.stats.propensity import propensity_score
 
 
-def brute_force(d, t, caliper=None, std_caliper=True, ratio=1, order="largest", ties="matchit"):
-    """O(n^2) reference: for each treated unit (in order), scan every control.  'matchit': the nearest
+def brute_force(d, t, caliper=None, std_caliper=True, ratio=1, order="largest", ties="matchit", replace=False):
+    """O(n^2) reference: for each treated unit (in order), scan every control (with ``replace``: every
+    control not yet matched to that treated unit).  'matchit': the nearest
     available control to the left and to the right in the stable sort by distance, left on |dL| <= |dR|;
     'legacy': among available controls at the smallest |difference|, the first in row order."""
     d = np.asarray(d, dtype=float)
@@ -27,13 +28,14 @@ def brute_force(d, t, caliper=None, std_caliper=True, ratio=1, order="largest", 
     elif order == "smallest":
         treated = treated[np.argsort(d[treated], kind="stable")]
     used = np.zeros(n, dtype=bool)
+    mine: dict[int, set] = {int(i): set() for i in treated}
     failed = set()
     pairs = []
     for _ in range(ratio):
         for i in treated:
             if i in failed:
                 continue
-            avail = [j for j in range(n) if not t[j] and not used[j]]
+            avail = [j for j in range(n) if not t[j] and (j not in mine[i] if replace else not used[j])]
             ok = [j for j in avail if width is None or abs(d[j] - d[i]) <= width]
             if not ok:
                 failed.add(i)
@@ -53,6 +55,7 @@ def brute_force(d, t, caliper=None, std_caliper=True, ratio=1, order="largest", 
                 two_and_right_nearer = len(cand) == 2 and cand[1][1] < cand[0][1]
                 c = cand[1][0] if two_and_right_nearer else cand[0][0]
             used[c] = True
+            mine[int(i)].add(c)
             pairs.append((int(i), int(c)))
     return sorted(pairs)
 
@@ -69,14 +72,36 @@ def _arrays(u):
 
 @settings(max_examples=300, deadline=None)
 @given(units, st.sampled_from([None, 0.05, 0.3, 1.0]), st.sampled_from(["largest", "smallest", "data"]),
-       st.sampled_from(["matchit", "legacy"]), st.integers(1, 2))
-def test_union_find_equals_brute_force(u, caliper, order, ties, ratio):
+       st.sampled_from(["matchit", "legacy"]), st.integers(1, 3), st.booleans())
+def test_union_find_equals_brute_force(u, caliper, order, ties, ratio, replace):
+    d, t = _arrays(u)
+    if t.all() or not t.any() or (replace and ties == "legacy"):
+        return
+    m = nearest_neighbor(d, t, caliper=caliper, order=order, ties=ties, ratio=ratio, replace=replace)
+    ours = sorted(zip(m.pairs["treated"].tolist(), m.pairs["control"].tolist(), strict=True))
+    assert ours == brute_force(d, t, caliper, True, ratio, order, ties, replace)
+
+
+@settings(max_examples=100, deadline=None)
+@given(units, st.sampled_from([None, 0.3]), st.integers(1, 3), st.booleans())
+def test_weights_are_matchits(u, caliper, ratio, replace):
+    """Treated 1; a control sum over its sets of 1/(set's controls), rescaled to sum to their number."""
     d, t = _arrays(u)
     if t.all() or not t.any():
         return
-    m = nearest_neighbor(d, t, caliper=caliper, order=order, ties=ties, ratio=ratio)
-    ours = sorted(zip(m.pairs["treated"].tolist(), m.pairs["control"].tolist(), strict=True))
-    assert ours == brute_force(d, t, caliper, True, ratio, order, ties)
+    m = nearest_neighbor(d, t, caliper=caliper, ratio=ratio, replace=replace)
+    p = m.pairs
+    k = p.groupby("treated").size()
+    raw = np.zeros(len(d))
+    for tr, c in zip(p["treated"], p["control"], strict=True):
+        raw[c] += 1 / k[tr]
+    expected = np.zeros(len(d))
+    expected[k.index.to_numpy()] = 1
+    if raw.sum():
+        expected[raw > 0] = raw[raw > 0] * (raw > 0).sum() / raw.sum()
+    np.testing.assert_allclose(m.weights, expected, rtol=1e-12)
+    if not replace and len(k) and (k == ratio).all():
+        assert set(m.weights[m.weights > 0]) == {1.0}
 
 
 @settings(max_examples=200, deadline=None)

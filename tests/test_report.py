@@ -36,7 +36,7 @@ def test_report_folder_contents(report):
                  "forest_univariable_os_matched", "forest_multivariable_os_matched", "forest_subgroups_os_matched"):
         assert {f"{stem}.{ext}" for ext in ("png", "svg", "pdf", "tiff")} <= figs, stem
     table = pd.read_parquet(report / "analysis_table.parquet")
-    assert len(table) == 575 and {"pair", "distance", "os_months", "child_pugh_class"} <= set(table.columns)
+    assert len(table) == 575 and {".hcc_pair", ".hcc_distance", ".hcc_weight", "os_months", "child_pugh_class"} <= set(table.columns)
 
 
 def test_tiff_is_600_dpi_lzw(report):

@@ -14,6 +14,8 @@ import hccstudy
 from hccstudy.cli import app
 from hccstudy.cohort.config import ConfigError, load_config
 from hccstudy.data.make_example import write_example
+from hccstudy.output import is_hccstudy_output
+from hccstudy.schema import StudyInputError
 from hccstudy.schema.docs import render_data_model
 
 runner = CliRunner()
@@ -90,11 +92,21 @@ def test_endpoints_from_dates(study):
 
 
 def test_data_cutoff_censors_later_deaths():
-    cfg = load_config(overrides={"study": {"data_cutoff": "2020-01-01"}})
+    cfg = load_config(overrides={"study": {"data_cutoff": "2020-01-01", "end": "2020-01-01"}})
     a = hccstudy.load_study(hccstudy.example_study_path(), cfg).analysis.set_index("patient_id")
     # A01 started 2019-03-04 and died 2020-04-27: censored at the cut-off
     assert a.loc["A01", "os_event"] == 0
     assert a.loc["A01", "os_months"] == pytest.approx((pd.Timestamp("2020-01-01") - pd.Timestamp("2019-03-04")).days / 30.4375)
+
+
+def test_patients_treated_after_the_data_cutoff_are_an_error_not_negative_times():
+    cfg = load_config(overrides={"study": {"data_cutoff": "2020-01-01"}})
+    with pytest.raises(StudyInputError) as exc:
+        hccstudy.load_study(hccstudy.example_study_path(), cfg)
+    err = exc.value.report.errors
+    assert set(err["rule"]) == {"after_data_cutoff"}
+    assert (err["column"] == "first_haic_date").all() and (err["row"] >= 2).all()
+    assert "study.data_cutoff" in err["message"].iloc[0]
 
 
 def test_pfs_censor_switch_and_recorded_progression():
@@ -160,6 +172,7 @@ def test_cli_run_writes_outputs_atomically(tmp_path):
     assert runner.invoke(app, ["run", example, "--out", str(out), "--force"]).exit_code == 0
     assert (out / "analysis_table.csv").read_bytes() == first  # deterministic
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report.")]  # no temp dir left
+    assert is_hccstudy_output(out)  # so that --force may replace it (tests/test_output.py)
 
 
 def test_flow_command_prints_counts():

@@ -174,3 +174,21 @@ def test_run_without_data_uses_the_synthetic_cohort(tmp_path: Path):
     assert len(pd.read_parquet(out / "analysis_table.parquet")) == 575
     cal = pd.read_csv(out / "calibration.csv")
     assert cal["ok"].all()
+
+
+def test_no_endpoint_from_a_sentinel_date(default_study):
+    """OS and PFS of every screened patient lie within the data's own span (first HAIC to the last date
+    in any record); a patient alive with no last follow-up date has no OS at all (issue 17)."""
+    _, _, study = default_study
+    p = study.patients
+    dates = [t[c] for t in study.tables.values() for c in t.columns if pd.api.types.is_datetime64_any_dtype(t[c])]
+    last = max(d.max() for d in dates if d.notna().any())
+    span = (last - p["first_haic_date"].min()).days / 30.4375
+    for ep in ("os", "pfs"):
+        t = p[f"{ep}_months"]
+        assert (t.dropna() <= span).all() and (t.dropna() >= 0).all(), ep
+        assert p.loc[t.isna(), f"{ep}_event"].isna().all()
+    no_followup = p["death_date"].isna() & p["last_followup_date"].isna()
+    assert no_followup.sum() > 0  # the generator writes such patients (excluded as incomplete)
+    assert p.loc[no_followup, "os_months"].isna().all()
+    assert not p.loc[no_followup, "included"].any()

@@ -99,18 +99,19 @@ def test_exact_on_request():
 
 
 def test_balance_variance_ratio_and_ecdf_by_hand():
-    from hccstudy.stats.balance import balance_table, matching_weights, sample_sizes
+    from hccstudy.stats.balance import balance_table, sample_sizes
+    from hccstudy.stats.matching import matchit_weights
     rng = np.random.default_rng(4)
     n = 60
     x = rng.integers(0, 8, n).astype(float)
+    x[40:] += 0.5  # values held only by unmatched units: still eCDF evaluation points (MatchIt)
     t = np.arange(n) < 20
-    pair = pd.array([i % 20 + 1 if i < 40 else pd.NA for i in range(n)], dtype="Int64")  # 20 pairs
-    w = matching_weights(t, pair)
+    w = matchit_weights(n, np.arange(20), np.arange(20, 40))  # 20 pairs
     b = balance_table(pd.DataFrame({"x": x}), t, w).set_index("term").loc["x"]
     assert b["var_ratio_before"] == pytest.approx(np.var(x[t], ddof=1) / np.var(x[~t], ddof=1))
     m = w > 0
     assert b["var_ratio_after"] == pytest.approx(np.var(x[t & m], ddof=1) / np.var(x[~t & m], ddof=1))
-    pts = np.unique(x[m])
+    pts = np.unique(x)  # every distinct value of the whole sample, unmatched units included
     diff = [abs((x[t & m] <= p).mean() - (x[~t & m] <= p).mean()) for p in pts]
     assert (b["ecdf_mean_after"], b["ecdf_max_after"]) == pytest.approx((np.mean(diff), np.max(diff)))
     assert b["smd_after"] == pytest.approx((x[t & m].mean() - x[~t & m].mean()) / np.std(x[t], ddof=1))

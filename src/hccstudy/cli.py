@@ -1,17 +1,20 @@
 """The ``hccstudy`` command.
 
-Exit codes: 0 success (warnings allowed), 2 bad input or config (the problems are printed), 1 an
-unexpected internal error.  Outputs are written to a temporary folder and renamed into place, so a
-failed run never leaves a partial output that looks complete; input files are only read.
+Exit codes: 0 success (warnings allowed), 2 bad input or config, or an output place that cannot or may
+not be written (the problems are printed; nothing is written), 1 an I/O failure while writing or an
+unexpected internal error.  Outputs go through :mod:`hccstudy.output`: checked before any computing,
+never over an input, written to a temporary folder and renamed into place, so a failed run never leaves
+a partial output that looks complete; input files are only read.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -23,8 +26,10 @@ from rich.table import Table
 from . import __version__
 from .analysis import analyze as run_analysis
 from .analysis import load_analysis_config
+from .analysis.run import AnalysisError
 from .cohort.config import ConfigError, StudyConfig, load_config
 from .cohort.study import Study, load_study, write_analysis_table
+from .output import OutputError, OutputFile, OutputFolder
 from .schema import StudyInputError, ValidationReport, ingest
 from .synth import DEFAULT_SEED, generate, write_cohort
 from .synth.calibration import calibration_table
@@ -34,6 +39,36 @@ console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Study config (YAML); see docs/config.md.")]
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """One plain line on stderr, then exit with ``code``."""
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _output_folder(out: Path, force: bool, inputs: Iterable[Path | None], command: str) -> Iterator[OutputFolder]:
+    """:class:`~hccstudy.output.OutputFolder`, its errors printed as one line with their exit code."""
+    try:
+        with OutputFolder(out, force=force, inputs=[p for p in inputs if p is not None], command=command) as o:
+            yield o
+    except OutputError as exc:
+        _fail(str(exc), exc.exit_code)
+
+
+@contextmanager
+def _output_file(path: Path, inputs: Iterable[Path | None]) -> Iterator[Path]:
+    try:
+        with OutputFile(path, inputs=[p for p in inputs if p is not None]) as tmp:
+            yield tmp
+    except OutputError as exc:
+        _fail(str(exc), exc.exit_code)
+
+
+def _check_seed(seed: int) -> None:
+    if seed < 0:
+        _fail(f"--seed must be a whole number >= 0 (got {seed})")
 
 
 def _config(path: Path | None) -> StudyConfig:
@@ -102,10 +137,11 @@ def validate(
 ) -> None:
     """Check a study folder against the data model; exit 2 on errors, 0 with warnings only."""
     cfg = _config(config)
-    result = ingest(study_dir, bilirubin_factor=cfg.units.bilirubin_factor)
-    print_issues(result.report, limit=None if all_ else 50)
-    if csv is not None:
-        result.report.issues.to_csv(csv, index=False)
+    with _output_file(csv, [study_dir, config]) if csv is not None else nullcontext() as csv_tmp:
+        result = ingest(study_dir, bilirubin_factor=cfg.units.bilirubin_factor)
+        print_issues(result.report, limit=None if all_ else 50)
+        if csv_tmp is not None:
+            result.report.issues.to_csv(csv_tmp, index=False)
     counts = ", ".join(f"{k} {v}" for k, v in result.report.counts.items())
     console.print(f"Records read: {counts}")
     if not result.report.ok:
@@ -118,30 +154,6 @@ def flow(study_dir: Annotated[Path, typer.Argument(help="Study folder.")], confi
     study = _load(study_dir, _config(config))
     _print_frame(study.flow[["step", "label", "n"]], "Patient flow (each exclusion counted once, first failing criterion)")
     _print_frame(study.exclusions[["label", "n_failing", "n_first_failing"]], "All failing criteria")
-
-
-class _AtomicDir:
-    """Write into a temporary sibling folder, rename it to ``out`` on success, remove it on failure."""
-
-    def __init__(self, out: Path, force: bool):
-        if out.exists() and not force:
-            err.print(f"[bold red]{out} exists[/]: use --force to replace it.")
-            raise typer.Exit(2)
-        self.out = out
-
-    def __enter__(self) -> Path:
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        if self.out.exists():
-            shutil.rmtree(self.out)
-        self.tmp.rename(self.out)
-        return False
 
 
 def _print_calibration(table: pd.DataFrame, failures_only: bool = False) -> None:
@@ -186,12 +198,15 @@ def synth(
     if patients < 100:
         err.print("[bold red]--patients[/] must be at least 100")
         raise typer.Exit(2)
-    with console.status(f"Generating {patients:,} screened patients (seed {seed})..."):
-        cohort = generate(seed, patients)
+    _check_seed(seed)
     excel = patients <= 20000  # a very large centre is written as CSV (Excel is slow and row-limited)
+    with _output_folder(out, force, [], "synth") if out is not None else nullcontext() as o:
+        with console.status(f"Generating {patients:,} screened patients (seed {seed})..."):
+            cohort = generate(seed, patients)
+        if o is not None:
+            with o.writing():
+                write_cohort(cohort, o.path, excel=excel)
     if out is not None:
-        with _AtomicDir(out, force) as tmp:
-            write_cohort(cohort, tmp, excel=excel)
         console.print(f"Wrote {out} (5 centres; seed {seed})")
     if check:
         with tempfile.TemporaryDirectory() as d:
@@ -250,22 +265,34 @@ def run(
     from .report.build import build_report
 
     cfg = _config(config)
+    _check_seed(seed)
     st = _Stages(quiet, log_json)
     say = (lambda *a, **k: None) if quiet or log_json else console.print
     synthetic = study_dir is None
-    with _AtomicDir(out, force) as tmp:
+    with _output_folder(out, force, [study_dir, config], "run") as o:
+        tmp = o.path
         if synthetic:
             say(f"[bold]No study folder given:[/] running on the calibrated synthetic five-centre cohort "
                 f"(seed {seed}; raw records in {out / 'synthetic-data'}).")
             study_dir = tmp / "synthetic-data"
-            st.run("generate", "Generating the synthetic cohort", lambda: write_cohort(generate(seed), study_dir))
+            with o.writing():
+                st.run("generate", "Generating the synthetic cohort", lambda: write_cohort(generate(seed), study_dir))
         study = st.run("ingest", "Reading, validating and deriving", lambda: _load(study_dir, cfg))
-        results = st.run("analyze", "Table 1, matching, survival, Cox, subgroups, response, AEs",
-                         lambda: run_analysis(study_analysis_config(), study_table(study.analysis)))
+        if study.analysis.empty:
+            err.print("[bold red]cannot analyse the study:[/] no patient was included: every screened patient failed "
+                      "an eligibility criterion (patient flow: hccstudy flow STUDY_DIR)")
+            raise typer.Exit(2)
+        try:
+            results = st.run("analyze", "Table 1, matching, survival, Cox, subgroups, response, AEs",
+                             lambda: run_analysis(study_analysis_config(), study_table(study.analysis)))
+        except ConfigError as exc:  # the included patients cannot support the analysis (AnalysisError)
+            err.print(f"[bold red]cannot analyse the study:[/] {exc} (patient flow: hccstudy flow STUDY_DIR)")
+            raise typer.Exit(2) from exc
         calibration = (calibration_table(study, results.matched, results.matching.n_pairs) if synthetic else None)
         inputs = [{"file": str(Path(i.path).relative_to(tmp)) if synthetic else str(i.path), "sha256": i.sha256}
                   for i in study.inputs]
-        write_analysis_table(study, tmp, results.data)  # with distance, pair and match status
+        with o.writing():
+            write_analysis_table(study, tmp, results.data)  # with the .hcc_ columns (distance, weight, pair...)
 
         def report():
             build_report(results, tmp, flow=study.flow, calibration=calibration, inputs=inputs,
@@ -276,17 +303,21 @@ def run(
             if calibration is not None:
                 calibration.to_csv(tmp / "calibration.csv", index=False)
 
-        st.run("report", "Writing the report", report)
-        manifest = json.loads((tmp / "manifest.json").read_text())
-        manifest["timings_s"] = {k: round(v, 3) for k, v in st.timings.items()}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
+        with o.writing():
+            st.run("report", "Writing the report", report)
+            manifest = json.loads((tmp / "manifest.json").read_text())
+            manifest["timings_s"] = {k: round(v, 3) for k, v in st.timings.items()}
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
     if not quiet and not log_json:
         if study.validation.n_warnings:
             console.print(f"[yellow]{study.validation.n_warnings} validation warning(s)[/] (see {out / 'validation.csv'})")
         _print_frame(study.flow[["step", "label", "n"]], "Patient flow")
-        e = results.endpoints["os"]["matched"]
-        console.print(f"Matched pairs: {results.matching.n_pairs}; OS HR (SI vs SE, robust by pair) "
-                      f"{e['cox_arm_robust']['hr']:.2f} ({e['cox_arm_robust']['lcl']:.2f}-{e['cox_arm_robust']['ucl']:.2f})")
+        rob = results.endpoints["os"].get("matched", {}).get("cox_arm_robust") or {}
+        if rob.get("hr") is not None:
+            console.print(f"Matched pairs: {results.matching.n_pairs}; OS HR (SI vs SE, robust by pair) "
+                          f"{rob['hr']:.2f} ({rob['lcl']:.2f}-{rob['ucl']:.2f})")
+        for sk in results.skipped:
+            console.print(f"[yellow]not estimated:[/] {sk['part']}: {sk['reason']}")
         if calibration is not None:
             _print_calibration(calibration, failures_only=True)
         console.print(f"Report: {out / 'report.html'}")
@@ -306,26 +337,37 @@ def analyze(
     from .report.build import build_report
     from .schema.readers import sha256
 
+    def config_error(exc: ConfigError) -> NoReturn:
+        label = "cannot analyse" if isinstance(exc, AnalysisError) else "config error"  # data vs config
+        err.print(f"[bold red]{label}:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+
     try:
         cfg = load_analysis_config(config)
-        with console.status("Analysing..."):
-            results = run_analysis(cfg)
     except ConfigError as exc:
-        err.print(f"[bold red]config error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from exc
-    with _AtomicDir(out, force) as tmp, console.status("Writing the report..."):
-        build_report(results, tmp, inputs=[{"file": str(cfg.data_path), "sha256": sha256(cfg.data_path)}])
+        config_error(exc)
+    with _output_folder(out, force, [config, cfg.data_path], "analyze") as o:
+        try:
+            with console.status("Analysing..."):
+                results = run_analysis(cfg)
+        except ConfigError as exc:
+            config_error(exc)
+        inputs = [{"file": str(cfg.data_path), "sha256": sha256(cfg.data_path)}]  # a read: not in writing()
+        with o.writing(), console.status("Writing the report..."):
+            build_report(results, o.path, inputs=inputs)
     d = results.to_dict()
     c = d["cohort"]
     console.print(f"Analysed {c['n']} rows ({', '.join(f'{k} {v}' for k, v in c['n_by_arm'].items())}); "
                   f"{c['excluded_missing']['n']} excluded for missing values (excluded_missing.csv).")
     if results.matching is not None:
         flagged = results.balance.loc[results.balance["flag"], "term"].tolist()
-        console.print(f"Matched pairs: {results.matching.n_pairs}; caliper width "
+        console.print(f"Matched treated units: {results.matching.n_pairs}; caliper width "
                       f"{results.matching.caliper_width if results.matching.caliper_width is not None else 'none'}; "
                       f"|SMD| > 0.1 after matching: {', '.join(flagged) if flagged else 'none'}")
     for w in results.warnings:
         console.print(f"[yellow]warning:[/] {w}")
+    for sk in results.skipped:
+        console.print(f"[yellow]not estimated:[/] {sk['part']}: {sk['reason']}")
     console.print(f"Wrote {out}/results.json, Table 1, balance, pairs and figures/")
 
 

@@ -8,7 +8,7 @@ covariates: [karno, diagtime, age, prior, celltype]   # Table 1 rows, in this or
 categorical: [celltype]                              # others: numeric; 0/1 numerics are binary
 nonnormal: [diagtime]                                # Table 1: median [IQR] + rank test
 matching: {on: [karno, diagtime, age, prior, celltype], caliper: 0.03, std_caliper: true,
-           ratio: 1, order: largest, link: logit, discard: none, ties: matchit, seed: 1}
+           ratio: 1, replace: false, order: largest, link: logit, discard: none, ties: matchit, seed: 1}
 table1: {t_test: student, nonnormal_test: wilcoxon, fisher_expected_below: 5, exact: [], digits: 1}
 ```
 
@@ -64,6 +64,7 @@ class MatchingSpec(_Strict):
         None, description="in SD of the distance (std_caliper) or raw units; none = no caliper")
     std_caliper: bool = True
     ratio: Annotated[int, Interval(ge=1, le=10), NUMBER] = 1
+    replace: bool = Field(False, description="match with replacement (a control may serve several treated units)")
     order: Literal["largest", "smallest", "data", "random"] = "largest"
     link: Literal["logit", "linear.logit"] = "logit"
     discard: Literal["none", "both", "control", "treated"] = "none"
@@ -78,6 +79,12 @@ class MatchingSpec(_Strict):
         if len(set(v)) != len(v):
             raise ValueError("a variable is listed twice")
         return v
+
+    @model_validator(mode="after")
+    def _legacy_ties_without_replacement(self):
+        if self.replace and self.ties == "legacy":
+            raise ValueError('ties: "legacy" (MatchIt <= 4.5.0) is offered only without replacement')
+        return self
 
 
 class EndpointSpec(_Strict):
@@ -145,9 +152,9 @@ class AnalysisConfig(_Strict):
         """The id and the arm identify rows and groups; neither can be a covariate or matched on."""
         for key, names in (("covariates", self.covariates), ("categorical", self.categorical),
                            ("nonnormal", self.nonnormal), ("matching.on", self.matching.on if self.matching else [])):
-            for role, col in (("id", self.id), ("arm.column", self.arm.column)):
-                if col in names:
-                    raise ValueError(f"{key}: {col!r} is the {role}; it cannot also be a covariate")
+            for role, col in (("id column (one value per patient)", self.id), ("arm column", self.arm.column)):
+                if col in names:  # the same words as analysis.run.prepare, which checks it too
+                    raise ValueError(f"{key}: {col!r} is the {role}: it cannot be a covariate")
         return self
 
     @field_validator("covariates")

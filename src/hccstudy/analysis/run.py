@@ -4,6 +4,14 @@ table, and ``results.json``.
 Steps: read the table -> check the config against it -> drop rows with a missing value in an analysed
 column (counted and listed, never silently) -> Table 1 before matching -> logistic propensity score
 (R glm) -> nearest-neighbour matching (MatchIt) -> balance (MatchIt summary) -> Table 1 after matching.
+
+What ``analyze`` adds to the rows lives in its own namespace (:mod:`hccstudy.analysis.columns`,
+prefix ``.hcc_``): the user's columns are never overwritten, whatever their names.
+
+Data that cannot support the analysis raise :class:`AnalysisError` (a :class:`ConfigError`: exit 2)
+saying why in the study's terms.  Where only a part cannot be estimated (an endpoint without events, a
+Cox model that cannot be fitted, matched-sample outcomes that would need weights), the rest is
+reported and ``Results.skipped`` / ``results.json["skipped"]`` say what was left out and why.
 """
 
 from __future__ import annotations
@@ -21,12 +29,18 @@ import pandas as pd
 from .._files import InputFileError, read_regular_file
 from ..cohort.config import ConfigError
 from ..schema.readers import MAX_FILE_BYTES, parquet_problem, workbook_problem
-from ..stats.balance import balance_table, balance_terms, matching_weights, sample_sizes
+from ..stats.balance import balance_table, balance_terms, sample_sizes
 from ..stats.matching import MatchResult, nearest_neighbor
 from ..stats.propensity import LogisticFit, design_matrix, logistic_irls
 from ..stats.table1 import table1
+from .columns import ARM, DISTANCE, PAIR, PREFIX, STATUS, TREATED, WEIGHT
 from .config import AnalysisConfig, load_analysis_config
 from .survival import endpoint_results, outcome_tables
+
+
+class AnalysisError(ConfigError):
+    """The data cannot support the analysis asked for (nothing left to compare, an arm empty, a model
+    that cannot be estimated on the whole analysis).  A user-data problem: exit 2, no traceback."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +48,7 @@ class Results:
     """Everything ``analyze`` computed; ``to_dict()`` is the ``results.json`` contract."""
 
     config: AnalysisConfig
-    data: pd.DataFrame               # analysed rows, with arm label, treated flag, distance, pair
+    data: pd.DataFrame               # analysed rows: the user's columns + hccstudy's ``.hcc_*`` columns
     excluded_missing: pd.DataFrame   # id and the missing columns of each excluded row
     table1_before: pd.DataFrame
     table1_after: pd.DataFrame | None
@@ -47,14 +61,16 @@ class Results:
     endpoints: dict = field(default_factory=dict)
     response: dict | None = None
     adverse_events: dict | None = None
+    skipped: list[dict] = field(default_factory=list)   # {"part", "reason"}: what was not estimated
 
     @property
     def matched(self) -> pd.DataFrame:
-        return self.data[self.data["pair"].notna()] if "pair" in self.data else self.data.iloc[0:0]
+        """The matched sample: rows with a matching weight > 0."""
+        return self.data[self.data[WEIGHT] > 0] if WEIGHT in self.data else self.data.iloc[0:0]
 
     def to_dict(self) -> dict:
         cfg = self.config
-        arm = self.data["arm_label"]
+        arm = self.data[ARM]
         out: dict = {
             "cohort": {
                 "n": int(len(self.data)),
@@ -77,11 +93,15 @@ class Results:
             units = self.matching.units
             out["matching"] = {
                 "n_pairs": self.matching.n_pairs,
+                "ratio": cfg.matching.ratio, "replace": cfg.matching.replace,
+                "n_matches": int(len(pairs)),
+                "weights_uniform": _uniform(self.matching.weights),
                 "pairs": [[_native(ids[a]), _native(ids[b])] for a, b in zip(pairs["treated"], pairs["control"], strict=True)],
                 "pair_id": [int(p) for p in pairs["pair"]],
                 "unmatched": [{"id": _native(ids[i]), "arm": "treated" if units["treated"].iat[i] else "control",
                                "reason": units["status"].iat[i]} for i in np.flatnonzero(~units["matched"].to_numpy())],
                 "sample_sizes": _records(self.sample_sizes),
+                "notes": list(self.matching.warnings),
             }
             out["balance"] = _records(self.balance)
         if self.endpoints:
@@ -90,11 +110,18 @@ class Results:
             out["response"] = self.response
         if self.adverse_events is not None:
             out["adverse_events"] = self.adverse_events
+        out["skipped"] = list(self.skipped)
         out["warnings"] = list(self.warnings)
         return _clean(out)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _uniform(w: np.ndarray) -> bool:
+    """All matched units weigh 1 (1:1, or 1:k with every set complete, without reuse)."""
+    m = w[w > 0]
+    return bool(len(m)) and bool(np.allclose(m, 1.0, rtol=1e-12, atol=0))
 
 
 def _native(v):
@@ -169,8 +196,47 @@ def _match_value(col: pd.Series, value, key: str):
     raise ConfigError(f"{key}: value {value!r} not found in column {col.name!r} (values: {shown})")
 
 
+def _same(v, value) -> bool:
+    return v == value or str(v) == str(value)
+
+
+def _check_two_arms(cfg: AnalysisConfig, arm: pd.Series) -> None:
+    """Both arms present; when the column holds only one of them, say so in the study's terms."""
+    vals = pd.unique(arm.dropna()).tolist()
+    if not vals:
+        raise AnalysisError(f"arm.column: nothing to analyse: column {arm.name!r} has no values ({len(arm)} rows)")
+    has_t = any(_same(v, cfg.arm.treated) for v in vals)
+    has_c = any(_same(v, cfg.arm.control) for v in vals)
+    only_one = all(_same(v, cfg.arm.treated) or _same(v, cfg.arm.control) for v in vals)
+    if only_one and not (has_t and has_c):
+        present, absent, key = ((cfg.arm.treated, cfg.arm.control, "arm.control") if has_t
+                                else (cfg.arm.control, cfg.arm.treated, "arm.treated"))
+        raise AnalysisError(f"{key}: cannot compare the arms: all {int(arm.notna().sum())} patient(s) are in arm "
+                            f"{present!r}; no patient has {arm.name!r} = {absent!r}")
+
+
+def _check_endpoints(cfg: AnalysisConfig, df: pd.DataFrame) -> None:
+    for ep in cfg.endpoints:
+        t = pd.to_numeric(df[ep.time], errors="coerce")
+        if df[ep.time].notna().any() and t.isna().sum() > df[ep.time].isna().sum():
+            raise ConfigError(f"endpoints.{ep.name}.time: column {ep.time!r} is not numeric")
+        bad = t.notna() & ~np.isfinite(t.to_numpy(dtype=float, na_value=np.nan))
+        if bad.any():
+            rows = [_native(v) for v in df.loc[bad, cfg.id].head(5)]
+            raise ConfigError(f"endpoints.{ep.name}.time: column {ep.time!r} has infinite times "
+                              f"({int(bad.sum())} row(s), {cfg.id} {rows}); a time must be a finite number")
+        if (t.dropna() < 0).any():
+            rows = [_native(v) for v in df.loc[t < 0, cfg.id].head(5)]
+            raise ConfigError(f"endpoints.{ep.name}.time: negative times in column {ep.time!r} ({cfg.id} {rows})")
+
+
 def prepare(cfg: AnalysisConfig, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Check the config against the table; returns (analysed rows, excluded rows, labels by arm)."""
+    """Check the config against the table; returns (analysed rows with the ``.hcc_`` columns, excluded
+    rows, labels by arm)."""
+    reserved = [c for c in df.columns if str(c).startswith(PREFIX)]
+    if reserved:
+        raise ConfigError(f"data: column(s) {reserved} start with {PREFIX!r}, the prefix of hccstudy's own columns "
+                          f"(docs/analyze.md); rename them")
     cols = set(df.columns)
     for key, names in [("id", [cfg.id]), ("arm.column", [cfg.arm.column]), ("covariates", cfg.covariates),
                        ("categorical", cfg.categorical), ("nonnormal", cfg.nonnormal),
@@ -186,10 +252,18 @@ def prepare(cfg: AnalysisConfig, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     overlap = set(cfg.categorical) & set(cfg.nonnormal)
     if overlap:
         raise ConfigError(f"nonnormal: {sorted(overlap)} declared categorical too")
+    for key, names in [("covariates", cfg.covariates), ("matching.on", cfg.matching.on if cfg.matching else [])]:
+        if cfg.id in names:
+            raise ConfigError(f"{key}: {cfg.id!r} is the id column (one value per patient): it cannot be a covariate")
+        if cfg.arm.column in names:
+            raise ConfigError(f"{key}: {cfg.arm.column!r} is the arm column: it cannot be a covariate")
+    if len(df) == 0:
+        raise AnalysisError("nothing to analyse: the table has no patients (0 rows)")
     if df[cfg.id].isna().any() or df[cfg.id].duplicated().any():
         dup = df[cfg.id][df[cfg.id].duplicated()].head(5).tolist()
         raise ConfigError(f"id: column {cfg.id!r} must be unique and complete (duplicates: {dup})")
     arm = df[cfg.arm.column]
+    _check_two_arms(cfg, arm)
     treated = _match_value(arm, cfg.arm.treated, "arm.treated")
     control = _match_value(arm, cfg.arm.control, "arm.control")
     if treated == control:
@@ -199,8 +273,12 @@ def prepare(cfg: AnalysisConfig, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
         vals = sorted({str(v) for v in arm[other]})
         raise ConfigError(f"arm.column: {cfg.arm.column!r} is not binary: values {vals} are neither arm.treated "
                           f"nor arm.control")
-    labels = {"treated": str(cfg.arm.labels.get(cfg.arm.treated, cfg.arm.labels.get(treated, treated))),
-              "control": str(cfg.arm.labels.get(cfg.arm.control, cfg.arm.labels.get(control, control)))}
+    def label(value, actual) -> str:  # YAML may key the labels by 2 where the column holds '2', or vice versa
+        return next((str(v) for k, v in cfg.arm.labels.items() if _same(k, value) or _same(k, actual)), str(actual))
+
+    labels = {"treated": label(cfg.arm.treated, treated), "control": label(cfg.arm.control, control)}
+    if labels["treated"] == labels["control"]:
+        raise ConfigError(f"arm.labels: both arms are labelled {labels['treated']!r}")
     sub_vars = [sg if isinstance(sg, str) else sg.variable for sg in cfg.subgroups]
     ep_cols = [c for ep in cfg.endpoints for c in (ep.time, ep.event)]
     cox_vars = [v for v in cfg.cox.variables if v != cfg.arm.column]
@@ -210,12 +288,7 @@ def prepare(cfg: AnalysisConfig, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
         unknown = [c for c in names if c not in cols]
         if unknown:
             raise ConfigError(f"{key}: unknown column(s) {unknown}")
-    for ep in cfg.endpoints:
-        t = pd.to_numeric(df[ep.time], errors="coerce")
-        if (t.dropna() < 0).any():
-            raise ConfigError(f"endpoints.{ep.name}.time: negative times in column {ep.time!r}")
-        if df[ep.time].notna().any() and t.isna().sum() > df[ep.time].isna().sum():
-            raise ConfigError(f"endpoints.{ep.name}.time: column {ep.time!r} is not numeric")
+    _check_endpoints(cfg, df)
     used = list(dict.fromkeys([cfg.arm.column, *cfg.covariates, *(cfg.matching.on if cfg.matching else []),
                                *ep_cols, *cox_vars, *sub_vars]))
     miss = df[used].isna()
@@ -225,56 +298,96 @@ def prepare(cfg: AnalysisConfig, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
         "missing": [",".join(np.array(used)[m]) for m in miss.to_numpy()[bad]],
     })
     data = df.loc[~bad].reset_index(drop=True).copy()
-    data["treated"] = (data[cfg.arm.column] == treated).to_numpy()
-    data["arm_label"] = np.where(data["treated"], labels["treated"], labels["control"])
-    if data["treated"].sum() == 0 or (~data["treated"]).sum() == 0:
-        raise ConfigError("arm: after excluding rows with missing values one arm is empty")
+    is_treated = (data[cfg.arm.column] == treated).to_numpy()
+    data[TREATED] = is_treated
+    data[ARM] = np.where(is_treated, labels["treated"], labels["control"])
+    n_t, n_c = int(is_treated.sum()), int((~is_treated).sum())
+    why = f" after excluding {int(bad.sum())} patient(s) with a missing value (excluded_missing)" if bad.any() else ""
+    if n_t + n_c == 0:
+        raise AnalysisError(f"nothing to analyse: every patient has a missing value in an analysed column{why}")
+    if n_t == 0 or n_c == 0:
+        empty = labels["treated"] if n_t == 0 else labels["control"]
+        raise AnalysisError(f"arm: cannot compare the arms: arm {empty!r} has no patients{why} "
+                            f"({labels['treated']} {n_t}, {labels['control']} {n_c})")
     for c in cfg.categorical:
         if data[c].nunique() < 2:
             raise ConfigError(f"categorical: {c!r} has a single level ({data[c].iloc[0]!r}) in the analysed rows")
     return data, excluded, labels
 
 
+def _propensity(data: pd.DataFrame, cfg: AnalysisConfig, treated: np.ndarray) -> tuple[LogisticFit, list[str]]:
+    """The logistic propensity score, or an :class:`AnalysisError` saying why it cannot be estimated."""
+    m = cfg.matching
+    X, names, _ = design_matrix(data, m.on, [c for c in cfg.categorical if c in m.on])
+    n, p = X.shape
+    if n <= p:
+        raise AnalysisError(f"matching.on: the propensity score cannot be estimated: {p} coefficients "
+                            f"({', '.join(names)}) from {n} patients; use fewer variables or more patients")
+    with warnings.catch_warnings(record=True) as caught:  # glm.fit's warnings go into the results
+        warnings.simplefilter("always")
+        try:
+            fit = logistic_irls(X, treated, names)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. collinear variables
+            raise AnalysisError(f"matching.on: the propensity score cannot be estimated: {exc}") from exc
+    if not np.isfinite(fit.fitted).all():
+        raise AnalysisError("matching.on: the propensity score cannot be estimated (the fit diverged)")
+    return fit, [f"propensity score: {w.message}" for w in caught]
+
+
 def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | None = None) -> Results:
     """Run the generic analysis (see module docstring).  ``data``: the table itself (then the config's
-    ``data`` path is only a label), e.g. the derived analysis table of a study."""
+    ``data`` path is only a label), e.g. the derived analysis table of a study; it is never modified."""
     cfg = config if isinstance(config, AnalysisConfig) else load_analysis_config(config)
     df = load_table(cfg.data_path) if data is None else data
     data, excluded, labels = prepare(cfg, df)
     order = [labels["control"], labels["treated"]]
-    t1_before = table1(data, "arm_label", cfg.covariates, groups=order, categorical=cfg.categorical,
+    t1_before = table1(data, ARM, cfg.covariates, groups=order, categorical=cfg.categorical,
                        nonnormal=cfg.nonnormal, options=cfg.table1)
+    skipped: list[dict] = []
     if cfg.matching is None:
         samples = {"full": data}
-        eps = endpoint_results(cfg, samples, labels)
+        eps = endpoint_results(cfg, samples, labels, skipped)
         resp, ae = outcome_tables(cfg, samples, labels)
-        return Results(cfg, data, excluded, t1_before, None, None, None, None, None, labels, [], eps, resp, ae)
+        return Results(cfg, data, excluded, t1_before, None, None, None, None, None, labels, [], eps, resp, ae,
+                       skipped)
     m = cfg.matching
-    treated = data["treated"].to_numpy()
-    X, names, _ = design_matrix(data, m.on, [c for c in cfg.categorical if c in m.on])
-    with warnings.catch_warnings(record=True) as caught:  # glm.fit's warnings go into the results
-        warnings.simplefilter("always")
-        fit = logistic_irls(X, treated, names)
-    notes = [f"propensity score: {w.message}" for w in caught]
+    treated = data[TREATED].to_numpy()
+    fit, notes = _propensity(data, cfg, treated)
     distance = fit.fitted if m.link == "logit" else fit.linear_predictor
-    match = nearest_neighbor(distance, treated, caliper=m.caliper, std_caliper=m.std_caliper, ratio=m.ratio,
-                             order=m.order, discard=m.discard, ties=m.ties, seed=m.seed)
+    try:
+        match = nearest_neighbor(distance, treated, caliper=m.caliper, std_caliper=m.std_caliper, ratio=m.ratio,
+                                 order=m.order, discard=m.discard, ties=m.ties, seed=m.seed, replace=m.replace)
+    except ValueError as exc:
+        raise AnalysisError(f"matching: {exc}") from exc
     if match.n_pairs == 0:
-        raise ConfigError(f"matching.caliper: no treated unit has a control within the caliper "
-                          f"(width {match.caliper_width:.3g} on the {m.link} scale); widen it or omit it")
-    data["distance"] = distance
-    data["pair"] = match.units["pair"].to_numpy()
-    data["match_status"] = match.units["status"].to_numpy()
-    w = matching_weights(treated, data["pair"].to_numpy())
-    data["weight"] = w
+        width = "" if match.caliper_width is None else f" (width {match.caliper_width:.3g} on the {m.link} scale)"
+        raise AnalysisError(f"matching.caliper: no treated unit has a control within the caliper{width}; "
+                            f"widen it or omit it" if match.caliper_width is not None else
+                            "matching: no treated unit could be matched (every unit discarded?)")
+    notes += [f"matching: {w}" for w in match.warnings]
+    is_matched = match.units["matched"].to_numpy()
+    data[DISTANCE] = distance
+    data[WEIGHT] = match.weights
+    data[PAIR] = match.units["pair"].to_numpy()
+    data[STATUS] = match.units["status"].to_numpy()
     terms = balance_terms(data, m.on, [c for c in cfg.categorical if c in m.on])
-    bal = balance_table(terms, treated, w, distance)
-    sizes = sample_sizes(treated, match.units["matched"].to_numpy(), match.units["discarded"].to_numpy())
-    matched = data[match.units["matched"].to_numpy()]
-    t1_after = table1(matched, "arm_label", cfg.covariates, groups=order, categorical=cfg.categorical,
-                      nonnormal=cfg.nonnormal, options=cfg.table1)
-    samples = {"full": data, "matched": matched}
-    eps = endpoint_results(cfg, samples, labels)
+    bal = balance_table(terms, treated, match.weights, distance,
+                        pairs=(match.pairs["treated"].to_numpy(), match.pairs["control"].to_numpy()))
+    sizes = sample_sizes(treated, is_matched, match.units["discarded"].to_numpy(), match.weights)
+    matched = data[is_matched]
+    samples = {"full": data}
+    t1_after = None
+    if _uniform(match.weights) and data.loc[is_matched, PAIR].notna().all():  # 1:1 or complete 1:k, no reuse
+        t1_after = table1(matched, ARM, cfg.covariates, groups=order, categorical=cfg.categorical,
+                          nonnormal=cfg.nonnormal, options=cfg.table1)
+        samples["matched"] = matched
+    else:
+        why = ("matching with replacement" if m.replace else f"1:{m.ratio} matching with sets of unequal size") + \
+              ": the matched units carry unequal matching weights (MatchIt's), and weighted Table 1, " \
+              "Kaplan-Meier and Cox are not implemented"
+        skipped.append({"part": "matched sample: Table 1 after matching, outcomes, Cox, subgroups, response, "
+                                "adverse events", "reason": why + "; balance after matching is weighted and reported"})
+    eps = endpoint_results(cfg, samples, labels, skipped)
     resp, ae = outcome_tables(cfg, samples, labels)
-    return Results(cfg, data, excluded, t1_before, t1_after, fit, match, bal, sizes, labels, notes, eps, resp, ae)
-
+    return Results(cfg, data, excluded, t1_before, t1_after, fit, match, bal, sizes, labels, notes, eps, resp, ae,
+                   skipped)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..report.figures import forest_plot, km_plot, love_plot, ps_plot
 from ..stats.km import kaplan_meier
+from .columns import ARM, DISTANCE, STATUS, TREATED, WEIGHT
 from .run import Results
 
 
@@ -25,19 +26,26 @@ def write_results(results: Results, out: str | Path) -> list[Path]:
     results.excluded_missing.to_csv(out / "excluded_missing.csv", index=False)
     paths.append(out / "excluded_missing.csv")
     if results.matching is not None:
-        results.table1_after.drop(columns=drop).to_csv(out / "table1_after.csv", index=False)
+        if results.table1_after is not None:
+            results.table1_after.drop(columns=drop).to_csv(out / "table1_after.csv", index=False)
+            paths.append(out / "table1_after.csv")
         results.balance.to_csv(out / "balance.csv", index=False)
         cfg = results.config
-        ids = results.data[cfg.id].to_numpy(dtype=object)
-        pairs = results.matching.pairs.assign(treated_id=lambda d: ids[d["treated"]], control_id=lambda d: ids[d["control"]])
-        pairs[["pair", "treated_id", "control_id", "distance_treated", "distance_control", "round"]].to_csv(out / "pairs.csv", index=False)
-        units = results.data[[cfg.id, "arm_label", "distance", "pair", "match_status"]]
-        units[results.data["pair"].isna().to_numpy()].to_csv(out / "unmatched.csv", index=False)
-        paths += [out / n for n in ("table1_after.csv", "balance.csv", "pairs.csv", "unmatched.csv")]
+        d = results.data
+        ids = d[cfg.id].to_numpy(dtype=object)
+        w = d[WEIGHT].to_numpy()
+        pairs = results.matching.pairs.assign(treated_id=lambda p: ids[p["treated"]], control_id=lambda p: ids[p["control"]],
+                                              control_weight=lambda p: w[p["control"]])
+        pairs[["pair", "treated_id", "control_id", "distance_treated", "distance_control", "round",
+               "control_weight"]].to_csv(out / "pairs.csv", index=False)
+        unmatched = w == 0
+        pd.DataFrame({cfg.id: ids[unmatched], "arm": d[ARM].to_numpy()[unmatched],
+                      "distance": d[DISTANCE].to_numpy()[unmatched],
+                      "match_status": d[STATUS].to_numpy()[unmatched]}).to_csv(out / "unmatched.csv", index=False)
+        paths += [out / n for n in ("balance.csv", "pairs.csv", "unmatched.csv")]
         fig = out / "figures"
         paths += love_plot(results.balance, fig / "love_plot")
-        d = results.data
-        paths += ps_plot(d["distance"].to_numpy(), d["treated"].to_numpy(), d["pair"].notna().to_numpy(),
+        paths += ps_plot(d[DISTANCE].to_numpy(), d[TREATED].to_numpy(), w > 0,
                          (results.labels["control"], results.labels["treated"]), fig / "ps_distribution",
                          "Propensity score" if cfg.matching.link == "logit" else "Linear propensity score (logit)")
     paths += _outcome_outputs(results, out)
@@ -50,7 +58,7 @@ def _outcome_outputs(results: Results, out: Path) -> list[Path]:
     paths: list[Path] = []
     fig = out / "figures"
     samples = {"full": results.data}
-    if results.matching is not None:
+    if results.matching is not None and results.table1_after is not None:  # matched outcomes not skipped
         samples["matched"] = results.matched
     arms = [results.labels["control"], results.labels["treated"]]
     for ep in cfg.endpoints:
@@ -58,12 +66,14 @@ def _outcome_outputs(results: Results, out: Path) -> list[Path]:
         for sname, d in samples.items():
             curves = {}
             for lab in arms:
-                sub = d[d["arm_label"] == lab]
+                sub = d[d[ARM] == lab]
                 if len(sub):
                     curves[lab] = kaplan_meier(sub[ep.time], sub[ep.event] == ep.event_value, cfg.km.conf_level, cfg.km.conf_type)
-            block = res[sname]
+            block = res.get(sname)
+            if block is None:
+                continue
             title = f"{ep.name.upper()}, {'matched' if sname == 'matched' else 'all'} patients"
-            paths += km_plot(curves, fig / f"km_{ep.name}_{sname}", p_value=block["logrank"]["p"],
+            paths += km_plot(curves, fig / f"km_{ep.name}_{sname}", p_value=_p_or_none(block["logrank"]["p"]),
                              xlabel=ep.unit.capitalize(), title=title)
             for key in ("cox_univariate", "cox_multivariate", "subgroups"):
                 rows = block.get(key)
@@ -99,3 +109,8 @@ def _outcome_outputs(results: Results, out: Path) -> list[Path]:
             pd.DataFrame(flat).to_csv(path, index=False)
             paths.append(path)
     return paths
+
+
+def _p_or_none(p):
+    """The log-rank P for the plot; None when it was not estimated (no events)."""
+    return None if p is None or p != p else p

@@ -41,7 +41,12 @@ def bclc_stage(
     *,
     end_stage_classes: tuple[str, ...] = ("C",),
 ) -> pd.Series:
-    """BCLC 2022 stage '0', 'A', 'B', 'C' or 'D' (missing when an input needed for the decision is)."""
+    """BCLC 2022 stage '0', 'A', 'B', 'C' or 'D'.
+
+    The stage is missing only when a missing input could change it: with ECOG 1 the stage is C
+    whatever macrovascular invasion is; with ECOG 3 it is D whatever the Child–Pugh class is; four or
+    more nodules are B without a diameter.  A missing ``ecog_cancer_related`` counts as cancer-related.
+    """
     n = np.asarray(pd.array(tumour_number, dtype="Float64").to_numpy(dtype=float, na_value=np.nan))
     d = np.asarray(max_diameter_cm, dtype=float)
     mvi_b = pd.array(mvi, dtype="boolean")
@@ -52,32 +57,31 @@ def bclc_stage(
         np.ones(len(ps), dtype=bool) if ecog_cancer_related is None
         else pd.array(ecog_cancer_related, dtype="boolean").fillna(True).to_numpy(dtype=bool)
     )
-    end_stage = np.asarray(pd.Series(cp).isin(list(end_stage_classes)).to_numpy(dtype=bool))
     cp_known = ~np.asarray(cp.isna())
-    mvi_t = mvi_b.fillna(False).to_numpy(dtype=bool)
-    ehs_t = ehs_b.fillna(False).to_numpy(dtype=bool)
-    spread_known = ~(np.asarray(mvi_b.isna()) | np.asarray(ehs_b.isna()))
+    end_stage = np.asarray(pd.Series(cp).isin(list(end_stage_classes)).to_numpy(dtype=bool)) & cp_known
     ps_known = ~np.isnan(ps)
     ps_eff = np.where((ps >= 1) & (ps <= 2) & ~rel, 0.0, ps)
+
+    # Each step is a three-valued test (true / false / unknown): a missing input leaves the stage
+    # missing only where it could change the stage.
+    d_true = end_stage | (ps_known & (ps >= 3))
+    d_false = cp_known & ~end_stage & ps_known & (ps < 3)
+    spread_true = mvi_b.fillna(False).to_numpy(dtype=bool) | ehs_b.fillna(False).to_numpy(dtype=bool)
+    spread_false = ~mvi_b.fillna(True).to_numpy(dtype=bool) & ~ehs_b.fillna(True).to_numpy(dtype=bool)
+    ps_c_true = ps_known & (ps_eff >= 1) & (ps_eff <= 2)
+    ps_c_false = ps_known & ~((ps_eff >= 1) & (ps_eff <= 2))
 
     single = n == 1
     stage0 = single & le(d, 2.0)
     stage_a = (single & ~le(d, 2.0)) | ((n >= 2) & (n <= 3) & le(d, 3.0))
     burden = np.where(stage0, "0", np.where(stage_a, "A", "B")).astype(object)
-    burden_known = ~np.isnan(n) & ~np.isnan(d)
+    # four or more nodules are B whatever their size; otherwise both number and size are needed
+    burden_known = (~np.isnan(n) & ~np.isnan(d)) | (n >= 4)
 
     stage = np.full(len(ps), None, dtype=object)
-    is_d = end_stage | (ps >= 3)
-    is_c = ~is_d & (mvi_t | ehs_t)
-    is_c_ps = ~is_d & ~is_c & (ps_eff >= 1) & (ps_eff <= 2)
-    rest = ~is_d & ~is_c & ~is_c_ps
-    stage[is_d] = "D"
-    stage[is_c] = "C"
-    stage[is_c_ps] = "C"
+    is_c = d_false & (spread_true | ps_c_true)
+    rest = d_false & spread_false & ps_c_false & burden_known
     stage[rest] = burden[rest]
-    # What could not be decided from the data given stays missing.
-    unknown_d = ~is_d & (~cp_known | ~ps_known)
-    unknown_c = ~is_d & ~is_c & ~spread_known
-    unknown_rest = rest & ~burden_known
-    stage[unknown_d | unknown_c | unknown_rest] = None
+    stage[is_c] = "C"
+    stage[d_true] = "D"
     return pd.Series(pd.array(stage, dtype="string"))

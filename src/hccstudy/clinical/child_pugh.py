@@ -16,7 +16,8 @@ encephalopathy         none      grade 1–2   grade 3–4
 
 Class A = 5–6, B = 7–9, C = 10–15.  Bilirubin arrives in µmol/L (canonical); the mg/dL cut-offs are
 converted with the study's factor (default 17.1), so 51 µmol/L (2.98 mg/dL) scores 2 and 3.0 mg/dL
-scores 2 whichever unit the centre used.  Any missing component gives a missing score.
+scores 2 whichever unit the centre used.  Any missing component gives a missing score; the class is
+missing only when the missing components could change it.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def _map_points(values, table: dict[str, int]) -> np.ndarray:
     return pd.Series(values, dtype="object").map(table).to_numpy(dtype=float, na_value=np.nan)
 
 
+def _class(score: np.ndarray) -> np.ndarray:
+    """Class A (5-6), B (7-9) or C (10-15) of a total score."""
+    return np.where(score <= 6, "A", np.where(score <= 9, "B", "C")).astype(object)
+
+
 def child_pugh(
     bilirubin_umol,
     albumin_gl,
@@ -89,8 +95,12 @@ def child_pugh(
         "cp_encephalopathy": _map_points(encephalopathy, ENCEPHALOPATHY_POINTS),
     }
     score = sum(parts.values())
-    cls = np.where(score <= 6, "A", np.where(score <= 9, "B", "C")).astype(object)
-    cls[np.isnan(score)] = None
+    # A missing component scores 1-3 points: the class is still known when every completion gives it.
+    pts = np.column_stack(list(parts.values()))
+    known_sum = np.nansum(pts, axis=1)
+    n_missing = np.isnan(pts).sum(axis=1)
+    low_cls, high_cls = _class(known_sum + n_missing), _class(known_sum + 3 * n_missing)
+    cls = np.where(low_cls == high_cls, low_cls, None).astype(object)
     out = pd.DataFrame({k: pd.array(np.where(np.isnan(v), None, v), dtype="Int64") for k, v in parts.items()})
     out["child_pugh_score"] = pd.array(np.where(np.isnan(score), None, score), dtype="Int64")
     out["child_pugh_class"] = pd.array(cls, dtype="string")

@@ -112,14 +112,24 @@ def grade_labs(labs: pd.DataFrame, baseline_value: pd.Series | None = None,
 
 def lab_toxicity(labs: pd.DataFrame, origin: pd.Series, keys: list[str],
                  limits: dict[str, dict[str, float]] | None = None,
-                 window_end: pd.Series | None = None) -> pd.DataFrame:
+                 window_end: pd.Series | None = None,
+                 abnormal_baseline_grade: str = "zero") -> pd.DataFrame:
     """Worst post-baseline grade and treatment-emergent flag per patient and lab term.
 
     Baseline = the last value on or before the origin (first HAIC).  Post-baseline = values after the
     origin (up to ``window_end`` per patient, if given).  Treatment-emergent = worst post-baseline grade
     above the baseline grade (a missing baseline grade counts as 0) (DECISION: reported beside the worst grade).
+
+    ``abnormal_baseline_grade`` (DECISION, ``clinical-rules.md`` section 6) is the grade of a baseline
+    value that is itself above the ULN for an "increased" term: ``"zero"`` (default, as admiral: the
+    baseline is its own reference in the "baseline abnormal" rows, so it grades 0) or ``"uln"`` (grade
+    the baseline value against the ULN, as if its baseline were normal).  ALT 80 U/L at baseline with
+    ULN 40 grades 0 or 1; a later ALT of 130 (1.6 × baseline, grade 1) is treatment-emergent only under
+    ``"zero"``.  Decreased terms use absolute cut-offs and are the same under both.
     Returns one row per (patient, term) with baseline_grade, worst_grade, emergent.
     """
+    if abnormal_baseline_grade not in ("zero", "uln"):
+        raise ValueError("abnormal_baseline_grade must be 'zero' or 'uln'")
     labs = labs[labs["test"].isin(list(LAB_TERMS))].dropna(subset=[*keys, "date", "value"])
     columns = [*keys, "term", "baseline_grade", "worst_grade", "emergent"]
     if labs.empty:  # (joins on empty Arrow-backed keys fail in pandas 3)
@@ -138,6 +148,8 @@ def lab_toxicity(labs: pd.DataFrame, origin: pd.Series, keys: list[str],
         we = window_end.reindex(pd.MultiIndex.from_frame(post[keys]) if len(keys) > 1 else pd.Index(post[keys[0]]))
         post = post[(we.isna() | (post["date"].to_numpy() <= we.to_numpy())).to_numpy(dtype=bool)]
     pre_rows = labs[labs["date"] <= labs["origin"]]
+    if abnormal_baseline_grade == "uln":  # baseline values graded against the ULN, not against themselves
+        pre_rows = pre_rows.assign(grade=grade_labs(pre_rows, None, limits))
     bgrade = pre_rows.groupby([*keys, "test"], sort=False)["grade"].last().rename("baseline_grade")
     worst = post.groupby([*keys, "test"], sort=False)["grade"].max().rename("worst_grade")
     out = pd.concat([bgrade, worst], axis=1).reset_index()

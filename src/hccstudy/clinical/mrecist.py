@@ -10,7 +10,14 @@ integer arithmetic on millimetres (no float edges):
 * PD: 10·SoD ≥ 12·nadir (≥ 20 % above the smallest SoD so far, baseline included); optional +5 mm
   absolute rule (RECIST 1.1, off by default as in mRECIST)
 * PR: 10·SoD ≤ 7·baseline (≥ 30 % below baseline)
-* SD: otherwise; NE when a baseline target lesion was not measured at that scan.
+* SD: otherwise; NE when a baseline target lesion was not measured at that scan, unless the measured
+  targets alone already reach PD (a missing diameter can only add to the sum).
+
+Target lesions are the centre-labelled targets measurable at baseline (viable diameter ≥
+``measurable_min_mm``, 10 mm).  A labelled target under 10 mm is non-target (mRECIST: lesions < 1 cm are
+non-target) and is followed as a non-target lesion; without a recorded non-target status its viable
+diameter gives it (0 mm: CR, > 0 mm: IR/SD, not measured: NE).  Baseline targets 50 + 8 mm, follow-up
+34 + 8 mm: SoD 50 -> 34 (−32 %, PR), not 58 -> 42 (−27.6 %, SD).
 
 Overall response combines target, non-target (CR / IR_SD / PD) and new lesions per the mRECIST table.
 A new lesion counts once it is ≥ ``new_lesion_min_mm`` (default 10 mm; a new lesion with no diameter
@@ -159,12 +166,21 @@ def assess_responses(
     base_date = pre.groupby(keys, sort=False)["date"].max().rename("baseline_date")
     a = a.join(base_date, on=keys)
     base_rows = a[a["date"] == a["baseline_date"]]
-    base_t = base_rows[base_rows["lesion_type"] == "target"]
+    # Target lesions are the centre-labelled targets that are measurable at baseline (>= 10 mm); a
+    # labelled target under 10 mm (or not measured) is a non-target lesion (mRECIST: lesions < 1 cm are
+    # non-target), followed as such at every later scan.
+    labelled = base_rows["lesion_type"] == "target"
+    big = (base_rows["viable_diameter_mm"] >= options.measurable_min_mm).fillna(False).to_numpy(dtype=bool)
+    base_t = base_rows[labelled.to_numpy(dtype=bool) & big]
+    small_ids = base_rows.loc[labelled.to_numpy(dtype=bool) & ~big, [*keys, "lesion_id"]].drop_duplicates()
+    if len(small_ids):
+        hit = a[[*keys, "lesion_id"]].merge(small_ids.assign(_small=True), on=[*keys, "lesion_id"], how="left")
+        small = hit["_small"].notna().to_numpy() & (a["lesion_type"] == "target").to_numpy(dtype=bool)
+        a = a.assign(lesion_type=np.where(small, "non_target", a["lesion_type"].astype(object)))
+        base_rows = a[a["date"] == a["baseline_date"]]
     n_targets = base_t.groupby(keys, sort=False).size().rename("n_targets")
     base_sod = base_t.groupby(keys, sort=False)["viable_diameter_mm"].sum().astype("int64").rename("baseline_sod")
-    measurable = (
-        (base_t["viable_diameter_mm"] >= options.measurable_min_mm).groupby([base_t[k] for k in keys], sort=False).any()
-    ).rename("measurable")
+    measurable = pd.Series(True, index=n_targets.index, name="measurable")
     has_nt = (base_rows["lesion_type"] == "non_target").groupby([base_rows[k] for k in keys], sort=False).any()
 
     post = a[a["date"] > a["origin"]]
@@ -179,7 +195,8 @@ def assess_responses(
     scans = scans.join(tsum, on=[*keys, "date"]).join(n_targets, on=keys).join(base_sod, on=keys)
     scans["n_measured"] = scans["n_measured"].fillna(0)
     evaluated = scans["n_targets"].notna() & (scans["n_measured"] == scans["n_targets"])
-    sod = np.where(evaluated, scans["sod"].fillna(0), np.nan)
+    partial = scans["sod"].fillna(0).to_numpy(dtype=float)  # sum over the targets measured at this scan
+    sod = np.where(evaluated, partial, np.nan)
     scans["sod"] = sod
     # nadir = smallest SoD before this scan (baseline included), over evaluated scans only
     nadir = np.fmin(scans["baseline_sod"].to_numpy(dtype=float), _group_prev_cummin(sod, scans, keys))
@@ -190,18 +207,26 @@ def assess_responses(
         np.nan_to_num(nadir).astype(np.int64),
         options.pd_absolute_mm,
     )
+    # Not every target measured: NE, unless the measured ones alone already show PD (a missing
+    # diameter can only add to the sum, so it cannot undo the progression).
+    partial_pd = ~evaluated.to_numpy() & ~np.isnan(nadir) & (partial > 0) & (10 * partial >= 12 * np.nan_to_num(nadir))
+    if options.pd_absolute_mm is not None:
+        partial_pd &= (partial - np.nan_to_num(nadir)) >= options.pd_absolute_mm
     tr[~evaluated.to_numpy()] = "NE"
+    tr[partial_pd] = "PD"
     scans["target"] = tr
 
     # non-target lesions
     nt = post[post["lesion_type"] == "non_target"]
+    status = _non_target_status(nt)
     nts = nt.assign(
-        is_pd=nt["non_target_status"] == "PD", is_cr=nt["non_target_status"] == "CR"
-    ).groupby([*keys, "date"], sort=False).agg(any_pd=("is_pd", "any"), all_cr=("is_cr", "all"))
+        is_pd=status == "PD", is_cr=status == "CR", is_ne=status == "NE"
+    ).groupby([*keys, "date"], sort=False).agg(any_pd=("is_pd", "any"), all_cr=("is_cr", "all"), any_ne=("is_ne", "any"))
     scans = scans.join(nts, on=[*keys, "date"]).join(has_nt.rename("has_nt"), on=keys)
     any_pd = scans["any_pd"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     all_cr = scans["all_cr"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    ntr = np.where(any_pd, "PD", np.where(all_cr, "CR", "IR_SD")).astype(object)
+    any_ne = scans["any_ne"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    ntr = np.where(any_pd, "PD", np.where(all_cr, "CR", np.where(any_ne, "NE", "IR_SD"))).astype(object)
     no_rows = scans["any_pd"].isna().to_numpy()
     ntr[no_rows] = np.where(scans["has_nt"].astype("boolean").fillna(False).to_numpy(dtype=bool)[no_rows], "NE", "none")
     scans["non_target"] = ntr
@@ -243,6 +268,16 @@ def assess_responses(
     for col in ("bor", "bor_unconfirmed"):  # without measurable disease only PD (or NE) can be judged
         per.loc[unmeasurable & (per[col] != "PD").to_numpy(dtype=bool), col] = "NE"
     return timepoints, per
+
+
+def _non_target_status(nt: pd.DataFrame) -> np.ndarray:
+    """Status of each non-target lesion row: the recorded ``non_target_status``; where none is recorded
+    (e.g. a labelled target under 10 mm followed as non-target), from its viable diameter: 0 mm -> CR
+    (no enhancement left), > 0 mm -> IR_SD; neither recorded -> NE (not evaluated)."""
+    rec = nt["non_target_status"].astype(object).to_numpy()
+    dia = pd.to_numeric(nt["viable_diameter_mm"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    from_dia = np.where(np.isnan(dia), "NE", np.where(dia == 0, "CR", "IR_SD")).astype(object)
+    return np.where(pd.isna(rec), from_dia, rec)
 
 
 def _no_assessments(origin: pd.Series, keys: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:

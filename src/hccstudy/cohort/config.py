@@ -87,6 +87,8 @@ Limit = Annotated[float, Interval(gt=0), NUMBER]
 class CtcaeOptions(_Strict):
     limits: dict[str, dict[Literal["uln", "lln"], Limit]] = {}
     window_days_after_last_haic: Annotated[int, Interval(ge=0, le=3650), NUMBER] | None = None
+    abnormal_baseline_grade: Literal["zero", "uln"] = Field(
+        "zero", description="grade of a baseline value above the ULN: zero (its own reference, as admiral) or uln")
 
     @field_validator("limits")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..clinical import albi, bclc_stage, child_pugh, dosing_bsa, haic_dose_intensity, lab_toxicity
@@ -95,13 +96,16 @@ def derive_patients(
     p["arm"] = p["arm_recorded"] if config.arm.source == "recorded" else p["arm_derived"]
 
     origin = pd.Series(p["first_haic_date"].to_numpy(), index=pidx)
-    timepoints, resp = assess_responses(tables["assessments"], origin, KEYS, config.mrecist)
+    cutoff = pd.Timestamp(config.study.data_cutoff) if config.study.data_cutoff else None
+    scans = tables["assessments"]
+    if cutoff is not None:  # scans after the data cut-off are not part of the data set (response, PD, censoring)
+        scans = scans[(scans["date"] <= cutoff).to_numpy(dtype=bool)]
+    timepoints, resp = assess_responses(scans, origin, KEYS, config.mrecist)
     resp = resp.reindex(pidx)
     for c in ("baseline_sod", "measurable", "bor", "bor_unconfirmed", "first_pd_date", "last_assessment_date", "n_assessments"):
         p[c] = resp[c].to_numpy()
     p["measurable"] = p["measurable"].astype("boolean").fillna(False)
 
-    cutoff = pd.Timestamp(config.study.data_cutoff) if config.study.data_cutoff else None
     ep = derive_endpoints(p, p["first_pd_date"], p["last_assessment_date"], config.endpoints, cutoff)
     p = pd.concat([p, ep], axis=1)
 
@@ -110,7 +114,8 @@ def derive_patients(
         window_end = pd.Series(
             (p["last_haic_date"] + pd.Timedelta(days=config.ctcae.window_days_after_last_haic)).to_numpy(), index=pidx
         )
-    tox = lab_toxicity(tables["labs"], origin, KEYS, config.ctcae.limits, window_end)
+    tox = lab_toxicity(tables["labs"], origin, KEYS, config.ctcae.limits, window_end,
+                       config.ctcae.abnormal_baseline_grade)
     ae = worst_grades(tox, tables["adverse_events"], KEYS)
     if len(ae):
         wide = ae.pivot(index=KEYS, columns="term", values="grade")
@@ -129,6 +134,7 @@ def build_study(ingested, config: StudyConfig, log: IssueLog) -> Study:
     p = pd.concat([p, fails], axis=1)
     p["exclusion_reason"] = reason.to_numpy()
     p["included"] = reason.isna().to_numpy()
+    _check_endpoints(p, log, config.study.data_cutoff)
     flow = patient_flow(reason, p["arm"], order)
     exclusions = all_failing_counts(fails, order)
     analysis = p[p["included"].to_numpy()].drop(
@@ -136,6 +142,41 @@ def build_study(ingested, config: StudyConfig, log: IssueLog) -> Study:
     ).reset_index(drop=True)
     report = log.report(dict(ingested.report.counts))
     return Study(config, analysis, p, flow, exclusions, report, ingested.tables, timepoints, tox, ae, ingested.inputs)
+
+
+def _check_endpoints(p: pd.DataFrame, log: IssueLog, data_cutoff=None) -> None:
+    """An included patient must have a usable OS and PFS: a missing or negative time is an error that
+    names the record, never a patient who silently drops out of (or distorts) the survival analysis."""
+    included = p["included"].to_numpy(dtype=bool)
+    alive = p["death_date"].isna().to_numpy()
+    checks = [
+        ("os_months", "last_followup_date", alive,
+         "included patient has no overall survival: alive with no last follow-up date (give the date, or keep "
+         "the eligibility criterion complete_data to exclude incomplete records)"),
+        ("os_months", "death_date", ~alive, "included patient has no overall survival time"),
+        ("pfs_months", "last_followup_date", np.ones(len(p), dtype=bool),
+         "included patient has no progression-free survival time (no follow-up date to censor at; "
+         "see endpoints.pfs_censor)"),
+    ]
+    reported = np.zeros(len(p), dtype=bool)
+    if data_cutoff is not None:
+        late = included & (p["first_haic_date"] > pd.Timestamp(data_cutoff)).to_numpy(dtype=bool)
+        log.add_rows(p, late, column="first_haic_date", rule="after_data_cutoff",
+                     message=f"included patient started HAIC after the data cut-off (study.data_cutoff = {data_cutoff}), "
+                             "so has no follow-up: set study.end on or before the cut-off")
+        reported |= late
+    for time, column, where, message in checks:
+        t = p[time].to_numpy(dtype=float)
+        bad = included & where & np.isnan(t) & ~reported
+        log.add_rows(p, bad, column=column, rule="no_endpoint", message=message)
+        reported |= bad
+        negative = included & (t < 0) & ~reported
+        log.add_rows(p, negative, column="first_haic_date", rule="negative_endpoint", value=p[time],
+                     message=f"included patient's {time} is negative: the endpoint date is before the first HAIC "
+                             "(or the data cut-off is)")
+        reported |= negative
+    if reported.any():
+        raise StudyInputError(log.report())
 
 
 def load_study(path: str | Path, config: StudyConfig | str | Path | None = None) -> Study:

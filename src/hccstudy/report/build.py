@@ -36,6 +36,16 @@ def versions() -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------- tables
+def _main_sample(endpoint: dict) -> str:
+    """The sample the paper's tables use: matched when its outcomes were estimated, else all patients."""
+    return "matched" if "matched" in endpoint else "full"
+
+
+def skipped_frame(results: Results) -> pd.DataFrame:
+    """What could not be estimated, and why (results.json ``skipped``)."""
+    return pd.DataFrame(results.skipped, columns=["part", "reason"])
+
+
 def _blank(df: pd.DataFrame) -> pd.DataFrame:
     """Missing values as empty text (for display)."""
     return df.astype(object).where(df.notna(), "")
@@ -110,8 +120,8 @@ def _sheets(results: Results, flow: pd.DataFrame | None, calibration: pd.DataFra
         sheets["Sample sizes"] = results.sample_sizes
     if results.endpoints:
         sheets["Survival"] = survival_summary(results)
-    main = "matched" if results.matching is not None else "full"
     for name, ep in results.endpoints.items():
+        main = _main_sample(ep)
         b = ep[main]
         if b.get("cox_univariate"):
             sheets[f"{name.upper()} Cox univariable"] = cox_table(b["cox_univariate"])
@@ -125,6 +135,8 @@ def _sheets(results: Results, flow: pd.DataFrame | None, calibration: pd.DataFra
     if results.adverse_events:
         for s, r in results.adverse_events.items():
             sheets[f"Adverse events ({s})"] = ae_frame(r, arms)
+    if results.skipped:
+        sheets["Not estimated"] = skipped_frame(results)
     if calibration is not None:
         sheets["Reproduction"] = calibration
     return sheets
@@ -136,8 +148,8 @@ def _docx_tables(results: Results, flow: pd.DataFrame | None) -> list[tuple[str,
     t1 = H.table1_frame(results.table1_before, results.table1_after, arms).drop(columns=["Test"])
     out.append(("Table 1. Baseline characteristics before and after propensity-score matching", t1,
                 "Continuous: mean (SD), median [min, max]; categorical: n (%). SMD: absolute standardised mean difference."))
-    main = "matched" if results.matching is not None else "full"
     for name, ep in results.endpoints.items():
+        main = _main_sample(ep)
         b = ep[main]
         for key, label in (("cox_univariate", "Univariable"), ("cox_multivariate", "Multivariable")):
             if b.get(key):
@@ -194,9 +206,9 @@ def _html(results: Results, out: Path, flow: pd.DataFrame | None, calibration: p
     if results.adverse_events:
         rows = results.adverse_events.get("matched") or results.adverse_events["full"]
         sec.append(("Adverse events", H.table(_blank(ae_frame(rows, arms)), numeric=())))
-    main = "matched" if results.matching is not None else "full"
     content = ""
     for name, ep in results.endpoints.items():
+        main = _main_sample(ep)
         b = ep[main]
         for key, label in (("cox_univariate", "univariable"), ("cox_multivariate", "multivariable")):
             if b.get(key):
@@ -212,6 +224,9 @@ def _html(results: Results, out: Path, flow: pd.DataFrame | None, calibration: p
                 content += H.figure(p, f"Subgroup analysis, {name.upper()}")
     if content:
         sec.append(("Cox regression and subgroups", content))
+    if results.skipped:
+        sec.append(("Not estimated", "<p class='note'>These parts of the analysis could not be estimated on these data "
+                    "and were left out; the reason is given for each.</p>" + H.table(skipped_frame(results), numeric=())))
     if calibration is not None:
         sec.append(("Reproduction of the published study", H.table(_blank(calibration), numeric=(),
                                                                     bad_rows=~calibration["ok"])))
@@ -224,7 +239,8 @@ def _flow_html(flow: pd.DataFrame, results: Results) -> str:
     items = "".join(f"<li>{H.esc(r.label)}: {r.n}</li>" for r in excl.itertuples() if r.n > 0)
     arms = flow[flow["step"] == "arm"]
     arm_boxes = "".join(f'<div class="box">{H.esc(r.label)}: {r.n}</div>' for r in arms.itertuples())
-    matched = (f'<div class="arrow">↓</div><div class="box">Propensity-score matched: {results.matching.n_pairs} pairs</div>'
+    matched = (f'<div class="arrow">↓</div><div class="box">Propensity-score matched: {results.matching.n_pairs} treated '
+               f'units ({len(results.matching.pairs)} matches)</div>'
                if results.matching is not None else "")
     return (f'<div class="flow"><div class="box">Screened: {int(f[("screened", "")])}</div><div class="arrow">↓</div>'
             f'<div class="box excl">Excluded: {int(excl["n"].sum())}<ul>{items}</ul></div><div class="arrow">↓</div>'
@@ -243,13 +259,20 @@ def methods_text(results: Results) -> str:
              + ". Standardised mean differences: absolute, pooled SD (tableone).</p>"]
     if results.matching is not None:
         m = cfg.matching
+        width = results.matching.caliper_width
+        caliper = ("no caliper" if width is None else
+                   f"caliper {m.caliper:g} {'SD of the ' if m.std_caliper else ''}"
+                   f"{'propensity score' if m.link == 'logit' else 'logit of the propensity score'} "
+                   f"(width used: {width:.5f})")
+        design = (f"1:{m.ratio} nearest-neighbour matching {'with' if m.replace else 'without'} replacement, "
+                  f"{m.order if not m.replace else 'data'} order")
+        if m.discard != "none":
+            design += f", units outside the common support discarded ({m.discard})"
         parts.append(f"<p>Propensity score: unpenalised logistic regression of arm ({results.labels['treated']} = treated) on "
-                     f"{', '.join(m.on)}; 1:{m.ratio} nearest-neighbour matching without replacement, "
-                     f"{m.order} distance first, caliper {m.caliper} SD of the "
-                     f"{'propensity score' if m.link == 'logit' else 'logit of the propensity score'} "
-                     f"(width used: {results.matching.caliper_width:.5f}), as R MatchIt (≥ 4.5.4); "
-                     f"{results.matching.n_pairs} pairs. Balance: MatchIt's standardised mean differences "
-                     f"(treated SD), |SMD| > 0.1 flagged.</p>")
+                     f"{', '.join(m.on)}; {design}, {caliper}, as R MatchIt (≥ 4.5.4); "
+                     f"{results.matching.n_pairs} treated units matched with {len(results.matching.pairs)} control "
+                     f"match(es). Balance: MatchIt's standardised mean differences (treated SD) with its matching "
+                     f"weights, |SMD| > 0.1 flagged.</p>")
     if cfg.endpoints:
         parts.append(f"<p>Survival: Kaplan–Meier with Greenwood variance and {cfg.km.conf_type} confidence intervals "
                      f"(R survfit), log-rank test; Cox regression with {cfg.cox.ties.capitalize()} ties; on the matched sample "
@@ -265,11 +288,13 @@ def methods_text(results: Results) -> str:
 def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = None,
                  calibration: pd.DataFrame | None = None, inputs: list[dict] | None = None,
                  seed: int | None = None, timings: dict | None = None, warnings: list[str] | None = None,
-                 study_config: dict | None = None, title: str | None = None, write_table: bool = True) -> list[Path]:
+                 study_config: dict | None = None, title: str | None = None, write_table: bool = True,
+                 formats: tuple[str, ...] = ("png", "svg", "pdf", "tiff")) -> list[Path]:
     """Write the whole report folder (see module docstring) into ``out``; ``write_table=False`` when
-    the caller writes ``analysis_table.parquet`` itself (``hccstudy run``, with the study's CSV)."""
+    the caller writes ``analysis_table.parquet`` itself (``hccstudy run``, with the study's CSV);
+    ``formats``: of the figures (the HTML embeds the PNGs, so PNG is always written)."""
     out = Path(out)
-    with figure_formats("png", "svg", "pdf", "tiff"):
+    with figure_formats(*dict.fromkeys(("png", *formats))):
         paths = write_results(results, out)
     if write_table:
         results.data.to_parquet(out / "analysis_table.parquet", index=False)

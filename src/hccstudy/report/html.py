@@ -111,11 +111,14 @@ def table1_frame(before: pd.DataFrame, after: pd.DataFrame | None, arms: list[st
     out["P (before)"] = before["p_text"].to_numpy()
     out["SMD (before)"] = [fmt_num(v, 3) for v in before["smd"]]
     out["Test"] = before["test"].to_numpy()
-    if after is not None:
+    if after is not None:  # aligned on the row's identity: a level may be absent after matching
+        key = ["variable", "level", "statistic"]
+        a2 = before[key].merge(after[key + [*arms, "p_text", "smd"]].drop_duplicates(key), on=key, how="left",
+                               sort=False)
         for a in arms:
-            out[f"{a} (after)"] = after[a].to_numpy()
-        out["P (after)"] = after["p_text"].to_numpy()
-        out["SMD (after)"] = [fmt_num(v, 3) for v in after["smd"]]
+            out[f"{a} (after)"] = a2[a].fillna("").to_numpy()
+        out["P (after)"] = a2["p_text"].fillna("").to_numpy()
+        out["SMD (after)"] = [fmt_num(v, 3) if v == v else "" for v in a2["smd"]]
     return out
 
 

@@ -86,8 +86,12 @@ class CoxFit:
     def wald_test(self) -> tuple[float, int, float]:
         v = self.var if self.robust_var is None else self.robust_var
         b = self.coefficients
-        stat = float(b @ np.linalg.solve(v, b))
-        return stat, len(b), float(chi2.sf(stat, len(b)))
+        try:
+            stat, df = float(b @ np.linalg.solve(v, b)), len(b)
+        except np.linalg.LinAlgError:  # singular variance (e.g. an infinite coefficient): as R's coxph.wtest,
+            g = _inverse(v, np.finfo(float).eps ** 0.75)  # a generalised inverse and its rank as the df
+            stat, df = float(b @ g @ b), int(np.count_nonzero(np.diag(g)))
+        return stat, df, float(chi2.sf(stat, df)) if df else float("nan")
 
     @property
     def logrank_score_test(self) -> tuple[float, int, float]:
@@ -228,6 +232,13 @@ def coxph(time, event, X, names: list[str] | None = None, *, strata=None, cluste
         X = X[:, None]
     p = X.shape[1]
     names = names or [f"x{i + 1}" for i in range(p)]
+    t_arr = np.asarray(time, dtype=float)
+    if not np.isfinite(t_arr).all():
+        raise ValueError(f"time has {int((~np.isfinite(t_arr)).sum())} missing or infinite value(s): Cox regression "
+                         f"needs finite times")
+    bad = [nm for j, nm in enumerate(names) if not np.isfinite(X[:, j]).all()]
+    if bad:
+        raise ValueError(f"covariate(s) {bad} have missing or infinite values: Cox regression needs finite values")
     prep = _prepare(time, event, X, strata, ties)
     beta = np.zeros(p)
     ll0, U, H, _ = _loglik(beta, prep)
@@ -350,6 +361,15 @@ class PHTest:
         return float(self.table.loc[self.table["term"] == "GLOBAL", "p"].iloc[0])
 
 
+def _quadratic_form(u: np.ndarray, m: np.ndarray) -> float:
+    """u' M^-1 u; NaN when M is singular (R's cox.zph stops with "system is exactly singular" there,
+    e.g. with a coefficient tending to infinity: the test is then not defined)."""
+    try:
+        return float(u @ np.linalg.solve(m, u))
+    except np.linalg.LinAlgError:
+        return float("nan")
+
+
 def cox_zph(fit: CoxFit, terms: dict[str, list[str]] | None = None, transform: str = "km") -> PHTest:
     """Test of proportional hazards as R ``cox.zph`` (survival >= 3.0): the score test, at the fitted
     coefficients, for adding g(t) x to the model, g = 1 - KM(t-) (pooled, left-continuous; "km") or
@@ -385,8 +405,8 @@ def cox_zph(fit: CoxFit, terms: dict[str, list[str]] | None = None, transform: s
     for term, cols in groups.items():
         j = [names.index(c) for c in cols]
         ii = list(range(p)) + [k + p for k in j]  # every coefficient free, the term's g(t) x added
-        stat = float(u[ii] @ np.linalg.solve(imat[np.ix_(ii, ii)], u[ii]))
+        stat = _quadratic_form(u[ii], imat[np.ix_(ii, ii)])
         rows.append({"term": term, "chisq": stat, "df": len(j), "p": float(chi2.sf(stat, len(j)))})
-    stat = float(u @ np.linalg.solve(imat, u))
+    stat = _quadratic_form(u, imat)
     rows.append({"term": "GLOBAL", "chisq": stat, "df": p, "p": float(chi2.sf(stat, p))})
     return PHTest(pd.DataFrame(rows), transform)

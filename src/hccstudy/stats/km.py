@@ -105,6 +105,8 @@ def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: ConfType = "l
     event = np.asarray(event).astype(bool)
     if np.isnan(time).any():
         raise ValueError("time has missing values")
+    if not np.isfinite(time).all():
+        raise ValueError(f"time has {int((~np.isfinite(time)).sum())} infinite value(s): a survival time must be a finite number")
     ut, inv = np.unique(time, return_inverse=True)
     d = np.bincount(inv, weights=event, minlength=len(ut))
     c = np.bincount(inv, weights=~event, minlength=len(ut))

@@ -34,6 +34,9 @@ def logrank_test(time, event, group, strata=None, rho: float = 0.0) -> LogRank:
     """k-group (optionally stratified) G-rho test; see module docstring."""
     time = np.asarray(time, dtype=float)
     event = np.asarray(event).astype(bool)
+    if not np.isfinite(time).all():
+        raise ValueError(f"time has {int((~np.isfinite(time)).sum())} missing or infinite value(s): the log-rank "
+                         f"test needs finite times")
     g_codes, g_levels = pd.factorize(np.asarray(group), sort=True)
     k = len(g_levels)
     s_codes = np.zeros(len(time), dtype=np.int64) if strata is None else pd.factorize(np.asarray(strata), sort=True)[0]

@@ -1,5 +1,5 @@
 """Greedy nearest-neighbour matching on a distance (propensity score), identical to R's MatchIt
-(>= 4.5.1 with the 4.5.4 caliper fix, ``method = "nearest"``, ``replace = FALSE``).
+(>= 4.5.1 with the 4.5.4 caliper fix, ``method = "nearest"``, with or without replacement).
 
 Algorithm (``matching-spec.md``):
 
@@ -13,6 +13,20 @@ Algorithm (``matching-spec.md``):
    |d_L - d_T| <= |d_R - d_T|.  ``ties = "legacy"`` (MatchIt <= 4.5.0, brute force) takes, among the
    controls at the smallest |difference|, the first in row order;
 5. ratio k: k rounds over the treated units, each treated unit getting its r-th match in round r.
+   When the controls run out (ratio x treated > controls, as ``ratio = 3`` on lalonde), the matching
+   simply stops: later treated units get fewer than k controls, as MatchIt does (it warns "Not all
+   treated units will get k matches"; we return the same warning in ``MatchResult.warnings``);
+6. ``replace = True``: a control stays available after it is used, so the order of the treated units
+   does not matter (MatchIt then forces ``m.order = "data"``); each treated unit takes its k nearest
+   controls, merging the nearest-left and nearest-right sequences with the same left-on-ties rule and
+   never the same control twice.  Vectorised over the treated units: k steps of two pointers into the
+   sorted controls.
+
+Weights (``MatchResult.weights``, MatchIt's ``weights.matrix``): a matched treated unit 1; each
+control the sum over the treated units it is matched to of 1 / (that unit's number of matches), then
+the controls' weights rescaled to sum to the number of matched controls.  Without replacement and with
+every treated unit getting k controls all weights are 1; with replacement or a ratio shortage they are
+not.
 
 "Nearest available to the left/right" is a union-find (disjoint-set with path compression) over
 the sorted positions, so the whole match is O(n log n) for the sort and nearly linear after it; no
@@ -43,11 +57,18 @@ class MatchResult:
       pair id, missing when unmatched), ``status`` (matched / no control within caliper /
       discarded / not selected / no control left)
     * ``caliper_width``: on the distance scale (None without a caliper)
+    * ``weights``: MatchIt's matching weights per input row (0 when unmatched)
+    * ``replace``: matched with replacement (then ``units.pair`` is missing for controls when a control
+      belongs to several matched sets; they are listed in ``pairs``)
+    * ``warnings``: MatchIt's warnings (not every treated unit got ``ratio`` controls)
     """
 
     pairs: pd.DataFrame
     units: pd.DataFrame
     caliper_width: float | None
+    weights: np.ndarray
+    replace: bool = False
+    warnings: tuple[str, ...] = ()
 
     @property
     def n_pairs(self) -> int:
@@ -82,8 +103,9 @@ def caliper_width(distance: np.ndarray, caliper: float | None, std_caliper: bool
 def nearest_neighbor(
     distance, treated, *, caliper: float | None = None, std_caliper: bool = True, ratio: int = 1,
     order: Order = "largest", discard: Discard = "none", ties: Ties = "matchit", seed: int | None = None,
+    replace: bool = False,
 ) -> MatchResult:
-    """1:k greedy nearest-neighbour matching without replacement (see module docstring)."""
+    """1:k greedy nearest-neighbour matching, without or with replacement (see module docstring)."""
     d = np.asarray(distance, dtype=float)
     t = np.asarray(treated, dtype=bool)
     n = len(d)
@@ -91,10 +113,39 @@ def nearest_neighbor(
         raise ValueError("ratio must be >= 1")
     if np.isnan(d).any():
         raise ValueError("distance has missing values")
+    if not np.isfinite(d).all():
+        raise ValueError("distance has infinite values")
+    if not t.any() or t.all():
+        raise ValueError(f"matching needs treated and control units (treated {int(t.sum())}, control {int((~t).sum())})")
     disc = _support(d, t, discard)
     width = caliper_width(d, caliper, std_caliper, ~disc)
+    if width is not None and not np.isfinite(width):
+        raise ValueError("caliper: the SD of the distance is undefined (fewer than 2 units kept)")
 
     pos_order = np.argsort(d, kind="stable")  # sorted position -> row
+    pos_of_row = np.empty(n, dtype=np.int64)
+    pos_of_row[pos_order] = np.arange(n)
+    t_rows = np.flatnonzero(t & ~disc)
+    if replace:  # each treated unit is matched on its own: the order cannot matter
+        if ties == "legacy":
+            raise ValueError('ties = "legacy" (MatchIt <= 4.5.0) is offered only without replacement')
+        mt, mc, mr = _match_with_replacement(d, t, disc, pos_order, pos_of_row, t_rows, width, ratio, ties)
+    else:
+        if order == "largest":
+            t_rows = t_rows[np.argsort(-d[t_rows], kind="stable")]
+        elif order == "smallest":
+            t_rows = t_rows[np.argsort(d[t_rows], kind="stable")]
+        elif order == "random":
+            t_rows = np.random.default_rng(seed).permutation(t_rows)
+        elif order != "data":
+            raise ValueError(f"unknown order {order!r}")
+        mt, mc, mr = _match_without_replacement(d, t, disc, pos_order, pos_of_row, t_rows, width, ratio, ties)
+    return _result(d, t, disc, width, ratio, replace, mt, mc, mr)
+
+
+def _match_without_replacement(d, t, disc, pos_order, pos_of_row, t_rows, width, ratio, ties):
+    """Union-find over the sorted positions (module docstring, steps 3-5)."""
+    n = len(d)
     ds = d[pos_order].tolist()
     rows = pos_order.tolist()
     avail = (~t & ~disc)[pos_order]
@@ -124,17 +175,6 @@ def nearest_neighbor(
             right[i], i = root, right[i]
         return root
 
-    pos_of_row = np.empty(n, dtype=np.int64)
-    pos_of_row[pos_order] = np.arange(n)
-    t_rows = np.flatnonzero(t & ~disc)
-    if order == "largest":
-        t_rows = t_rows[np.argsort(-d[t_rows], kind="stable")]
-    elif order == "smallest":
-        t_rows = t_rows[np.argsort(d[t_rows], kind="stable")]
-    elif order == "random":
-        t_rows = np.random.default_rng(seed).permutation(t_rows)
-    elif order != "data":
-        raise ValueError(f"unknown order {order!r}")
     t_pos = pos_of_row[t_rows].tolist()
     w = np.inf if width is None else width
 
@@ -171,24 +211,84 @@ def nearest_neighbor(
             match_t.append(rows[p])
             match_c.append(rows[c])
             match_r.append(rnd)
+    return (np.asarray(match_t, dtype=np.int64), np.asarray(match_c, dtype=np.int64),
+            np.asarray(match_r, dtype=np.int64))
 
-    mt = np.asarray(match_t, dtype=np.int64)
-    mc = np.asarray(match_c, dtype=np.int64)
+
+def _match_with_replacement(d, t, disc, pos_order, pos_of_row, t_rows, width, ratio, ties):
+    """Each treated unit's ``ratio`` nearest controls (module docstring, step 6): two pointers per
+    treated unit into the sorted eligible controls, advanced ``ratio`` times for all units at once."""
+    ctrl_pos = np.flatnonzero((~t & ~disc)[pos_order])   # sorted positions of eligible controls
+    ctrl_row = pos_order[ctrl_pos]
+    ctrl_d = d[ctrl_row]
+    nc = len(ctrl_pos)
+    tp = pos_of_row[t_rows]
+    dt = d[t_rows]
+    lo = np.searchsorted(ctrl_pos, tp) - 1     # nearest control to the left
+    hi = lo + 1                                 # ... and to the right
+    w = np.inf if width is None else width
+    active = np.ones(len(t_rows), dtype=bool)
+    out_t, out_c, out_r = [], [], []
+    for rnd in range(1, ratio + 1):
+        has_l, has_r = lo >= 0, hi < nc
+        li, ri = np.clip(lo, 0, max(nc - 1, 0)), np.clip(hi, 0, max(nc - 1, 0))
+        dl = np.where(has_l, np.abs(ctrl_d[li] - dt) if nc else np.inf, np.inf)
+        dr = np.where(has_r, np.abs(ctrl_d[ri] - dt) if nc else np.inf, np.inf)
+        okl, okr = active & has_l & (dl <= w), active & has_r & (dr <= w)
+        take_l = okl & (~okr | (dl <= dr))
+        take_r = okr & ~take_l
+        got = take_l | take_r
+        c = np.where(take_l, li, ri)[got]
+        out_t.append(t_rows[got])
+        out_c.append(ctrl_row[c])
+        out_r.append(np.full(int(got.sum()), rnd, dtype=np.int64))
+        lo = lo - take_l
+        hi = hi + take_r
+        active = got
+    return (np.concatenate(out_t).astype(np.int64), np.concatenate(out_c).astype(np.int64),
+            np.concatenate(out_r).astype(np.int64))
+
+
+def matchit_weights(n: int, treated_rows: np.ndarray, control_rows: np.ndarray) -> np.ndarray:
+    """MatchIt's ``weights.matrix`` from the (treated, control) matches: matched treated 1; a control
+    sum over its treated units of 1 / (matches of that unit), rescaled so that the matched controls'
+    weights sum to their number; unmatched 0."""
+    w = np.zeros(n)
+    if len(treated_rows) == 0:
+        return w
+    k = np.bincount(treated_rows, minlength=n).astype(float)   # matches per treated unit
+    w[k > 0] = 1.0
+    wc = np.bincount(control_rows, weights=1.0 / k[treated_rows], minlength=n)
+    ctrl = wc > 0
+    w[ctrl] = wc[ctrl] * ctrl.sum() / wc[ctrl].sum()
+    return w
+
+
+def _result(d, t, disc, width, ratio, replace, mt, mc, mr) -> MatchResult:
+    n = len(d)
     matched_t = np.unique(mt)
     pair_of = np.full(n, -1, dtype=np.int64)
-    pair_of[matched_t] = np.arange(1, len(matched_t) + 1)  # pair ids by treated row order
-    pair_of[mc] = pair_of[mt]
+    pair_of[matched_t] = np.arange(1, len(matched_t) + 1)  # matched-set ids by treated row order
+    pair_t = pair_of[mt]
+    if not replace or len(np.unique(mc)) == len(mc):  # each control in one set: it has a set id
+        pair_of[mc] = pair_t
     pairs = pd.DataFrame({
-        "pair": pair_of[mt], "treated": mt, "control": mc,
-        "distance_treated": d[mt], "distance_control": d[mc], "round": np.asarray(match_r, dtype=np.int64),
+        "pair": pair_t, "treated": mt, "control": mc,
+        "distance_treated": d[mt], "distance_control": d[mc], "round": mr,
     }).sort_values(["pair", "round"], kind="stable").reset_index(drop=True)
-    matched = pair_of > 0
+    weights = matchit_weights(n, mt, mc)
+    matched = weights > 0
     status = np.where(matched, "matched", np.where(disc, "discarded", np.where(t, "no control within caliper", "not selected")))
     if width is None:
         status = np.where(t & ~matched & ~disc, "no control left", status)
     units = pd.DataFrame({
         "treated": t, "distance": d, "discarded": disc, "matched": matched,
-        "pair": pd.array(np.where(matched, pair_of, 0), dtype="Int64"), "status": status,
+        "pair": pd.array(np.where(pair_of > 0, pair_of, 0), dtype="Int64"), "status": status,
     })
-    units.loc[~matched, "pair"] = pd.NA
-    return MatchResult(pairs, units, width)
+    units.loc[pair_of <= 0, "pair"] = pd.NA
+    notes: tuple[str, ...] = ()
+    n_per_t = np.bincount(mt, minlength=n)[t & ~disc]
+    if ratio > 1 and len(n_per_t) and (n_per_t < ratio).any() and (n_per_t > 0).any():
+        notes = (f"not all treated units got {ratio} matches ({int((n_per_t[n_per_t > 0] < ratio).sum())} "
+                 f"matched treated units have fewer)",)
+    return MatchResult(pairs, units, width, weights, replace, notes)

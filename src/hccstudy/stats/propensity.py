@@ -3,7 +3,10 @@
 ``matching-spec.md`` step 2: to agree with R (and MatchIt's ``distance = "glm"``) to ~1e-13 the fit copies
 ``glm.fit``: start at mu = (y + 0.5) / 2, iteratively reweighted least squares with working response
 z = eta + (y - mu) / mu.eta(eta) and weights mu.eta^2 / var(mu), stop when
-|dev - dev_old| / (|dev| + 0.1) < epsilon (1e-8), at most 25 iterations.  Iterating to full
+|dev - dev_old| / (|dev| + 0.1) < epsilon (1e-8), at most 25 iterations.  A term that is a linear
+combination of earlier ones (a constant column, collinear indicators; |R_jj| <= 1e-11 ||x_j|| in the
+QR, glm.fit's tolerance) is aliased as R does: its coefficient is NaN (R's NA), the others are fitted
+and a warning names it.  Iterating to full
 convergence moves the scores by ~1e-9, enough to reorder near-ties in the matching.
 
 The design matrix follows R's ``model.matrix`` with treatment contrasts: an intercept, numeric
@@ -85,11 +88,27 @@ def _deviance(y: np.ndarray, mu: np.ndarray) -> float:
     return float(2 * np.sum(a + b))
 
 
+_RANK_TOL = 1e-11  # glm.fit: Cdqrls(tol = min(1e-07, epsilon / 1000))
+
+
+class _Aliased(Exception):
+    """The design matrix is rank deficient: column ``first`` is a combination of the ones before it."""
+
+    def __init__(self, first: int):
+        super().__init__(first)
+        self.first = first
+        self.iteration = 1
+
+
 def _wls(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Least squares min |A x - b| by the corrected semi-normal equations (Björck): R from a QR of A
     (R only: ~5x faster than forming Q at 1e6 rows), x = R^-1 R^-T A'b, plus one refinement step on the
     residual, which restores the accuracy of a full QR solve."""
     r = np.linalg.qr(A, mode="r")
+    norms = np.linalg.norm(A, axis=0)
+    aliased = (np.abs(np.diag(r)) <= _RANK_TOL * norms) | (norms == 0)
+    if aliased.any():
+        raise _Aliased(int(np.flatnonzero(aliased)[0]))
     rt = r.T
 
     def solve(rhs):
@@ -97,6 +116,17 @@ def _wls(A: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     x = solve(A.T @ b)
     return x + solve(A.T @ (b - A @ x))
+
+
+def _linear_predictor(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """X beta accumulated column by column (as the reference BLAS ``dgemv`` behind R's ``x %*% start``),
+    so that rows with identical covariates get bit-identical scores.  A blocked/SIMD matrix product can
+    round identical rows differently by one ulp, which splits MatchIt's distance ties (lalonde has 19
+    controls sharing 8 covariate patterns) and changes which tied control a treated unit gets."""
+    eta = np.zeros(X.shape[0])
+    for j in range(X.shape[1]):
+        eta += beta[j] * X[:, j]
+    return eta
 
 
 @dataclass(frozen=True)
@@ -113,7 +143,41 @@ class LogisticFit:
 
 def logistic_irls(X: np.ndarray, y: np.ndarray, names: list[str], epsilon: float = 1e-8, maxit: int = 25) -> LogisticFit:
     """Logistic regression by R's ``glm.fit`` IRLS (see module docstring)."""
+    X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
+    bad = [nm for j, nm in enumerate(names) if not np.isfinite(X[:, j]).all()]
+    if bad:
+        raise ValueError(f"logistic regression: term(s) {bad} have missing or infinite values")
+    if not np.isin(y, [0.0, 1.0]).all():
+        raise ValueError("logistic regression: the outcome must be 0/1")
+    if X.shape[0] <= X.shape[1]:
+        raise ValueError(f"logistic regression: the {X.shape[1]} coefficients ({', '.join(names)}) cannot be "
+                         f"estimated from {X.shape[0]} rows")
+    keep = np.ones(X.shape[1], dtype=bool)
+    while True:  # R's glm.fit: a term that is a combination of earlier ones is aliased (NA), the rest fitted
+        try:
+            beta_k, eta, mu, dev, it, converged = _irls(X[:, keep], y, epsilon, maxit)
+            break
+        except _Aliased as a:
+            if a.iteration > 1:  # aliasing that appears only under later IRLS weights: not R's structure
+                raise ValueError("logistic regression: the weighted design matrix became rank deficient") from a
+            keep[np.flatnonzero(keep)[a.first]] = False
+    beta = np.full(X.shape[1], np.nan)
+    beta[keep] = beta_k
+    eta = _linear_predictor(X[:, keep], beta_k)  # the final scores row-consistently: tied covariates, tied scores
+    mu = _linkinv(eta)
+    if not converged:
+        warnings.warn("glm.fit: algorithm did not converge", RuntimeWarning, stacklevel=2)
+    if np.any(mu > 1 - 10 * _EPS) or np.any(mu < 10 * _EPS):
+        warnings.warn("glm.fit: fitted probabilities numerically 0 or 1 occurred", RuntimeWarning, stacklevel=2)
+    if not keep.all():
+        dropped = [n for n, k in zip(names, keep, strict=True) if not k]
+        warnings.warn(f"glm: {len(dropped)} coefficient(s) not defined because of singularities (NA, as R): "
+                      f"{', '.join(dropped)}", RuntimeWarning, stacklevel=2)
+    return LogisticFit(pd.Series(beta, index=names), mu, eta, dev, it, converged)
+
+
+def _irls(X: np.ndarray, y: np.ndarray, epsilon: float, maxit: int):
     mu = (y + 0.5) / 2
     eta = np.log(mu / (1 - mu))
     dev_old = _deviance(y, mu)
@@ -125,7 +189,11 @@ def logistic_irls(X: np.ndarray, y: np.ndarray, names: list[str], epsilon: float
         var = mu * (1 - mu)
         z = eta + (y - mu) / me
         w = np.sqrt(me**2 / var)
-        beta_new = _wls(X * w[:, None], z * w)
+        try:
+            beta_new = _wls(X * w[:, None], z * w)
+        except _Aliased as a:
+            a.iteration = it
+            raise
         eta_new = X @ beta_new
         mu_new = _linkinv(eta_new)
         dev = _deviance(y, mu_new)
@@ -141,11 +209,7 @@ def logistic_irls(X: np.ndarray, y: np.ndarray, names: list[str], epsilon: float
             converged = True
             break
         dev_old = dev
-    if not converged:
-        warnings.warn("glm.fit: algorithm did not converge", RuntimeWarning, stacklevel=2)
-    if np.any(mu > 1 - 10 * _EPS) or np.any(mu < 10 * _EPS):
-        warnings.warn("glm.fit: fitted probabilities numerically 0 or 1 occurred", RuntimeWarning, stacklevel=2)
-    return LogisticFit(pd.Series(beta, index=names), mu, eta, dev, it, converged)
+    return beta, eta, mu, dev, it, converged
 
 
 def propensity_score(data: pd.DataFrame, treated: np.ndarray, covariates: list[str],

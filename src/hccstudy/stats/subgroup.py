@@ -95,25 +95,34 @@ def subgroup_levels(data: pd.DataFrame, spec) -> tuple[str, pd.Series]:
     return var, pd.Series(lab, index=data.index, dtype=object)
 
 
+def _unused(columns, base: str) -> str:
+    """A column name not in ``columns`` (the table's own columns are never overwritten)."""
+    name = base
+    while name in columns:
+        name = "_" + name
+    return name
+
+
 def subgroup_analysis(data: pd.DataFrame, time: str, event: str, arm_indicator: str, subgroups: list,
                       ties: str = "efron") -> list[dict]:
     """Arm HR within each subgroup level and the P for interaction (see module docstring)."""
     rows = []
     for spec in subgroups:
         var, level = subgroup_levels(data, spec)
-        d = data.assign(_sub=level).dropna(subset=["_sub"])
-        levels = sorted(d["_sub"].unique().tolist())
+        sub_col = _unused(data.columns, "_sub")
+        d = data.assign(**{sub_col: level}).dropna(subset=[sub_col])
+        levels = sorted(d[sub_col].unique().tolist())
         p_int = float("nan")
         note = ""
         if len(levels) >= 2:
-            base = fit_cox(d, time, event, [arm_indicator, "_sub"], ["_sub"], ties=ties)
+            base = fit_cox(d, time, event, [arm_indicator, sub_col], [sub_col], ties=ties)
             inter = d.copy()
             X_cols = []
             for lev in levels[1:]:
-                col = f"_int_{lev}"
-                inter[col] = inter[arm_indicator].to_numpy(dtype=float) * (inter["_sub"] == lev).to_numpy(dtype=float)
+                col = _unused(inter.columns, f"_int_{lev}")
+                inter[col] = inter[arm_indicator].to_numpy(dtype=float) * (inter[sub_col] == lev).to_numpy(dtype=float)
                 X_cols.append(col)
-            full = fit_cox(inter, time, event, [arm_indicator, "_sub", *X_cols], ["_sub"], ties=ties)
+            full = fit_cox(inter, time, event, [arm_indicator, sub_col, *X_cols], [sub_col], ties=ties)
             if full.fit is not None and base.fit is not None:
                 if len(levels) == 2 and X_cols[0] in full.fit.names:
                     p_int = float(full.fit.table.set_index("term").loc[X_cols[0], "p"])
@@ -122,7 +131,7 @@ def subgroup_analysis(data: pd.DataFrame, time: str, event: str, arm_indicator: 
                     df = len([c for c in X_cols if c in full.fit.names])
                     p_int = float(chi2.sf(stat, df)) if df else float("nan")
         for lev in levels:
-            sub = d[d["_sub"] == lev]
+            sub = d[d[sub_col] == lev]
             nt = int(sub[arm_indicator].sum())
             nc = int(len(sub) - nt)
             row = {"variable": var, "level": lev, "n_treated": nt, "n_control": nc,
