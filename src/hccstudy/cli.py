@@ -75,7 +75,7 @@ def _config(path: Path | None) -> StudyConfig:
     try:
         return load_config(path)
     except ConfigError as exc:
-        err.print(f"[bold red]config error:[/] {exc}")
+        err.print(f"[bold red]config error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
 
@@ -105,8 +105,8 @@ def _issue_table(report: ValidationReport, shown: pd.DataFrame, out: Console) ->
         t.add_column(c, overflow="fold")
     for r in shown.itertuples(index=False):
         colour = "red" if r.severity == "error" else "yellow"
-        t.add_row(f"[{colour}]{r.severity}[/]", r.centre, r.file, "" if r.row < 0 else str(r.row), r.column,
-                  str(r.value), r.rule, r.message)
+        t.add_row(f"[{colour}]{r.severity}[/]", *(escape(str(x)) for x in (r.centre, r.file)),
+                  "" if r.row < 0 else str(r.row), *(escape(str(x)) for x in (r.column, r.value, r.rule, r.message)))
     out.print(t)
 
 
@@ -339,7 +339,7 @@ def analyze(
 
     def config_error(exc: ConfigError) -> NoReturn:
         label = "cannot analyse" if isinstance(exc, AnalysisError) else "config error"  # data vs config
-        err.print(f"[bold red]{label}:[/] {exc}")
+        err.print(f"[bold red]{label}:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
     try:

@@ -12,24 +12,43 @@ matching: {on: [karno, diagtime, age, prior, celltype], caliper: 0.03, std_calip
 table1: {t_test: student, nonnormal_test: wilcoxon, fisher_expected_below: 5, exact: [], digits: 1}
 ```
 
-Unknown keys are an error; every problem is a :class:`~hccstudy.cohort.config.ConfigError` whose
+Unknown keys are an error; every number has a documented plausible range and refuses true/false,
+NaN and infinity (:mod:`hccstudy._ranges`; the table is in docs/analyze.md); every problem is a :class:`~hccstudy.cohort.config.ConfigError` whose
 message starts with the key (``arm.treated: ...``).  Checks against the data (columns exist, the
 treated value occurs, ...) are made when the data are read (:func:`hccstudy.analysis.run.load_table`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._ranges import NUMBER, Interval
 from .._yaml import ConfigError, read_mapping, validation_message
 from ..stats.table1 import Table1Options
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+Digits = Annotated[int, Interval(ge=0, le=10), NUMBER]
+
+
+@dataclass(frozen=True)
+class Table1Spec(Table1Options):
+    """:class:`~hccstudy.stats.table1.Table1Options` with the config's ranges (config key ``table1``)."""
+
+    __pydantic_config__ = {"extra": "forbid", "allow_inf_nan": False}  # noqa: RUF012 -- read by pydantic
+
+    fisher_expected_below: Annotated[float, Interval(gt=0, le=100), NUMBER] | None = 5.0
+    exact: list[str] = field(default_factory=list)
+    digits: Digits = 1
+    pct_digits: Digits = 1
+    p_digits: Annotated[int, Interval(ge=1, le=10), NUMBER] = 3
 
 
 class ArmSpec(_Strict):
@@ -41,21 +60,24 @@ class ArmSpec(_Strict):
 
 class MatchingSpec(_Strict):
     on: list[str]
-    caliper: float | None = Field(None, description="in SD of the distance (std_caliper) or raw units; none = no caliper")
+    caliper: Annotated[float, Interval(gt=0, le=10), NUMBER] | None = Field(
+        None, description="in SD of the distance (std_caliper) or raw units; none = no caliper")
     std_caliper: bool = True
-    ratio: int = Field(1, ge=1)
+    ratio: Annotated[int, Interval(ge=1, le=10), NUMBER] = 1
     replace: bool = Field(False, description="match with replacement (a control may serve several treated units)")
     order: Literal["largest", "smallest", "data", "random"] = "largest"
     link: Literal["logit", "linear.logit"] = "logit"
     discard: Literal["none", "both", "control", "treated"] = "none"
     ties: Literal["matchit", "legacy"] = "matchit"
-    seed: int = 1
+    seed: Annotated[int, Interval(ge=0, le=2**32 - 1), NUMBER] = 1
 
-    @field_validator("caliper")
+    @field_validator("on")
     @classmethod
-    def _positive(cls, v):
-        if v is not None and v <= 0:
-            raise ValueError("must be > 0 (or omitted for no caliper)")
+    def _variables(cls, v):
+        if not v:
+            raise ValueError("list at least one variable for the propensity score")
+        if len(set(v)) != len(v):
+            raise ValueError("a variable is listed twice")
         return v
 
     @model_validator(mode="after")
@@ -71,24 +93,24 @@ class EndpointSpec(_Strict):
     event: str
     event_value: Any = 1
     unit: str = "months"
-    landmarks: list[float] = []
+    landmarks: list[Annotated[float, Interval(ge=0, le=1e4), NUMBER]] = []
 
 
 class CoxSpec(_Strict):
     variables: list[str] = Field([], description="univariable Cox for each; the arm column means the arm")
-    select_p: float = Field(0.05, gt=0, le=1)
+    select_p: Annotated[float, Interval(gt=0, le=1), NUMBER] = 0.05
     ties: Literal["efron", "breslow"] = "efron"
     arm_reference: Literal["control", "treated"] = Field("control", description="HR of the other arm vs this one")
 
 
 class KmSpec(_Strict):
     conf_type: Literal["log", "log-log", "plain"] = "log"
-    conf_level: float = Field(0.95, gt=0, lt=1)
+    conf_level: Annotated[float, Interval(ge=0.5, lt=1), NUMBER] = 0.95
 
 
 class SubgroupCut(_Strict):
     variable: str
-    cut: float
+    cut: Annotated[float, Interval(ge=-1e15, le=1e15), NUMBER]
 
 
 class ResponseSpec(_Strict):
@@ -111,19 +133,29 @@ class AnalysisConfig(_Strict):
     categorical: list[str] = []
     nonnormal: list[str] = []
     matching: MatchingSpec | None = None
-    table1: Table1Options = Table1Options()
+    table1: Table1Spec = Table1Spec()
     endpoints: list[EndpointSpec] = []
     cox: CoxSpec = CoxSpec()
     km: KmSpec = KmSpec()
     subgroups: list[str | SubgroupCut] = []
     response: ResponseSpec | None = None
     adverse_events: AdverseEventSpec | None = None
-    name: str = "Analysis"
+    name: str = Field("Analysis", max_length=300)
     base_dir: Path = Field(Path("."), exclude=True, description="folder the data path is relative to")
 
     @property
     def data_path(self) -> Path:
         return self.data if self.data.is_absolute() else self.base_dir / self.data
+
+    @model_validator(mode="after")
+    def _roles(self):
+        """The id and the arm identify rows and groups; neither can be a covariate or matched on."""
+        for key, names in (("covariates", self.covariates), ("categorical", self.categorical),
+                           ("nonnormal", self.nonnormal), ("matching.on", self.matching.on if self.matching else [])):
+            for role, col in (("id column (one value per patient)", self.id), ("arm column", self.arm.column)):
+                if col in names:  # the same words as analysis.run.prepare, which checks it too
+                    raise ValueError(f"{key}: {col!r} is the {role}: it cannot be a covariate")
+        return self
 
     @field_validator("covariates")
     @classmethod

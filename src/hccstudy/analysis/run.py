@@ -16,6 +16,7 @@ reported and ``Results.skipped`` / ``results.json["skipped"]`` say what was left
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import warnings
@@ -25,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._files import InputFileError, read_regular_file
 from ..cohort.config import ConfigError
+from ..schema.readers import MAX_FILE_BYTES, parquet_problem, workbook_problem
 from ..stats.balance import balance_table, balance_terms, sample_sizes
 from ..stats.matching import MatchResult, nearest_neighbor
 from ..stats.propensity import LogisticFit, design_matrix, logistic_irls
@@ -159,20 +162,28 @@ def _table_rows(t: pd.DataFrame) -> list[dict]:
 
 
 def load_table(path: Path) -> pd.DataFrame:
-    """CSV, Excel (first sheet) or Parquet."""
-    if not path.exists():
-        raise ConfigError(f"data: file not found: {path}")
+    """CSV, Excel (first sheet) or Parquet: a regular file (not a FIFO or device) within the study
+    readers' limits (:mod:`hccstudy.schema.readers`), so a bad path cannot hang or fill memory."""
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx", ".xlsm", ".parquet"):
+        if not path.exists():
+            raise ConfigError(f"data: file not found: {path}")
+        raise ConfigError(f"data: unsupported file type {suffix!r} (use .csv, .xlsx or .parquet)")
+    try:
+        data = read_regular_file(path, MAX_FILE_BYTES)
+    except InputFileError as exc:
+        raise ConfigError(f"data: {exc}: {path}") from exc
+    problem = workbook_problem(data) if suffix in (".xlsx", ".xlsm") else parquet_problem(data) if suffix == ".parquet" else None
+    if problem:
+        raise ConfigError(f"data: cannot read {path}: {problem}")
     try:
         if suffix == ".csv":
-            return pd.read_csv(path)
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(path)
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
+            return pd.read_csv(io.BytesIO(data))
+        if suffix in (".xlsx", ".xlsm"):
+            return pd.read_excel(io.BytesIO(data))
+        return pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # a file we cannot parse is a user error, not a crash
-        raise ConfigError(f"data: cannot read {path}: {exc}") from exc
-    raise ConfigError(f"data: unsupported file type {suffix!r} (use .csv, .xlsx or .parquet)")
+        raise ConfigError(f"data: cannot read {path}: {str(exc)[:500]}") from exc
 
 
 def _match_value(col: pd.Series, value, key: str):

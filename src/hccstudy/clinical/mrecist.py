@@ -32,9 +32,15 @@ when SD's minimum duration from the origin (``sd_min_days``) is met, otherwise P
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
+
+from .._ranges import NUMBER, Interval
+
+Days = Annotated[int, Interval(ge=1, le=365), NUMBER]
+Mm = Annotated[int, Interval(ge=1, le=100), NUMBER]
 
 RANK = {"CR": 4, "PR": 3, "SD": 2, "PD": 1, "NE": 0}
 RESPONSES = ["CR", "PR", "SD", "PD", "NE"]
@@ -47,12 +53,12 @@ class MrecistOptions:
     __pydantic_config__ = {"extra": "forbid"}  # noqa: RUF012 -- read by pydantic when used in the study config
 
     confirm: bool = True
-    confirm_days: int = 28
-    sd_min_days: int = 42
-    pd_absolute_mm: int | None = None
-    new_lesion_min_mm: int = 10
-    baseline_window_days: int = 60
-    measurable_min_mm: int = 10
+    confirm_days: Days = 28
+    sd_min_days: Days = 42
+    pd_absolute_mm: Mm | None = None
+    new_lesion_min_mm: Mm = 10
+    baseline_window_days: Days = 60
+    measurable_min_mm: Mm = 10
 
 
 # --------------------------------------------------------------------------- single-patient helpers

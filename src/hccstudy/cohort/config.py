@@ -1,19 +1,26 @@
 """The study configuration: a YAML file validated with pydantic (documented in ``docs/config.md``).
 
 Every choice that ``clinical-rules.md`` marks DECISION is an option here, with the default given
-there.  Unknown keys are an error (a typo must not silently fall back to a default).
+there.  Unknown keys are an error (a typo must not silently fall back to a default).  Every number
+has a plausible range (``Interval``) and refuses true/false, NaN and infinity (:mod:`hccstudy._ranges`);
+the ranges are listed in docs/config.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._ranges import NUMBER, Interval
 from .._yaml import ConfigError, read_mapping, validation_message
+from ..clinical.ctcae import DEFAULT_LIMITS
 from ..clinical.mrecist import MrecistOptions
+from ..schema import fields
+from ..schema.fields import LAB_RANGES
+from ..schema.units import BILIRUBIN_FACTOR_RANGE
 
 #: Default order: liver function and PS come before the BCLC stage, because Child-Pugh C and ECOG >= 3
 #: would otherwise always be reported as "not BCLC C" (they make the stage D).
@@ -24,13 +31,19 @@ CRITERIA = (
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: study dates in a config lie in the window of the data's clinical dates
+EARLIEST_DATE = dt.date.fromisoformat(fields.EARLIEST_DATE)
+LATEST_DATE = dt.date.fromisoformat(fields.LATEST_DATE)
+StudyDate = Annotated[dt.date, Interval(ge=EARLIEST_DATE, le=LATEST_DATE)]
 
 
 class StudyPeriod(_Strict):
-    start: dt.date = dt.date(2018, 1, 1)
-    end: dt.date = dt.date(2022, 6, 1)
-    data_cutoff: dt.date | None = None
+    start: StudyDate = dt.date(2018, 1, 1)
+    end: StudyDate = dt.date(2022, 6, 1)
+    data_cutoff: StudyDate | None = None
 
     @model_validator(mode="after")
     def _order(self):
@@ -42,7 +55,8 @@ class StudyPeriod(_Strict):
 
 
 class Units(_Strict):
-    bilirubin_factor: float = Field(17.1, description="µmol/L per mg/dL (17.1 or 17.104)")
+    bilirubin_factor: Annotated[float, Interval(ge=BILIRUBIN_FACTOR_RANGE[0], le=BILIRUBIN_FACTOR_RANGE[1]), NUMBER] = Field(
+        17.1, description="µmol/L per mg/dL (17.1 or 17.104; 10 / molar mass 584.7 g/mol)")
 
 
 class ChildPughOptions(_Strict):
@@ -50,7 +64,7 @@ class ChildPughOptions(_Strict):
 
 
 class AlbiOptions(_Strict):
-    coefficient: float = -0.085
+    coefficient: Annotated[float, Interval(ge=-0.1, le=-0.07), NUMBER] = -0.085
 
 
 class BclcOptions(_Strict):
@@ -59,29 +73,52 @@ class BclcOptions(_Strict):
 
 class DosingOptions(_Strict):
     bsa_formula: Literal["mosteller", "dubois"] = "mosteller"
-    bsa_round: float | None = None
-    bsa_cap: float | None = None
-    oxaliplatin_mg_m2: float = 85.0
-    folinate_mg_m2: float = 200.0
-    fluorouracil_mg_m2: float = 2500.0
-    cycle_days: int = 21
+    bsa_round: Annotated[float, Interval(ge=0.001, le=0.5), NUMBER] | None = None
+    bsa_cap: Annotated[float, Interval(ge=1.0, le=3.0), NUMBER] | None = None
+    oxaliplatin_mg_m2: Annotated[float, Interval(ge=10, le=200), NUMBER] = 85.0
+    folinate_mg_m2: Annotated[float, Interval(ge=10, le=1000), NUMBER] = 200.0
+    fluorouracil_mg_m2: Annotated[float, Interval(ge=100, le=5000), NUMBER] = 2500.0
+    cycle_days: Annotated[int, Interval(ge=1, le=90), NUMBER] = 21
+
+
+Limit = Annotated[float, Interval(gt=0), NUMBER]
 
 
 class CtcaeOptions(_Strict):
-    limits: dict[str, dict[Literal["uln", "lln"], float]] = {}
-    window_days_after_last_haic: int | None = None
+    limits: dict[str, dict[Literal["uln", "lln"], Limit]] = {}
+    window_days_after_last_haic: Annotated[int, Interval(ge=0, le=3650), NUMBER] | None = None
     abnormal_baseline_grade: Literal["zero", "uln"] = Field(
         "zero", description="grade of a baseline value above the ULN: zero (its own reference, as admiral) or uln")
+
+    @field_validator("limits")
+    @classmethod
+    def _known_labs(cls, v: dict) -> dict:
+        """Only graded labs, only the limit their grading uses (ULN or LLN), within the lab's range."""
+        for lab, lims in v.items():
+            if lab not in DEFAULT_LIMITS:
+                raise ValueError(f"unknown lab {lab!r}; known: {', '.join(DEFAULT_LIMITS)}")
+            if not lims:
+                raise ValueError(f"{lab}: give its {next(iter(DEFAULT_LIMITS[lab])).upper()} (or leave {lab} out)")
+            for kind, x in lims.items():
+                if kind not in DEFAULT_LIMITS[lab]:
+                    raise ValueError(f"{lab}: CTCAE grades {lab} against its {next(iter(DEFAULT_LIMITS[lab])).upper()},"
+                                     f" not a {kind.upper()}")
+                hi = LAB_RANGES[lab][1]
+                if x > hi:
+                    raise ValueError(f"{lab}.{kind}: {x:g} is outside the plausible range (0, {hi:g}]")
+        return v
 
 
 class Eligibility(_Strict):
     order: list[str] = list(CRITERIA)
-    ecog_max: int = 1
-    child_pugh_classes: list[Literal["A", "B", "C"]] = ["A", "B"]
+    ecog_max: Annotated[int, Interval(ge=0, le=5), NUMBER] = 1
+    child_pugh_classes: list[Literal["A", "B", "C"]] = Field(["A", "B"], min_length=1)
 
     @field_validator("order")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("list at least one criterion (the flow needs an order)")
         unknown = [c for c in v if c not in CRITERIA]
         if unknown:
             raise ValueError(f"unknown criteria {unknown}; known: {list(CRITERIA)}")
@@ -92,13 +129,16 @@ class Eligibility(_Strict):
 
 class ArmRule(_Strict):
     source: Literal["derived", "recorded"] = "derived"
-    si_window_days: int = Field(21, description="SI: both systemic classes started within this many days after the end of HAIC cycle 1")
-    first_cycle_days: int = Field(2, description="length of HAIC cycle 1 (46-h infusion) before the SI window starts")
-    pre_haic_tolerance_days: int = Field(0, description="systemic start this many days before HAIC cycle 1 still counts")
+    si_window_days: Annotated[int, Interval(ge=0, le=365), NUMBER] = Field(
+        21, description="SI: both systemic classes started within this many days after the end of HAIC cycle 1")
+    first_cycle_days: Annotated[int, Interval(ge=0, le=30), NUMBER] = Field(
+        2, description="length of HAIC cycle 1 (46-h infusion) before the SI window starts")
+    pre_haic_tolerance_days: Annotated[int, Interval(ge=0, le=90), NUMBER] = Field(
+        0, description="systemic start this many days before HAIC cycle 1 still counts")
 
 
 class Endpoints(_Strict):
-    days_per_month: float = 30.4375
+    days_per_month: Annotated[float, Interval(ge=28, le=31), NUMBER] = 30.4375
     pfs_progression: Literal["mrecist", "recorded", "earliest"] = "mrecist"
     pfs_censor: Literal["last_assessment", "last_followup"] = "last_assessment"
 
@@ -106,7 +146,7 @@ class Endpoints(_Strict):
 class StudyConfig(_Strict):
     """Root of the study config."""
 
-    name: str = "HAIC + targeted + PD-(L)1: sequential vs simultaneous"
+    name: str = Field("HAIC + targeted + PD-(L)1: sequential vs simultaneous", max_length=300)
     study: StudyPeriod = StudyPeriod()
     units: Units = Units()
     child_pugh: ChildPughOptions = ChildPughOptions()

@@ -30,7 +30,8 @@ class IngestResult:
 
 
 def ingest(study_dir: str | Path, *, bilirubin_factor: float = 17.1, log: IssueLog | None = None) -> IngestResult:
-    """Read and validate a study folder.  Never raises for bad data: inspect ``result.report``."""
+    """Read and validate a study folder.  Never raises for bad data: inspect ``result.report``.  A
+    ``bilirubin_factor`` outside its plausible range raises ConfigError (``units.bilirubin_factor``)."""
     log = log or IssueLog()
     raw = read_study(study_dir, log)
     tables = validate_tables(raw.tables, raw.columns, log, bilirubin_factor=bilirubin_factor)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .fields import AGENT_CLASS, BOOL_FALSE, BOOL_TRUE, RECORD_TYPES
+from .fields import AGENT_CLASS, BOOL_FALSE, BOOL_TRUE, LAB_RANGES, RECORD_TYPES
 from .units import QUANTITIES
 
 HEADER = """# hccstudy data model
@@ -23,7 +23,22 @@ Conventions
 - `need`: **always** = required, a missing value is an error; **analysis** = needed for eligibility
   or endpoints, a missing value is a warning and the patient is excluded as *incomplete data*;
   **optional** = used when present.
-- Ranges are inclusive plausibility bounds in the canonical unit, applied after unit conversion.
+- Ranges are inclusive plausibility bounds in the canonical unit, applied after unit conversion
+  (rule `range`); `inf`, `Infinity`, `1e400` are not finite numbers (rule `type`; `NaN` is read
+  as missing).  Lab results have a range per test (table below).  Dates must lie in their plausible range and in clinical order (rule
+  `date_order`): birth ≤ diagnosis ≤ first HAIC ≤ last follow-up ≤ death; progression and first
+  systemic therapy after diagnosis (birth) and by the last follow-up; every dated record (cycles,
+  systemic therapy, labs, scans, adverse events) after birth, by the last follow-up and by death;
+  HAIC cycles, systemic therapy and adverse events on or after diagnosis; a systemic stop date by
+  death.  A birth date must give an age at first HAIC within the range of `age`.
+- Files: only regular files are read (not FIFOs or devices), at most 512 MiB; CSV must be UTF-8; a
+  workbook may unpack to at most 64 MiB (which bounds the time openpyxl takes; larger tables belong in
+  CSV or Parquet) and must not hold XML comments (Excel never writes them).
+  Two columns whose names differ only in case or surrounding spaces are an error.  File rules:
+  `unreadable_file` (not a regular file, too large, not UTF-8 -- with the line --, not parseable),
+  `duplicate_file`, `duplicate_sheet`, `duplicate_column`, `duplicate_centre` (naming both the folder
+  and the workbook), `missing_patients`; `unknown_file`, `unknown_sheet` are warnings.  In CSV, the
+  row of a record is the line it starts on, also after values with quoted line breaks.
 """
 
 
@@ -46,8 +61,8 @@ def render_data_model() -> str:
         for f in rt.fields:
             rng = ""
             if f.lo is not None or f.hi is not None:
-                lo = "" if f.lo is None else f"{f.lo:g}"
-                hi = "" if f.hi is None else f"{f.hi:g}"
+                lo = "" if f.lo is None else (f.lo if isinstance(f.lo, str) else f"{f.lo:g}")
+                hi = "" if f.hi is None else (f.hi if isinstance(f.hi, str) else f"{f.hi:g}")
                 rng = f"{lo} – {hi}"
             allowed = ""
             if f.categories:
@@ -58,6 +73,11 @@ def render_data_model() -> str:
             unit = f.unit + (f" (unit column `{f.name}_unit`)" if f.quantity and rt.name == "patients" else "")
             out.append(f"| `{f.name}` | {f.kind} | {f.need} | {unit} | {rng} | {allowed} | {f.description} |")
         out.append("")
+        if rt.name == "labs":
+            out.append("Lab ranges (canonical unit, inclusive); `uln` and `lln` must be > 0 and at most the upper bound.\n")
+            out.append("| test | canonical unit | range |\n|---|---|---|")
+            out.extend(f"| {t} | {QUANTITIES[t].canonical} | {a:g} – {b:g} |" for t, (a, b) in LAB_RANGES.items())
+            out.append("")
     out.append("## Known systemic agents\n\n| agent | drug_class |\n|---|---|")
     out.extend(f"| {a} | {c} |" for a, c in AGENT_CLASS.items())
     out.append("")

@@ -54,6 +54,20 @@ LAB_TEST = {
     "afp": ["afp"],
     "inr": ["inr"],
 }
+#: Plausible range of each lab test's value in its canonical unit (labs table; inclusive).  Wider than
+#: the baseline fields of the patients table because on-treatment values reach extremes (ALT in
+#: acute hepatitis, bilirubin in obstruction).  A reference limit (uln, lln) must be > 0 and <= the upper bound.
+LAB_RANGES: dict[str, tuple[float, float]] = {
+    "bilirubin": (0, 1000),      # µmol/L
+    "albumin": (5, 70),          # g/L
+    "alt": (0, 10000),           # U/L
+    "ast": (0, 10000),           # U/L
+    "haemoglobin": (20, 250),    # g/L
+    "neutrophils": (0, 100),     # 10^9/L
+    "platelets": (0, 2000),      # 10^9/L
+    "afp": (0, 1e7),             # ng/mL
+    "inr": (0.5, 20),            # ratio
+}
 LESION_TYPE = {"target": ["target"], "non_target": ["non_target", "non-target", "nontarget"], "new": ["new"]}
 NON_TARGET_STATUS = {"CR": ["cr"], "IR_SD": ["ir_sd", "ir/sd", "ir", "sd", "non-cr/non-pd"], "PD": ["pd"]}
 #: CTCAE v5.0 terms of the study's adverse-event table (study.md) that are recorded as events.
@@ -72,6 +86,13 @@ AE_TERM["anaemia"] += ["anemia"]
 AE_TERM["diarrhoea"] += ["diarrhea"]
 AE_TERM["rccep"] += ["reactive cutaneous capillary endothelial proliferation"]
 
+#: Plausible dates (ISO): clinical dates (diagnosis, treatment, follow-up) and birth dates.  Fixed
+#: rather than "today" so that validation is deterministic; 2100 also keeps every date far inside
+#: the range pandas can hold (1677-2262).
+EARLIEST_DATE = "1980-01-01"
+EARLIEST_BIRTH_DATE = "1900-01-01"
+LATEST_DATE = "2100-12-31"
+
 BOOL_TRUE = ["yes", "y", "true", "t", "1", "1.0"]
 BOOL_FALSE = ["no", "n", "false", "f", "0", "0.0"]
 
@@ -82,7 +103,8 @@ class Field:
 
     ``kind``: id | text | int | float | date | bool | category.  ``quantity`` names a lab quantity
     (see :mod:`hccstudy.schema.units`) whose unit comes from the column ``<name>_unit``.
-    ``lo``/``hi`` are inclusive plausibility bounds in the canonical unit.
+    ``lo``/``hi`` are inclusive plausibility bounds in the canonical unit (ISO dates for a date,
+    default [:data:`EARLIEST_DATE`, :data:`LATEST_DATE`]).
     """
 
     name: str
@@ -90,10 +112,15 @@ class Field:
     need: str = "optional"
     description: str = ""
     unit: str = ""
-    lo: float | None = None
-    hi: float | None = None
+    lo: float | str | None = None
+    hi: float | str | None = None
     categories: dict[str, list[str]] | None = None
     quantity: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "date":
+            object.__setattr__(self, "lo", self.lo or EARLIEST_DATE)
+            object.__setattr__(self, "hi", self.hi or LATEST_DATE)
 
 
 @dataclass(frozen=True)
@@ -129,7 +156,9 @@ PATIENTS = RecordType(
         Field("patient_id", "id", "always", "Identifier, unique within the centre."),
         Field("centre", "text", "optional", "Centre code; when present it must equal the folder/workbook name."),
         Field("sex", "category", "analysis", "Sex.", categories=SEX),
-        Field("birth_date", "date", "optional", "Date of birth (or give age)."),
+        Field("birth_date", "date", "optional",
+              "Date of birth (or give age); the age it gives at first HAIC must lie in the range of `age`.",
+              lo=EARLIEST_BIRTH_DATE),
         Field("age", "float", "optional", "Age in years at first HAIC (or give birth_date).", unit="years", lo=18, hi=100),
         Field("height_cm", "float", "analysis", "Height.", unit="cm", lo=120, hi=220),
         Field("weight_kg", "float", "analysis", "Weight.", unit="kg", lo=30, hi=200),
@@ -210,10 +239,11 @@ LABS = RecordType(
         Field("patient_id", "id", "always", "Patient."),
         Field("date", "date", "always", "Sample date."),
         Field("test", "category", "always", "Test.", categories=LAB_TEST),
-        Field("value", "float", "always", "Result, in `unit`; converted to the test's canonical unit.", lo=0),
+        Field("value", "float", "always",
+              "Result, in `unit`; converted to the test's canonical unit.  Range: per test (lab ranges below)."),
         Field("unit", "text", "optional", "Unit of value (and of uln/lln); empty = canonical unit."),
-        Field("uln", "float", "optional", "Upper limit of normal (same unit as value).", lo=0),
-        Field("lln", "float", "optional", "Lower limit of normal (same unit as value).", lo=0),
+        Field("uln", "float", "optional", "Upper limit of normal (same unit as value); > 0 and at most the test's upper bound."),
+        Field("lln", "float", "optional", "Lower limit of normal (same unit as value); > 0 and at most the test's upper bound."),
     ),
     key=("patient_id", "date", "test"),
     date="date",

@@ -10,23 +10,47 @@ Layout::
 The centre code is the folder or workbook name.  Every record keeps its provenance: ``centre``,
 ``source_file`` (relative to STUDY_DIR; ``workbook.xlsx[sheet]`` for Excel) and ``source_row`` (the
 1-based row in that file: header = row 1 for CSV/Excel, so the first record is row 2; Parquet rows
-count from 1).  Values are read as they are (CSV as text) and typed later by the validator, so that a
-bad value can be reported exactly as the user wrote it.  Files are opened read-only.
+count from 1).  In a CSV file whose quoted values span lines, ``source_row`` is the line the record
+starts on, so that the row in a message is the line an editor shows.  Values are read as they are (CSV
+as text) and typed later by the validator, so that a bad value can be reported exactly as the user
+wrote it.
+
+Files are opened read-only and read with limits: only regular files (a FIFO or a link to a device is
+refused, never read), at most :data:`MAX_FILE_BYTES`; CSV must be UTF-8 (an encoding error names the
+line); a workbook is checked before openpyxl parses it (:func:`workbook_problem`).  Column names are
+matched after stripping spaces and ignoring case, so two columns that differ only in case or spaces
+(``sex`` and ``SEX``, ``ecog`` twice) are an error naming both, and only the first is read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from .._files import InputFileError, read_regular_file
 from .fields import RECORD_TYPES
 from .report import IssueLog
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 EXCEL = {".xlsx", ".xlsm"}
+#: largest input file read (CSV, Parquet or workbook as stored)
+MAX_FILE_BYTES = 512 << 20
+#: largest total uncompressed size of a workbook's parts.  openpyxl parses about 1-3 MB of sheet XML
+#: per second, so this also bounds the time a workbook can take (under a minute on a busy machine);
+#: larger tables belong in CSV or Parquet (a 60,000-row lab sheet unpacks to about 20 MB).
+MAX_WORKBOOK_BYTES = 64 << 20
+#: largest uncompressed size of a Parquet file's data (from its footer, checked before reading)
+MAX_PARQUET_BYTES = 1 << 30
+#: a workbook part over 1 MiB that deflates more than this is a decompression bomb, not a table
+MAX_COMPRESSION_RATIO = 200
+NA_VALUES = ["", "NA", "NaN", "na", "N/A", "."]
 
 
 @dataclass(frozen=True)
@@ -44,11 +68,49 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _with_provenance(df: pd.DataFrame, centre: str, source: str, first_row: int, log: IssueLog) -> pd.DataFrame:
-    df = df.copy()
-    df.columns = [str(c).strip().lower() for c in df.columns]
+class _Unreadable(Exception):
+    """A file we refuse or cannot parse; ``row`` is the line when known."""
+
+    def __init__(self, message: str, row: int | None = None):
+        super().__init__(message)
+        self.row = row
+
+
+# --------------------------------------------------------------------------- columns and provenance
+def _column_names(header: list) -> list[str]:
+    """Names as matched (stripped, lower case); an empty header cell is ``unnamed: <position>``."""
+    out = []
+    for i, c in enumerate(header):
+        name = "" if c is None or (isinstance(c, float) and np.isnan(c)) else str(c).strip().lower()
+        out.append(name or f"unnamed: {i}")
+    return out
+
+
+def _drop_duplicate_columns(df: pd.DataFrame, written: list, centre: str, source: str, log: IssueLog) -> pd.DataFrame:
+    """Two columns with one name after stripping and case-folding: an error naming both; keep the first."""
+    names = pd.Index(df.columns)
+    dup = names.duplicated(keep=False)
+    if not dup.any():
+        return df
+    for name in dict.fromkeys(names[dup]):
+        pos = np.flatnonzero(names == name)
+        shown = " and ".join(f"{str(written[i])!r} (column {i + 1})" for i in pos)
+        log.add(rule="duplicate_column", centre=centre, file=source, column=name, value=name,
+                message=f"columns {shown} are the same column once case and spaces are ignored; "
+                        "remove or rename one (only the first was read)")
+    return df.loc[:, ~names.duplicated(keep="first")]
+
+
+def _with_provenance(df: pd.DataFrame, centre: str, source: str, rows: np.ndarray, log: IssueLog,
+                     written: list | None = None) -> pd.DataFrame:
+    """``df`` with matched column names, provenance columns and blank rows dropped (counted).
+    ``rows``: the source row of each record; ``written``: the column names as in the file."""
+    written = list(df.columns) if written is None else written
+    df = df.set_axis(_column_names(written), axis=1)
+    df = _drop_duplicate_columns(df, written, centre, source, log)
     cols = list(df.columns)
-    df["source_row"] = pd.RangeIndex(first_row, first_row + len(df), dtype="int64")
+    df = df.copy()
+    df["source_row"] = np.asarray(rows, dtype="int64")
     if "centre" in df.columns:
         df = df.rename(columns={"centre": "centre_reported"})
     df["centre"] = centre
@@ -64,10 +126,121 @@ def _with_provenance(df: pd.DataFrame, centre: str, source: str, first_row: int,
     return df
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, skip_blank_lines=False, encoding="utf-8-sig", na_values=["", "NA", "NaN", "na", "N/A", "."], keep_default_na=False)
+# --------------------------------------------------------------------------- CSV
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _Unreadable(f"line {line}, column {col}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+                          "save the file as UTF-8", row=line) from exc
 
 
+def record_lines(data: bytes, n_records: int) -> np.ndarray:
+    """The line on which each of the first ``n_records`` CSV records (header included) starts.
+
+    Without quotes every record is one line.  Otherwise a newline ends a record only outside quotes,
+    i.e. after an even number of quote characters (vectorised).  If that does not give the number of
+    records pandas read (a stray quote inside an unquoted value), the csv module counts them.
+    """
+    if b'"' not in data:
+        return np.arange(1, n_records + 1, dtype=np.int64)
+    b = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(b == 10)
+    quotes = np.cumsum(b == 34)
+    ends = np.flatnonzero(quotes[newlines] % 2 == 0)  # k: the (k+1)-th newline ends a record
+    starts = np.concatenate([[1], ends + 2]).astype(np.int64)
+    if len(newlines) and ends.size and ends[-1] == len(newlines) - 1 and newlines[-1] == len(b) - 1:
+        starts = starts[:-1]  # the file's final newline starts no record
+    if len(starts) == n_records:
+        return starts
+    import csv
+
+    reader = csv.reader(io.StringIO(_decode(data), newline=""))
+    lines, line = [], 1
+    for _rec in reader:  # rare fallback: only for files with unbalanced quotes
+        lines.append(line)
+        line = reader.line_num + 1
+    return np.asarray((lines + [line] * n_records)[:n_records], dtype=np.int64)
+
+
+def _read_csv(data: bytes) -> tuple[pd.DataFrame, list, np.ndarray]:
+    """Records (as text), the header as written and the line of each record."""
+    text = _decode(data)
+    try:
+        raw = pd.read_csv(io.StringIO(text), header=None, dtype=str, skip_blank_lines=False,
+                          na_values=NA_VALUES, keep_default_na=False)
+    except pd.errors.EmptyDataError as exc:
+        raise _Unreadable("the file is empty (not even a header line)") from exc
+    except pd.errors.ParserError as exc:  # "Expected 5 fields in line 7, saw 6": keep the line
+        m = re.search(r"line (\d+)", str(exc))
+        raise _Unreadable(str(exc).strip(), row=int(m.group(1)) if m else None) from exc
+    lines = record_lines(data.removeprefix(b"\xef\xbb\xbf"), len(raw))
+    header = list(raw.iloc[0]) if len(raw) else []
+    return raw.iloc[1:].reset_index(drop=True), header, lines[1:]
+
+
+# --------------------------------------------------------------------------- Excel
+def workbook_problem(data: bytes) -> str | None:
+    """Why a workbook must not be handed to openpyxl, or None.
+
+    An .xlsx file is a zip of XML parts.  Checked from the zip directory and a streaming scan, before
+    any XML is parsed: the total uncompressed size (:data:`MAX_WORKBOOK_BYTES`), the compression ratio
+    of large parts (:data:`MAX_COMPRESSION_RATIO`), and XML comments or DTDs, which Excel never writes
+    and which openpyxl parses in quadratic time (a 20 MB comment takes 20 s, 150 MB several minutes).
+    """
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return "not an Excel workbook (.xlsx files are zip archives)"
+    with zf:
+        infos = zf.infolist()
+        total = sum(i.file_size for i in infos)
+        if total > MAX_WORKBOOK_BYTES:
+            return (f"its parts unpack to {total} bytes, more than the limit of {MAX_WORKBOOK_BYTES}; "
+                    "save large tables as CSV or Parquet")
+        for i in infos:
+            if i.file_size > (1 << 20) and i.file_size > MAX_COMPRESSION_RATIO * max(i.compress_size, 1):
+                return (f"part {i.filename} unpacks {i.file_size // max(i.compress_size, 1)}-fold "
+                        f"({i.file_size} bytes): a decompression bomb, not a table")
+        for i in infos:
+            if not i.filename.endswith((".xml", ".rels", ".vml")):
+                continue
+            tail = b""
+            with zf.open(i) as fh:
+                while chunk := fh.read(1 << 20):
+                    buf = tail + chunk
+                    if b"<!--" in buf or b"<!DOCTYPE" in buf or b"<!ENTITY" in buf:
+                        return f"part {i.filename} holds an XML comment or DTD, which Excel never writes"
+                    tail = buf[-16:]
+    return None
+
+
+def parquet_problem(data: bytes) -> str | None:
+    """Why a Parquet file must not be read, or None: its footer's uncompressed size over
+    :data:`MAX_PARQUET_BYTES` (a small file can unpack to gigabytes)."""
+    import pyarrow.parquet as pq
+
+    try:
+        md = pq.ParquetFile(io.BytesIO(data)).metadata
+    except Exception as exc:
+        return f"not a readable Parquet file: {str(exc)[:300]}"
+    size = sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
+    if size > MAX_PARQUET_BYTES:
+        return (f"its data unpack to {size} bytes, more than the limit of {MAX_PARQUET_BYTES}; "
+                "split it or save a smaller extract")
+    return None
+
+
+def _read_workbook_sheets(data: bytes) -> dict:
+    problem = workbook_problem(data)
+    if problem:
+        raise _Unreadable(problem)
+    return pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=object, engine="openpyxl")
+
+
+# --------------------------------------------------------------------------- the study folder
 @dataclass(frozen=True)
 class RawStudy:
     """What was read: raw tables by record type (all centres stacked), the input files with their
@@ -88,25 +261,34 @@ def read_study(study_dir: str | Path, log: IssueLog) -> RawStudy:
         return RawStudy({}, [], columns)
     frames: dict[str, list[pd.DataFrame]] = {name: [] for name in RECORD_TYPES}
     inputs: list[InputFile] = []
-    centres: list[str] = []
-    for entry in sorted(root.iterdir()):
+    centres: dict[str, list[str]] = {}
+    for entry in _entries(root, root, "", log):
         if entry.name.startswith((".", "~$")):
             continue
         if entry.is_dir():
-            centres.append(entry.name)
-            _read_centre_folder(root, entry, frames, inputs, log)
+            centre, shown = entry.name, entry.name + "/"
         elif entry.suffix.lower() in EXCEL:
-            centres.append(entry.stem)
+            centre, shown = entry.stem, entry.name
+        else:
+            if entry.name.lower() not in {"study.yaml", "study.yml", "readme.md", "readme.txt"}:
+                log.add(rule="unknown_file", severity="warning", file=entry.name,
+                        message="not a centre folder or workbook; ignored")
+            continue
+        centres.setdefault(centre, []).append(shown)
+        if len(centres[centre]) > 1:
+            continue  # reported below, read once
+        if entry.is_dir():
+            _read_centre_folder(root, entry, frames, inputs, log)
+        else:
             _read_workbook(root, entry, frames, inputs, log)
-        elif entry.name.lower() not in {"study.yaml", "study.yml", "readme.md", "readme.txt"}:
-            log.add(rule="unknown_file", severity="warning", file=entry.name,
-                    message="not a centre folder or workbook; ignored")
     if not centres:
         log.add(rule="no_centres", file=str(root),
                 message="no centre found: expected one sub-folder or .xlsx workbook per centre")
-    dup = {c for c in centres if centres.count(c) > 1}
-    for c in sorted(dup):
-        log.add(rule="duplicate_centre", centre=c, message=f"centre {c!r} appears both as a folder and a workbook")
+    for c, shown in sorted(centres.items()):
+        if len(shown) > 1:
+            log.add(rule="duplicate_centre", centre=c, file=" and ".join(shown),
+                    message=f"centre {c!r} is given {len(shown)} times ({', '.join(shown)}); only {shown[0]} "
+                            "was read: keep one folder or workbook per centre")
     tables = {}
     for name, parts in frames.items():
         for part in parts:
@@ -117,10 +299,28 @@ def read_study(study_dir: str | Path, log: IssueLog) -> RawStudy:
     return RawStudy(tables, inputs, columns)
 
 
+def _entries(root: Path, folder: Path, centre: str, log: IssueLog) -> list[Path]:
+    """The folder's entries, sorted; a folder we may not list is reported, not a crash."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        rel = "." if folder == root else str(folder.relative_to(root))
+        log.add(rule="unreadable_file", centre=centre, file=rel, message=f"cannot list the folder: {exc.strerror or exc}")
+        return []
+
+
+def _read_bytes(path: Path, rel: str, centre: str, log: IssueLog) -> bytes | None:
+    try:
+        return read_regular_file(path, MAX_FILE_BYTES)
+    except InputFileError as exc:
+        log.add(rule="unreadable_file", centre=centre, file=rel, message=f"cannot read file: {exc}")
+        return None
+
+
 def _read_centre_folder(root, folder, frames, inputs, log) -> None:
     centre = folder.name
     seen: set[str] = set()
-    for path in sorted(folder.iterdir()):
+    for path in _entries(root, folder, centre, log):
         if path.name.startswith((".", "~$")) or path.is_dir():
             continue
         rel = str(path.relative_to(root))
@@ -135,16 +335,25 @@ def _read_centre_folder(root, folder, frames, inputs, log) -> None:
                     message=f"record type {name!r} given twice in centre {centre!r}")
             continue
         seen.add(name)
+        data = _read_bytes(path, rel, centre, log)
+        if data is None:
+            continue
         try:
             if kind == "csv":
-                df, first = _read_csv(path), 2
+                df, header, rows = _read_csv(data)
             else:
-                df, first = pd.read_parquet(path), 1
+                if problem := parquet_problem(data):
+                    raise _Unreadable(problem)
+                df = pd.read_parquet(io.BytesIO(data))
+                header, rows = list(df.columns), np.arange(1, len(df) + 1)
+        except _Unreadable as exc:
+            log.add(rule="unreadable_file", centre=centre, file=rel, row=exc.row, message=f"cannot read file: {exc}")
+            continue
         except Exception as exc:  # a user's file we cannot parse: report, do not crash
             log.add(rule="unreadable_file", centre=centre, file=rel, message=f"cannot read file: {exc}")
             continue
-        inputs.append(InputFile(path, centre, sha256(path)))
-        frames[name].append(_with_provenance(df, centre, rel, first, log))
+        inputs.append(InputFile(path, centre, hashlib.sha256(data).hexdigest()))
+        frames[name].append(_with_provenance(df, centre, rel, rows, log, written=header))
     if "patients" not in seen:
         log.add(rule="missing_patients", centre=centre, file=str(folder.relative_to(root)),
                 message="centre has no patients file")
@@ -153,20 +362,31 @@ def _read_centre_folder(root, folder, frames, inputs, log) -> None:
 def _read_workbook(root, path, frames, inputs, log) -> None:
     centre = path.stem
     rel = str(path.relative_to(root))
+    data = _read_bytes(path, rel, centre, log)
+    if data is None:
+        return
     try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
+        sheets = _read_workbook_sheets(data)
     except Exception as exc:
         log.add(rule="unreadable_file", centre=centre, file=rel, message=f"cannot read workbook: {exc}")
         return
-    inputs.append(InputFile(path, centre, sha256(path)))
-    seen = set()
-    for sheet, df in sheets.items():
+    inputs.append(InputFile(path, centre, hashlib.sha256(data).hexdigest()))
+    seen: dict[str, str] = {}
+    for sheet, raw in sheets.items():
         name = str(sheet).strip().lower()
         if name not in RECORD_TYPES:
             log.add(rule="unknown_sheet", severity="warning", centre=centre, file=f"{rel}[{sheet}]",
                     message="sheet is not a record type; ignored")
             continue
-        seen.add(name)
-        frames[name].append(_with_provenance(df, centre, f"{rel}[{sheet}]", 2, log))
+        if name in seen:
+            log.add(rule="duplicate_sheet", centre=centre, file=f"{rel}[{sheet}]",
+                    message=f"record type {name!r} given twice (sheets {seen[name]!r} and {sheet!r}); "
+                            "only the first was read")
+            continue
+        seen[name] = str(sheet)
+        header = list(raw.iloc[0]) if len(raw) else []
+        df = raw.iloc[1:].reset_index(drop=True)
+        frames[name].append(_with_provenance(df, centre, f"{rel}[{sheet}]", np.arange(2, len(df) + 2), log,
+                                             written=header))
     if "patients" not in seen:
         log.add(rule="missing_patients", centre=centre, file=rel, message="workbook has no 'patients' sheet")

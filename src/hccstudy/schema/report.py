@@ -8,6 +8,16 @@ import numpy as np
 import pandas as pd
 
 ISSUE_COLUMNS = ["severity", "centre", "file", "row", "column", "value", "rule", "message"]
+#: values and messages longer than this are cut in the report (a 2 MB cell is not echoed in full)
+MAX_VALUE_CHARS = 200
+MAX_MESSAGE_CHARS = 1000
+
+
+def shorten(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    """``text`` cut to about ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}... ({len(text)} characters)"
 
 
 class StudyInputError(Exception):
@@ -26,7 +36,11 @@ def _as_written(v: pd.Series) -> np.ndarray:
         txt = v.dt.strftime("%Y-%m-%d").astype(object)
     else:
         txt = v.astype(object).map(str)
-    return np.where(missing, "", txt.to_numpy(dtype=object))
+    out = np.where(missing, "", txt.to_numpy(dtype=object))
+    long = np.fromiter((len(x) > MAX_VALUE_CHARS for x in out), dtype=bool, count=len(out))
+    if long.any():  # only the issue rows, never a whole table
+        out[long] = [shorten(x) for x in out[long]]
+    return out
 
 
 @dataclass
@@ -66,7 +80,7 @@ class IssueLog:
                     "column": column or "",
                     "value": _as_written(pd.Series(vals)),
                     "rule": rule,
-                    "message": message,
+                    "message": shorten(message, MAX_MESSAGE_CHARS),
                 }
             )
         )
@@ -90,8 +104,8 @@ class IssueLog:
                 [
                     {
                         "severity": severity, "centre": centre, "file": file,
-                        "row": -1 if row is None else row, "column": column, "value": value,
-                        "rule": rule, "message": message,
+                        "row": -1 if row is None else row, "column": shorten(column), "value": shorten(value),
+                        "rule": rule, "message": shorten(message, MAX_MESSAGE_CHARS),
                     }
                 ]
             )

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 BILIRUBIN_FACTOR_DEFAULT = 17.1
+#: plausible µmol/L per mg/dL: 10 / molar mass (584.66 g/mol) = 17.104, rounded to 17.1 by convention
+BILIRUBIN_FACTOR_RANGE = (17.0, 17.2)
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,18 @@ Rules (``rule`` in the report):
 =====================  =====================================================================
 missing_column         a column the record type needs is absent (error) or an analysis column is absent (warning)
 unknown_column         a column that is not in the data model (warning; ignored)
-type                   a value that is not a number / integer / ISO date (YYYY-MM-DD) / yes-no / allowed category
-range                  a number outside its plausibility range (canonical unit)
+type                   a value that is not a finite number / integer / ISO date (YYYY-MM-DD) / yes-no / allowed category
+range                  a number outside its plausibility range (canonical unit; labs: per test), a date outside
+                       its plausible dates, or a birth date giving an age at first HAIC outside the age range
 unit                   a unit not accepted for the quantity
 required               an identifier or record date is missing
 missing_value          an analysis value is missing (warning; the patient fails ``complete_data``)
 duplicate              the same record key twice (patients: (centre, patient_id))
 orphan                 a record for a patient not in the centre's patients table
 centre_mismatch        the ``centre`` column disagrees with the folder / workbook name
-date_order             dates in an impossible order (death before first HAIC, cycle before diagnosis, ...)
+date_order             dates in an impossible order: birth <= diagnosis <= first HAIC <= last follow-up <= death,
+                       progression and first systemic therapy between birth/diagnosis and last follow-up, and
+                       every dated record after birth and on or before last follow-up and death
 first_haic_mismatch    ``first_haic_date`` is not the date of cycle 1
 cycle_order            HAIC cycle dates do not increase with cycle number
 agent_class            a known agent recorded under the wrong drug class (error) or an unknown agent (warning)
@@ -32,9 +35,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .fields import AGENT_CLASS, BOOL_FALSE, BOOL_TRUE, PATIENTS, PROVENANCE, RECORD_TYPES, Field, RecordType
+from .._yaml import ConfigError
+from .fields import (
+    AGENT_CLASS,
+    BOOL_FALSE,
+    BOOL_TRUE,
+    LAB_RANGES,
+    PATIENTS,
+    PROVENANCE,
+    RECORD_TYPES,
+    Field,
+    RecordType,
+)
 from .report import IssueLog
-from .units import QUANTITIES, conversion_factors
+from .units import BILIRUBIN_FACTOR_RANGE, QUANTITIES, conversion_factors
 
 DAYS_PER_YEAR = 365.25
 
@@ -45,7 +59,7 @@ def _as_text(s: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(s):
         # Integral floats (Excel/Parquet ids, codes) are written without the ".0".
         v = s.to_numpy(dtype=float)
-        integral = np.isfinite(v) & (v == np.round(v))
+        integral = np.isfinite(v) & (v == np.round(v)) & (np.abs(v) < 2.0**53)
         txt = np.where(integral, np.where(integral, v, 0).astype(np.int64).astype(str), s.astype(str).to_numpy())
         return pd.Series(txt, index=s.index, dtype="string").where(s.notna())
     t = s.astype("string").str.strip()
@@ -53,37 +67,80 @@ def _as_text(s: pd.Series) -> pd.Series:
 
 
 def parse_float(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Numbers; ``inf``, ``Infinity``, ``1e400`` and NaN written as a value are not numbers (bad, NaN)."""
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         out = s.astype(float)
-        return out, np.zeros(len(s), dtype=bool)
+        v = out.to_numpy()
+        bad = np.isinf(v)
+        return out.mask(bad), bad
     t = _as_text(s)
     out = pd.to_numeric(t, errors="coerce").astype(float)
-    bad = (t.notna() & out.isna()).to_numpy()
-    return out, bad
+    bad = (t.notna() & ~np.isfinite(out)).to_numpy()
+    return out.mask(bad), bad
+
+
+#: integers beyond this are out of every range; they are not cast (int64 would overflow)
+_INT_LIMIT = 2.0**53
 
 
 def parse_int(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     f, bad = parse_float(s)
     v = f.to_numpy()
     nonint = np.isfinite(v) & (v != np.round(v))
-    out = f.where(~nonint).round().astype("Int64")
+    castable = np.abs(np.nan_to_num(v)) <= _INT_LIMIT
+    out = f.where(~nonint & castable).round().astype("Int64")
     return out, bad | nonint
 
 
+def _iso_text(x) -> object:
+    """A date-like cell (datetime, date, Timestamp, numpy datetime64) as ISO text, without pandas'
+    nanosecond limits (a 2300-01-01 Excel cell must reach the range check, not raise)."""
+    if isinstance(x, np.datetime64):
+        return np.datetime_as_string(x, unit="D")
+    if hasattr(x, "isoformat") and hasattr(x, "year"):
+        return f"{x.year:04d}-{x.month:02d}-{x.day:02d}"
+    return x
+
+
+#: Dates outside this window are held at its edge (the plausible-date check, whose window lies inside,
+#: reports them as written).  It is narrower than pandas' nanosecond range (1677-2262) so that the
+#: difference of any two dates fits in a nanosecond timedelta (+-292 years): 2300-01-01 minus
+#: 1700-01-01 would overflow.
+_CLIP_MIN = np.datetime64("1850-01-01", "us")
+_CLIP_MAX = np.datetime64("2130-12-31", "us")
+
+
+def _to_ns(out: pd.Series) -> pd.Series:
+    v = out.to_numpy(dtype="datetime64[us]")
+    nat = np.isnat(v)
+    v = np.where(nat, np.datetime64("NaT", "us"), np.clip(v, _CLIP_MIN, _CLIP_MAX))
+    return pd.Series(v, index=out.index).astype("datetime64[ns]")
+
+
+#: YYYY-MM-DD, optionally with a time of day and zone (dropped)
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+
+
 def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Dates (normalised, datetime64[ns]).  A date outside 1850-2130 is held at that edge and left to
+    the plausible-date check, which reports it as written."""
     if pd.api.types.is_datetime64_any_dtype(s):
         out = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
-        return out.dt.normalize().astype("datetime64[ns]"), np.zeros(len(s), dtype=bool)
+        return _to_ns(out.dt.floor("D")), np.zeros(len(s), dtype=bool)
     if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
-        # Excel cells may already be datetimes; the rest must be ISO text.
-        is_ts = s.map(lambda x: isinstance(x, pd.Timestamp | np.datetime64) or hasattr(x, "isoformat")).to_numpy()
-        if is_ts.any():
-            s = s.copy()
-            s[is_ts] = s[is_ts].map(lambda x: pd.Timestamp(x).strftime("%Y-%m-%d"))
+        # Excel and Parquet cells may already be dates; the rest must be ISO text.
+        s = s.map(_iso_text)
     t = _as_text(s)
-    out = pd.to_datetime(t, format="ISO8601", errors="coerce")
+    # a whole date: pandas' ISO8601 parser would also take "2020" or "2020-05" as the 1st of the month
+    whole = t.str.fullmatch(_ISO_DATE).fillna(False).to_numpy(dtype=bool)
+    # the date as written (time and zone dropped: mixed zones made pandas raise even with coerce);
+    # years outside the clip window are moved to its edge for the plausible-date check to report
+    day = t.where(whole).str.slice(0, 10)
+    year = pd.to_numeric(day.str.slice(0, 4), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    day = day.mask(year > 2130, "2130-12-31").mask(year < 1850, "1850-01-01")
+    out = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
     bad = (t.notna() & out.isna()).to_numpy()
-    return out.dt.normalize().astype("datetime64[ns]"), bad
+    return _to_ns(out.dt.floor("D")), bad
 
 
 def _mapping_parse(s: pd.Series, mapping: dict[str, object]) -> tuple[pd.Series, np.ndarray]:
@@ -128,7 +185,7 @@ def parse_field(s: pd.Series, f: Field) -> tuple[pd.Series, np.ndarray]:
 
 
 _TYPE_WORDS = {
-    "float": "a number", "int": "a whole number", "date": "a date (YYYY-MM-DD)",
+    "float": "a finite number", "int": "a finite whole number", "date": "a date (YYYY-MM-DD)",
     "bool": "yes/no (yes, no, true, false, 1, 0)",
 }
 
@@ -181,18 +238,8 @@ def _type_table(
                          message=f"unknown unit for {f.quantity}; accepted: {', '.join(sorted(QUANTITIES[f.quantity].factors))}")
             vals = vals * np.where(np.isnan(factors), np.nan, factors)
             out[f"{f.name}_unit_reported"] = units.fillna(QUANTITIES[f.quantity].canonical)
-        if f.lo is not None or f.hi is not None:
-            v = vals.to_numpy(dtype=float, na_value=np.nan) if f.kind in ("float", "int") else None
-            if v is not None:
-                lo = -np.inf if f.lo is None else f.lo
-                hi = np.inf if f.hi is None else f.hi
-                outside = np.isfinite(v) & ((v < lo) | (v > hi))
-                if outside.any():
-                    unit = f" {f.unit}" if f.unit else ""
-                    log.add_rows(raw, outside, column=f.name, rule="range",
-                                 value=pd.Series([f"{x:g}" for x in v[outside]]),
-                                 message=f"outside the plausible range [{lo:g}, {hi:g}]{unit} (canonical unit)")
-        missing = vals.isna().to_numpy() & ~bad
+        outside = _check_range(f, col, vals, raw, log)
+        missing = vals.isna().to_numpy() & ~bad & ~outside
         if f.need == "always":
             log.add_rows(raw, missing & (f.name in raw), column=f.name, rule="required",
                          message=f"{f.name} is required")
@@ -206,6 +253,50 @@ def _type_table(
         log.add_rows(raw, mismatch, column="centre", rule="centre_mismatch", value=rep,
                      message="centre column differs from the centre folder/workbook name")
     return out
+
+
+def _check_range(f: Field, col: pd.Series, vals: pd.Series, raw: pd.DataFrame, log: IssueLog) -> np.ndarray:
+    """Rule ``range``: values outside [f.lo, f.hi] (numbers in the canonical unit, dates as ISO);
+    returns the mask.  Integers are checked on their numeric value, so 1e300 in an integer column is
+    out of range rather than an overflow."""
+    if f.lo is None and f.hi is None or f.kind not in ("float", "int", "date"):
+        return np.zeros(len(raw), dtype=bool)
+    if f.kind == "date":
+        lo, hi = pd.Timestamp(f.lo), pd.Timestamp(f.hi)
+        outside = (vals.notna() & ((vals < lo) | (vals > hi))).to_numpy(dtype=bool)
+        log.add_rows(raw, outside, column=f.name, rule="range", value=_as_text(col),
+                     message=f"outside the plausible dates [{f.lo}, {f.hi}]")
+        return outside
+    v = (parse_float(col)[0] if f.kind == "int" else vals).to_numpy(dtype=float, na_value=np.nan)
+    lo = -np.inf if f.lo is None else f.lo
+    hi = np.inf if f.hi is None else f.hi
+    outside = ~np.isnan(v) & ((v < lo) | (v > hi))
+    if outside.any():
+        unit = f" {f.unit}" if f.unit else ""
+        log.add_rows(raw, outside, column=f.name, rule="range", value=pd.Series([f"{x:g}" for x in v[outside]]),
+                     message=f"outside the plausible range [{lo:g}, {hi:g}]{unit} (canonical unit)")
+    return outside
+
+
+def _check_lab_ranges(labs: pd.DataFrame, raw: pd.DataFrame, log: IssueLog) -> None:
+    """Per test (canonical unit, after conversion): value in LAB_RANGES, uln/lln > 0 and <= the upper bound."""
+    test = labs["test"].astype(object).to_numpy()
+    codes, uniques = pd.factorize(test, use_na_sentinel=True)  # missing test -> -1 -> the NaN row
+    bounds = np.array([LAB_RANGES.get(t, (np.nan, np.nan)) for t in uniques] + [(np.nan, np.nan)], dtype=float)
+    lo, hi = bounds[codes, 0], bounds[codes, 1]
+    for c, low_ok in (("value", lambda v: v >= lo), ("uln", lambda v: v > 0), ("lln", lambda v: v > 0)):
+        v = labs[c].to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            outside = ~np.isnan(v) & ~np.isnan(hi) & ~(low_ok(v) & (v <= hi))
+        if not outside.any():
+            continue
+        for k in np.unique(codes[outside]):  # one message per test: its own range and unit
+            m = outside & (codes == k)
+            t = uniques[k]
+            a, b = LAB_RANGES[t]
+            rng = f"[{a:g}, {b:g}]" if c == "value" else f"(0, {b:g}]"
+            log.add_rows(raw, m, column=c, rule="range", value=pd.Series([f"{x:g}" for x in v[m]]),
+                         message=f"{t}: outside the plausible range {rng} {QUANTITIES[t].canonical} (canonical unit)")
 
 
 def _labs_units(labs: pd.DataFrame, raw: pd.DataFrame, log: IssueLog, bilirubin_factor: float) -> pd.DataFrame:
@@ -225,6 +316,7 @@ def _labs_units(labs: pd.DataFrame, raw: pd.DataFrame, log: IssueLog, bilirubin_
     labs["unit"] = canon
     for c in ("value", "uln", "lln"):
         labs[c] = labs[c] * factor
+    _check_lab_ranges(labs, raw, log)
     return labs
 
 
@@ -249,7 +341,20 @@ def _date_order(df, log, mask, column, message):
 
 
 def _check_patient_dates(p: pd.DataFrame, log: IssueLog) -> None:
+    """A patient's dates in clinical order: birth <= diagnosis <= first HAIC <= last follow-up <= death;
+    progression and first systemic therapy after birth (and diagnosis) and by the last follow-up."""
     h = p["first_haic_date"]
+    b, dx, lfu = p["birth_date"], p["diagnosis_date"], p["last_followup_date"]
+    _date_order(p, log, b > dx, "birth_date", "born after the diagnosis date")
+    _date_order(p, log, b > p["death_date"], "birth_date", "born after the date of death")
+    _date_order(p, log, b > lfu, "birth_date", "born after the last follow-up")
+    _date_order(p, log, b > p["first_systemic_date"], "first_systemic_date", "systemic therapy before birth")
+    _date_order(p, log, dx > p["death_date"], "diagnosis_date", "diagnosis after death")
+    _date_order(p, log, dx > lfu, "diagnosis_date", "diagnosis after the last follow-up")
+    _date_order(p, log, p["progression_date"] < dx, "progression_date", "progression before the diagnosis date")
+    _date_order(p, log, p["progression_date"] > lfu, "progression_date",
+                "progression after the last follow-up (the last date known alive)")
+    _date_order(p, log, p["first_systemic_date"] > lfu, "first_systemic_date", "systemic therapy after the last follow-up")
     _date_order(p, log, p["birth_date"] > h, "birth_date", "born after the first HAIC")
     _date_order(p, log, p["diagnosis_date"] > h, "first_haic_date", "first HAIC before the diagnosis date")
     _date_order(p, log, p["death_date"] < h, "death_date", "death before the first HAIC")
@@ -270,16 +375,25 @@ def _check_children(name: str, df: pd.DataFrame, patients: pd.DataFrame, log: Is
     rt = RECORD_TYPES[name]
     if rt.date is None:
         return df
-    pd_cols = ["death_date", "diagnosis_date", "first_haic_date"]
+    pd_cols = ["death_date", "diagnosis_date", "first_haic_date", "birth_date", "last_followup_date"]
     pdates = patients.drop_duplicates(["centre", "patient_id"]).set_index(["centre", "patient_id"])[pd_cols]
     idx = pd.MultiIndex.from_arrays([df["centre"].astype(str), df["patient_id"].astype("string")])
     joined = pdates.reindex(idx)
     d = df[rt.date].to_numpy()
     after_death = pd.Series(d > joined["death_date"].to_numpy())
     _date_order(df, log, after_death, rt.date, f"{name} record dated after the patient's death")
-    if name == "haic_cycles":
+    before_birth = pd.Series(d < joined["birth_date"].to_numpy())
+    _date_order(df, log, before_birth, rt.date, f"{name} record dated before the patient's birth")
+    after_lfu = pd.Series(d > joined["last_followup_date"].to_numpy())
+    _date_order(df, log, after_lfu, rt.date,
+                f"{name} record dated after the patient's last follow-up (the last date known alive)")
+    if name in ("haic_cycles", "systemic", "adverse_events"):  # treatment and its toxicity follow the diagnosis
         before_dx = pd.Series(d < joined["diagnosis_date"].to_numpy())
-        _date_order(df, log, before_dx, rt.date, "HAIC cycle before the diagnosis date")
+        what = {"haic_cycles": "HAIC cycle", "systemic": "systemic therapy start", "adverse_events": "adverse event onset"}
+        _date_order(df, log, before_dx, rt.date, f"{what[name]} before the diagnosis date")
+    if name == "systemic":
+        stop_after_death = pd.Series(df["stop_date"].to_numpy() > joined["death_date"].to_numpy())
+        _date_order(df, log, stop_after_death, "stop_date", "systemic therapy stopped after the patient's death")
     return df
 
 
@@ -323,6 +437,10 @@ def _derive_age(p: pd.DataFrame, log: IssueLog) -> pd.DataFrame:
     differ = (p["age"].notna() & from_dob.notna() & ((p["age"] - from_dob).abs() > 1.0)).to_numpy()
     log.add_rows(p, differ, column="age", rule="age_mismatch", severity="warning",
                  message="age differs from (first HAIC - birth date) by more than a year; the recorded age is used")
+    lo, hi = PATIENTS.field("age").lo, PATIENTS.field("age").hi
+    implausible = (p["age"].isna() & from_dob.notna() & ((from_dob < lo) | (from_dob > hi))).to_numpy()
+    log.add_rows(p, implausible, column="birth_date", rule="range",
+                 message=f"the age at first HAIC from birth_date is outside the plausible range [{lo:g}, {hi:g}] years")
     p = p.copy()
     p["age"] = p["age"].fillna(from_dob)
     missing = p["age"].isna().to_numpy()
@@ -337,7 +455,13 @@ def validate_tables(
 ) -> dict[str, pd.DataFrame]:
     """Type, convert and check every table; issues go to ``log``.  ``columns`` gives the columns each
     source file had (from :func:`hccstudy.schema.readers.read_study`).  Returns typed tables (all
-    record types present, empty where no file gave them)."""
+    record types present, empty where no file gave them).  A ``bilirubin_factor`` outside its
+    plausible range is a config error (``units.bilirubin_factor``), not errors on converted values."""
+    lo, hi = BILIRUBIN_FACTOR_RANGE
+    if not (isinstance(bilirubin_factor, int | float) and not isinstance(bilirubin_factor, bool)
+            and lo <= bilirubin_factor <= hi):
+        raise ConfigError(f"units.bilirubin_factor: {bilirubin_factor!r} is outside the plausible range "
+                          f"[{lo:g}, {hi:g}] µmol/L per mg/dL")
     typed: dict[str, pd.DataFrame] = {}
     for name, rt in RECORD_TYPES.items():
         df = raw.get(name)
