@@ -1,4 +1,4 @@
-"""Every worked example of ../shared/study/clinical-rules.md, sections 1-7."""
+"""Every worked example of docs/spec/clinical-rules.md, sections 1-7."""
 
 from __future__ import annotations
 

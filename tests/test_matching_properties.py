@@ -1,4 +1,4 @@
-"""Property tests of the matcher (hypothesis) against a brute-force reading of matching-spec.md."""
+"""Property tests of the matcher (hypothesis) against a brute-force reading of docs/spec/matching-spec.md."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """MatchIt 4.5.4 parity on ten nearest-neighbour variants of lalonde (``lalonde.matchit_variants.json``,
-made by ``../shared/reference/lalonde_variants.R``): m.order largest/smallest/data, calipers 0.1/0.2,
+made by ``tests/reference/shared/lalonde_variants.R``): m.order largest/smallest/data, calipers 0.1/0.2,
 ratio 2 and 3 (3 runs out of controls), with replacement (1:1 and 1:2 with a caliper) and
 discard = "both".  Pairs identical as sets; weights, sample sizes and every ``summary(m, un = TRUE)``
 statistic (means, SMD, variance ratio, eCDF mean/max, std. pair distance) to 1e-6 relative."""

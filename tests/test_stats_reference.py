@@ -1,5 +1,5 @@
-"""R parity on the public reference data (``../shared/reference``, copied as fixtures under
-``tests/reference/shared``): propensity score, MatchIt pairs, Kaplan–Meier, Cox (plain, robust by pair,
+"""R parity on the public reference data (fixtures under ``tests/reference/shared``,
+see docs/validation.md): propensity score, MatchIt pairs, Kaplan–Meier, Cox (plain, robust by pair,
 pair-stratified)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Child–Pugh score and class.
 
 Source: Pugh RNH et al., Br J Surg 1973;60:646–649 (INR substituted for prothrombin time by later
-convention); thresholds as in ``clinical-rules.md`` section 1:
+convention); thresholds as in ``docs/spec/clinical-rules.md`` section 1:
 
 =====================  ========  ==========  ==========
 component              1 point   2 points    3 points

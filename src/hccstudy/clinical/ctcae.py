@@ -1,7 +1,7 @@
 """CTCAE v5.0 grades of laboratory adverse events, worst post-baseline grade and treatment emergence.
 
 Source: NCI CTCAE v5.0 (27 Nov 2017); grading logic as in ``pharmaverse/admiral``
-(``derive_var_atoxgr``, ``ncictcaev5.json``); ``clinical-rules.md`` section 6.
+(``derive_var_atoxgr``, ``ncictcaev5.json``); ``docs/spec/clinical-rules.md`` section 6.
 
 =============================  =================  ============  ============  ==========
 term (canonical unit)          grade 1            grade 2       grade 3       grade 4
@@ -120,7 +120,7 @@ def lab_toxicity(labs: pd.DataFrame, origin: pd.Series, keys: list[str],
     origin (up to ``window_end`` per patient, if given).  Treatment-emergent = worst post-baseline grade
     above the baseline grade (a missing baseline grade counts as 0) (DECISION: reported beside the worst grade).
 
-    ``abnormal_baseline_grade`` (DECISION, ``clinical-rules.md`` section 6) is the grade of a baseline
+    ``abnormal_baseline_grade`` (DECISION, ``docs/spec/clinical-rules.md`` 6.1) is the grade of a baseline
     value that is itself above the ULN for an "increased" term: ``"zero"`` (default, as admiral: the
     baseline is its own reference in the "baseline abnormal" rows, so it grades 0) or ``"uln"`` (grade
     the baseline value against the ULN, as if its baseline were normal).  ALT 80 U/L at baseline with

@@ -5,10 +5,10 @@ BSA (height H cm, weight W kg, m²):
 * Mosteller RD, NEJM 1987;317:1098:        BSA = √(H·W / 3600)   (default)
 * DuBois D, DuBois EF, Arch Intern Med 1916: BSA = 0.007184 · W^0.425 · H^0.725
 
-Planned HAIC-FOLFOX doses per cycle (this study, ``study.md``): oxaliplatin 85 mg/m², calcium
+Planned HAIC-FOLFOX doses per cycle (this study, ``docs/spec/study.md``): oxaliplatin 85 mg/m², calcium
 folinate 200 mg/m², 5-fluorouracil 2500 mg/m² (bolus and infusion stored separately; the total is
-compared).  Options (DECISION, ``clinical-rules.md`` section 7): BSA rounding before multiplying and a
-BSA cap (default: none; the capped dose at 2.0 m² is reported beside the uncapped one).
+compared).  Options (DECISION, ``docs/spec/clinical-rules.md`` section 7): BSA rounding before multiplying and a
+BSA cap (default: none; with a cap every planned dose uses min(BSA, cap)).
 Bevacizumab: mg/kg × actual weight.  Checkpoint inhibitors: fixed doses, never scaled.
 
 Relative dose intensity = delivered dose per week / planned dose per week (Hryniuk's dose intensity),

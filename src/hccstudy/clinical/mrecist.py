@@ -1,7 +1,7 @@
 """mRECIST tumour response for HCC: per time point, overall, best overall response, ORR and DCR.
 
 Source: Lencioni R, Llovet JM, Semin Liver Dis 2010;30:52–60 (mRECIST); RECIST 1.1 (Eisenhauer EA et al.,
-Eur J Cancer 2009) for best overall response and confirmation; ``clinical-rules.md`` section 5.
+Eur J Cancer 2009) for best overall response and confirmation; ``docs/spec/clinical-rules.md`` section 5.
 
 Only the viable (arterially enhancing) longest diameter counts.  Target response at each scan, with
 integer arithmetic on millimetres (no float edges):

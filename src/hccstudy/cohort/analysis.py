@@ -1,4 +1,4 @@
-"""The reference study's analysis plan as a generic analysis config (``study.md``, Analysis plan).
+"""The reference study's analysis plan as a generic analysis config (``docs/spec/study.md``, Analysis plan).
 
 The derived analysis table of a study (one row per included patient) gets the columns the plan names
 (``child_pugh_b``, ``haic_cycles_gt4``, ``female``...) and is analysed by :func:`hccstudy.analyze`:

@@ -1,6 +1,6 @@
 """Treatment arm from dates: sequential (SE) or simultaneous (SI) triple therapy.
 
-Rule (``study.md``, configurable in ``arm``):
+Rule (``docs/spec/study.md``, Treatment; configurable in ``arm``):
 
 * triple therapy needs a targeted agent (TKI or anti-VEGF antibody) and a PD-(L)1 blocker;
 * SI: both classes started no later than ``first_cycle_days + si_window_days`` (2 + 21) days after HAIC

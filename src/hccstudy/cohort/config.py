@@ -1,7 +1,7 @@
 """The study configuration: a YAML file validated with pydantic (documented in ``docs/config.md``).
 
-Every choice that ``clinical-rules.md`` marks DECISION is an option here, with the default given
-there.  Unknown keys are an error (a typo must not silently fall back to a default).  Every number
+Every project choice (DECISION) of ``docs/spec/clinical-rules.md`` is an option here, with the default
+given there, except the few the spec says are fixed.  Unknown keys are an error (a typo must not silently fall back to a default).  Every number
 has a plausible range (``Interval``) and refuses true/false, NaN and infinity (:mod:`hccstudy._ranges`);
 the ranges are listed in docs/config.md.
 """

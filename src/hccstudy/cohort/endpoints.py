@@ -1,4 +1,4 @@
-"""Overall and progression-free survival from dates (``clinical-rules.md`` section 8).
+"""Overall and progression-free survival from dates (``docs/spec/clinical-rules.md`` section 8).
 
 Origin: first HAIC cycle.  Months = days / ``days_per_month`` (30.4375 = 365.25 / 12, DECISION).
 

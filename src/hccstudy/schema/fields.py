@@ -36,7 +36,7 @@ DRUG_CLASS = {
     "pd1": ["pd1", "pd-1"],
     "pdl1": ["pdl1", "pd-l1"],
 }
-#: Agents of the study (study.md, Treatment) and their class.  Unknown agents are accepted with a warning.
+#: Agents of the study (docs/spec/study.md, Treatment) and their class.  Unknown agents are accepted with a warning.
 AGENT_CLASS = {
     "sorafenib": "tki", "lenvatinib": "tki", "apatinib": "tki", "donafenib": "tki", "anlotinib": "tki",
     "regorafenib": "tki", "bevacizumab": "anti_vegf", "pembrolizumab": "pd1", "camrelizumab": "pd1",
@@ -70,7 +70,7 @@ LAB_RANGES: dict[str, tuple[float, float]] = {
 }
 LESION_TYPE = {"target": ["target"], "non_target": ["non_target", "non-target", "nontarget"], "new": ["new"]}
 NON_TARGET_STATUS = {"CR": ["cr"], "IR_SD": ["ir_sd", "ir/sd", "ir", "sd", "non-cr/non-pd"], "PD": ["pd"]}
-#: CTCAE v5.0 terms of the study's adverse-event table (study.md) that are recorded as events.
+#: CTCAE v5.0 terms of the study's adverse-event table (docs/spec/study.md) that are recorded as events.
 AE_TERM = {
     t: [t, t.replace("_", " ")]
     for t in [

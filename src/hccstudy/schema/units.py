@@ -1,7 +1,7 @@
 """Laboratory units: the canonical unit of each quantity and the conversions we accept.
 
 Every threshold in hccstudy is applied in one canonical (SI) unit, after conversion, as
-``clinical-rules.md`` section 0 requires ("canonicalise first, then score").  The unit a value was
+``docs/spec/clinical-rules.md`` section 0 requires ("canonicalise first, then score").  The unit a value was
 reported in is kept beside it (``<column>_unit_reported``) so that a reader can audit the conversion.
 
 Conversion factors (multiply a reported value by the factor to get the canonical unit):

@@ -1,7 +1,7 @@
 """Greedy nearest-neighbour matching on a distance (propensity score), identical to R's MatchIt
 (>= 4.5.1 with the 4.5.4 caliper fix, ``method = "nearest"``, with or without replacement).
 
-Algorithm (``matching-spec.md``):
+Algorithm (``docs/spec/matching-spec.md``, Algorithm, steps 3-9):
 
 1. discard units outside the common support when asked (``both`` / ``control`` / ``treated``);
 2. caliper width = caliper x SD(distance of the retained units, n - 1) when ``std_caliper`` (else raw);

@@ -1,6 +1,6 @@
 """Propensity score: unpenalised logistic regression fitted exactly as R's ``glm.fit`` (IRLS).
 
-``matching-spec.md`` step 2: to agree with R (and MatchIt's ``distance = "glm"``) to ~1e-13 the fit copies
+``docs/spec/matching-spec.md``, Algorithm step 2: to agree with R (and MatchIt's ``distance = "glm"``) to ~1e-13 the fit copies
 ``glm.fit``: start at mu = (y + 0.5) / 2, iteratively reweighted least squares with working response
 z = eta + (y - mu) / mu.eta(eta) and weights mu.eta^2 / var(mu), stop when
 |dev - dev_old| / (|dev| + 0.1) < epsilon (1e-8), at most 25 iterations.  A term that is a linear

@@ -1,5 +1,5 @@
 """Table 1: baseline characteristics by arm, with tests and standardised mean differences, following
-R tableone's conventions (``r-parity-notes.md`` section 4).
+R tableone's conventions (``docs/spec/r-parity-notes.md`` section 4; hccstudy's choices in section 6).
 
 Per variable (rows of the returned tidy DataFrame, one per variable level / statistic):
 

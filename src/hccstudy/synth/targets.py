@@ -1,4 +1,4 @@
-"""The published numbers the synthetic cohort is calibrated to (``study.md``), as data.
+"""The published numbers the synthetic cohort is calibrated to (``docs/spec/study.md``), as data.
 
 Every number here is the paper's (Cao et al. 2024).  Arms: SE (sequential, the PS-matching "treated"
 group, as in the paper) and SI (simultaneous).
