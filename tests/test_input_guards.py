@@ -702,3 +702,42 @@ def test_lab_range_check_with_an_unknown_test_in_the_same_file(example_copy: Pat
         df.loc[0, "uln"] = "1e300"
     _edit(example_copy / "alpha/labs.csv", fn)
     _check_hit(example_copy, tree_digest, "range", "alpha/labs.csv", 2, "uln", ["alt"])
+
+
+def test_truncated_csv_names_the_cut_line(example_copy: Path, tree_digest):
+    """A file cut short ends in a record with fewer fields than the header: an error naming the line,
+    not a record padded with missing values."""
+    path = example_copy / "alpha/haic_cycles.csv"
+    text = _csv_text(path)
+    lines = text.splitlines()
+    cut = "\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2]
+    path.write_text(cut, encoding="utf-8")
+    before = tree_digest(example_copy)
+    hit = _assert_refused(example_copy, tree_digest, before, "unreadable_file", "alpha/haic_cycles.csv",
+                          [f"line {len(lines)}", "truncated"])
+    assert hit["row"] == len(lines)
+
+
+def test_folder_named_like_a_record_file_is_an_error(example_copy: Path, tree_digest):
+    (example_copy / "alpha/labs.csv").unlink()
+    (example_copy / "alpha/labs.csv").mkdir()
+    (example_copy / "alpha/notes").mkdir()
+    before = tree_digest(example_copy)
+    _assert_refused(example_copy, tree_digest, before, "unreadable_file", "alpha/labs.csv", ["is a folder"])
+    warnings = ingest(example_copy).report.warnings
+    assert "alpha/notes" in set(warnings.loc[warnings["rule"] == "unknown_file", "file"])
+
+
+@pytest.mark.parametrize("header,rows,words", [
+    ("id,a,x,x\n", "1,1,0.5,0.7\n2,0,0.1,0.2\n", ["'x'", "more than once"]),
+    ("id,a,x\n", "", ["no rows", "nothing to analyse"]),
+])
+def test_analysis_table_with_a_repeated_column_or_no_rows(tmp_path: Path, header: str, rows: str, words):
+    from hccstudy.analysis.run import load_table
+
+    path = tmp_path / "table.csv"
+    path.write_text(header + rows)
+    with pytest.raises(ConfigError) as exc:
+        load_table(path)
+    for w in [str(path), *words]:
+        assert w in str(exc.value)

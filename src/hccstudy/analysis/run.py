@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from .._files import InputFileError, read_regular_file
 from ..cohort.config import ConfigError
@@ -178,12 +179,25 @@ def load_table(path: Path) -> pd.DataFrame:
         raise ConfigError(f"data: cannot read {path}: {problem}")
     try:
         if suffix == ".csv":
-            return pd.read_csv(io.BytesIO(data))
-        if suffix in (".xlsx", ".xlsm"):
-            return pd.read_excel(io.BytesIO(data))
-        return pd.read_parquet(io.BytesIO(data))
+            header = pd.read_csv(io.BytesIO(data), header=None, nrows=1, dtype=str).iloc[0].tolist()
+            table = pd.read_csv(io.BytesIO(data))
+        elif suffix in (".xlsx", ".xlsm"):
+            header = pd.read_excel(io.BytesIO(data), header=None, nrows=1, dtype=str).iloc[0].tolist()
+            table = pd.read_excel(io.BytesIO(data))
+        else:
+            header = pq.read_schema(io.BytesIO(data)).names
+            table = pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # a file we cannot parse is a user error, not a crash
         raise ConfigError(f"data: cannot read {path}: {str(exc)[:500]}") from exc
+    # pandas renames a repeated header 'x' to 'x.1' silently: a second copy must be an error instead
+    names = [str(h) for h in header if not pd.isna(h)]  # blank header cells are pandas' "Unnamed: k"
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"data: {path}: column(s) {', '.join(repr(n) for n in repeated)} appear more than once "
+                          "in the header; give each column one name")
+    if len(table) == 0:
+        raise ConfigError(f"data: {path} has no rows (a header only): nothing to analyse")
+    return table
 
 
 def _match_value(col: pd.Series, value, key: str):

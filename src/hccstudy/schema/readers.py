@@ -24,6 +24,7 @@ matched after stripping spaces and ignoring case, so two columns that differ onl
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import re
@@ -155,8 +156,6 @@ def record_lines(data: bytes, n_records: int) -> np.ndarray:
         starts = starts[:-1]  # the file's final newline starts no record
     if len(starts) == n_records:
         return starts
-    import csv
-
     reader = csv.reader(io.StringIO(_decode(data), newline=""))
     lines, line = [], 1
     for _rec in reader:  # rare fallback: only for files with unbalanced quotes
@@ -178,7 +177,23 @@ def _read_csv(data: bytes) -> tuple[pd.DataFrame, list, np.ndarray]:
         raise _Unreadable(str(exc).strip(), row=int(m.group(1)) if m else None) from exc
     lines = record_lines(data.removeprefix(b"\xef\xbb\xbf"), len(raw))
     header = list(raw.iloc[0]) if len(raw) else []
+    if len(raw) > 1:
+        _check_last_record(text, len(header))
     return raw.iloc[1:].reset_index(drop=True), header, lines[1:]
+
+
+def _check_last_record(text: str, n_fields: int) -> None:
+    """A file cut short (an interrupted export or copy) ends in a record with fewer fields than the
+    header; pandas would pad it with missing values silently.  Only the last record is parsed again."""
+    tail = text.rstrip("\r\n")
+    cut = tail.rfind("\n") + 1
+    if '"' in tail[cut:]:  # a quoted value may span lines: parse the last record from its own start
+        return
+    fields = next(csv.reader([tail[cut:]]), [])
+    line = tail.count("\n") + 1
+    if fields and len(fields) < n_fields:
+        raise _Unreadable(f"line {line} has {len(fields)} of the header's {n_fields} fields: the file looks "
+                          "truncated (cut short); export it again", row=line)
 
 
 # --------------------------------------------------------------------------- Excel
@@ -321,9 +336,17 @@ def _read_centre_folder(root, folder, frames, inputs, log) -> None:
     centre = folder.name
     seen: set[str] = set()
     for path in _entries(root, folder, centre, log):
-        if path.name.startswith((".", "~$")) or path.is_dir():
+        if path.name.startswith((".", "~$")):
             continue
         rel = str(path.relative_to(root))
+        if path.is_dir():  # a folder named like a record file is a mistake, never skipped silently
+            if SUFFIXES.get(path.suffix.lower()) and path.stem.lower() in RECORD_TYPES:
+                log.add(rule="unreadable_file", centre=centre, file=rel,
+                        message="is a folder, not a file: a record file must be a regular file")
+            else:
+                log.add(rule="unknown_file", severity="warning", centre=centre, file=rel,
+                        message="a folder inside a centre folder; ignored")
+            continue
         kind = SUFFIXES.get(path.suffix.lower())
         name = path.stem.lower()
         if kind is None or name not in RECORD_TYPES:
