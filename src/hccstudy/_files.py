@@ -64,3 +64,22 @@ def read_regular_file(path: str | Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:  # grew while we read it
         raise InputFileError(f"larger than the limit of {max_bytes} bytes")
     return data
+
+
+class NotUtf8Error(ValueError):
+    """Text that is not UTF-8, located as a person reads the file: line and column (1-based)."""
+
+    def __init__(self, line: int, column: int, byte: int):
+        self.line, self.column, self.byte = line, column, byte
+        super().__init__(f"line {line}, column {column}: not UTF-8 text (byte 0x{byte:02x})")
+
+
+def decode_utf8(data: bytes) -> str:
+    """UTF-8 text (a leading byte-order mark dropped); :class:`NotUtf8Error` names the line and column
+    of the first byte that is not UTF-8, never a byte offset."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise NotUtf8Error(line, column, data[exc.start]) from exc

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from ._files import InputFileError, read_regular_file
+from ._files import InputFileError, NotUtf8Error, decode_utf8, read_regular_file
 
 #: a study or analysis config is a few kB; anything larger is not a config
 MAX_CONFIG_BYTES = 1 << 20
@@ -112,12 +112,9 @@ def _read_config_text(p: Path) -> str:
             raise ConfigError(f"config file not found: {p}") from exc
         raise ConfigError(f"{p}: {exc}; give a YAML config file") from exc
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ConfigError(f"{p}: line {line}, column {col}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
-                          "save the config as UTF-8") from exc
+        return decode_utf8(data)
+    except NotUtf8Error as exc:
+        raise ConfigError(f"{p}: {exc}; save the config as UTF-8") from exc
 
 
 def read_mapping(path: str | Path) -> dict:

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._files import InputFileError, read_regular_file
+from .._files import InputFileError, NotUtf8Error, decode_utf8, read_regular_file
 from .fields import RECORD_TYPES
 from .report import IssueLog
 
@@ -130,12 +130,9 @@ def _with_provenance(df: pd.DataFrame, centre: str, source: str, rows: np.ndarra
 # --------------------------------------------------------------------------- CSV
 def _decode(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise _Unreadable(f"line {line}, column {col}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
-                          "save the file as UTF-8", row=line) from exc
+        return decode_utf8(data)
+    except NotUtf8Error as exc:
+        raise _Unreadable(f"{exc}; save the file as UTF-8", row=exc.line) from exc
 
 
 def record_lines(data: bytes, n_records: int) -> np.ndarray:
