@@ -741,3 +741,25 @@ def test_analysis_table_with_a_repeated_column_or_no_rows(tmp_path: Path, header
         load_table(path)
     for w in [str(path), *words]:
         assert w in str(exc.value)
+
+
+def test_parquet_with_a_damaged_head_is_refused(example_copy: Path, tree_digest):
+    """pyarrow reads a Parquet file from its footer, so a damaged head would be accepted silently."""
+    path = next(example_copy.glob("*/*.parquet"))
+    data = bytearray(path.read_bytes())
+    data[:4] = b"XXXX"
+    path.write_bytes(bytes(data))
+    before = tree_digest(example_copy)
+    rel = str(path.relative_to(example_copy))
+    _assert_refused(example_copy, tree_digest, before, "unreadable_file", rel, ["PAR1"])
+
+
+def test_huge_value_on_the_last_line_is_reported_at_its_cell(example_copy: Path, tree_digest):
+    path = example_copy / "alpha/patients.csv"
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df.loc[len(df) - 1, "albumin"] = "9" * (2 << 20)
+    df.to_csv(path, index=False, lineterminator="\n")
+    before = tree_digest(example_copy)
+    hit = _assert_refused(example_copy, tree_digest, before, "type", "alpha/patients.csv", ["not a finite number"])
+    assert hit["row"] == len(df) + 1 and hit["column"] == "albumin"
+    assert len(hit["value"]) <= 1000

@@ -213,7 +213,7 @@ NUMERIC_KEYS = {
     "dosing.fluorouracil_mg_m2": ["0", *_BAD], "dosing.cycle_days": ["0", *_BAD], "dosing.bsa_round": ["0", *_BAD],
     "dosing.bsa_cap": ["0", *_BAD], "mrecist.confirm_days": _BAD, "mrecist.sd_min_days": _BAD,
     "mrecist.pd_absolute_mm": _BAD, "mrecist.new_lesion_min_mm": _BAD, "mrecist.baseline_window_days": _BAD,
-    "mrecist.measurable_min_mm": _BAD, "eligibility.ecog_max": [*_BAD, "6"], "arm.si_window_days": ["0", *_BAD],
+    "mrecist.measurable_min_mm": _BAD, "eligibility.ecog_max": [*_BAD, "6"], "arm.si_window_days": _BAD,  # 0 is valid: SI = both started by the end of cycle 1
     "arm.first_cycle_days": _BAD, "arm.pre_haic_tolerance_days": _BAD,
     "ctcae.window_days_after_last_haic": _BAD, "endpoints.days_per_month": ["0", *_BAD],
 }
