@@ -188,7 +188,7 @@ def _check_last_record(text: str, n_fields: int) -> None:
         return
     fields = tail[cut:].split(",")  # no quotes on that line: every comma separates two fields
     line = tail.count("\n") + 1
-    if fields and len(fields) < n_fields:
+    if any(f.strip() for f in fields) and len(fields) < n_fields:  # an empty row of commas is not a cut
         raise _Unreadable(f"line {line} has {len(fields)} of the header's {n_fields} fields: the file looks "
                           "truncated (cut short); export it again", row=line)
 
