@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import hccstudy
 from hccstudy.cli import app
-from hccstudy.schema import ingest
+from hccstudy.schema import StudyInputError, ingest
 
 runner = CliRunner()
 
@@ -144,10 +144,25 @@ def test_not_a_study_folder(tmp_path: Path):
     assert "study folder not found" in result.output
 
 
-def test_missing_analysis_column_warns_and_excludes(example_copy: Path):
+def test_missing_analysis_column_is_an_error_not_a_silent_exclusion(example_copy: Path, tree_digest):
+    """A column the analysis needs, absent from a whole file, would exclude every patient of the file as
+    "incomplete"; it is an error naming centre, file and column, with nothing written."""
     _edit_csv(example_copy / "beta/patients.csv", lambda df: df.drop(columns=["hbv"]))
-    study = hccstudy.load_study(example_copy)
-    w = study.validation.warnings
-    assert ((w["rule"] == "missing_column") & (w["column"] == "hbv") & (w["file"] == "beta/patients.csv")).any()
-    beta = study.patients[study.patients["centre"] == "beta"]
-    assert (beta["exclusion_reason"] == "complete_data").all()
+    with pytest.raises(StudyInputError) as exc:
+        hccstudy.load_study(example_copy)
+    e = exc.value.report.errors
+    hit = e[(e["rule"] == "missing_column") & (e["column"] == "hbv")]
+    assert len(hit) == 1 and hit.iloc[0]["file"] == "beta/patients.csv" and hit.iloc[0]["centre"] == "beta"
+    assert "did you mean" not in hit.iloc[0]["message"]  # no header of the file is close to hbv
+
+
+def test_misnamed_required_column_suggests_the_files_own_header(example_copy: Path, tree_digest, tmp_path: Path):
+    _edit_csv(example_copy / "alpha/patients.csv", lambda df: df.rename(columns={"ecog": "ECOG_PS"}))
+    before = tree_digest(example_copy)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(example_copy), "--out", str(out)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    text = " ".join(result.output.split())
+    assert "missing_column" in text and "'ecog'" in text and "did you mean 'ecog_ps'" in text.casefold()
+    assert "alpha/patients.csv" in text
+    assert not out.exists() and tree_digest(example_copy) == before

@@ -21,7 +21,9 @@ Conventions
 - Missing: an empty cell, `NA`, `NaN`, `N/A` or `.`.
 - Categories: the canonical code or a listed synonym (case-insensitive).
 - `need`: **always** = required, a missing value is an error; **analysis** = needed for eligibility
-  or endpoints, a missing value is a warning and the patient is excluded as *incomplete data*;
+  or endpoints, a missing value is a warning and the patient is excluded as *incomplete data*
+  (a column missing from a whole file is an error, `missing_column`, with a suggestion from the
+  file's own headers);
   **optional** = used when present.
 - Ranges are inclusive plausibility bounds in the canonical unit, applied after unit conversion
   (rule `range`); `inf`, `Infinity`, `1e400` are not finite numbers (rule `type`; `NaN` is read

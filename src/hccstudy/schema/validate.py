@@ -8,7 +8,7 @@ rows are reported as warnings.
 Rules (``rule`` in the report):
 
 =====================  =====================================================================
-missing_column         a column the record type needs is absent (error) or an analysis column is absent (warning)
+missing_column         a column the record type or the analysis needs is absent (error, with a suggestion)
 unknown_column         a column that is not in the data model (warning; ignored)
 type                   a value that is not a finite number / integer / ISO date (YYYY-MM-DD) / yes-no / allowed category
 range                  a number outside its plausibility range (canonical unit; labs: per test), a date outside
@@ -31,6 +31,8 @@ lesion_measure         a target lesion without a diameter, or a non-target lesio
 """
 
 from __future__ import annotations
+
+import difflib
 
 import numpy as np
 import pandas as pd
@@ -197,6 +199,20 @@ def _type_message(f: Field) -> str:
 
 
 # --------------------------------------------------------------------------- per-table checks
+def did_you_mean(name: str, headers: list[str]) -> str:
+    """'; did you mean 'ECOG_PS'?' when one of the file's own unknown headers is close to ``name``
+    (difflib similarity on case-folded letters and digits, or one containing the other)."""
+    def key(s: str) -> str:
+        return "".join(ch for ch in str(s).casefold() if ch.isalnum())
+
+    target = key(name)
+    keyed = {key(h): h for h in headers if key(h)}
+    close = difflib.get_close_matches(target, list(keyed), n=1, cutoff=0.6)
+    if not close:
+        close = [k for k in keyed if target and (target in k or k in target)][:1]
+    return f"; did you mean {keyed[close[0]]!r}? (rename the column in the file)" if close else ""
+
+
 def _unit_columns(rt: RecordType) -> set[str]:
     return {f"{f.name}_unit" for f in rt.fields if f.quantity}
 
@@ -215,15 +231,15 @@ def _type_table(
                 log.add(rule="unknown_column", severity="warning", centre=centre, file=file, column=c,
                         message="column not in the data model; ignored")
         present = set(cols)
+        unknown = [c for c in cols if c not in known]
         for f in rt.fields:
-            if f.name in present or f.need == "optional":
-                continue
-            if f.name == "patient_id" or f.need == "always":
-                log.add(rule="missing_column", centre=centre, file=file, column=f.name,
-                        message=f"required column {f.name!r} is missing")
-            elif not (rt is PATIENTS and f.name in ("age",)):
-                log.add(rule="missing_column", severity="warning", centre=centre, file=file, column=f.name,
-                        message=f"column {f.name!r} is missing: every patient of this file lacks it")
+            if f.name in present or f.need == "optional" or (rt is PATIENTS and f.name == "age"):
+                continue  # age is derived from birth_date when absent
+            # An analysis column missing from a whole file is an error too: as a warning, every patient of
+            # the file would drop out of the flow as "incomplete" (a column named ECOG_PS instead of ecog).
+            needed = "required" if f.name == "patient_id" or f.need == "always" else "needed for the analysis"
+            log.add(rule="missing_column", centre=centre, file=file, column=f.name,
+                    message=f"{needed} column {f.name!r} is missing{did_you_mean(f.name, unknown)}")
 
     out = raw[list(PROVENANCE)].copy()
     for f in rt.fields:
