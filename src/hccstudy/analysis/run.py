@@ -204,7 +204,7 @@ def _match_value(col: pd.Series, value, key: str):
     """The value of ``col`` equal to the config's value (YAML may give 2 where the column holds '2')."""
     vals = pd.unique(col.dropna())
     for v in vals:
-        if v == value or str(v) == str(value):
+        if _same(v, value):
             return v
     shown = ", ".join(str(v) for v in sorted(vals.tolist(), key=str)[:10])
     raise ConfigError(f"{key}: value {value!r} not found in column {col.name!r} (values: {shown})")

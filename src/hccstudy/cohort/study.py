@@ -149,15 +149,20 @@ def _check_endpoints(p: pd.DataFrame, log: IssueLog, data_cutoff=None) -> None:
     names the record, never a patient who silently drops out of (or distorts) the survival analysis."""
     included = p["included"].to_numpy(dtype=bool)
     alive = p["death_date"].isna().to_numpy()
-    checks = [
-        ("os_months", "last_followup_date", alive,
-         "included patient has no overall survival: alive with no last follow-up date (give the date, or keep "
-         "the eligibility criterion complete_data to exclude incomplete records)"),
-        ("os_months", "death_date", ~alive, "included patient has no overall survival time"),
-        ("pfs_months", "last_followup_date", np.ones(len(p), dtype=bool),
-         "included patient has no progression-free survival time (no follow-up date to censor at; "
-         "see endpoints.pfs_censor)"),
-    ]
+    # per endpoint: why its time can be missing (the column to name, for whom), then a negative time
+    missing = {
+        "os_months": [
+            ("last_followup_date", alive,
+             "included patient has no overall survival: alive with no last follow-up date (give the date, or "
+             "keep the eligibility criterion complete_data to exclude incomplete records)"),
+            ("death_date", ~alive, "included patient has no overall survival time"),
+        ],
+        "pfs_months": [
+            ("last_followup_date", np.ones(len(p), dtype=bool),
+             "included patient has no progression-free survival time (no follow-up date to censor at; "
+             "see endpoints.pfs_censor)"),
+        ],
+    }
     reported = np.zeros(len(p), dtype=bool)
     if data_cutoff is not None:
         late = included & (p["first_haic_date"] > pd.Timestamp(data_cutoff)).to_numpy(dtype=bool)
@@ -165,11 +170,12 @@ def _check_endpoints(p: pd.DataFrame, log: IssueLog, data_cutoff=None) -> None:
                      message=f"included patient started HAIC after the data cut-off (study.data_cutoff = {data_cutoff}), "
                              "so has no follow-up: set study.end on or before the cut-off")
         reported |= late
-    for time, column, where, message in checks:
+    for time, reasons in missing.items():
         t = p[time].to_numpy(dtype=float)
-        bad = included & where & np.isnan(t) & ~reported
-        log.add_rows(p, bad, column=column, rule="no_endpoint", message=message)
-        reported |= bad
+        for column, where, message in reasons:
+            bad = included & where & np.isnan(t) & ~reported
+            log.add_rows(p, bad, column=column, rule="no_endpoint", message=message)
+            reported |= bad
         negative = included & (t < 0) & ~reported
         log.add_rows(p, negative, column="first_haic_date", rule="negative_endpoint", value=p[time],
                      message=f"included patient's {time} is negative: the endpoint date is before the first HAIC "
