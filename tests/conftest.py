@@ -25,3 +25,10 @@ def _tree_digest(root: Path) -> dict[str, str]:
 def tree_digest():
     """SHA-256 of every file under a folder (to prove inputs are never modified)."""
     return _tree_digest
+
+
+@pytest.fixture(scope="session")
+def builtin_run(tmp_path_factory):
+    """One run of the built-in synthetic study (``hccstudy.run_study(None, ...)``), shared by every
+    test that only reads its output (it takes tens of seconds)."""
+    return hccstudy.run_study(None, out=tmp_path_factory.mktemp("builtin") / "report")

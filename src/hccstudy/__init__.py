@@ -6,12 +6,13 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+__version__ = "0.1.0"  # before the imports below: hccstudy.output reads it
+
 from .analysis import AnalysisConfig, Results, analyze
 from .cohort.config import ConfigError, StudyConfig, load_config
 from .cohort.study import Study, load_study
+from .pipeline import StudyRun, run_study
 from .schema import StudyInputError, ValidationReport
-
-__version__ = "0.1.0"
 
 
 def example_study_path() -> Path:
@@ -21,5 +22,5 @@ def example_study_path() -> Path:
 
 __all__ = [
     "AnalysisConfig", "ConfigError", "Results", "analyze", "Study", "StudyConfig", "StudyInputError", "ValidationReport", "__version__",
-    "example_study_path", "load_config", "load_study",
+    "StudyRun", "example_study_path", "load_config", "load_study", "run_study",
 ]

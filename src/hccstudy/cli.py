@@ -28,7 +28,7 @@ from .analysis import analyze as run_analysis
 from .analysis import load_analysis_config
 from .analysis.run import AnalysisError
 from .cohort.config import ConfigError, StudyConfig, load_config
-from .cohort.study import Study, load_study, write_analysis_table
+from .cohort.study import Study, load_study
 from .output import OutputError, OutputFile, OutputFolder
 from .schema import StudyInputError, ValidationReport, ingest
 from .synth import DEFAULT_SEED, generate, write_cohort
@@ -221,29 +221,31 @@ def synth(
             raise typer.Exit(1)
 
 
-class _Stages:
+class _Progress:
     """Progress per stage: a rich spinner on a terminal, JSON lines with --log-json, nothing with --quiet."""
 
     def __init__(self, quiet: bool, log_json: bool):
         self.quiet, self.log_json = quiet, log_json
-        self.timings: dict[str, float] = {}
+        self._status = None
 
-    def run(self, name: str, label: str, fn):
-        import json
-        import time
-        t0 = time.perf_counter()
-        if self.quiet or self.log_json or not console.is_terminal:
-            result = fn()
-        else:
-            with console.status(label + "..."):
-                result = fn()
-        dt = time.perf_counter() - t0
-        self.timings[name] = dt
+    def __call__(self, stage: str, label: str, seconds: float | None) -> None:
+        if seconds is None:  # the stage starts
+            if not (self.quiet or self.log_json) and console.is_terminal:
+                self._status = console.status(label + "...")
+                self._status.start()
+            return
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
         if self.log_json:
-            print(json.dumps({"stage": name, "seconds": round(dt, 3)}), flush=True)
+            print(json.dumps({"stage": stage, "seconds": round(seconds, 3)}), flush=True)
         elif not self.quiet:
-            console.print(f"[green]done[/] {label} ({dt:.1f} s)")
-        return result
+            console.print(f"[green]done[/] {label} ({seconds:.1f} s)")
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
 
 
 @app.command()
@@ -260,70 +262,48 @@ def run(
     """Run the whole study: ingest, validate, derive, eligibility flow, Table 1, matching, balance,
     survival, Cox, subgroups, response, adverse events -> DIR/report.html, tables.xlsx/.docx, figures/,
     results.json, analysis_table.parquet, manifest.json.  Without a study folder: on the calibrated
-    synthetic cohort (raw records in DIR/synthetic-data/)."""
-    from .cohort.analysis import study_analysis_config, study_table
-    from .report.build import build_report
+    synthetic cohort (raw records in DIR/synthetic-data/).  The same as ``hccstudy.run_study()``."""
+    from .pipeline import run_study
 
     cfg = _config(config)
     _check_seed(seed)
-    st = _Stages(quiet, log_json)
-    say = (lambda *a, **k: None) if quiet or log_json else console.print
-    synthetic = study_dir is None
-    with _output_folder(out, force, [study_dir, config], "run") as o:
-        tmp = o.path
-        if synthetic:
-            say(f"[bold]No study folder given:[/] running on the calibrated synthetic five-centre cohort "
-                f"(seed {seed}; raw records in {out / 'synthetic-data'}).")
-            study_dir = tmp / "synthetic-data"
-            with o.writing():
-                st.run("generate", "Generating the synthetic cohort", lambda: write_cohort(generate(seed), study_dir))
-        study = st.run("ingest", "Reading, validating and deriving", lambda: _load(study_dir, cfg))
-        if study.analysis.empty:
-            err.print("[bold red]cannot analyse the study:[/] no patient was included: every screened patient failed "
-                      "an eligibility criterion (patient flow: hccstudy flow STUDY_DIR)")
-            raise typer.Exit(2)
-        try:
-            results = st.run("analyze", "Table 1, matching, survival, Cox, subgroups, response, AEs",
-                             lambda: run_analysis(study_analysis_config(), study_table(study.analysis)))
-        except ConfigError as exc:  # the included patients cannot support the analysis (AnalysisError)
-            err.print(f"[bold red]cannot analyse the study:[/] {exc} (patient flow: hccstudy flow STUDY_DIR)")
-            raise typer.Exit(2) from exc
-        calibration = (calibration_table(study, results.matched, results.matching.n_pairs) if synthetic else None)
-        inputs = [{"file": str(Path(i.path).relative_to(tmp)) if synthetic else str(i.path), "sha256": i.sha256}
-                  for i in study.inputs]
-        with o.writing():
-            write_analysis_table(study, tmp, results.data)  # with the .hcc_ columns (distance, weight, pair...)
-
-        def report():
-            build_report(results, tmp, flow=study.flow, calibration=calibration, inputs=inputs,
-                         seed=seed if synthetic else None, timings=st.timings,
-                         warnings=[f"{r.rule}: {r.message}" for r in study.validation.issues.drop_duplicates(["rule", "message"]).itertuples()],
-                         study_config=json.loads(cfg.model_dump_json()), title=results.config.name,
-                         write_table=False)
-            if calibration is not None:
-                calibration.to_csv(tmp / "calibration.csv", index=False)
-
-        with o.writing():
-            st.run("report", "Writing the report", report)
-            manifest = json.loads((tmp / "manifest.json").read_text())
-            manifest["timings_s"] = {k: round(v, 3) for k, v in st.timings.items()}
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
+    progress = _Progress(quiet, log_json)
+    if study_dir is None and not (quiet or log_json):
+        console.print(f"[bold]No study folder given:[/] running on the calibrated synthetic five-centre cohort "
+                      f"(seed {seed}; raw records in {out / 'synthetic-data'}).")
+    try:
+        done = run_study(study_dir, cfg, out, seed=seed if study_dir is None else None, progress=progress, force=force)
+    except StudyInputError as exc:
+        progress.stop()
+        print_issues(exc.report, out=err)
+        _fail(f"{exc}: nothing was written.")
+    except ConfigError as exc:  # the included patients cannot support the analysis (AnalysisError)
+        progress.stop()
+        _fail(f"cannot analyse the study: {exc} (patient flow: hccstudy flow STUDY_DIR)")
+    except OutputError as exc:
+        progress.stop()
+        _fail(str(exc), exc.exit_code)
     if not quiet and not log_json:
-        if study.validation.n_warnings:
-            console.print(f"[yellow]{study.validation.n_warnings} validation warning(s)[/] (see {out / 'validation.csv'})")
-        _print_frame(study.flow[["step", "label", "n"]], "Patient flow")
-        rob = results.endpoints["os"].get("matched", {}).get("cox_arm_robust") or {}
-        if rob.get("hr") is not None:
-            console.print(f"Matched pairs: {results.matching.n_pairs}; OS HR (SI vs SE, robust by pair) "
-                          f"{rob['hr']:.2f} ({rob['lcl']:.2f}-{rob['ucl']:.2f})")
-        for sk in results.skipped:
-            console.print(f"[yellow]not estimated:[/] {sk['part']}: {sk['reason']}")
-        if calibration is not None:
-            _print_calibration(calibration, failures_only=True)
-        console.print(f"Report: {out / 'report.html'}")
+        _print_run(done, out)
     if open_report:
         import webbrowser
         webbrowser.open((out / "report.html").resolve().as_uri())
+
+
+def _print_run(done, out: Path) -> None:
+    study, results = done.study, done.results
+    if study.validation.n_warnings:
+        console.print(f"[yellow]{study.validation.n_warnings} validation warning(s)[/] (see {out / 'validation.csv'})")
+    _print_frame(study.flow[["step", "label", "n"]], "Patient flow")
+    rob = results.endpoints["os"].get("matched", {}).get("cox_arm_robust") or {} if "os" in results.endpoints else {}
+    if rob.get("hr") is not None:
+        console.print(f"Matched pairs: {results.matching.n_pairs}; OS HR (SI vs SE, robust by pair) "
+                      f"{rob['hr']:.2f} ({rob['lcl']:.2f}-{rob['ucl']:.2f})")
+    for sk in results.skipped:
+        console.print(f"[yellow]not estimated:[/] {sk['part']}: {sk['reason']}")
+    if done.calibration is not None:
+        _print_calibration(done.calibration, failures_only=True)
+    console.print(f"Report: {out / 'report.html'}")
 
 
 @app.command()

@@ -7,7 +7,6 @@ LZW), results.json, analysis_table.parquet, manifest.json, plus the CSV tables o
 
 from __future__ import annotations
 
-import json
 import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -20,6 +19,7 @@ from ..stats.tests import format_p
 from . import html as H
 from .export import write_docx, write_xlsx
 from .figures import figure_formats
+from .manifest import write_manifest
 
 PACKAGES = ["hccstudy", "numpy", "pandas", "scipy", "matplotlib", "pyarrow", "openpyxl", "python-docx", "pydantic",
             "PyYAML", "typer", "rich"]
@@ -289,7 +289,7 @@ def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = Non
                  calibration: pd.DataFrame | None = None, inputs: list[dict] | None = None,
                  seed: int | None = None, timings: dict | None = None, warnings: list[str] | None = None,
                  study_config: dict | None = None, title: str | None = None, write_table: bool = True,
-                 formats: tuple[str, ...] = ("png", "svg", "pdf", "tiff")) -> list[Path]:
+                 formats: tuple[str, ...] = ("png", "svg", "pdf", "tiff"), write_manifest_file: bool = True) -> list[Path]:
     """Write the whole report folder (see module docstring) into ``out``; ``write_table=False`` when
     the caller writes ``analysis_table.parquet`` itself (``hccstudy run``, with the study's CSV);
     ``formats``: of the figures (the HTML embeds the PNGs, so PNG is always written)."""
@@ -303,13 +303,8 @@ def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = Non
     title = title or results.config.name
     write_docx(_docx_tables(results, flow), out / "tables.docx", title)
     (out / "report.html").write_text(_html(results, out, flow, calibration, methods_text(results), title), encoding="utf-8")
-    manifest = {
-        "hccstudy": versions()["hccstudy"], "versions": versions(),
-        "analysis_config": json.loads(results.config.model_dump_json(exclude={"base_dir"})),
-        "study_config": study_config, "inputs": inputs or [], "seed": seed,
-        "timings_s": {k: round(v, 3) for k, v in (timings or {}).items()},
-        "warnings": list(warnings or []) + list(results.warnings),
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
+    if write_manifest_file:
+        write_manifest(out, results, inputs=inputs, seed=seed, timings=timings, warnings=warnings,
+                       study_config=study_config)
     return [*paths, *([out / "analysis_table.parquet"] if write_table else []), out / "tables.xlsx", out / "tables.docx", out / "report.html",
-            out / "manifest.json"]
+            *([out / "manifest.json"] if write_manifest_file else [])]

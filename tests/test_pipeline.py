@@ -1,0 +1,65 @@
+"""``hccstudy.run_study``: the whole study as one library call, returning the objects it computed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import hccstudy
+from hccstudy.analysis.run import AnalysisError, Results
+from hccstudy.output import OutputError
+from hccstudy.schema import StudyInputError
+
+
+def test_builtin_run_returns_typed_results(builtin_run):
+    run = builtin_run
+    assert isinstance(run, hccstudy.StudyRun) and isinstance(run.results, Results)
+    assert run.synthetic and run.seed == hccstudy.synth.DEFAULT_SEED
+    assert run.results.matching.n_pairs > 0 and len(run.results.matched) == 2 * run.results.matching.n_pairs
+    assert int(run.study.flow["n"].iloc[0]) == 3923  # screened
+    assert run.calibration is not None and {"published", "recovered", "ok"} <= set(run.calibration.columns)
+    assert list(run.timings) == ["generate", "ingest", "analyze", "report"] and all(t > 0 for t in run.timings.values())
+    # results.json is results.to_dict(); the manifest was written once, with every stage's timing
+    assert json.loads((run.out / "results.json").read_text()) == json.loads(run.results.to_json())
+    manifest = json.loads((run.out / "manifest.json").read_text())
+    assert manifest["timings_s"] == {k: round(v, 3) for k, v in run.timings.items()}
+    assert run.out / "report.html" in run.files and all(p.is_file() for p in run.files)
+    assert not [p for p in run.out.parent.iterdir() if p.name.startswith(".report.")]  # no temporary left
+
+
+def test_study_folder_with_config_mapping(example_copy, tmp_path, tree_digest):
+    before = tree_digest(example_copy)
+    run = hccstudy.run_study(example_copy, {"name": "Three-centre example"}, tmp_path / "out")
+    assert not run.synthetic and run.seed is None and run.calibration is None
+    assert run.config.name == "Three-centre example"
+    assert (tmp_path / "out" / "report.html").is_file() and not (tmp_path / "out" / "synthetic-data").exists()
+    assert tree_digest(example_copy) == before  # inputs only read
+
+
+def test_errors_are_exceptions_and_nothing_is_written(example_copy, tmp_path):
+    p = example_copy / "alpha" / "patients.csv"
+    p.write_text(p.read_text().replace("A02,female,61", "A02,female,sixty-one", 1))
+    with pytest.raises(StudyInputError) as e:
+        hccstudy.run_study(example_copy, out=tmp_path / "out")
+    assert e.value.report.n_errors >= 1 and not (tmp_path / "out").exists()
+    with pytest.raises(OutputError):
+        hccstudy.run_study(example_copy, out=example_copy / "inside")  # never inside an input
+    with pytest.raises(ValueError, match="seed applies only"):
+        hccstudy.run_study(example_copy, out=tmp_path / "o2", seed=3)
+    with pytest.raises(hccstudy.ConfigError, match="eligibility"):
+        hccstudy.run_study(None, {"eligibility": {"ecog_max": 9}}, tmp_path / "o3")
+    assert not (tmp_path / "o3").exists()
+
+
+def test_no_patient_included_is_an_analysis_error(example_copy, tmp_path):
+    with pytest.raises(AnalysisError, match="no patient was included"):
+        hccstudy.run_study(example_copy, {"eligibility": {"child_pugh_classes": ["C"]}}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_progress_callback_sees_every_stage(example_copy, tmp_path):
+    seen = []
+    hccstudy.run_study(example_copy, None, tmp_path / "out", progress=lambda s, label, t: seen.append((s, t is None)))
+    assert seen == [("ingest", True), ("ingest", False), ("analyze", True), ("analyze", False),
+                    ("report", True), ("report", False)]
