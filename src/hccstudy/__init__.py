@@ -3,7 +3,6 @@ records to the tables and figures of a journal article."""
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
 
 __version__ = "0.1.0"  # before the imports below: hccstudy.output reads it
@@ -11,16 +10,17 @@ __version__ = "0.1.0"  # before the imports below: hccstudy.output reads it
 from .analysis import AnalysisConfig, Results, analyze
 from .cohort.config import ConfigError, StudyConfig, load_config
 from .cohort.study import Study, load_study
+from .examples import example_path
 from .pipeline import StudyRun, run_study
 from .schema import StudyInputError, ValidationReport
 
 
 def example_study_path() -> Path:
     """The small hand-made three-centre example study shipped with the package."""
-    return Path(str(files("hccstudy") / "data" / "example"))
+    return example_path("study")
 
 
 __all__ = [
     "AnalysisConfig", "ConfigError", "Results", "analyze", "Study", "StudyConfig", "StudyInputError", "ValidationReport", "__version__",
-    "StudyRun", "example_study_path", "load_config", "load_study", "run_study",
+    "StudyRun", "example_path", "example_study_path", "load_config", "load_study", "run_study",
 ]

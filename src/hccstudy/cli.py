@@ -352,6 +352,22 @@ def analyze(
 
 
 @app.command()
+def example(
+    name: Annotated[str, typer.Argument(help="study (raw records for validate/flow/run) or veteran (a table for analyze).")],
+    out: Annotated[Path, typer.Argument(help="Folder to write the example into (a new folder).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+) -> None:
+    """Copy a shipped example into a new folder, to try the commands on real files."""
+    from .examples import EXAMPLES, copy_example
+
+    if name not in EXAMPLES:
+        _fail(f"unknown example {name!r}; known: " + "; ".join(f"{k} ({v[1]})" for k, v in EXAMPLES.items()))
+    with _output_folder(out, force, [], "example") as o, o.writing():
+        copy_example(name, o.path)
+    console.print(f"Wrote {out} ({EXAMPLES[name][1]})")
+
+
+@app.command()
 def version() -> None:
     """Print the hccstudy version."""
     console.print(__version__)
