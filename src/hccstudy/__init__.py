@@ -6,8 +6,10 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+from ._yaml import ConfigError
 from .analysis import AnalysisConfig, Results, analyze
-from .cohort.config import ConfigError, StudyConfig, load_config
+from .analysis.config import AnalysisPlan, builtin_plan
+from .config import StudyConfig, load_config
 from .cohort.study import Study, load_study
 from .schema import StudyInputError, ValidationReport
 
@@ -20,6 +22,6 @@ def example_study_path() -> Path:
 
 
 __all__ = [
-    "AnalysisConfig", "ConfigError", "Results", "analyze", "Study", "StudyConfig", "StudyInputError", "ValidationReport", "__version__",
-    "example_study_path", "load_config", "load_study",
+    "AnalysisConfig", "AnalysisPlan", "ConfigError", "Results", "analyze", "Study", "StudyConfig", "StudyInputError", "ValidationReport", "__version__",
+    "builtin_plan", "example_study_path", "load_config", "load_study",
 ]
