@@ -9,6 +9,7 @@ calibration matching with the config's plan.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -308,8 +309,9 @@ def test_expression_three_valued_logic():
 
 
 # --------------------------------------------------------------------------- calibration follows the plan
+@pytest.mark.filterwarnings("ignore:Loglik converged")  # a small cohort: a Cox term may diverge
 def test_calibration_matches_with_the_plans_caliper(tmp_path):
-    write_cohort(generate(3, 1200), tmp_path, excel=False)
+    write_cohort(generate(3, 700), tmp_path, excel=False)
     base = load_study(tmp_path)
     pairs = {}
     for caliper in (0.03, 0.005):
@@ -323,7 +325,7 @@ def test_calibration_matches_with_the_plans_caliper(tmp_path):
     # the default: the built-in plan, caliper 0.03
     assert calibration_table(base).set_index(["group", "target"]).loc[("matching", "matched pairs"), "recovered"] \
         == pairs[0.03]
-    no_match = calibration_table(load_study(tmp_path, load_config(None, {"analysis": {"matching": None}})))
+    no_match = calibration_table(replace(base, config=load_config(None, {"analysis": {"matching": None}})))
     row = no_match.set_index(["group", "target"]).loc[("matching", "matched pairs")]
-    assert row["recovered"] is None and not row["ok"]
+    assert pd.isna(row["recovered"]) and not row["ok"]
     assert isinstance(builtin_plan(), AnalysisPlan)
