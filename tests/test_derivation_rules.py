@@ -21,8 +21,8 @@ from hccstudy.clinical import (
 )
 from hccstudy.clinical.mrecist import MrecistOptions
 from hccstudy.cohort.config import Endpoints
-from hccstudy.config import load_config
 from hccstudy.cohort.endpoints import derive_endpoints
+from hccstudy.config import load_config
 from hccstudy.schema import StudyInputError
 from hccstudy.schema.units import to_canonical
 

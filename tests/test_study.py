@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 import hccstudy
-from hccstudy.cli import app
 from hccstudy._yaml import ConfigError
+from hccstudy.cli import app
 from hccstudy.config import load_config
 from hccstudy.data.make_example import write_example
 from hccstudy.output import is_hccstudy_output

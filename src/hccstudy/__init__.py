@@ -9,8 +9,8 @@ from pathlib import Path
 from ._yaml import ConfigError
 from .analysis import AnalysisConfig, Results, analyze
 from .analysis.config import AnalysisPlan, builtin_plan
-from .config import StudyConfig, load_config
 from .cohort.study import Study, load_study
+from .config import StudyConfig, load_config
 from .schema import StudyInputError, ValidationReport
 
 __version__ = "0.1.0"
