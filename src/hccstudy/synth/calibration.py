@@ -81,7 +81,7 @@ def plan_of(study) -> AnalysisPlan:
 
 def match_reference(analysis: pd.DataFrame, plan: AnalysisPlan | None = None) -> MatchedSample:
     """The plan's propensity-score matching on an analysis table (default: the built-in plan, the
-    paper's: treated = SE, caliper 0.03), with every setting of ``plan.matching`` as
+    paper's: treated = SE, its caliper), with every setting of ``plan.matching`` as
     :func:`hccstudy.analyze` applies it, on the plan's columns (:func:`~hccstudy.cohort.analysis_table.study_table`).
     A plan without matching: every included patient, no pairs."""
     plan = plan or builtin_plan()
