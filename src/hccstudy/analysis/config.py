@@ -12,6 +12,10 @@ matching: {on: [karno, diagtime, age, prior, celltype], caliper: 0.03, std_calip
 table1: {t_test: student, nonnormal_test: wilcoxon, fisher_expected_below: 5, exact: [], digits: 1}
 ```
 
+Everything but ``data`` is the analysis *plan* (:class:`AnalysisPlan`): study.yaml's ``analysis:`` key
+has that schema, and the built-in study's plan is package data (``hccstudy/data/study_plan.yaml``,
+:func:`builtin_plan`).  ``AnalysisPlan.with_data(path)`` gives the :class:`AnalysisConfig`.
+
 Unknown keys are an error; every number has a documented plausible range and refuses true/false,
 NaN and infinity (:mod:`hccstudy._ranges`; the table is in docs/analyze.md); every problem is a :class:`~hccstudy._yaml.ConfigError` whose
 message starts with the key (``arm.treated: ...``).  Checks against the data (columns exist, the
