@@ -20,8 +20,9 @@ from hccstudy.clinical import (
     target_response,
 )
 from hccstudy.clinical.mrecist import MrecistOptions
-from hccstudy.cohort.config import Endpoints, load_config
+from hccstudy.cohort.config import Endpoints
 from hccstudy.cohort.endpoints import derive_endpoints
+from hccstudy.config import load_config
 from hccstudy.schema import StudyInputError
 from hccstudy.schema.units import to_canonical
 

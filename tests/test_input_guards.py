@@ -20,7 +20,8 @@ from hccstudy._ranges import numeric_ranges, range_table
 from hccstudy._yaml import ConfigError
 from hccstudy.analysis.config import AnalysisConfig, load_analysis_config
 from hccstudy.cli import app
-from hccstudy.cohort.config import StudyConfig, Units, load_config
+from hccstudy.cohort.config import Units
+from hccstudy.config import StudyConfig, load_config
 from hccstudy.schema import ingest
 
 runner = CliRunner()

@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 import hccstudy
+from hccstudy._yaml import ConfigError
 from hccstudy.cli import app
-from hccstudy.cohort.config import ConfigError, load_config
+from hccstudy.config import load_config
 from hccstudy.data.make_example import write_example
 from hccstudy.output import is_hccstudy_output
 from hccstudy.schema import StudyInputError

@@ -7,9 +7,11 @@ from pathlib import Path
 
 __version__ = "0.1.0"  # before the imports below: hccstudy.output reads it
 
+from ._yaml import ConfigError
 from .analysis import AnalysisConfig, Results, analyze
-from .cohort.config import ConfigError, StudyConfig, load_config
+from .analysis.config import AnalysisPlan, builtin_plan
 from .cohort.study import Study, load_study
+from .config import StudyConfig, load_config
 from .examples import example_path
 from .pipeline import StudyRun, run_study
 from .schema import StudyInputError, ValidationReport
@@ -21,6 +23,7 @@ def example_study_path() -> Path:
 
 
 __all__ = [
-    "AnalysisConfig", "ConfigError", "Results", "analyze", "Study", "StudyConfig", "StudyInputError", "ValidationReport", "__version__",
-    "StudyRun", "example_path", "example_study_path", "load_config", "load_study", "run_study",
+    "AnalysisConfig", "AnalysisPlan", "ConfigError", "Results", "analyze", "Study", "StudyConfig", "StudyInputError",
+    "StudyRun", "ValidationReport", "__version__", "builtin_plan", "example_path", "example_study_path", "load_config",
+    "load_study", "run_study",
 ]

@@ -24,11 +24,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
+from ._yaml import ConfigError
 from .analysis import analyze as run_analysis
 from .analysis import load_analysis_config
+from .analysis.config import builtin_plan, load_plan
 from .analysis.run import AnalysisError
-from .cohort.config import ConfigError, StudyConfig, load_config
 from .cohort.study import Study, load_study
+from .config import StudyConfig, load_config
 from .output import OutputError, OutputFile, OutputFolder
 from .schema import StudyInputError, ValidationReport, ingest
 from .synth import DEFAULT_SEED, generate, write_cohort
@@ -39,6 +41,10 @@ console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Study config (YAML); see docs/config.md.")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", metavar="KEY=VALUE",
+    help="Override a config key before validation (repeatable), e.g. --set analysis.matching.caliper=0.1; "
+         "VALUE is YAML: 0.1, [6, 12, 36], null, {a: 1}.")]
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -71,9 +77,9 @@ def _check_seed(seed: int) -> None:
         _fail(f"--seed must be a whole number >= 0 (got {seed})")
 
 
-def _config(path: Path | None) -> StudyConfig:
+def _config(path: Path | None, assignments: list[str] | None = None) -> StudyConfig:
     try:
-        return load_config(path)
+        return load_config(path, assignments=assignments or ())
     except ConfigError as exc:
         err.print(f"[bold red]config error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
@@ -126,17 +132,21 @@ def _load(study_dir: Path, cfg: StudyConfig) -> Study:
         print_issues(exc.report, out=err)
         err.print(f"[bold red]{exc}[/]: nothing was written.")
         raise typer.Exit(2) from exc
+    except ConfigError as exc:  # a config that the data show to be wrong (eligibility.extra naming no column)
+        err.print(f"[bold red]config error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
 
 
 @app.command()
 def validate(
     study_dir: Annotated[Path, typer.Argument(help="Study folder: one sub-folder or workbook per centre.")],
     config: ConfigOpt = None,
+    set_: SetOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="Print every issue.")] = False,
     csv: Annotated[Path | None, typer.Option("--csv", help="Also write every issue to this CSV file.")] = None,
 ) -> None:
     """Check a study folder against the data model; exit 2 on errors, 0 with warnings only."""
-    cfg = _config(config)
+    cfg = _config(config, set_)
     with _output_file(csv, [study_dir, config]) if csv is not None else nullcontext() as csv_tmp:
         result = ingest(study_dir, bilirubin_factor=cfg.units.bilirubin_factor)
         print_issues(result.report, limit=None if all_ else 50)
@@ -149,9 +159,10 @@ def validate(
 
 
 @app.command()
-def flow(study_dir: Annotated[Path, typer.Argument(help="Study folder.")], config: ConfigOpt = None) -> None:
+def flow(study_dir: Annotated[Path, typer.Argument(help="Study folder.")], config: ConfigOpt = None,
+         set_: SetOpt = None) -> None:
     """Print the patient flow: screened -> excluded per reason -> included per arm."""
-    study = _load(study_dir, _config(config))
+    study = _load(study_dir, _config(config, set_))
     _print_frame(study.flow[["step", "label", "n"]], "Patient flow (each exclusion counted once, first failing criterion)")
     _print_frame(study.exclusions[["label", "n_failing", "n_first_failing"]], "All failing criteria")
 
@@ -252,6 +263,7 @@ class _Progress:
 def run(
     study_dir: Annotated[Path | None, typer.Argument(help="Study folder (default: the calibrated synthetic cohort, generated on the fly).")] = None,
     config: ConfigOpt = None,
+    set_: SetOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("report"),
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic cohort (only without STUDY_DIR).")] = DEFAULT_SEED,
@@ -265,14 +277,15 @@ def run(
     synthetic cohort (raw records in DIR/synthetic-data/).  The same as ``hccstudy.run_study()``."""
     from .pipeline import run_study
 
-    cfg = _config(config)
+    cfg = _config(config, set_)
     _check_seed(seed)
     progress = _Progress(quiet, log_json)
     if study_dir is None and not (quiet or log_json):
         console.print(f"[bold]No study folder given:[/] running on the calibrated synthetic five-centre cohort "
                       f"(seed {seed}; raw records in {out / 'synthetic-data'}).")
     try:
-        done = run_study(study_dir, cfg, out, seed=seed if study_dir is None else None, progress=progress, force=force)
+        done = run_study(study_dir, cfg, out, seed=seed if study_dir is None else None, progress=progress, force=force,
+                         inputs=[config] if config is not None else [])
     except StudyInputError as exc:
         progress.stop()
         print_issues(exc.report, out=err)
@@ -311,6 +324,9 @@ def analyze(
     config: Annotated[Path, typer.Argument(help="Analysis config (YAML); see docs/analyze.md.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("analysis"),
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE",
+        help="Override a key of the analysis config before validation (repeatable), e.g. --set matching.caliper=0.1")] = None,
 ) -> None:
     """Analyse an analysis-ready table: Table 1, propensity score, matching, balance, survival, Cox,
     subgroups, response, AEs -> the same report as `run` (report.html, tables, figures, results.json)."""
@@ -323,7 +339,7 @@ def analyze(
         raise typer.Exit(2) from exc
 
     try:
-        cfg = load_analysis_config(config)
+        cfg = load_analysis_config(config, overrides=set_ or ())
     except ConfigError as exc:
         config_error(exc)
     with _output_folder(out, force, [config, cfg.data_path], "analyze") as o:
@@ -365,6 +381,39 @@ def example(
     with _output_folder(out, force, [], "example") as o, o.writing():
         copy_example(name, o.path)
     console.print(f"Wrote {out} ({EXAMPLES[name][1]})")
+
+
+@app.command()
+def plan(
+    show: Annotated[bool, typer.Option("--show", help="Print the effective analysis plan as YAML.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Only validate it (exit 2 with the error).")] = False,
+    config: ConfigOpt = None,
+    file: Annotated[Path | None, typer.Option(
+        "--file", help="A plan file (the schema of study.yaml's analysis:, used whole, not merged).")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """The analysis plan `run` uses: the built-in one, or study.yaml's `analysis:` merged onto it (--config),
+    or a plan file (--file), with --set overrides (keys of study.yaml with --config or by default:
+    analysis.matching.caliper=0.1; keys of the plan with --file: matching.caliper=0.1).  --show prints it
+    as YAML that can be copied into study.yaml's analysis: or given back with --file."""
+    if not show and not check:
+        _fail("nothing to do: give --show and/or --check")
+    if file is not None and config is not None:
+        _fail("give --config or --file, not both")
+    if file is not None:
+        try:
+            p = load_plan(file, set_ or ())
+        except ConfigError as exc:
+            err.print(f"[bold red]config error:[/] {escape(str(exc))}")
+            raise typer.Exit(2) from exc
+    else:
+        p = _config(config, set_).analysis if (config is not None or set_) else builtin_plan()
+    if show:
+        print(p.to_yaml(), end="")
+    elif check:
+        console.print(f"The analysis plan is valid: {len(p.covariates)} covariates, "
+                      f"{'matching on ' + str(len(p.matching.on)) + ' variables' if p.matching else 'no matching'}, "
+                      f"{len(p.endpoints)} endpoint(s).")
 
 
 @app.command()

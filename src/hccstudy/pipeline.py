@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from .analysis.run import AnalysisError, Results, analyze
-from .cohort.config import StudyConfig, load_config
+from .cohort.analysis_table import study_table
 from .cohort.study import Study, load_study, write_analysis_table
+from .config import StudyConfig, load_config
 from .output import OutputFolder
 
 #: ``progress(stage, label, seconds)``: called with ``seconds=None`` when a stage starts and with its
@@ -75,7 +76,7 @@ class StudyRun:
 def _config(config: StudyConfig | str | Path | dict | None) -> StudyConfig:
     if isinstance(config, StudyConfig):
         return config
-    if isinstance(config, dict):
+    if isinstance(config, dict):  # validated like a study.yaml (analysis: merged onto the built-in plan)
         return load_config(None, overrides=config)
     return load_config(config)
 
@@ -100,14 +101,16 @@ class _Clock:
 
 def run_study(study_dir: str | Path | None = None, config: StudyConfig | str | Path | dict | None = None,
               out: str | Path = "report", *, seed: int | None = None, progress: Progress | None = None,
-              force: bool = False) -> StudyRun:
+              force: bool = False, inputs: Sequence[str | Path] = ()) -> StudyRun:
     """Run the whole study into the folder ``out`` and return a :class:`StudyRun`.
 
     ``study_dir``: the study folder (one sub-folder or workbook per centre); ``None`` runs the
     calibrated synthetic five-centre cohort of the built-in study, generated with ``seed`` (default
     :data:`hccstudy.synth.DEFAULT_SEED`) and written to ``out/synthetic-data/``.  ``config``: a
     :class:`StudyConfig`, a study.yaml path, a mapping of config keys, or ``None`` (the built-in
-    study's defaults).  ``force``: replace an existing hccstudy output folder.
+    study's defaults).  ``force``: replace an existing hccstudy output folder.  ``inputs``: further
+    files the output must never be written over or into (e.g. the config file a ``StudyConfig`` was
+    read from); the study folder and a config path are always protected.
     """
     from .report.build import build_report
     from .report.manifest import write_manifest
@@ -123,8 +126,9 @@ def run_study(study_dir: str | Path | None = None, config: StudyConfig | str | P
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a whole number >= 0 (got {seed!r})")
     clock = _Clock(progress)
-    inputs = [] if synthetic else [Path(study_dir)] + ([Path(config)] if isinstance(config, (str, Path)) else [])
-    with OutputFolder(out, force=force, inputs=inputs, command="run") as o:
+    protected = [Path(p) for p in inputs] + ([] if synthetic else [Path(study_dir)])
+    protected += [Path(config)] if isinstance(config, (str, Path)) else []
+    with OutputFolder(out, force=force, inputs=protected, command="run") as o:
         tmp = o.path
         if synthetic:
             data_dir = tmp / "synthetic-data"
@@ -135,9 +139,10 @@ def run_study(study_dir: str | Path | None = None, config: StudyConfig | str | P
         study = clock("ingest", lambda: load_study(data_dir, cfg))
         if study.analysis.empty:
             raise AnalysisError("no patient was included: every screened patient failed an eligibility criterion")
-        from .cohort.analysis import study_analysis_config, study_table
-        results = clock("analyze", lambda: analyze(study_analysis_config(), study_table(study.analysis)))
-        calibration = calibration_table(study, results.matched, results.matching.n_pairs) if synthetic else None
+        plan = cfg.analysis.with_data("analysis_table.parquet")  # the data path is only a label here
+        results = clock("analyze", lambda: analyze(plan, study_table(study.analysis)))
+        calibration = (calibration_table(study, results.matched, results.matching.n_pairs if results.matching else None,
+                                         plan=cfg.analysis) if synthetic else None)
         manifest_inputs = [{"file": str(Path(i.path).relative_to(tmp)) if synthetic else str(i.path), "sha256": i.sha256}
                            for i in study.inputs]
         warnings = [f"{r.rule}: {r.message}"

@@ -12,22 +12,32 @@ matching: {on: [karno, diagtime, age, prior, celltype], caliper: 0.03, std_calip
 table1: {t_test: student, nonnormal_test: wilcoxon, fisher_expected_below: 5, exact: [], digits: 1}
 ```
 
+Everything but ``data`` is the analysis *plan* (:class:`AnalysisPlan`): study.yaml's ``analysis:`` key
+has that schema, and the built-in study's plan is package data (``hccstudy/data/study_plan.yaml``,
+:func:`builtin_plan`).  ``AnalysisPlan.with_data(path)`` gives the :class:`AnalysisConfig`.
+
 Unknown keys are an error; every number has a documented plausible range and refuses true/false,
-NaN and infinity (:mod:`hccstudy._ranges`; the table is in docs/analyze.md); every problem is a :class:`~hccstudy.cohort.config.ConfigError` whose
+NaN and infinity (:mod:`hccstudy._ranges`; the table is in docs/analyze.md); every problem is a :class:`~hccstudy._yaml.ConfigError` whose
 message starts with the key (``arm.treated: ...``).  Checks against the data (columns exist, the
 treated value occurs, ...) are made when the data are read (:func:`hccstudy.analysis.run.load_table`).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._overrides import apply_assignments, blame
 from .._ranges import NUMBER, Interval
-from .._yaml import ConfigError, read_mapping, validation_message
+from .._yaml import ConfigError, load_yaml, read_mapping, validation_message
 from ..stats.table1 import Table1Options
 
 
@@ -123,10 +133,11 @@ class AdverseEventSpec(_Strict):
     suffix: str | None = None
 
 
-class AnalysisConfig(_Strict):
-    """Root of the generic analysis config (documented in ``docs/analyze.md``)."""
+class AnalysisPlan(_Strict):
+    """What to analyse and how: the analysis config without ``data`` (study.yaml's ``analysis:`` key;
+    the built-in study's plan is :func:`builtin_plan`).  :meth:`with_data` makes it an
+    :class:`AnalysisConfig` for a table."""
 
-    data: Path
     id: str
     arm: ArmSpec
     covariates: list[str]
@@ -141,11 +152,6 @@ class AnalysisConfig(_Strict):
     response: ResponseSpec | None = None
     adverse_events: AdverseEventSpec | None = None
     name: str = Field("Analysis", max_length=300)
-    base_dir: Path = Field(Path("."), exclude=True, description="folder the data path is relative to")
-
-    @property
-    def data_path(self) -> Path:
-        return self.data if self.data.is_absolute() else self.base_dir / self.data
 
     @model_validator(mode="after")
     def _roles(self):
@@ -166,10 +172,87 @@ class AnalysisConfig(_Strict):
             raise ValueError("a covariate is listed twice")
         return v
 
+    def with_data(self, data: str | Path, base_dir: str | Path = ".") -> AnalysisConfig:
+        """This plan applied to a table (``data``: its path, relative to ``base_dir``; only a label when
+        the table is given to :func:`hccstudy.analyze` directly)."""
+        fields = {k: getattr(self, k) for k in AnalysisPlan.model_fields}
+        return AnalysisConfig.model_validate({**fields, "data": data, "base_dir": Path(base_dir)})
 
-def load_analysis_config(source: str | Path | dict, base_dir: str | Path | None = None) -> AnalysisConfig:
+    def to_yaml(self) -> str:
+        """The plan as YAML that :func:`load_plan` reads back to an equal plan (``hccstudy plan --show``)."""
+        return yaml.safe_dump(self.model_dump(), sort_keys=False, allow_unicode=True,
+                              default_flow_style=None, width=100)
+
+
+class _Data(_Strict):
+    data: Path
+
+
+class AnalysisConfig(AnalysisPlan, _Data):
+    """Root of the generic analysis config (documented in ``docs/analyze.md``): an
+    :class:`AnalysisPlan` and the table it is applied to (``data``, first in the key order)."""
+
+    base_dir: Path = Field(Path("."), exclude=True, description="folder the data path is relative to")
+
+    @property
+    def data_path(self) -> Path:
+        return self.data if self.data.is_absolute() else self.base_dir / self.data
+
+    @property
+    def plan(self) -> AnalysisPlan:
+        """The config without its table."""
+        return AnalysisPlan.model_validate({k: getattr(self, k) for k in AnalysisPlan.model_fields})
+
+
+#: the built-in study's plan, shipped as package data
+BUILTIN_PLAN = "study_plan.yaml"
+
+
+def builtin_plan_mapping() -> dict:
+    """The built-in plan as the mapping in ``hccstudy/data/study_plan.yaml`` (a fresh copy)."""
+    return copy.deepcopy(_builtin_mapping())
+
+
+@functools.cache
+def _builtin_mapping() -> dict:
+    text = (files("hccstudy") / "data" / BUILTIN_PLAN).read_text(encoding="utf-8")
+    data = load_yaml(text)
+    if not isinstance(data, dict):  # a packaging defect, not a user mistake
+        raise RuntimeError(f"hccstudy/data/{BUILTIN_PLAN} is not a mapping")
+    return data
+
+
+@functools.cache
+def builtin_plan() -> AnalysisPlan:
+    """The built-in study's analysis plan (``docs/spec/study.md``, Analysis plan; ``hccstudy plan --show``)."""
+    return load_plan(builtin_plan_mapping())
+
+
+def load_plan(source: str | Path | dict, overrides: Iterable[str] = ()) -> AnalysisPlan:
+    """Validate an analysis plan from a YAML file or a mapping, as it stands (no merge onto the built-in
+    plan; that is study.yaml's ``analysis:``, :func:`hccstudy.load_config`).  ``overrides``: ``--set``
+    assignments (``matching.caliper=0.1``) applied before validation."""
+    where, data = ("", dict(source)) if isinstance(source, dict) else (f"{source}: ", read_mapping(Path(source)))
+
+    def validate(mapping: dict) -> AnalysisPlan:
+        try:
+            return AnalysisPlan.model_validate(mapping)
+        except ValidationError as exc:
+            raise ConfigError(where + validation_message(exc)) from exc
+
+    merged, parsed = apply_assignments(data, overrides)
+    try:
+        return validate(merged)
+    except ConfigError as exc:
+        raise blame(validate, data, parsed, exc) from exc
+
+
+def load_analysis_config(source: str | Path | dict, base_dir: str | Path | None = None,
+                         overrides: Iterable[str] = ()) -> AnalysisConfig:
     """Read and validate an analysis config from a YAML file or a dict (``base_dir``: where ``data``
-    is relative to; default: the YAML file's folder, or the working directory for a dict)."""
+    is relative to; default: the YAML file's folder, or the working directory for a dict).
+    ``overrides``: ``--set`` assignments (``matching.caliper=0.1``) merged onto the file's mapping before
+    validation (:mod:`hccstudy._overrides`); an error they cause names them."""
     if isinstance(source, dict):
         data = dict(source)
         base = Path(base_dir) if base_dir is not None else Path(".")
@@ -179,9 +262,17 @@ def load_analysis_config(source: str | Path | dict, base_dir: str | Path | None 
         data = read_mapping(p)
         base = Path(base_dir) if base_dir is not None else p.parent
         where = f"{p}: "
-    if "base_dir" in data:
-        raise ConfigError(where + "base_dir: not a config key")
+
+    def validate(mapping: dict) -> AnalysisConfig:
+        if "base_dir" in mapping:
+            raise ConfigError(where + "base_dir: not a config key")
+        try:
+            return AnalysisConfig.model_validate({**mapping, "base_dir": base})
+        except ValidationError as exc:
+            raise ConfigError(where + validation_message(exc)) from exc
+
+    merged, parsed = apply_assignments(data, overrides)
     try:
-        return AnalysisConfig.model_validate({**data, "base_dir": base})
-    except ValidationError as exc:
-        raise ConfigError(where + validation_message(exc)) from exc
+        return validate(merged)
+    except ConfigError as exc:
+        raise blame(validate, data, parsed, exc) from exc

@@ -1,5 +1,8 @@
 """The study configuration: a YAML file validated with pydantic (documented in ``docs/config.md``).
 
+The root of study.yaml is :class:`hccstudy.config.StudyConfig`: this module is its cohort part
+(:class:`CohortConfig`), which knows nothing of the analysis above it.
+
 Every project choice (DECISION) of ``docs/spec/clinical-rules.md`` is an option here, with the default
 given there, except the few the spec says are fixed.  Unknown keys are an error (a typo must not silently fall back to a default).  Every number
 has a plausible range (``Interval``) and refuses true/false, NaN and infinity (:mod:`hccstudy._ranges`);
@@ -12,7 +15,16 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from .._ranges import NUMBER, Interval
 from .._yaml import ConfigError, read_mapping, validation_message
@@ -21,6 +33,7 @@ from ..clinical.mrecist import MrecistOptions
 from ..schema import fields
 from ..schema.fields import LAB_RANGES
 from ..schema.units import BILIRUBIN_FACTOR_RANGE
+from .expressions import ExpressionError, check_expression
 
 #: Default order: liver function and PS come before the BCLC stage, because Child-Pugh C and ECOG >= 3
 #: would otherwise always be reported as "not BCLC C" (they make the stage D).
@@ -109,19 +122,86 @@ class CtcaeOptions(_Strict):
         return v
 
 
+class ExtraCriterion(_Strict):
+    """A study's own eligibility criterion: patients who do not meet ``keep`` are excluded under ``name``
+    (:mod:`hccstudy.cohort.expressions`: the expression language and its missing-value rule)."""
+
+    name: str = Field(max_length=60)
+    keep: str = Field(max_length=2000, description="boolean expression over the derived patient table")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.isidentifier() or not v.isascii():
+            raise ValueError(f"{v!r}: a criterion name is letters, digits and _ (e.g. age_18_80)")
+        if v in CRITERIA:
+            raise ValueError(f"{v!r} is a built-in criterion; choose another name")
+        return v
+
+    @field_validator("keep")
+    @classmethod
+    def _syntax(cls, v: str) -> str:
+        try:
+            check_expression(v)
+        except ExpressionError as exc:
+            raise ValueError(str(exc)) from exc
+        return v
+
+
 class Eligibility(_Strict):
+    """``order``: the flow's order of criteria, built-in and ``extra`` names; an ``extra`` criterion not
+    named in ``order`` comes after the others, in list order."""
+
+    extra: list[ExtraCriterion] = Field([], description="the study's own criteria: [{name, keep}]")
     order: list[str] = list(CRITERIA)
     ecog_max: Annotated[int, Interval(ge=0, le=5), NUMBER] = 1
     child_pugh_classes: list[Literal["A", "B", "C"]] = Field(["A", "B"], min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _extra_in_order(cls, data):
+        """Append the extra criteria that ``order`` does not name (in list order)."""
+        if not isinstance(data, dict) or not isinstance(data.get("extra"), list):
+            return data
+        order = data.get("order", list(CRITERIA))
+        if not isinstance(order, list):
+            return data
+        names = [e.get("name") for e in data["extra"] if isinstance(e, dict) and isinstance(e.get("name"), str)]
+        return {**data, "order": order + [n for n in dict.fromkeys(names) if n not in order]}
+
+    @field_validator("extra", mode="wrap")
+    @classmethod
+    def _unique(cls, v, handler) -> list[ExtraCriterion]:
+        """Unique names; a bad criterion is named by its place and name: ``[0] (age_18_80) keep: ...``."""
+        try:
+            v = handler(v)
+        except ValidationError as exc:
+            parts = []
+            for e in exc.errors():
+                loc = list(e["loc"])
+                i = loc.pop(0) if loc and isinstance(loc[0], int) else None
+                raw = v[i] if isinstance(v, list) and i is not None and i < len(v) else None
+                name = raw.get("name") if isinstance(raw, dict) else None
+                where = "" if i is None else f"[{i}]" + (f" ({name})" if isinstance(name, str) else "")
+                key = ".".join(map(str, loc))
+                parts.append(f"{where} {key}: {e['msg'].removeprefix('Value error, ')}".strip())
+            raise PydanticCustomError("extra_criterion", "; ".join(parts).replace("{", "{{").replace("}", "}}")) from exc
+        names = [e.name for e in v]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise PydanticCustomError("extra_criterion", "criterion names must be unique: {names} given twice",
+                                      {"names": ", ".join(twice)})
+        return v
+
     @field_validator("order")
     @classmethod
-    def _known(cls, v: list[str]) -> list[str]:
+    def _known(cls, v: list[str], info: ValidationInfo) -> list[str]:
         if not v:
             raise ValueError("list at least one criterion (the flow needs an order)")
-        unknown = [c for c in v if c not in CRITERIA]
-        if unknown:
-            raise ValueError(f"unknown criteria {unknown}; known: {list(CRITERIA)}")
+        known = list(CRITERIA) + [e.name for e in info.data.get("extra", [])]
+        unknown = [c for c in v if c not in known]
+        if unknown and "extra" in info.data:  # else the extra criteria's own error says what is wrong
+            raise ValueError(f"unknown criteria {unknown}; known: {known}")
         if len(set(v)) != len(v):
             raise ValueError("a criterion is listed twice")
         return v
@@ -143,8 +223,10 @@ class Endpoints(_Strict):
     pfs_censor: Literal["last_assessment", "last_followup"] = "last_assessment"
 
 
-class StudyConfig(_Strict):
-    """Root of the study config."""
+class CohortConfig(_Strict):
+    """The cohort's part of study.yaml: how records become the derived table and the patient flow.
+    The root of study.yaml (:class:`hccstudy.config.StudyConfig`) adds the keys of the layers above
+    (``analysis:``...); :data:`ABOVE_COHORT` lists them so that the cohort's own loader leaves them alone."""
 
     name: str = Field("HAIC + targeted + PD-(L)1: sequential vs simultaneous", max_length=300)
     study: StudyPeriod = StudyPeriod()
@@ -160,12 +242,18 @@ class StudyConfig(_Strict):
     endpoints: Endpoints = Endpoints()
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None) -> StudyConfig:
-    """Read and validate a YAML study config (``None``: all defaults)."""
+#: study.yaml keys validated above the cohort layer (by hccstudy.config.StudyConfig), not here
+ABOVE_COHORT = ("analysis", "labels")
+
+
+def load_cohort_config(path: str | Path | None = None, overrides: dict | None = None) -> CohortConfig:
+    """Read and validate the cohort's keys of a YAML study config (``None``: all defaults); the keys of
+    :data:`ABOVE_COHORT` are left to :func:`hccstudy.load_config`, which validates the whole file.
+    ``overrides``: a mapping laid over the file's top-level keys."""
     data: dict = read_mapping(path) if path is not None else {}
-    data = {**data, **(overrides or {})}
+    data = {k: v for k, v in {**data, **(overrides or {})}.items() if k not in ABOVE_COHORT}
     try:
-        return StudyConfig.model_validate(data)
+        return CohortConfig.model_validate(data)
     except ValidationError as exc:
         where = f"{path}: " if path else ""
         raise ConfigError(where + validation_message(exc)) from exc

@@ -17,6 +17,12 @@ prior_systemic      prior systemic therapy is recorded
 tace_during_haic    TACE during HAIC is recorded
 regimen             the arm rule gives neither SE nor SI
 ==================  ================================================================================
+
+A study's own criteria (``eligibility.extra``: ``{name, keep}``) follow the built-in ones unless
+``order`` places them: a patient fails one when its ``keep`` expression over the derived patient table
+is false, or unknown because of a missing value (:mod:`hccstudy.cohort.expressions`).  Its flow row is
+labelled with its name.  An unknown column or a non-boolean result is a
+:class:`~hccstudy._yaml.ConfigError` naming ``eligibility.extra[i] (name)``.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._yaml import ConfigError
 from ..schema.fields import PATIENTS
-from .config import CRITERIA, StudyConfig
+from .config import CohortConfig
+from .expressions import ExpressionError, evaluate
 
 LABELS = {
     "complete_data": "Incomplete clinical or follow-up data",
@@ -45,9 +53,21 @@ def _true(s: pd.Series) -> np.ndarray:
     return pd.array(s, dtype="boolean").fillna(False).to_numpy(dtype=bool)
 
 
-def evaluate_criteria(p: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
-    """Boolean table (one column per criterion, true = fails) aligned with ``p``, plus
-    ``missing_fields`` (the analysis fields a patient lacks, comma-separated)."""
+def extra_criteria(p: pd.DataFrame, config: CohortConfig) -> dict[str, np.ndarray]:
+    """Per criterion of ``eligibility.extra``: true where a patient fails it (``keep`` false or unknown)."""
+    fails = {}
+    for i, c in enumerate(config.eligibility.extra):
+        try:
+            met, _undecided = evaluate(c.keep, p)
+        except ExpressionError as exc:
+            raise ConfigError(f"eligibility.extra[{i}] ({c.name}): {exc}") from exc
+        fails[c.name] = ~met
+    return fails
+
+
+def evaluate_criteria(p: pd.DataFrame, config: CohortConfig) -> pd.DataFrame:
+    """Boolean table (one column per criterion, built-in then ``eligibility.extra``; true = fails)
+    aligned with ``p``, plus ``missing_fields`` (the analysis fields a patient lacks, comma-separated)."""
     el = config.eligibility
     missing = p[ANALYSIS_FIELDS].isna()
     h = p["first_haic_date"]
@@ -62,7 +82,8 @@ def evaluate_criteria(p: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
         "tace_during_haic": _true(p["tace_during_haic"]),
         "regimen": p["arm"].isna().to_numpy(),
     }
-    out = pd.DataFrame({f"fails_{k}": fails[k] for k in CRITERIA}, index=p.index)
+    fails |= extra_criteria(p, config)
+    out = pd.DataFrame({f"fails_{k}": v for k, v in fails.items()}, index=p.index)
     names = np.array(ANALYSIS_FIELDS, dtype=object)
     m = missing.to_numpy()
     text = np.full(len(p), "", dtype=object)
@@ -84,7 +105,7 @@ def patient_flow(reason: pd.Series, arm: pd.Series, order: list[str]) -> pd.Data
     """Flow table: screened, then excluded per reason (first failing), included, and per arm."""
     rows = [{"step": "screened", "criterion": "", "label": "Screened", "n": int(len(reason))}]
     for c in order:
-        rows.append({"step": "excluded", "criterion": c, "label": LABELS[c], "n": int((reason == c).sum())})
+        rows.append({"step": "excluded", "criterion": c, "label": LABELS.get(c, c), "n": int((reason == c).sum())})
     included = reason.isna().to_numpy()
     rows.append({"step": "included", "criterion": "", "label": "Included", "n": int(included.sum())})
     for a in ("SE", "SI"):
@@ -96,7 +117,7 @@ def all_failing_counts(fails: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """Per criterion: patients failing it at all, and failing it first."""
     first = first_failing(fails, order)
     return pd.DataFrame([
-        {"criterion": c, "label": LABELS[c], "n_failing": int(fails[f"fails_{c}"].sum()),
+        {"criterion": c, "label": LABELS.get(c, c), "n_failing": int(fails[f"fails_{c}"].sum()),
          "n_first_failing": int((first == c).sum())}
         for c in order
     ])

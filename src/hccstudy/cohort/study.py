@@ -20,7 +20,7 @@ from ..clinical.dosing import HaicRegimen
 from ..clinical.mrecist import assess_responses
 from ..schema import InputFile, IssueLog, StudyInputError, ValidationReport, ingest
 from .arms import derive_arms
-from .config import StudyConfig, load_config
+from .config import CohortConfig, load_cohort_config
 from .eligibility import all_failing_counts, evaluate_criteria, first_failing, patient_flow
 from .endpoints import derive_endpoints
 
@@ -43,7 +43,7 @@ class Study:
     * ``adverse_events``: worst grade per patient and term from labs and recorded events (0 = measured, no AE)
     """
 
-    config: StudyConfig
+    config: CohortConfig
     analysis: pd.DataFrame
     patients: pd.DataFrame
     flow: pd.DataFrame
@@ -61,7 +61,7 @@ def _index(df: pd.DataFrame) -> pd.MultiIndex:
 
 
 def derive_patients(
-    tables: dict[str, pd.DataFrame], config: StudyConfig, log: IssueLog
+    tables: dict[str, pd.DataFrame], config: CohortConfig, log: IssueLog
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """All derived per-patient columns; returns (patients, mRECIST time points, lab toxicity, AE worst grades)."""
     p = tables["patients"].dropna(subset=["patient_id"]).drop_duplicates(KEYS).reset_index(drop=True)
@@ -126,7 +126,7 @@ def derive_patients(
     return p, timepoints, tox, ae
 
 
-def build_study(ingested, config: StudyConfig, log: IssueLog) -> Study:
+def build_study(ingested, config: CohortConfig, log: IssueLog) -> Study:
     p, timepoints, tox, ae = derive_patients(ingested.tables, config, log)
     fails = evaluate_criteria(p, config)
     order = list(config.eligibility.order)
@@ -185,13 +185,15 @@ def _check_endpoints(p: pd.DataFrame, log: IssueLog, data_cutoff=None) -> None:
         raise StudyInputError(log.report())
 
 
-def load_study(path: str | Path, config: StudyConfig | str | Path | None = None) -> Study:
+def load_study(path: str | Path, config: CohortConfig | str | Path | None = None) -> Study:
     """Read, validate and derive a study folder.
 
-    ``config``: a :class:`StudyConfig`, a path to a YAML config, or ``None`` (defaults).  Raises
+    ``config``: a :class:`~hccstudy.config.StudyConfig` (or its cohort part), a path to a YAML study
+    config (only its cohort keys are read here; ``hccstudy.load_config`` reads the whole file), or
+    ``None`` (defaults).  Raises
     :class:`~hccstudy.schema.StudyInputError` (with ``.report``) when the input has errors.
     """
-    cfg = config if isinstance(config, StudyConfig) else load_config(config)
+    cfg = config if isinstance(config, CohortConfig) else load_cohort_config(config)
     log = IssueLog()
     ingested = ingest(path, bilirubin_factor=cfg.units.bilirubin_factor, log=log)
     if not ingested.report.ok:

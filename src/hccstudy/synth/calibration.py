@@ -39,15 +39,17 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ..cohort.analysis import PS_COVARIATES  # the paper's propensity model, one list for both
+from ..analysis.config import AnalysisPlan, builtin_plan
+from ..cohort.analysis_table import study_table
 from ..stats.cox import coxph
 from ..stats.km import kaplan_meier
 from ..stats.logrank import logrank_test
 from ..stats.matching import nearest_neighbor
-from ..stats.propensity import design_matrix, propensity_score
+from ..stats.propensity import design_matrix, logistic_irls
 from . import targets as T
 
-#: the published multivariable Cox model for OS (the propensity model: cohort.analysis.PS_COVARIATES)
+#: the published multivariable Cox model for OS (a target of the paper; the propensity model and the
+#: caliper are the analysis plan's, study.yaml's ``analysis.matching``)
 COX_VARIABLES = ["arm_si", "child_pugh_b", "afp_gt_400", "multiple_tumours", "ehs"]
 ARMS = ("SE", "SI")
 
@@ -57,7 +59,7 @@ class MatchedSample:
     analysis: pd.DataFrame   # the included patients with arm_si, child_pugh_b, pair (NA when unmatched)
     matched: pd.DataFrame    # the matched patients only
     n_pairs: int
-    caliper_width: float
+    caliper_width: float | None
 
 
 def _reference_columns(table: pd.DataFrame) -> pd.DataFrame:
@@ -70,14 +72,33 @@ def _reference_columns(table: pd.DataFrame) -> pd.DataFrame:
     return a
 
 
-def match_reference(analysis: pd.DataFrame, caliper: float = 0.03) -> MatchedSample:
-    """The paper's matching on an analysis table (treated = SE)."""
+def plan_of(study) -> AnalysisPlan:
+    """The analysis plan of a loaded study's config (``analysis:``), or the built-in plan when the
+    study was loaded with the cohort's keys only."""
+    plan = getattr(study.config, "analysis", None)
+    return plan if isinstance(plan, AnalysisPlan) else builtin_plan()
+
+
+def match_reference(analysis: pd.DataFrame, plan: AnalysisPlan | None = None) -> MatchedSample:
+    """The plan's propensity-score matching on an analysis table (default: the built-in plan, the
+    paper's: treated = SE, its caliper), with every setting of ``plan.matching`` as
+    :func:`hccstudy.analyze` applies it, on the plan's columns (:func:`~hccstudy.cohort.analysis_table.study_table`).
+    A plan without matching: every included patient, no pairs."""
+    plan = plan or builtin_plan()
     a = _reference_columns(analysis)
-    treated = (a["arm"] == "SE").to_numpy()
-    fit = propensity_score(a, treated, PS_COVARIATES)
-    m = nearest_neighbor(fit.fitted, treated, caliper=caliper)
-    a["pair"] = m.units["pair"].to_numpy()
-    return MatchedSample(a, a[m.units["matched"].to_numpy()].reset_index(drop=True), m.n_pairs, m.caliper_width)
+    m = plan.matching
+    if m is None:
+        a["pair"] = pd.NA
+        return MatchedSample(a, a.reset_index(drop=True), 0, None)
+    t = study_table(analysis)
+    treated = (t[plan.arm.column].astype(str) == str(plan.arm.treated)).to_numpy()
+    X, names, _ = design_matrix(t, m.on, [c for c in plan.categorical if c in m.on])
+    fit = logistic_irls(X, treated.astype(float), names)
+    distance = fit.fitted if m.link == "logit" else fit.linear_predictor
+    res = nearest_neighbor(distance, treated, caliper=m.caliper, std_caliper=m.std_caliper, ratio=m.ratio,
+                           order=m.order, discard=m.discard, ties=m.ties, seed=m.seed, replace=m.replace)
+    a["pair"] = res.units["pair"].to_numpy()
+    return MatchedSample(a, a[res.units["matched"].to_numpy()].reset_index(drop=True), res.n_pairs, res.caliper_width)
 
 
 def _row(group, target, published, recovered, kind, lo=None, hi=None, ok=None) -> dict:
@@ -103,10 +124,14 @@ def _prop_tol(p: float, n: int, k: float = 2.0) -> tuple[float, float]:
     return round(max(p - k * se, 0.0), 4), round(min(p + k * se, 1.0), 4)
 
 
-def calibration_table(study, matched: pd.DataFrame | None = None, n_pairs: int | None = None) -> pd.DataFrame:
+def calibration_table(study, matched: pd.DataFrame | None = None, n_pairs: int | None = None,
+                      plan: AnalysisPlan | None = None) -> pd.DataFrame:
     """Published target vs recovered value for a loaded study of the synthetic cohort.  ``matched`` /
-    ``n_pairs``: the matched sample already made by :func:`hccstudy.analyze` with the paper's plan (the
-    same pairs as :func:`match_reference`, which is used when they are not given)."""
+    ``n_pairs``: the matched sample already made by :func:`hccstudy.analyze` with the plan (the same
+    pairs as :func:`match_reference`, which is used when they are not given).  ``plan``: default the
+    study config's (``analysis:``), else the built-in plan.  A plan without matching compares the
+    outcomes on every included patient and reports the matched pairs as not made."""
+    plan = plan or plan_of(study)
     rows: list[dict] = []
     flow = study.flow.set_index(["step", "criterion"])["n"]
     a = study.analysis
@@ -147,8 +172,10 @@ def calibration_table(study, matched: pd.DataFrame | None = None, n_pairs: int |
             rows.append(_row("response", f"{resp} ({arm})", round(p, 4), round(rec, 4), "proportion 3 SE", lo, hi))
 
     # matching
-    if matched is None:
-        ms = match_reference(a)
+    if plan.matching is None:
+        matched, n_pairs = a, None
+    elif matched is None:
+        ms = match_reference(a, plan)
         matched, n_pairs = ms.matched, ms.n_pairs
     m = _reference_columns(matched)
     rows.append(_row("matching", "matched pairs", T.N_MATCHED_PAIRS, n_pairs, "count +-10%",
