@@ -380,3 +380,31 @@ def test_variable_label_spec_is_frozen():
     s = VariableLabelSpec(label="Age")
     with pytest.raises(Exception):  # noqa: B017 -- pydantic's frozen-instance error
         s.label = "x"
+
+
+# ------------------------------------------------------------------------------------ the docs
+def _doc_section() -> str:
+    text = (ROOT / "docs" / "analyze.md").read_text(encoding="utf-8")
+    start = text.index("## Labels: the variable dictionary")
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def test_docs_labels_example_runs_as_written():
+    import ast
+
+    section = _doc_section()
+    yaml_block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    labels = parse_labels(load_yaml(yaml_block)["labels"])
+    assert load_analysis_config({**BASE, "labels": load_yaml(yaml_block)["labels"]}).labels == labels
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    checked = 0
+    for line in code.splitlines():
+        stmt, _, expected = line.partition("# -> ")
+        if expected:
+            assert eval(stmt, scope) == ast.literal_eval(expected.strip()), line  # noqa: S307 -- our own docs
+            checked += 1
+        else:
+            exec(line, scope)  # noqa: S102 -- our own docs
+    assert checked >= 5
