@@ -84,6 +84,10 @@ def test_level_fallback_is_recorded_for_codes_not_plain_numbers():
     assert d.level("afp_gt_400", 2) == "2"               # a levels map that lacks the value: recorded
     assert d.level("sex", "other") == "other"
     assert d.fallbacks() == ["centre = alpha", "afp_gt_400 = 2", "sex = other"]
+    # a value that is already a level label (an arm labelled upstream; R's term arm + label)
+    assert d.level("arm", "Simultaneous (SI)") == "Simultaneous (SI)"
+    assert d.term("arm", "armSimultaneous (SI)") == ("Treatment", "Simultaneous (SI)")
+    assert d.fallbacks() == ["centre = alpha", "afp_gt_400 = 2", "sex = other"]
 
 
 def test_order_puts_listed_values_first_and_keeps_the_rest_in_their_order():
