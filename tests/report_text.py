@@ -4,10 +4,12 @@ tables.xlsx, and the dictionary's code names found in it.
 The dictionary is the oracle: a name whose label differs from it (``afp_gt_400`` -> "AFP > 400 ng/mL")
 must not be seen, nor R's term for one of its levels (``sexfemale``, ``armSI``), nor a level code whose
 label differs (``female`` -> "Female"), nor the bare term of an adverse-event column (``rccep`` of
-``ae_rccep_grade``).  Matching is case-sensitive and by whole token (letters, digits and ``_`` are
-word characters), after the dictionary's own label texts are taken out, so that "Sequential (SE)"
-does not count as the code ``SE`` while a bare ``SE`` does.  Numeric level codes (0/1) are not
-searched: numbers are everywhere in a report.
+``ae_rccep_grade``).  Matching is case-sensitive and by whole token (letters, digits, ``_`` and ``-``
+are word characters: ``PD`` is not found in "PD-(L)1"), after the dictionary's own label texts and a
+few statistical phrases (:data:`ALLOWED_PHRASES`: "mean (SD)" is not the response code SD) are taken
+out.  Not searched: numeric level codes (0/1; numbers are everywhere in a report) and a code that its
+own label spells out as an abbreviation ("Sequential (SE)" defines SE, so SE may stand alone, as the
+paper's "SE group" does).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from hccstudy.analysis.labels import Dictionary, VariableLabelSpec, same_level
 #: inline HTML elements: their text runs on with the text around them (no separator)
 _INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "i", "kbd", "mark", "q", "s",
            "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var"}
+#: phrases a report writes that contain a code of the built-in dictionary by coincidence
+ALLOWED_PHRASES = ("mean (SD)",)
+#: a token: a code with no word character (letters, digits, _) or hyphen on either side
+_TOKEN = r"(?<![\w-]){}(?![\w-])"
 #: elements whose content is not shown
 _HIDDEN = {"script", "style", "template", "noscript"}
 
@@ -114,20 +120,25 @@ def code_names(dictionary: Dictionary | Mapping[str, VariableLabelSpec],
     terms variable + level (``sexfemale``; ``hbvTRUE`` for a true/1 level)."""
     codes: set[str] = set()
     for name, spec in _specs(dictionary).items():
-        if spec.label is not None and spec.label != name:
+        if spec.label is not None and not _defines(spec.label, name):
             codes.add(name)
             for pre, suf in affixes:
                 stem = name[len(pre):len(name) - len(suf)]
-                if name.startswith(pre) and name.endswith(suf) and stem and stem != spec.label:
+                if name.startswith(pre) and name.endswith(suf) and stem and not _defines(spec.label, stem):
                     codes.add(stem)
         for key, text in spec.levels.items():
             if isinstance(key, str):
-                if text != key:
+                if not _defines(text, key):
                     codes.add(key)
                 codes.add(f"{name}{key}")
             elif same_level(key, 1) or same_level(key, 0):
                 codes.add(f"{name}{'TRUE' if same_level(key, 1) else 'FALSE'}")
     return codes
+
+
+def _defines(label: str, code: str) -> bool:
+    """The label is the code, or spells it out as an abbreviation ("Sequential (SE)")."""
+    return label == code or re.search(_TOKEN.format(re.escape(code)), label) is not None
 
 
 def _label_texts(specs: Mapping[str, VariableLabelSpec]) -> list[str]:
@@ -143,15 +154,15 @@ def code_names_in(text: str, dictionary: Dictionary | Mapping[str, VariableLabel
                   ignore: Iterable[str] = (),
                   affixes: Iterable[tuple[str, str]] = (("ae_", "_grade"),)) -> dict[str, str]:
     """The dictionary's code names (:func:`code_names`) that occur in ``text`` as whole tokens,
-    case-sensitively, once the dictionary's label texts and the ``ignore`` texts (e.g. a study title
-    that says "PD-(L)1") are taken out.  Returns code -> the first place it occurs (some context),
+    case-sensitively, once the dictionary's label texts, :data:`ALLOWED_PHRASES` and the ``ignore``
+    texts (phrases of the report's prose that are not codes) are taken out.  Returns code -> the first place it occurs (some context),
     in code order; empty when the text shows no code name."""
     specs = _specs(dictionary)
-    for t in [*sorted(set(ignore), key=lambda t: (-len(t), t)), *_label_texts(specs)]:
+    for t in [*sorted({*ignore, *ALLOWED_PHRASES}, key=lambda t: (-len(t), t)), *_label_texts(specs)]:
         text = re.sub(rf"(?<!\w){re.escape(t)}(?!\w)", "\n", text)  # whole words: "No" stays in "None"
     found: dict[str, str] = {}
     for code in sorted(code_names(specs, affixes)):
-        m = re.search(rf"(?<!\w){re.escape(code)}(?!\w)", text)
+        m = re.search(_TOKEN.format(re.escape(code)), text)
         if m:
             found[code] = text[max(0, m.start() - 40):m.end() + 40].replace("\n", " | ")
     return found

@@ -355,7 +355,7 @@ def test_code_names_in_finds_codes_terms_levels_and_ae_stems():
     assert code_names_in(clean, labels) == {}
     dirty = ("age 61 | sexfemale | female | SE vs SI | afp_gt_400 | ae_rccep_grade | rccep | PD | armSI | hbvTRUE | "
              "age_gt_60")
-    assert set(code_names_in(dirty, labels)) == {"age", "sexfemale", "female", "SE", "SI", "afp_gt_400",
+    assert set(code_names_in(dirty, labels)) == {"age", "sexfemale", "female", "afp_gt_400",
                                                  "ae_rccep_grade", "rccep", "PD", "armSI", "hbvTRUE", "age_gt_60"}
     # whole tokens, _ a word character, case-sensitive
     assert code_names_in("ages sex_ratio Female AGE Age", labels) == {}
@@ -364,9 +364,16 @@ def test_code_names_in_finds_codes_terms_levels_and_ae_stems():
     # a name whose label is itself, a name without a label and number levels are not codes
     same = parse_labels({"HBV": {"label": "HBV"}, "bmi": {"unit": "kg"}, "ecog": {"levels": {0: "zero"}}})
     assert code_names_in("HBV bmi ecog 0", same) == {}
-    # ignore: a study title that says what a code says
+    # a hyphen joins a token: PD-(L)1 is a drug class, not the response code PD
     assert set(code_names_in("HAIC + PD-(L)1 | PD", labels)) == {"PD"}
-    assert code_names_in("HAIC + PD-(L)1", labels, ignore=["HAIC + PD-(L)1"]) == {}
+    # an abbreviation its own label defines ("Sequential (SE)") may stand alone, as the paper's "SE group"
+    assert code_names_in("SE vs SI", labels) == {}
+    assert "SE" not in code_names(labels) and "SI" not in code_names(labels) and "armSE" in code_names(labels)
+    # statistical phrases and the caller's own prose are not codes
+    sd = parse_labels({"bor": {"levels": {"SD": "Stable disease"}}})
+    assert code_names_in("age, mean (SD)", sd) == {} and set(code_names_in("SD | 3 (SD)", sd)) == {"SD"}
+    assert set(code_names_in("each arm | arm", labels)) == {"arm"}
+    assert code_names_in("each arm", labels, ignore=["each arm"]) == {}
     # the result says where
     assert "sexfemale" in code_names_in("Table 2: sexfemale 0.8", labels)["sexfemale"]
     # a Dictionary works as the oracle too
