@@ -109,6 +109,16 @@ def xlsx_text(path: str | Path) -> str:
     return "\n".join(parts)
 
 
+#: the report's files and how their visible text is read
+REPORT_FILES = {"report.html": html_text, "tables.docx": docx_text, "tables.xlsx": xlsx_text}
+
+
+def report_texts(out: str | Path) -> dict[str, str]:
+    """file name -> visible text, for each of report.html, tables.docx and tables.xlsx in ``out``
+    (a missing file is an error: the oracle must read all three)."""
+    return {name: read(Path(out) / name) for name, read in REPORT_FILES.items()}
+
+
 def _specs(dictionary: Dictionary | Mapping[str, VariableLabelSpec]) -> Mapping[str, VariableLabelSpec]:
     return dictionary.specs if isinstance(dictionary, Dictionary) else dictionary
 

@@ -24,7 +24,7 @@ from hccstudy.analysis.labels import (
     parse_labels,
     same_level,
 )
-from report_text import code_names, code_names_in, docx_text, html_text, xlsx_text
+from report_text import code_names, code_names_in, docx_text, html_text, report_texts, xlsx_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).parent / "reference" / "shared"
@@ -345,6 +345,25 @@ def test_xlsx_text_reads_sheet_names_cells_and_comments(tmp_path):
     text = xlsx_text(tmp_path / "t.xlsx")
     for s in ("cox_os", "Term", "0.25", "mvi", "see haic_cycles_gt4", "Table 1", "Sex"):
         assert s in text
+
+
+def test_report_texts_reads_all_three_files_and_refuses_a_missing_one(tmp_path):
+    import docx
+    from openpyxl import Workbook
+
+    (tmp_path / "report.html").write_text("<p>armSI</p>", encoding="utf-8")
+    doc = docx.Document()
+    doc.add_paragraph("sexfemale")
+    doc.save(str(tmp_path / "tables.docx"))
+    with pytest.raises(FileNotFoundError):
+        report_texts(tmp_path)
+    wb = Workbook()
+    wb.active["A1"] = "rccep"
+    wb.save(tmp_path / "tables.xlsx")
+    texts = report_texts(tmp_path)
+    labels = builtin_dictionary()
+    found = {name: set(code_names_in(text, labels)) for name, text in texts.items()}
+    assert found == {"report.html": {"armSI"}, "tables.docx": {"sexfemale"}, "tables.xlsx": {"rccep"}}
 
 
 def test_code_names_in_finds_codes_terms_levels_and_ae_stems():
