@@ -20,7 +20,8 @@ level, and ``True`` is also R's ``TRUE`` (the level part of a logical column's t
 table read from CSV may hold 1.0 where the config says 1; a subgroup level arrives as text.
 
 The built-in study's dictionary is ``hccstudy/data/dictionary.yaml`` (:func:`builtin_dictionary`);
-a study's own ``labels:`` override it field by field (:func:`merge_labels`).
+a study's own ``labels:`` override it field by field (:func:`merge_labels`).  User documentation:
+docs/analyze.md, "Labels: the variable dictionary".
 """
 
 from __future__ import annotations
