@@ -39,6 +39,7 @@ from .._overrides import apply_assignments, blame
 from .._ranges import NUMBER, Interval
 from .._yaml import ConfigError, load_yaml, read_mapping, validation_message
 from ..stats.table1 import Table1Options
+from .labels import VariableLabelSpec
 
 
 class _Strict(BaseModel):
@@ -151,6 +152,7 @@ class AnalysisPlan(_Strict):
     subgroups: list[str | SubgroupCut] = []
     response: ResponseSpec | None = None
     adverse_events: AdverseEventSpec | None = None
+    labels: dict[str, VariableLabelSpec] = Field({}, description="the variable dictionary (analysis/labels.py)")
     name: str = Field("Analysis", max_length=300)
 
     @model_validator(mode="after")
