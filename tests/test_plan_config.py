@@ -69,7 +69,11 @@ def test_builtin_plan_is_the_plan_that_was_code():
 
 
 def test_plan_ships_and_no_second_caliper_or_covariate_list_in_the_source():
-    assert "data/study_plan.yaml" in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["hccstudy"]
+    assert any(fnmatch.fnmatch("data/study_plan.yaml", g) for g in globs), "study_plan.yaml is not in the wheel"
     src = ROOT / "src" / "hccstudy"
     for py in src.rglob("*.py"):
         text = py.read_text(encoding="utf-8")
