@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .._files import InputFileError, read_regular_file
-from ..cohort.config import ConfigError
+from .._yaml import ConfigError
 from ..schema.readers import MAX_FILE_BYTES, parquet_problem, workbook_problem
 from ..stats.balance import balance_table, balance_terms, sample_sizes
 from ..stats.matching import MatchResult, nearest_neighbor

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..analysis.columns import ARM, DISTANCE, TREATED, WEIGHT
 from ..analysis.run import Results
 from ..analysis.write import write_results
+from ..stats.km import kaplan_meier
 from ..stats.tests import format_p
 from . import html as H
 from .export import write_docx, write_xlsx
-from .figures import figure_formats
+from .figures import figure_formats, forest_plot, km_plot, love_plot, ps_plot
 
 PACKAGES = ["hccstudy", "numpy", "pandas", "scipy", "matplotlib", "pyarrow", "openpyxl", "python-docx", "pydantic",
             "PyYAML", "typer", "rich"]
@@ -176,6 +178,52 @@ def _docx_tables(results: Results, flow: pd.DataFrame | None) -> list[tuple[str,
     return out
 
 
+# ---------------------------------------------------------------------------------------- figures
+def _figures(results: Results, out: Path) -> list[Path]:
+    """Love and propensity-score plots, KM plots per endpoint and sample, forest plots."""
+    cfg = results.config
+    fig = out / "figures"
+    paths: list[Path] = []
+    d = results.data
+    if results.matching is not None:
+        paths += love_plot(results.balance, fig / "love_plot")
+        paths += ps_plot(d[DISTANCE].to_numpy(), d[TREATED].to_numpy(), d[WEIGHT].to_numpy() > 0,
+                         (results.labels["control"], results.labels["treated"]), fig / "ps_distribution",
+                         "Propensity score" if cfg.matching.link == "logit" else "Linear propensity score (logit)")
+    samples = {"full": results.data}
+    if results.matching is not None and results.table1_after is not None:  # matched outcomes not skipped
+        samples["matched"] = results.matched
+    arms = [results.labels["control"], results.labels["treated"]]
+    for ep in cfg.endpoints:
+        res = results.endpoints[ep.name]
+        for sname, d in samples.items():
+            curves = {}
+            for lab in arms:
+                sub = d[d[ARM] == lab]
+                if len(sub):
+                    curves[lab] = kaplan_meier(sub[ep.time], sub[ep.event] == ep.event_value, cfg.km.conf_level, cfg.km.conf_type)
+            block = res.get(sname)
+            if block is None:
+                continue
+            title = f"{ep.name.upper()}, {'matched' if sname == 'matched' else 'all'} patients"
+            p = block["logrank"]["p"]
+            paths += km_plot(curves, fig / f"km_{ep.name}_{sname}", p_value=None if p is None or p != p else p,
+                             xlabel=ep.unit.capitalize(), title=title)
+            forest = sname == ("matched" if "matched" in samples else "full")  # the paper's: matched sample
+            if block.get("cox_univariate") and forest:
+                paths += forest_plot(block["cox_univariate"], fig / f"forest_univariable_{ep.name}_{sname}",
+                                     title=f"Univariable Cox, {title}")
+            if block.get("cox_multivariate") and forest:
+                paths += forest_plot(block["cox_multivariate"], fig / f"forest_multivariable_{ep.name}_{sname}",
+                                     title=f"Multivariable Cox, {title}")
+            if block.get("subgroups") and forest:
+                rows = [{**r, "n_arms": f"{r['n_treated']}/{r['n_control']}"} for r in block["subgroups"]]
+                paths += forest_plot(rows, fig / f"forest_subgroups_{ep.name}_{sname}", label_cols=("variable", "level"),
+                                     extra=(("n (arm/ref)", "n_arms"),), p_key="p_interaction",
+                                     title=f"Subgroups, {title} (P for interaction)")
+    return paths
+
+
 # ---------------------------------------------------------------------------------------- html
 def _html(results: Results, out: Path, flow: pd.DataFrame | None, calibration: pd.DataFrame | None,
           methods: str, title: str) -> str:
@@ -294,8 +342,9 @@ def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = Non
     the caller writes ``analysis_table.parquet`` itself (``hccstudy run``, with the study's CSV);
     ``formats``: of the figures (the HTML embeds the PNGs, so PNG is always written)."""
     out = Path(out)
+    paths = write_results(results, out)
     with figure_formats(*dict.fromkeys(("png", *formats))):
-        paths = write_results(results, out)
+        paths += _figures(results, out)
     if write_table:
         results.data.to_parquet(out / "analysis_table.parquet", index=False)
     sheets = _sheets(results, flow, calibration)
