@@ -312,10 +312,11 @@ def run(
         if study.validation.n_warnings:
             console.print(f"[yellow]{study.validation.n_warnings} validation warning(s)[/] (see {out / 'validation.csv'})")
         _print_frame(study.flow[["step", "label", "n"]], "Patient flow")
-        rob = results.endpoints["os"].get("matched", {}).get("cox_arm_robust") or {}
-        if rob.get("hr") is not None:
+        matched = results.endpoints["os"].samples.get("matched")
+        rob = matched.cox_arm_robust if matched is not None else None
+        if rob is not None:
             console.print(f"Matched pairs: {results.matching.n_pairs}; OS HR (SI vs SE, robust by pair) "
-                          f"{rob['hr']:.2f} ({rob['lcl']:.2f}-{rob['ucl']:.2f})")
+                          f"{rob.hr:.2f} ({rob.lcl:.2f}-{rob.ucl:.2f})")
         for sk in results.skipped:
             console.print(f"[yellow]not estimated:[/] {sk['part']}: {sk['reason']}")
         if calibration is not None:

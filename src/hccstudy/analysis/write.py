@@ -51,30 +51,27 @@ def _outcome_outputs(results: Results, out: Path) -> list[Path]:
     paths: list[Path] = []
     arms = [results.labels["control"], results.labels["treated"]]
     for name, res in results.endpoints.items():
-        for sname in ("full", "matched"):
-            block = res.get(sname)
-            if block is None:
-                continue
-            for key in ("cox_univariate", "cox_multivariate", "subgroups"):
-                rows = block.get(key)
-                if rows:
-                    table = out / f"{key}_{name}_{sname}.csv"
-                    pd.DataFrame(rows).to_csv(table, index=False)
-                    paths.append(table)
-    if results.response is not None:
-        for sname, r in results.response.items():
-            rows = [{"response": x["response"], **{f"{a} n": x[a]["n"] for a in arms}, **{f"{a} %": x[a]["pct"] for a in arms}}
-                    for x in r["best_response"]]
-            path = out / f"response_{sname}.csv"
-            pd.DataFrame(rows).to_csv(path, index=False)
-            paths.append(path)
-    if results.adverse_events is not None:
-        for sname, rows in results.adverse_events.items():
-            flat = [{"term": x["term"], **{f"{a} {k}": v for a in arms for k, v in x[a].items()},
-                     "test_any": x["test_any"], "p_any": x["p_any"], "test_grade_3plus": x["test_grade_3plus"],
-                     "p_grade_3plus": x["p_grade_3plus"]} for x in rows]
-            path = out / f"adverse_events_{sname}.csv"
-            pd.DataFrame(flat).to_csv(path, index=False)
-            paths.append(path)
+        for sname, c in res.samples.items():
+            for key, table in (("cox_univariate", c.univariable), ("cox_multivariate", c.multivariable),
+                               ("subgroups", c.subgroups)):
+                if table is not None and len(table):
+                    path = out / f"{key}_{name}_{sname}.csv"
+                    table.to_csv(path, index=False)
+                    paths.append(path)
+    for sname, r in (results.response or {}).items():
+        b = r.best_response
+        table = pd.DataFrame({"response": b[("response", "")], **{f"{a} n": b[(a, "n")] for a in arms},
+                              **{f"{a} %": b[(a, "pct")] for a in arms}})
+        path = out / f"response_{sname}.csv"
+        table.to_csv(path, index=False)
+        paths.append(path)
+    for sname, ae in (results.adverse_events or {}).items():
+        path = out / f"adverse_events_{sname}.csv"
+        flat_columns(ae.table).to_csv(path, index=False)
+        paths.append(path)
     return paths
 
+
+def flat_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """A by-arm table (two-level columns) with one-level names: "term", "<arm> <statistic>"."""
+    return df.set_axis([" ".join(p for p in c if p) for c in df.columns], axis=1)

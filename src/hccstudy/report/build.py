@@ -27,6 +27,21 @@ PACKAGES = ["hccstudy", "numpy", "pandas", "scipy", "matplotlib", "pyarrow", "op
             "PyYAML", "typer", "rich"]
 
 
+class _DictView:
+    """TEMPORARY (replaced by the section model in the next commit): the typed results seen through
+    results.json's dicts, for the report code that still reads them."""
+
+    def __init__(self, results: Results):
+        self._r = results
+        d = results.to_dict()
+        self.endpoints = d.get("endpoints", {})
+        self.response = d.get("response")
+        self.adverse_events = d.get("adverse_events")
+
+    def __getattr__(self, name):
+        return getattr(self._r, name)
+
+
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for p in PACKAGES:
@@ -343,6 +358,7 @@ def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = Non
     ``formats``: of the figures (the HTML embeds the PNGs, so PNG is always written)."""
     out = Path(out)
     paths = write_results(results, out)
+    results = _DictView(results)
     with figure_formats(*dict.fromkeys(("png", *formats))):
         paths += _figures(results, out)
     if write_table:
