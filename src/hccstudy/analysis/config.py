@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .._ranges import NUMBER, Interval
 from .._yaml import ConfigError, read_mapping, validation_message
 from ..stats.table1 import Table1Options
+from .labels import VariableLabelSpec
 
 
 class _Strict(BaseModel):
@@ -140,6 +141,7 @@ class AnalysisConfig(_Strict):
     subgroups: list[str | SubgroupCut] = []
     response: ResponseSpec | None = None
     adverse_events: AdverseEventSpec | None = None
+    labels: dict[str, VariableLabelSpec] = Field({}, description="the variable dictionary (analysis/labels.py)")
     name: str = Field("Analysis", max_length=300)
     base_dir: Path = Field(Path("."), exclude=True, description="folder the data path is relative to")
 

@@ -79,9 +79,9 @@ def _check_level_value(v: Any, where: str) -> None:
         return
     if _is_plain_number(v):
         if not math.isfinite(float(v)):
-            raise ValueError(f"{where}: {v!r} is not a level (NaN and infinity are not values of a column)")
+            raise ValueError(f"{where} is not a level: NaN and infinity are not values of a column")
         return
-    raise ValueError(f"{where}: {v!r} ({type(v).__name__}) is not a level: give a text, a number or true/false")
+    raise ValueError(f"{where} ({type(v).__name__}) is not a level: give a text, a number or true/false")
 
 
 class VariableLabelSpec(BaseModel):
@@ -104,7 +104,7 @@ class VariableLabelSpec(BaseModel):
     def _levels(cls, v: dict) -> dict:
         seen: list = []
         for key, text in v.items():
-            _check_level_value(key, f"level {key!r}")
+            _check_level_value(key, f"level key {key!r}")
             if not text.strip():
                 raise ValueError(f"level {key!r}: the label is empty")
             twin = next((s for s in seen if same_level(s, key)), None)
