@@ -246,11 +246,14 @@ class Dictionary:
     def level(self, name: str, value: Any) -> str:
         """The label of ``value`` of variable ``name``; ``str(value)`` when it has none.  The
         fallback is recorded when the variable has a levels map or the value is a code (text); a
-        plain number of a variable without levels (a count, a cut) is shown as it is."""
+        plain number of a variable without levels (a count, a cut) is shown as it is, and so is a
+        value that is one of the variable's level labels."""
         spec = self._spec(name)
         text = self._level_label(spec, value)
         if text is not None:
             return text
+        if spec is not None and isinstance(value, str) and value in spec.levels.values():
+            return value  # already its label (an arm labelled before it reached the report)
         if (spec is not None and spec.levels) or not _is_plain_number(value):
             self._fallback(f"{name} = {value}")
         return str(value)
