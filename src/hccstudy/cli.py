@@ -304,10 +304,7 @@ def run(
                 calibration.to_csv(tmp / "calibration.csv", index=False)
 
         with o.writing():
-            st.run("report", "Writing the report", report)
-            manifest = json.loads((tmp / "manifest.json").read_text())
-            manifest["timings_s"] = {k: round(v, 3) for k, v in st.timings.items()}
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
+            st.run("report", "Writing the report", report)  # build_report writes the manifest with every timing
     if not quiet and not log_json:
         if study.validation.n_warnings:
             console.print(f"[yellow]{study.validation.n_warnings} validation warning(s)[/] (see {out / 'validation.csv'})")

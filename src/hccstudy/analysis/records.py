@@ -98,6 +98,7 @@ class Skip:
     stage: SkipStage
     part: str
     reason: str
+    variable: str | None = None    # the variable concerned, when there is one (a univariable Cox model)
 
 
 @dataclass(frozen=True, eq=False)

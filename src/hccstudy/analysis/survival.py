@@ -63,8 +63,8 @@ def compare_arms(cfg: AnalysisConfig, ep: EndpointSpec, sample: str, d0: pd.Data
     term, _, _ = arm_term(cfg, labels)
     own: list[Skip] = []
 
-    def skip(stage, part: str, reason: str) -> None:
-        own.append(Skip(stage, part, reason))
+    def skip(stage, part: str, reason: str, variable: str | None = None) -> None:
+        own.append(Skip(stage, part, reason, variable))
         skipped.append({"part": f"{where}: {part}", "reason": reason})
 
     d = add_arm_indicator(cfg, d0, labels)
@@ -107,7 +107,7 @@ def compare_arms(cfg: AnalysisConfig, ep: EndpointSpec, sample: str, d0: pd.Data
         fitted = {r["variable"] for r in uni}
         for v in variables:
             if v not in fitted:
-                skip("univariable", f"univariable Cox for {v}", "not estimable (constant in this sample or no events)")
+                skip("univariable", f"univariable Cox for {v}", "not estimable (constant in this sample or no events)", v)
     else:
         model = plain
     ph = None
