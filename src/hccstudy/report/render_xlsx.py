@@ -1,4 +1,5 @@
-"""tables.xlsx from the report's sections: a "Contents" sheet (table number, caption, section), then one
+"""tables.xlsx from the report's sections: a "Contents" sheet (table number, caption, section; then the
+sections' notes), then one
 sheet per table ("Table 1", "Table 2", ... numbered as in report.html and tables.docx) with its caption
 in the first row, the header in the second, numbers as numbers (HR, CI limits, P as floats) and the
 footnote under the table."""
@@ -26,6 +27,14 @@ def render_xlsx(sections: list[Section], path: Path) -> None:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         contents.to_excel(xw, sheet_name="Contents", index=False)
+        notes = [(s.title, n) for s in sections for n in s.notes]
+        if notes:  # the sections' notes (methods, the code names shown, ...) under the list of tables
+            ws = xw.book["Contents"]
+            row = len(contents) + 3
+            ws.cell(row=row, column=1, value="Notes").font = Font(bold=True)
+            for k, (title, note) in enumerate(notes, start=row + 1):
+                ws.cell(row=k, column=1, value=title)
+                ws.cell(row=k, column=2, value=note)
         for k, (_, t) in enumerate(items, start=1):
             df = t.data if t.data is not None else t.frame
             name = f"Table {k}"
