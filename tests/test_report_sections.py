@@ -217,3 +217,19 @@ def test_the_report_layer_is_not_imported_by_the_analysis():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(Path(__file__).parent.parent / "src"), "PATH": ""})
     assert out.stdout.strip() == "False"
+
+
+def test_reproduction_targets_show_labels():
+    """The synthetic cohort's reproduction table names its targets by code (afp_gt_400, arm_si, rccep):
+    the report shows the dictionary's words."""
+    from hccstudy.analysis.labels import parse_labels
+    from hccstudy.report.sections import _relabel_words
+    d = Dictionary.from_config(parse_labels({
+        "afp_gt_400": {"label": "AFP > 400 ng/mL"}, "os": {"label": "Overall survival"},
+        "arm": {"levels": {"SE": "Sequential (SE)", "SI": "Simultaneous (SI)"}},
+        "ae_rccep_grade": {"label": "RCCEP"}, "bor": {"levels": {"CR": "Complete response"}}}))
+    assert _relabel_words(d, "afp_gt_400 n (SE)") == "AFP > 400 ng/mL n (SE)"
+    assert _relabel_words(d, "OS HR arm_si") == "Overall survival HR Simultaneous (SI)"
+    assert _relabel_words(d, "rccep grade 1-2 (SI)") == "RCCEP grade 1-2 (SI)"
+    assert _relabel_words(d, "CR (SE)") == "Complete response (SE)"
+    assert _relabel_words(d, "matched pairs") == "matched pairs" and d.fallbacks() == []

@@ -518,10 +518,39 @@ def not_estimated(ctx: _Ctx) -> Section | None:
         "These parts could not be estimated on these data and were left out; the reason is given for each.")])
 
 
+#: the reproduction table's groups as a reader reads them (synth/calibration.py's own group names)
+_GROUPS = {"flow": "Patient flow", "table1": "Table 1", "treatment": "Treatment", "response": "Tumour response",
+           "matching": "Matching", "cox": "Cox regression", "adverse events": "Adverse events"}
+
+
+def _relabel_words(d: Dictionary, text: str) -> str:
+    """The reproduction targets ("afp_gt_400 n (SE)", "OS HR arm_si", "rccep grade 1-2 (SI)") with each
+    word that the dictionary knows shown as its label: a variable, an endpoint, an AE term
+    (``ae_<word>_grade``), a level of a variable (``female``, ``CR``) or ``<variable>_<level>``."""
+    def word(w: str) -> str:
+        if w in d.specs and d.specs[w].label:
+            return d.endpoint(w) if w.lower() in ("os", "pfs") else d.label(w)
+        if w.lower() in d.specs and w.lower() in ("os", "pfs"):
+            return d.endpoint(w.lower())
+        ae = f"ae_{w}_grade"
+        if ae in d.specs and d.specs[ae].label:
+            return d.label(ae)
+        for name, spec in d.specs.items():
+            for key, lab in spec.levels.items():
+                if w == str(key) and not w.isdigit():
+                    return lab
+                if w.lower() == f"{name}_{key}".lower():
+                    return lab
+        return w
+    return " ".join(word(w) for w in text.split(" "))
+
+
 def reproduction(ctx: _Ctx) -> Section | None:
     cal = ctx.calibration
     if cal is None:
         return None
+    cal = cal.assign(group=[_GROUPS.get(g, ctx.d.endpoint(g) if g in ctx.results.endpoints else g) for g in cal["group"]],
+                     target=[_relabel_words(ctx.d, t) for t in cal["target"]])
     shown = cal.astype(object).map(lambda v: number(v, 3))
     return Section("reproduction", "Reproduction of the published study", tables=[TableItem(
         "reproduction", "Published vs recovered estimates (synthetic cohort)", shown,
