@@ -82,19 +82,19 @@ def test_xlsx_numbers_match_results(report):
     wb = load_workbook(report / "tables.xlsx")
     assert wb.sheetnames == ["Contents", *[f"Table {k}" for k in range(1, len(wb.sheetnames))]]
     captions = [r[1] for r in wb["Contents"].iter_rows(min_row=2, values_only=True) if str(r[0]).startswith("Table ")]
-    for c in ("Patient flow: screened, excluded by criterion, included by arm",
+    for c in ("Patient flow: screened, excluded by criterion, included by group",
               "Baseline characteristics before and after propensity-score matching",
-              "Covariate balance before and after matching (MatchIt summary)", f"{os_} by arm",
+              "Covariate balance before and after matching (MatchIt summary)", f"{os_} by group",
               f"Univariable Cox regression for {os_}, matched patients",
-              "Adverse events (CTCAE v5.0) by arm, matched patients", "Published vs recovered estimates (synthetic cohort)"):
+              "Adverse events (CTCAE v5.0) by group, matched patients", "Published vs recovered estimates (synthetic cohort)"):
         assert c in captions, c
-    _, rows = _sheet(wb, f"{os_} by arm")
-    row = [r for r in rows if r["Sample"] == "matched patients" and r["Arm"] == se][0]
+    _, rows = _sheet(wb, f"{os_} by group")
+    row = [r for r in rows if r["Sample"] == "matched patients" and r["Group"] == se][0]
     km = res["endpoints"]["os"]["matched"]["km"]["SE"]
     assert isinstance(row["Median"], float) and row["Median"] == pytest.approx(km["median"])
     assert row["Survival at 12 months"] == pytest.approx(km["landmarks"][1]["surv"])
-    assert [r["Arm"] for r in rows][:2] == [se, d.level("arm", "SI")]  # the reference arm (SE) first
-    si = [r for r in rows if r["Sample"] == "matched patients" and r["Arm"] != se][0]
+    assert [r["Group"] for r in rows][:2] == [se, d.level("arm", "SI")]  # the reference arm (SE) first
+    si = [r for r in rows if r["Sample"] == "matched patients" and r["Group"] != se][0]
     assert si["HR"] == pytest.approx(res["endpoints"]["os"]["matched"]["cox_arm_robust"]["hr"])
     _, rows = _sheet(wb, f"Multivariable Cox regression for {os_}, matched patients")
     multi = res["endpoints"]["os"]["matched"]["cox_multivariate"]

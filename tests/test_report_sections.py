@@ -177,7 +177,7 @@ def test_the_reference_arm_comes_first_everywhere(builds):
     t1 = next(s for s in build.sections if s.key == "table1").tables[0].frame
     assert list(t1.columns[1:3]) == [f"{std} (before)", f"{test} (before)"]
     surv = next(s for s in build.sections if s.key == "survival_os").tables[0].frame
-    assert list(surv["Arm"][:2]) == [std, test] and surv["HR (95% CI)"].iat[0] == "1 (reference)"
+    assert list(surv["Group"][:2]) == [std, test] and surv["HR (95% CI)"].iat[0] == "1 (reference)"
     resp = next(s for s in build.sections if s.key == "response").tables[0].frame
     assert list(resp.columns[1:3]) == [std, test]
     assert list(resp["Response"][:2]) == ["Complete response", "Partial response"]
@@ -193,7 +193,7 @@ def test_without_a_dictionary_order_the_cox_reference_arm_comes_first():
     res = analyze(load_analysis_config({k: v for k, v in cfg.items() if v is not None}), VV)
     sections = build_sections(res)
     surv = next(s for s in sections if s.key == "survival_os").tables[0].frame
-    assert list(surv["Arm"][:2]) == ["2", "1"] and surv["HR (95% CI)"].iat[0] == "1 (reference)"
+    assert list(surv["Group"][:2]) == ["2", "1"] and surv["HR (95% CI)"].iat[0] == "1 (reference)"
     t1 = next(s for s in sections if s.key == "table1").tables[0].frame
     assert list(t1.columns[1:3]) == ["2 (before)", "1 (before)"]
 

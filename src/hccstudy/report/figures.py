@@ -50,7 +50,7 @@ def love_figure(terms: list[str], smd_before, smd_after, threshold: float = 0.1)
     ax.scatter(b["smd_before"], y, facecolors="none", edgecolors=ARM_COLOURS[0], label="Before matching", zorder=3)
     ax.scatter(b["smd_after"], y, color=ARM_COLOURS[1], label="After matching", zorder=3)
     ax.set_yticks(y, b["term"])
-    ax.set_xlabel("Standardised mean difference (treated SD)")
+    ax.set_xlabel("Standardised mean difference")
     ax.legend(frameon=False, loc="lower right", fontsize=8)
     ax.set_title("Covariate balance", fontsize=10)
     return fig

@@ -157,23 +157,23 @@ def methods(ctx: _Ctx) -> Section:
              f"{'Wilcoxon rank-sum' if t1.nonnormal_test == 'wilcoxon' else 'Kruskal–Wallis'} test for non-normal ones. "
              f"Categorical variables: n (%); chi-square test with Yates' correction on 2×2 tables"
              + (f", Fisher's exact test when an expected count was below {t1.fisher_expected_below:g}" if t1.fisher_expected_below else "")
-             + ". Standardised mean differences: absolute, pooled SD (tableone)."]
+             + ". Standardised mean differences: absolute, with the pooled standard deviation (tableone)."]
     if r.matching is not None:
         m = cfg.matching
         width = r.matching.caliper_width
         caliper = ("no caliper" if width is None else
-                   f"caliper {m.caliper:g} {'SD of the ' if m.std_caliper else ''}"
+                   f"caliper {m.caliper:g} {'standard deviations of the ' if m.std_caliper else ''}"
                    f"{'propensity score' if m.link == 'logit' else 'logit of the propensity score'} "
                    f"(width used: {width:.5f})")
         design = (f"1:{m.ratio} nearest-neighbour matching {'with' if m.replace else 'without'} replacement, "
                   f"{m.order if not m.replace else 'data'} order")
         if m.discard != "none":
             design += f", units outside the common support discarded ({m.discard})"
-        notes.append(f"Propensity score: unpenalised logistic regression of the arm "
+        notes.append(f"Propensity score: unpenalised logistic regression of the group "
                      f"({ctx.arms.names[r.labels['treated']]} = treated) on {', '.join(d.variable(v) for v in m.on)}; "
                      f"{design}, {caliper}, as R MatchIt (≥ 4.5.4); {r.matching.n_pairs} treated units matched with "
                      f"{len(r.matching.pairs)} control match(es). Balance: MatchIt's standardised mean differences "
-                     f"(treated SD) with its matching weights, |SMD| > 0.1 flagged.")
+                     f"(by the treated group's standard deviation) with its matching weights, |SMD| > 0.1 flagged.")
     if cfg.endpoints:
         notes.append(f"Survival: Kaplan–Meier with Greenwood variance and {cfg.km.conf_type} confidence intervals "
                      f"(R survfit), log-rank test; Cox regression with {cfg.cox.ties.capitalize()} ties; hazard ratios "
@@ -201,7 +201,7 @@ def patient_flow(ctx: _Ctx) -> Section | None:
     table = pd.DataFrame({"Step": flow["step"].str.capitalize().to_numpy(), "Criterion": flow["label"].to_numpy(),
                           "n": flow["n"].to_numpy()})
     return Section("flow", "Patient flow",
-                   tables=[TableItem("flow", "Patient flow: screened, excluded by criterion, included by arm",
+                   tables=[TableItem("flow", "Patient flow: screened, excluded by criterion, included by group",
                                      table.astype({"n": object}).map(number), data=table)],
                    figures=[FigureItem("patient_flow", "Patient flow", draw)])
 
@@ -282,7 +282,7 @@ def balance(ctx: _Ctx) -> Section | None:
     xlabel = "Propensity score" if cfg.matching.link == "logit" else "Linear propensity score (logit)"
     figs = [FigureItem("love_plot", "Love plot: standardised mean differences before and after matching",
                        partial(F.love_figure, names, b["smd_before"].to_numpy(), b["smd_after"].to_numpy())),
-            FigureItem("ps_distribution", "Propensity score distribution by arm, all and matched patients",
+            FigureItem("ps_distribution", "Propensity score distribution by group, all and matched patients",
                        partial(F.ps_figure, d[DISTANCE].to_numpy(), d[TREATED].to_numpy(), d[WEIGHT].to_numpy() > 0,
                                (control_name, treated_name), xlabel))]
     return Section("balance", "Balance", tables=[
@@ -304,9 +304,9 @@ def _survival_rows(ctx: _Ctx, ep: EndpointResult, sname: str, c: SurvivalCompari
         med = km.median if km is not None else (np.nan, np.nan, np.nan)
         at = km.surv_at(list(c.landmarks)) if km is not None and c.landmarks else None
         fu = c.median_followup[a]
-        row_s = {"Sample": _sample(sname), "Arm": arms.names[a], "n": str(km.n if km else 0),
+        row_s = {"Sample": _sample(sname), "Group": arms.names[a], "n": str(km.n if km else 0),
                  "Events": str(km.events if km else 0), f"Median, {unit} (95% CI)": median_ci(*med)}
-        row_d = {"Sample": _sample(sname), "Arm": arms.names[a], "n": km.n if km else 0, "Events": km.events if km else 0,
+        row_d = {"Sample": _sample(sname), "Group": arms.names[a], "n": km.n if km else 0, "Events": km.events if km else 0,
                  "Median": med[0], "Median lower 95% CI": med[1], "Median upper 95% CI": med[2]}
         for k, lm in enumerate(c.landmarks):
             head = f"{lm:g} {unit}"
@@ -346,10 +346,13 @@ def survival(ctx: _Ctx, ep: EndpointResult) -> Section:
         figs.append(FigureItem(f"km_{ep.name}_{sname}", f"Kaplan–Meier estimates, {label}, {_sample(sname)}",
                                partial(F.km_figure, curves, p_value=p if p is not None and np.isfinite(p) else None,
                                        xlabel=ep.unit.capitalize(), title=f"{label}, {_sample(sname)}")))
-    foot = ("HR of the second arm vs the reference (first) arm: on the matched sample with a robust variance "
-            "clustered on the matched pair, on all patients a Cox model. NR: not reached; NE: not estimable.")
+    a = ctx.arms
+    cells = " ".join(str(v) for r in shown for v in r.values())
+    foot = (f"HR of {a.names[a.other]} vs {a.names[a.reference]}: on the matched sample with a robust variance "
+            "clustered on the matched pair, on all patients a Cox model."
+            + (" NR: not reached." if "NR" in cells else "") + (" NE: not estimable." if "NE" in cells else ""))
     return Section(f"survival_{ep.name}", f"Survival: {label}",
-                   tables=[TableItem(f"survival_{ep.name}", f"{label} by arm", pd.DataFrame(shown), foot,
+                   tables=[TableItem(f"survival_{ep.name}", f"{label} by group", pd.DataFrame(shown), foot,
                                      pd.DataFrame(data))], figures=figs)
 
 
@@ -421,7 +424,7 @@ def subgroups(ctx: _Ctx, ep: EndpointResult) -> Section | None:
                              p_header="P for interaction", title=f"Subgroups, {where} (P for interaction)"))
     return Section(f"subgroups_{ep.name}", f"Subgroups: {label}",
                    tables=[TableItem(f"subgroups_{ep.name}", f"Subgroup analysis for {where}", shown,
-                                     f"HR of {other} vs {ref} within each subgroup; P for interaction: arm × subgroup.",
+                                     f"HR of {other} vs {ref} within each subgroup; P for interaction: group × subgroup.",
                                      data)], figures=[fig])
 
 
@@ -456,7 +459,7 @@ def response(ctx: _Ctx) -> Section | None:
         lv = {k: d.level(col, k) for k in ("CR", "PR", "SD")}
         foot = (f"n (%); rates: n (%; exact 95% CI). Objective response: {lv['CR']} or {lv['PR']}; disease control: "
                 f"{lv['CR']}, {lv['PR']} or {lv['SD']}.")
-        tables.append(TableItem(f"response_{sname}", f"{d.label(col)} by arm, {_sample(sname)}",
+        tables.append(TableItem(f"response_{sname}", f"{d.label(col)} by group, {_sample(sname)}",
                                 pd.DataFrame(shown_rows), foot, pd.DataFrame(data_rows)))
     return Section("response", "Tumour response", tables=tables)
 
@@ -494,7 +497,7 @@ def adverse_events(ctx: _Ctx) -> Section | None:
         shown["P (grade ≥ 3)"] = [p_value(x) for x in t[("p_grade_3plus", "")]]
         data["P (any grade)"] = t[("p_any", "")].to_numpy()
         data["P (grade ≥ 3)"] = t[("p_grade_3plus", "")].to_numpy()
-        tables.append(TableItem(f"adverse_events_{sname}", f"Adverse events (CTCAE v5.0) by arm, {_sample(sname)}",
+        tables.append(TableItem(f"adverse_events_{sname}", f"Adverse events (CTCAE v5.0) by group, {_sample(sname)}",
                                 shown, "Patients by worst grade, n (%).", data))
     return Section("adverse_events", "Adverse events", tables=tables)
 
