@@ -180,8 +180,8 @@ def test_covariate_called_weight_is_the_covariate_not_the_matching_weight():
     w = res.data["weight"].to_numpy()
     t = res.data[".hcc_treated"].to_numpy()
     assert bal.loc["weight", "mean_treated_before"] == pytest.approx(w[t].mean())
-    uni = {r["term"]: r for r in res.endpoints["os"]["full"]["cox_univariate"]}
-    assert uni["weight"]["n"] == len(res.data)  # fitted on body weight (all rows), not on the 0/1 matching weights
+    uni = res.endpoints["os"].samples["full"].univariable.set_index("term")
+    assert uni.loc["weight", "n"] == len(res.data)  # fitted on body weight (all rows), not on the 0/1 matching weights
 
 
 def test_table_columns_with_the_reserved_prefix_are_refused(tmp_path):
@@ -346,7 +346,7 @@ def test_a_cox_variable_that_cannot_be_estimated_is_skipped():
     res = analyze(load_analysis_config(_base_cfg(cox={"variables": ["trt", "prior"]})), V.assign(prior=0))
     parts = [s["part"] for s in res.skipped]
     assert "endpoint os (full sample): univariable Cox for prior" in parts
-    assert res.endpoints["os"]["full"]["cox_arm"]["hr"] > 0
+    assert res.endpoints["os"].samples["full"].cox_arm.hr > 0
 
 
 def test_matched_outcomes_with_unequal_weights_are_skipped_not_unweighted():

@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from hccstudy.analysis.labels import Dictionary, parse_labels
 from hccstudy.cli import app
 from hccstudy.stats.tests import format_p
 
@@ -30,6 +31,7 @@ def test_report_folder_contents(report):
             "figures", "synthetic-data", "calibration.csv"} <= names
     figs = {p.name for p in (report / "figures").iterdir()}
     for stem in ("km_os_full", "km_os_matched", "km_pfs_full", "km_pfs_matched", "love_plot", "ps_distribution",
+                 "patient_flow",
                  "forest_univariable_os_matched", "forest_multivariable_os_matched", "forest_subgroups_os_matched"):
         assert {f"{stem}.{ext}" for ext in ("png", "svg", "pdf", "tiff")} <= figs, stem
     table = pd.read_parquet(report / "analysis_table.parquet")
@@ -52,41 +54,85 @@ def test_manifest(report):
     assert m["study_config"]["eligibility"]["ecog_max"] == 1
 
 
+def _labels(report) -> Dictionary:
+    """The dictionary the run used (its analysis config's labels, in manifest.json): the oracle for
+    the labels the tables show."""
+    m = json.loads((report / "manifest.json").read_text())
+    return Dictionary.from_config(parse_labels(m["analysis_config"]["labels"]))
+
+
+def _sheet(wb, caption: str):
+    """The sheet of the table with this caption (the Contents sheet lists them) and its rows as dicts."""
+    contents = {r[1]: r[0] for r in wb["Contents"].iter_rows(min_row=2, values_only=True) if str(r[0]).startswith("Table ")}
+    ws = wb[contents[caption]]
+    assert ws["A1"].value == f"{contents[caption]}. {caption}"  # the caption in the first row
+    header = [c.value for c in ws[2]]
+    rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=3, values_only=True) if any(
+        v is not None for v in r)]
+    return ws, rows
+
+
 def test_xlsx_numbers_match_results(report):
     res = json.loads((report / "results.json").read_text())
+    d = _labels(report)
+    os_, se = d.endpoint("os"), d.level("arm", "SE")
     wb = load_workbook(report / "tables.xlsx")
-    assert {"Flow", "Table1", "Balance", "Survival", "OS Cox univariable", "Adverse events (matched)",
-            "Reproduction"} <= set(wb.sheetnames)
-    ws = wb["Survival"]
-    header = [c.value for c in ws[1]]
-    rows = [dict(zip(header, [c.value for c in r], strict=True)) for r in ws.iter_rows(min_row=2)]
-    se = [r for r in rows if r["endpoint"] == "OS" and r["sample"] == "matched" and r["arm"] == "SE"][0]
+    assert wb.sheetnames == ["Contents", *[f"Table {k}" for k in range(1, len(wb.sheetnames))]]
+    captions = [r[1] for r in wb["Contents"].iter_rows(min_row=2, values_only=True) if str(r[0]).startswith("Table ")]
+    for c in ("Patient flow: screened, excluded by criterion, included by group",
+              "Baseline characteristics before and after propensity-score matching",
+              "Covariate balance before and after matching (MatchIt summary)", f"{os_} by group",
+              f"Univariable Cox regression for {os_}, matched patients",
+              "Adverse events (CTCAE v5.0) by group, matched patients", "Published vs recovered estimates (synthetic cohort)"):
+        assert c in captions, c
+    _, rows = _sheet(wb, f"{os_} by group")
+    row = [r for r in rows if r["Sample"] == "matched patients" and r["Group"] == se][0]
     km = res["endpoints"]["os"]["matched"]["km"]["SE"]
-    assert isinstance(se["median"], float) and se["median"] == pytest.approx(km["median"])
-    assert se["rate_12"] == pytest.approx(km["landmarks"][1]["surv"])
-    ws = wb["OS Cox multivariable"]
-    vals = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    assert isinstance(row["Median"], float) and row["Median"] == pytest.approx(km["median"])
+    assert row["Survival at 12 months"] == pytest.approx(km["landmarks"][1]["surv"])
+    assert [r["Group"] for r in rows][:2] == [se, d.level("arm", "SI")]  # the reference arm (SE) first
+    si = [r for r in rows if r["Sample"] == "matched patients" and r["Group"] != se][0]
+    assert si["HR"] == pytest.approx(res["endpoints"]["os"]["matched"]["cox_arm_robust"]["hr"])
+    _, rows = _sheet(wb, f"Multivariable Cox regression for {os_}, matched patients")
     multi = res["endpoints"]["os"]["matched"]["cox_multivariate"]
-    assert [v[1] for v in vals] == [r["term"] for r in multi]
-    assert [v[2] for v in vals] == pytest.approx([r["hr"] for r in multi])
+    assert len(rows) == len(multi) and all(isinstance(r["HR"], float) for r in rows)
+    assert [r["HR"] for r in rows] == pytest.approx([r["hr"] for r in multi])
+    assert [r["P"] for r in rows] == pytest.approx([r["p"] for r in multi])
 
 
 def test_docx_tables_match_results(report):
     from docx import Document
     res = json.loads((report / "results.json").read_text())
+    d = _labels(report)
     doc = Document(report / "tables.docx")
     texts = [p.text for p in doc.paragraphs]
-    i = [k for k, t in enumerate(texts) if t.startswith("Multivariable Cox regression for OS")]
-    assert i
+    captions = [t for t in texts if re.match(r"Table \d+\. ", t)]
+    assert [int(t.split()[1].rstrip(".")) for t in captions] == list(range(1, len(doc.tables) + 1))  # every table numbered
+    assert f"Multivariable Cox regression for {d.endpoint('os')}, matched patients" in [c.split(". ", 1)[1] for c in captions]
+    assert len(doc.inline_shapes) >= 13 and len([t for t in texts if re.match(r"Figure \d+\. ", t)]) == len(doc.inline_shapes)
     multi = res["endpoints"]["os"]["matched"]["cox_multivariate"]
     tables = [t for t in doc.tables if t.rows[0].cells[0].text == "Variable"]
     rows = [[c.text for c in r.cells] for r in tables[1].rows[1:]]  # [0] univariable OS, [1] multivariable OS
-    assert [r[2] for r in rows] == [f"{m['hr']:.2f} ({m['lcl']:.2f}-{m['ucl']:.2f})" for m in multi]
-    assert [r[3] for r in rows] == [format_p(m["p"]) for m in multi]
-    t1 = doc.tables[0]
-    assert t1.rows[0].cells[0].text == "Characteristic" and t1.rows[1].cells[1].text == "375"
+    assert [r[1] for r in rows] == [f"{m['hr']:.2f} ({m['lcl']:.2f}-{m['ucl']:.2f})" for m in multi]
+    assert [r[2] for r in rows] == [format_p(m["p"]) for m in multi]
+    t1 = [t for t in doc.tables if t.rows[0].cells[0].text == "Characteristic"][0]
+    assert t1.rows[0].cells[1].text.startswith(d.level("arm", "SE"))  # the reference arm first
+    assert t1.rows[1].cells[1].text == "200" and t1.rows[1].cells[2].text == "375"
     # three-line style: the header cells carry top and bottom rules
     assert "w:top" in t1.rows[0].cells[0]._tc.xml and "w:bottom" in t1.rows[0].cells[0]._tc.xml
+
+
+def test_the_three_formats_number_the_same_tables(report):
+    """One section list, three renderers: the same tables with the same numbers and captions."""
+    from html import unescape
+
+    from docx import Document
+    page = (report / "report.html").read_text()
+    in_html = [unescape(c) for c in re.findall(r"<caption>(Table \d+\. [^<]*)</caption>", page)]
+    in_docx = [p.text for p in Document(report / "tables.docx").paragraphs if re.match(r"Table \d+\. ", p.text)]
+    wb = load_workbook(report / "tables.xlsx")
+    in_xlsx = [wb[name]["A1"].value for name in wb.sheetnames[1:]]
+    assert in_html == in_docx == in_xlsx and len(in_html) >= 15
 
 
 def test_html_is_self_contained(report):

@@ -308,10 +308,12 @@ def _print_run(done, out: Path) -> None:
     if study.validation.n_warnings:
         console.print(f"[yellow]{study.validation.n_warnings} validation warning(s)[/] (see {out / 'validation.csv'})")
     _print_frame(study.flow[["step", "label", "n"]], "Patient flow")
-    rob = results.endpoints["os"].get("matched", {}).get("cox_arm_robust") or {} if "os" in results.endpoints else {}
-    if rob.get("hr") is not None:
+    os_ = results.endpoints.get("os")
+    matched = os_.samples.get("matched") if os_ is not None else None
+    rob = matched.cox_arm_robust if matched is not None else None
+    if rob is not None and rob.hr is not None:
         console.print(f"Matched pairs: {results.matching.n_pairs}; OS HR (SI vs SE, robust by pair) "
-                      f"{rob['hr']:.2f} ({rob['lcl']:.2f}-{rob['ucl']:.2f})")
+                      f"{rob.hr:.2f} ({rob.lcl:.2f}-{rob.ucl:.2f})")
     for sk in results.skipped:
         console.print(f"[yellow]not estimated:[/] {sk['part']}: {sk['reason']}")
     if done.calibration is not None:

@@ -39,9 +39,23 @@ class StudyConfig(CohortConfig):
     @classmethod
     def _plan_onto_builtin(cls, data):
         """``analysis:`` as given is laid over the built-in plan before it is validated."""
-        if isinstance(data, Mapping) and isinstance(data.get("analysis"), Mapping):
-            return {**data, "analysis": deep_merge(builtin_plan_mapping(), data["analysis"])}
-        return data
+        if not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        if isinstance(out.get("analysis"), Mapping):
+            out["analysis"] = deep_merge(builtin_plan_mapping(), out["analysis"])
+        if "labels" in out:  # top-level labels: laid over the plan's, entry by entry, field by field
+            labels = out.pop("labels")
+            if labels is not None and not isinstance(labels, Mapping):
+                raise ValueError("labels: give a mapping of variable name -> {label, unit, levels, order}")
+            plan = dict(out["analysis"]) if isinstance(out.get("analysis"), Mapping) else builtin_plan_mapping()
+            merged = dict(plan.get("labels") or {})
+            for name, entry in (labels or {}).items():
+                base = merged.get(name)
+                merged[name] = ({**base, **entry} if isinstance(base, Mapping) and isinstance(entry, Mapping)
+                                else entry)
+            out["analysis"] = {**plan, "labels": merged}
+        return out
 
 
 def load_config(path: str | Path | None = None, overrides: Mapping | None = None,

@@ -152,7 +152,7 @@ def run_study(study_dir: str | Path | None = None, config: StudyConfig | str | P
             files = write_analysis_table(study, tmp, results.data)  # with the .hcc_ columns (distance, pair...)
             files += build_report(results, tmp, flow=study.flow, calibration=calibration, inputs=manifest_inputs,
                                   title=results.config.name, write_table=False,
-                                  write_manifest_file=False)
+                                  write_manifest_file=False).files
             if calibration is not None:
                 calibration.to_csv(tmp / "calibration.csv", index=False)
                 files.append(tmp / "calibration.csv")

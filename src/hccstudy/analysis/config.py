@@ -221,6 +221,10 @@ def _builtin_mapping() -> dict:
     data = load_yaml(text)
     if not isinstance(data, dict):  # a packaging defect, not a user mistake
         raise RuntimeError(f"hccstudy/data/{BUILTIN_PLAN} is not a mapping")
+    if "labels" not in data:  # the built-in study's variable dictionary is its plan's labels
+        from .labels import _builtin_text
+
+        data["labels"] = load_yaml(_builtin_text())
     return data
 
 

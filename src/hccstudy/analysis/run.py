@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .._files import InputFileError, read_regular_file
-from ..cohort.config import ConfigError
+from .._yaml import ConfigError
 from ..schema.readers import MAX_FILE_BYTES, parquet_problem, workbook_problem
 from ..stats.balance import balance_table, balance_terms, sample_sizes
 from ..stats.matching import MatchResult, nearest_neighbor
@@ -36,6 +36,7 @@ from ..stats.propensity import LogisticFit, design_matrix, logistic_irls
 from ..stats.table1 import table1
 from .columns import ARM, DISTANCE, PAIR, PREFIX, STATUS, TREATED, WEIGHT
 from .config import AnalysisConfig, load_analysis_config
+from .records import AdverseEventSummary, EndpointResult, ResponseSummary, frame_records, native
 from .survival import endpoint_results, outcome_tables
 
 
@@ -59,9 +60,9 @@ class Results:
     sample_sizes: pd.DataFrame | None
     labels: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    endpoints: dict = field(default_factory=dict)
-    response: dict | None = None
-    adverse_events: dict | None = None
+    endpoints: dict[str, EndpointResult] = field(default_factory=dict)
+    response: dict[str, ResponseSummary] | None = None          # by sample
+    adverse_events: dict[str, AdverseEventSummary] | None = None  # by sample
     skipped: list[dict] = field(default_factory=list)   # {"part", "reason"}: what was not estimated
 
     @property
@@ -77,7 +78,7 @@ class Results:
                 "n": int(len(self.data)),
                 "n_by_arm": {lab: int((arm == lab).sum()) for lab in self.labels.values()},
                 "excluded_missing": {"n": int(len(self.excluded_missing)),
-                                     "rows": _records(self.excluded_missing)},
+                                     "rows": frame_records(self.excluded_missing)},
             },
             "table1": {"before": _table_rows(self.table1_before),
                        "after": None if self.table1_after is None else _table_rows(self.table1_after)},
@@ -97,20 +98,20 @@ class Results:
                 "ratio": cfg.matching.ratio, "replace": cfg.matching.replace,
                 "n_matches": int(len(pairs)),
                 "weights_uniform": _uniform(self.matching.weights),
-                "pairs": [[_native(ids[a]), _native(ids[b])] for a, b in zip(pairs["treated"], pairs["control"], strict=True)],
+                "pairs": [[native(ids[a]), native(ids[b])] for a, b in zip(pairs["treated"], pairs["control"], strict=True)],
                 "pair_id": [int(p) for p in pairs["pair"]],
-                "unmatched": [{"id": _native(ids[i]), "arm": "treated" if units["treated"].iat[i] else "control",
+                "unmatched": [{"id": native(ids[i]), "arm": "treated" if units["treated"].iat[i] else "control",
                                "reason": units["status"].iat[i]} for i in np.flatnonzero(~units["matched"].to_numpy())],
-                "sample_sizes": _records(self.sample_sizes),
+                "sample_sizes": frame_records(self.sample_sizes),
                 "notes": list(self.matching.warnings),
             }
-            out["balance"] = _records(self.balance)
+            out["balance"] = frame_records(self.balance)
         if self.endpoints:
-            out["endpoints"] = self.endpoints
+            out["endpoints"] = {k: v.to_dict() for k, v in self.endpoints.items()}
         if self.response is not None:
-            out["response"] = self.response
+            out["response"] = {k: v.to_dict() for k, v in self.response.items()}
         if self.adverse_events is not None:
-            out["adverse_events"] = self.adverse_events
+            out["adverse_events"] = {k: v.to_dict() for k, v in self.adverse_events.items()}
         out["skipped"] = list(self.skipped)
         out["warnings"] = list(self.warnings)
         return _clean(out)
@@ -123,12 +124,6 @@ def _uniform(w: np.ndarray) -> bool:
     """All matched units weigh 1 (1:1, or 1:k with every set complete, without reuse)."""
     m = w[w > 0]
     return bool(len(m)) and bool(np.allclose(m, 1.0, rtol=1e-12, atol=0))
-
-
-def _native(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def _clean(o):
@@ -144,12 +139,6 @@ def _clean(o):
     if o is pd.NA or o is pd.NaT:
         return None
     return o
-
-
-def _records(df: pd.DataFrame | None) -> list[dict]:
-    if df is None:
-        return []
-    return [{k: _native(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
 
 
 def _table_rows(t: pd.DataFrame) -> list[dict]:
@@ -236,11 +225,11 @@ def _check_endpoints(cfg: AnalysisConfig, df: pd.DataFrame) -> None:
             raise ConfigError(f"endpoints.{ep.name}.time: column {ep.time!r} is not numeric")
         bad = t.notna() & ~np.isfinite(t.to_numpy(dtype=float, na_value=np.nan))
         if bad.any():
-            rows = [_native(v) for v in df.loc[bad, cfg.id].head(5)]
+            rows = [native(v) for v in df.loc[bad, cfg.id].head(5)]
             raise ConfigError(f"endpoints.{ep.name}.time: column {ep.time!r} has infinite times "
                               f"({int(bad.sum())} row(s), {cfg.id} {rows}); a time must be a finite number")
         if (t.dropna() < 0).any():
-            rows = [_native(v) for v in df.loc[t < 0, cfg.id].head(5)]
+            rows = [native(v) for v in df.loc[t < 0, cfg.id].head(5)]
             raise ConfigError(f"endpoints.{ep.name}.time: negative times in column {ep.time!r} ({cfg.id} {rows})")
 
 

@@ -1,5 +1,7 @@
-"""Publication figures (matplotlib, Agg): every figure saved as PNG (300 dpi) and SVG, byte-stable
-(no timestamps, fixed SVG ids).  Arm colours are fixed: control / first arm blue, treated / second
+"""Publication figures (matplotlib, Agg), drawn from the fitted objects (Kaplan–Meier steps, Cox rows),
+never refitted.  Each ``*_figure`` function draws and returns a Figure whose every text is already a
+display label (the report's sections pass labels, not code names); :func:`save` writes it, byte-stable
+(no timestamps, fixed SVG ids).  Arm colours are fixed: the first arm (the reference) blue, the second
 orange (colour-blind safe, Okabe–Ito)."""
 
 from __future__ import annotations
@@ -18,30 +20,12 @@ plt.rcParams.update({"svg.hashsalt": "hccstudy", "font.family": "DejaVu Sans", "
                      "axes.spines.top": False, "axes.spines.right": False})
 
 
-#: formats written by :func:`save` (the report adds PDF and TIFF: ``figure_formats``)
-FORMATS: list[str] = ["png", "svg"]
-
-
-class figure_formats:  # noqa: N801 -- used as a context manager
-    """``with figure_formats("png", "svg", "pdf", "tiff"): ...`` -- formats of every figure saved inside."""
-
-    def __init__(self, *formats: str):
-        self.formats = list(formats)
-
-    def __enter__(self):
-        self.saved = FORMATS[:]
-        FORMATS[:] = self.formats
-
-    def __exit__(self, *exc):
-        FORMATS[:] = self.saved
-
-
-def save(fig, stem: Path, formats=None) -> list[Path]:
+def save(fig, stem: Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """Save ``fig`` as ``stem.<fmt>``: PNG 300 dpi, SVG, PDF (no timestamps, fixed ids), TIFF 600 dpi
     LZW (journals); returns the paths."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     out = []
-    for fmt in formats or FORMATS:
+    for fmt in formats:
         path = stem.with_suffix(f".{fmt}")
         if fmt == "tiff":
             fig.savefig(path, dpi=600, bbox_inches="tight", pil_kwargs={"compression": "tiff_lzw"})
@@ -54,9 +38,10 @@ def save(fig, stem: Path, formats=None) -> list[Path]:
     return out
 
 
-def love_plot(balance: pd.DataFrame, stem: Path, threshold: float = 0.1) -> list[Path]:
-    """Signed standardised mean differences per term, before (open) and after (filled) matching."""
-    b = balance.iloc[::-1]
+def love_figure(terms: list[str], smd_before, smd_after, threshold: float = 0.1):
+    """Signed standardised mean differences per term (display labels, in table order), before (open)
+    and after (filled) matching."""
+    b = pd.DataFrame({"term": terms, "smd_before": smd_before, "smd_after": smd_after}).iloc[::-1]
     y = np.arange(len(b))
     fig, ax = plt.subplots(figsize=(5.5, 0.32 * len(b) + 1.2))
     ax.axvline(0, color="0.3", lw=0.8)
@@ -65,15 +50,16 @@ def love_plot(balance: pd.DataFrame, stem: Path, threshold: float = 0.1) -> list
     ax.scatter(b["smd_before"], y, facecolors="none", edgecolors=ARM_COLOURS[0], label="Before matching", zorder=3)
     ax.scatter(b["smd_after"], y, color=ARM_COLOURS[1], label="After matching", zorder=3)
     ax.set_yticks(y, b["term"])
-    ax.set_xlabel("Standardised mean difference (treated SD)")
+    ax.set_xlabel("Standardised mean difference")
     ax.legend(frameon=False, loc="lower right", fontsize=8)
     ax.set_title("Covariate balance", fontsize=10)
-    return save(fig, stem)
+    return fig
 
 
-def ps_plot(distance: np.ndarray, treated: np.ndarray, matched: np.ndarray, labels: tuple[str, str],
-            stem: Path, xlabel: str = "Propensity score") -> list[Path]:
-    """Distribution of the distance by arm, all units and matched units (mirrored histograms)."""
+def ps_figure(distance: np.ndarray, treated: np.ndarray, matched: np.ndarray, labels: tuple[str, str],
+              xlabel: str = "Propensity score"):
+    """Distribution of the distance by arm, all units and matched units (mirrored histograms);
+    ``labels``: (control, treated) display names."""
     d = np.asarray(distance, dtype=float)
     t = np.asarray(treated, dtype=bool)
     m = np.asarray(matched, dtype=bool)
@@ -88,20 +74,20 @@ def ps_plot(distance: np.ndarray, treated: np.ndarray, matched: np.ndarray, labe
         ax.axhline(0, color="0.3", lw=0.6)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel)
-    axes[0].set_ylabel("Units (control below)")
+    axes[0].set_ylabel(f"Patients ({labels[0]} below)")
     axes[1].legend(frameon=False, fontsize=8)
-    return save(fig, stem)
+    return fig
 
 
-def km_plot(curves: dict, stem: Path, *, p_value: float | None = None, xlabel: str = "Months",
-            ylabel: str = "Survival probability", breaks: list[float] | None = None, conf_int: bool = True,
-            median_lines: bool = True, title: str | None = None) -> list[Path]:
+def km_figure(curves: dict, *, p_value: float | None = None, xlabel: str = "Months",
+              ylabel: str = "Survival probability", breaks: list[float] | None = None, conf_int: bool = True,
+              median_lines: bool = True, title: str | None = None):
     """Kaplan–Meier curves in the survminer style: step curves per arm with censor ticks ('+'),
     optional CI ribbons, median lines, the log-rank P on the plot (survminer's format: "p < 0.0001" or
     "p = " two significant digits) and a number-at-risk table under the x axis aligned with its ticks
     (n at risk = #{time >= t}, as ``summary(fit, times)``).
 
-    ``curves``: {label: KaplanMeier}, in legend order (first arm blue, second orange)."""
+    ``curves``: {display name: KaplanMeier}, in legend order (first arm blue, second orange)."""
     from matplotlib.ticker import FixedLocator
 
     fig = plt.figure(figsize=(6.5, 5.2))
@@ -155,7 +141,7 @@ def km_plot(curves: dict, stem: Path, *, p_value: float | None = None, xlabel: s
             tab.text(t, y, str(int(n)), ha="center", va="center", color=ARM_COLOURS[k % len(ARM_COLOURS)], fontsize=8)
         tab.get_yticklabels()[y].set_color(ARM_COLOURS[k % len(ARM_COLOURS)])
     tab.set_title("Number at risk", fontsize=9, loc="left")
-    return save(fig, stem)
+    return fig
 
 
 def _nice_step(tmax: float) -> float:
@@ -167,19 +153,20 @@ def _nice_step(tmax: float) -> float:
     return float(10 * mag)
 
 
-def forest_plot(rows: list[dict], stem: Path, *, title: str = "", label_cols: tuple[str, ...] = ("variable", "term"),
-                extra: tuple[tuple[str, str], ...] = (), p_key: str = "p", xlabel: str = "Hazard ratio (95% CI)") -> list[Path]:
-    """Forest plot: one row per entry with its labels, HR (95% CI) text with 2 decimals, P ("<0.001"),
-    any ``extra`` (header, key) columns, a log x axis and a reference line at 1."""
-    from ..stats.tests import format_p
+def forest_figure(labels: pd.DataFrame, hr, lcl, ucl, p, *, title: str = "", p_header: str = "P",
+                  xlabel: str = "Hazard ratio (95% CI)"):
+    """Forest plot: one row per entry with its text columns (``labels``: header -> display text), HR (95%
+    CI) text, P, a log x axis and a reference line at 1."""
+    from matplotlib.ticker import FixedLocator, NullLocator
 
-    n = len(rows)
+    from .format import hr_ci, p_value
+
+    n = len(labels)
     fig = plt.figure(figsize=(8.5, 0.32 * n + 1.3))
     ax = fig.add_axes((0.52, 0.9 / (0.32 * n + 1.3), 0.28, 1 - 1.4 / (0.32 * n + 1.3)))
     y = np.arange(n)[::-1]
-    hr = np.array([r.get("hr", np.nan) for r in rows], dtype=float)
-    lo = np.array([r.get("lcl", np.nan) for r in rows], dtype=float)
-    hi = np.array([r.get("ucl", np.nan) for r in rows], dtype=float)
+    hr, lo, hi = (np.asarray(v, dtype=float) for v in (hr, lcl, ucl))
+    pv = np.asarray(p, dtype=float)
     ok = np.isfinite(hr) & np.isfinite(lo) & np.isfinite(hi) & (hr > 0)
     ax.hlines(y[ok], lo[ok], hi[ok], color="0.2", lw=1)
     ax.plot(hr[ok], y[ok], "s", color=ARM_COLOURS[0], ms=5)
@@ -189,7 +176,6 @@ def forest_plot(rows: list[dict], stem: Path, *, title: str = "", label_cols: tu
         lo_x, hi_x = np.nanmin(lo[ok]), np.nanmax(hi[ok])
         ax.set_xlim(min(lo_x, 0.9) / 1.2, max(hi_x, 1.1) * 1.2)
     ax.set_ylim(-0.7, n - 0.3)
-    from matplotlib.ticker import FixedLocator, NullLocator
     lim = ax.get_xlim()
     ticks = [v for v in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100) if lim[0] <= v <= lim[1]]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
@@ -199,21 +185,44 @@ def forest_plot(rows: list[dict], stem: Path, *, title: str = "", label_cols: tu
     ax.spines["left"].set_visible(False)
     ax.set_xlabel(xlabel)
     trans = ax.get_yaxis_transform()
-    heads = [c.capitalize() for c in label_cols] + [h for h, _ in extra]
+    heads = list(labels.columns)
     xs = np.linspace(-1.8, -0.7, len(heads)) if heads else []
     for k, h in enumerate(heads):
         ax.text(xs[k], n - 0.2, h, transform=trans, ha="left", va="bottom", fontweight="bold", fontsize=8)
     ax.text(1.05, n - 0.2, "HR (95% CI)", transform=trans, ha="left", va="bottom", fontweight="bold", fontsize=8)
-    ax.text(1.5, n - 0.2, "P for interaction" if p_key == "p_interaction" else "P", transform=trans, ha="left",
-            va="bottom", fontweight="bold", fontsize=8)
-    for i, r in enumerate(rows):
+    ax.text(1.5, n - 0.2, p_header, transform=trans, ha="left", va="bottom", fontweight="bold", fontsize=8)
+    for i, row in enumerate(labels.itertuples(index=False)):
         yy = y[i]
-        vals = [str(r.get(c, "")) for c in label_cols] + [str(r.get(key, "")) for _, key in extra]
-        for k, v in enumerate(vals):
-            ax.text(xs[k], yy, v, transform=trans, ha="left", va="center", fontsize=8)
-        txt = (f"{hr[i]:.2f} ({lo[i]:.2f}-{hi[i]:.2f})" if ok[i] else "NE")
-        ax.text(1.05, yy, txt, transform=trans, ha="left", va="center", fontsize=8)
-        ax.text(1.5, yy, format_p(r.get(p_key, np.nan)), transform=trans, ha="left", va="center", fontsize=8)
+        for k, v in enumerate(row):
+            ax.text(xs[k], yy, str(v), transform=trans, ha="left", va="center", fontsize=8)
+        ax.text(1.05, yy, hr_ci(hr[i], lo[i], hi[i]), transform=trans, ha="left", va="center", fontsize=8)
+        ax.text(1.5, yy, p_value(pv[i]), transform=trans, ha="left", va="center", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10, x=0.02, ha="left")
-    return save(fig, stem)
+    return fig
+
+
+def flow_figure(screened: int, excluded: list[tuple[str, int]], included: int, arms: list[tuple[str, int]],
+                matched: str | None = None):
+    """The patient flow (CONSORT style): screened -> excluded (each reason, n) -> included -> arms
+    (-> the matched sample)."""
+    lines = [f"Screened: {screened}", None, f"Excluded: {sum(n for _, n in excluded)}",
+             *[f"  {lab}: {n}" for lab, n in excluded if n > 0], None, f"Included: {included}", None,
+             "    ".join(f"{lab}: {n}" for lab, n in arms)]
+    if matched:
+        lines += [None, matched]
+    h = 0.28 * len(lines) + 0.4
+    fig = plt.figure(figsize=(6.5, h))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    y = 1 - 0.2 / h
+    for text in lines:
+        if text is None:
+            ax.text(0.5, y, "\u2193", ha="center", va="top", fontsize=11, transform=ax.transAxes)
+        else:
+            indent = text.startswith("  ")
+            ax.text(0.22 if indent else 0.5, y, text.strip(), ha="left" if indent else "center", va="top",
+                    fontsize=9, transform=ax.transAxes,
+                    bbox=None if indent else {"boxstyle": "round,pad=0.3", "fc": "#f7f7f7", "ec": "#333333", "lw": 0.8})
+        y -= 0.28 / h
+    return fig
