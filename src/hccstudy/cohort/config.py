@@ -20,6 +20,7 @@ from ..clinical.ctcae import DEFAULT_LIMITS
 from ..clinical.mrecist import MrecistOptions
 from ..schema import fields
 from ..schema.fields import LAB_RANGES
+from ..schema.mapping import CentreMapping, check_centres
 from ..schema.units import BILIRUBIN_FACTOR_RANGE
 
 #: Default order: liver function and PS come before the BCLC stage, because Child-Pugh C and ECOG >= 3
@@ -158,6 +159,15 @@ class StudyConfig(_Strict):
     eligibility: Eligibility = Eligibility()
     arm: ArmRule = ArmRule()
     endpoints: Endpoints = Endpoints()
+    centres: dict[str, CentreMapping] = Field(
+        {}, description="each centre's own column names, coded values and units, mapped onto the data model "
+                        "(see docs/config.md, Centres)")
+
+    @model_validator(mode="after")
+    def _centre_mappings(self):
+        """The mappings against the data model; the message names the key path itself."""
+        check_centres(self.centres)
+        return self
 
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> StudyConfig:

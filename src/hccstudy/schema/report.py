@@ -48,6 +48,9 @@ class IssueLog:
     """Collects issues as small DataFrames (built vectorised from masks, never row by row)."""
 
     parts: list[pd.DataFrame] = field(default_factory=list)
+    #: (file, column) -> the column as the report names it, e.g. ``ECOG_PS (ecog)`` for a column the
+    #: centre's mapping renamed, so that the user finds the cell under the name the file uses
+    column_labels: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def add_rows(
         self,
@@ -117,6 +120,12 @@ class IssueLog:
         else:
             issues = pd.DataFrame({c: pd.Series(dtype=object) for c in ISSUE_COLUMNS})
         issues["row"] = issues["row"].astype("int64")
+        if self.column_labels and len(issues):
+            keys = pd.MultiIndex.from_arrays([issues["file"].astype(str), issues["column"].astype(str)])
+            table = pd.Series(list(self.column_labels.values()),
+                              index=pd.MultiIndex.from_tuples(list(self.column_labels)), dtype=object)
+            labels = pd.Series(table.reindex(keys).to_numpy(), index=issues.index, dtype=object)
+            issues["column"] = labels.where(labels.notna(), issues["column"])
         order = {"error": 0, "warning": 1, "info": 2}
         issues = issues.assign(_s=issues["severity"].map(order)).sort_values(
             ["_s", "centre", "file", "row", "column", "rule"], kind="stable"
