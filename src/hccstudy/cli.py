@@ -138,7 +138,7 @@ def validate(
     """Check a study folder against the data model; exit 2 on errors, 0 with warnings only."""
     cfg = _config(config)
     with _output_file(csv, [study_dir, config]) if csv is not None else nullcontext() as csv_tmp:
-        result = ingest(study_dir, bilirubin_factor=cfg.units.bilirubin_factor)
+        result = ingest(study_dir, bilirubin_factor=cfg.units.bilirubin_factor, centres=cfg.centres)
         print_issues(result.report, limit=None if all_ else 50)
         if csv_tmp is not None:
             result.report.issues.to_csv(csv_tmp, index=False)

@@ -188,12 +188,13 @@ def _check_endpoints(p: pd.DataFrame, log: IssueLog, data_cutoff=None) -> None:
 def load_study(path: str | Path, config: StudyConfig | str | Path | None = None) -> Study:
     """Read, validate and derive a study folder.
 
-    ``config``: a :class:`StudyConfig`, a path to a YAML config, or ``None`` (defaults).  Raises
+    ``config``: a :class:`StudyConfig`, a path to a YAML config, or ``None`` (defaults); its ``centres``
+    (each centre's own column names, codes and units) are applied as the files are read.  Raises
     :class:`~hccstudy.schema.StudyInputError` (with ``.report``) when the input has errors.
     """
     cfg = config if isinstance(config, StudyConfig) else load_config(config)
     log = IssueLog()
-    ingested = ingest(path, bilirubin_factor=cfg.units.bilirubin_factor, log=log)
+    ingested = ingest(path, bilirubin_factor=cfg.units.bilirubin_factor, log=log, centres=cfg.centres)
     if not ingested.report.ok:
         raise StudyInputError(ingested.report)
     return build_study(ingested, cfg, log)

@@ -15,8 +15,8 @@ validator sees data-model names and the existing unit machinery converts the val
 never modified.  Issues keep naming the user's own column (``ECOG_PS (ecog)``) so the cell can be found.
 
 Matching rules: column names, as everywhere in the data model, ignore case and surrounding spaces; codes
-are compared as text after stripping, ignoring case, so ``1`` in YAML matches ``"1"`` or ``1.0`` in a
-file.  A code the map does not list stays as written and is then reported by the usual validation.
+are compared as text after stripping, ignoring case, with a whole number written as one, so ``1`` in
+YAML matches ``"1"``, ``"1.0"`` or the number 1.0 in a file.  A code the map does not list stays as written and is then reported by the usual validation.
 """
 
 from __future__ import annotations
@@ -45,6 +45,16 @@ def _key_text(k: Any) -> str:
     if isinstance(k, float) and k.is_integer():
         return str(int(k))
     return str(k).strip()
+
+
+def code_key(code: str) -> str:
+    """How a code is compared: stripped, case-folded, and a whole number written as one (``1.0`` -> ``1``)."""
+    c = str(code).strip().casefold()
+    try:
+        x = float(c)
+    except ValueError:
+        return c
+    return str(int(x)) if x.is_integer() and abs(x) < 2.0**53 else c
 
 
 def _text_mapping(v: Any, what: str) -> dict[str, str]:
@@ -182,7 +192,7 @@ def check_centres(centres: dict[str, CentreMapping]) -> None:
                 if _canonical_value(f, target) is None:
                     allowed = "yes/no (true, false)" if f.kind == "bool" else ", ".join(f.categories or {})
                     problems.append(f"{key}.{code}: {target!r} is not a value of {f.name}; allowed: {allowed}")
-                c = code.casefold()
+                c = code_key(code)
                 if c in folded and folded[c][1] != target:
                     problems.append(f"{key}.{code}: the same code as {folded[c][0]!r} once case is ignored, with "
                                     "another value; list it once")
@@ -235,7 +245,7 @@ class FileMapping:
             name = fname.strip().lower()
             if name in rt.names:
                 f = rt.field(name)
-                self.codes[name] = {c.casefold(): _canonical_value(f, t) or t for c, t in codes.items()}
+                self.codes[name] = {code_key(c): _canonical_value(f, t) or t for c, t in codes.items()}
         self.units = {f.strip().lower(): u for f, u in m.units.items()} if rt.name == "patients" else {}
 
     def __bool__(self) -> bool:
@@ -265,19 +275,20 @@ def rename_columns(names: list[str], fm: FileMapping) -> tuple[list[str], dict[s
 
 def apply_values(df: pd.DataFrame, fm: FileMapping) -> pd.DataFrame:
     """Coded values replaced (vectorised: one lookup per distinct code) and declared units filled.
-    Codes are compared as text after stripping, ignoring case; an unlisted code stays as written."""
+    Codes are compared by :func:`code_key`; an unlisted code stays as written."""
     if not fm.codes and not fm.units:
         return df
     df = df.copy()
     for name, lookup in fm.codes.items():
         if name not in df:
             continue
-        t = _as_text(df[name])
-        mapped = t.str.casefold().map(lookup)
-        hit = mapped.notna().to_numpy(dtype=bool)
+        codes, uniques = pd.factorize(_as_text(df[name]), use_na_sentinel=True)
+        found = np.array([lookup.get(code_key(u)) for u in uniques] + [None], dtype=object)  # per distinct code
+        mapped = found[codes]
+        hit = pd.notna(mapped)
         if hit.any():
-            col = df[name].astype(object)
-            col[hit] = mapped[hit].to_numpy(dtype=object)
+            col = df[name].to_numpy(dtype=object, copy=True)
+            col[hit] = mapped[hit]
             df[name] = col
     for name, unit in fm.units.items():
         ucol = f"{name}_unit"
