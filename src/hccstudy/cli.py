@@ -371,6 +371,40 @@ def analyze(
     console.print(f"Wrote {out}/results.json, Table 1, balance, pairs and figures/")
 
 
+#: what `hccstudy init` writes into DIR (besides the output marker): --force may replace only these
+_SKELETON_NAMES = {"study.yaml", "templates"}
+
+
+@app.command()
+def init(
+    study_dir: Annotated[Path, typer.Argument(help="New study folder to create.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a skeleton that init wrote before.")] = False,
+) -> None:
+    """Write a study skeleton: DIR/study.yaml (every key commented), DIR/templates/csv/<record type>.csv
+    and DIR/templates/centre_template.xlsx.  Copy the templates to DIR/<centre>/ (CSV) or DIR/<centre>.xlsx,
+    fill them, then run `hccstudy validate DIR --config DIR/study.yaml`."""
+    from .cohort.skeleton import write_skeleton
+    from .output import MARKER
+
+    empty = study_dir.is_dir() and not study_dir.is_symlink() and next(study_dir.iterdir(), None) is None
+    if study_dir.is_dir() and not empty:
+        other = sorted(p.name + ("/" if p.is_dir() else "") for p in study_dir.iterdir()
+                       if p.name not in _SKELETON_NAMES and not p.name.startswith(f".{study_dir.name}.")
+                       and p.name != MARKER)
+        if not force:
+            _fail(f"{study_dir} exists and is not empty: choose a new folder, or use --force to replace a "
+                  "skeleton that init wrote")
+        if other:
+            _fail(f"{study_dir} holds files init did not write ({', '.join(other[:5])}"
+                  f"{', ...' if len(other) > 5 else ''}): --force never replaces a study's data; choose a new folder")
+    with _output_folder(study_dir, force or empty, [], "init") as o, o.writing():
+        write_skeleton(o.path)
+    console.print(f"Wrote {study_dir}/study.yaml and the templates in {study_dir}/templates/ (csv/ and "
+                  "centre_template.xlsx).\nNext: copy the CSV templates to "
+                  f"{study_dir}/<centre>/ or the workbook to {study_dir}/<centre>.xlsx, fill them, then run\n"
+                  f"  hccstudy validate {study_dir} --config {study_dir}/study.yaml", soft_wrap=True)
+
+
 @app.command()
 def version() -> None:
     """Print the hccstudy version."""
