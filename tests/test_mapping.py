@@ -202,3 +202,52 @@ def test_misnamed_required_column_is_an_error_with_suggestion_and_nothing_writte
     result = runner.invoke(app, ["run", str(example_copy), "--out", str(out)])
     assert result.exit_code == 2 and "missing_column" in result.output and "Traceback" not in result.output
     assert not out.exists() and tree_digest(example_copy) == before
+
+
+# --------------------------------------------------------------------------- hccstudy map
+def test_map_table_and_stub_make_the_renamed_study_validate(example_copy: Path, tmp_path: Path, tree_digest):
+    """Close names are suggested; the --write stub, loaded as it is, makes the study validate."""
+    _edit(example_copy / "alpha/patients.csv",
+          lambda df: df.rename(columns={"patient_id": "PatientID", "ecog": "ECOG_PS", "ascites": "Ascites grade"}))
+    _edit(example_copy / "alpha/labs.csv", lambda df: df.rename(columns={"patient_id": "Pat"}))
+    _edit(example_copy / "beta/patients.csv", lambda df: df.assign(ward="B3"))
+    before = tree_digest(example_copy)
+    from hccstudy.schema.columnmap import column_map
+
+    table = column_map(example_copy)
+    alpha = table[table["file"] == "alpha/patients.csv"].set_index("field")
+    assert alpha.loc["ecog", ["column", "how"]].tolist() == ["ECOG_PS", "suggested"]
+    assert alpha.loc["patient_id", ["column", "how"]].tolist() == ["PatientID", "suggested"]
+    assert alpha.loc["sex", ["column", "how"]].tolist() == ["sex", "exact"]
+    assert alpha.loc["mvi_type", "how"] == "missing" and alpha.loc["mvi_type", "need"] == "optional"
+    extra = table[(table["how"] == "extra")]
+    assert extra[["file", "column"]].values.tolist() == [["beta/patients.csv", "ward"]]
+
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text("eligibility: {ecog_max: 1}\n", encoding="utf-8")
+    stub = tmp_path / "stub.yaml"
+    result = runner.invoke(app, ["map", str(example_copy), "--config", str(cfg), "--write", str(stub)])
+    assert result.exit_code == 2, result.output  # required fields only suggested under the given config
+    out = " ".join(result.output.split())
+    assert "ecog <- ECOG_PS: suggested" in out and "alpha/patients.ecog" in out
+    data = yaml.safe_load(stub.read_text(encoding="utf-8"))
+    assert data["eligibility"] == {"ecog_max": 1}  # the given config is kept
+    assert data["centres"]["alpha"]["columns"]["labs"] == {"Pat": "patient_id"}
+    assert runner.invoke(app, ["validate", str(example_copy), "--config", str(stub)]).exit_code == 0
+    result = runner.invoke(app, ["map", str(example_copy), "--config", str(stub)])
+    assert result.exit_code == 0 and "mapped in config" in result.output
+    # --write never replaces a file without --force, and never the config
+    assert runner.invoke(app, ["map", str(example_copy), "--write", str(stub)]).exit_code == 2
+    result = runner.invoke(app, ["map", str(example_copy), "--config", str(stub), "--write", str(stub), "--force"])
+    assert result.exit_code == 2 and yaml.safe_load(stub.read_text(encoding="utf-8")) == data
+    assert tree_digest(example_copy) == before
+
+
+def test_map_stub_marks_required_fields_without_a_suggestion(renamed: Path, tmp_path: Path):
+    stub = tmp_path / "stub.yaml"
+    result = runner.invoke(app, ["map", str(renamed), "--write", str(stub)])
+    assert result.exit_code == 2
+    text = stub.read_text(encoding="utf-8")
+    assert "# TODO sex (analysis; alpha/patients.csv)" in text and "# TODO test (always; alpha/labs.csv)" in text
+    cfg = load_config(stub)  # loads as written: the TODOs are comments
+    assert cfg.centres["alpha"].columns["patients"]["ECOG_PS"] == "ecog"
