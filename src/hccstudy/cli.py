@@ -420,7 +420,9 @@ def map_columns(
         text = ("# Written by `hccstudy map`: the config plus a centres: stub.  Check each '# suggested'\n"
                 "# line and complete each '# TODO', then validate with --config this file.\n" + text
                 + centres_stub(table, cfg.centres))
-        with _output_file_opt(write, [study_dir, config]) as tmp:
+        # never over an input: the config, or any centre's folder or workbook (the stub may go beside them)
+        sources = {study_dir / str(f).split("/")[0].split("[")[0] for f in table["file"]} | {study_dir / "templates"}
+        with _output_file_opt(write, [config, *sorted(sources)]) as tmp:
             tmp.write_text(text, encoding="utf-8")
         console.print(f"Wrote {write}")
     if len(todo):

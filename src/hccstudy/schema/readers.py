@@ -7,6 +7,7 @@ Layout::
       centre_b/patients.parquet, ...
       centre_c.xlsx            (one sheet per record type, sheet name = record type)
       templates/               (the empty templates of `hccstudy init`; not a centre, never read)
+      study.yaml, *.yml        (configs, e.g. the stub `hccstudy map --write` writes; not read here)
 
 The centre code is the folder or workbook name.  Every record keeps its provenance: ``centre``,
 ``source_file`` (relative to STUDY_DIR; ``workbook.xlsx[sheet]`` for Excel) and ``source_row`` (the
@@ -327,7 +328,7 @@ def read_study(study_dir: str | Path, log: IssueLog, centres: dict[str, CentreMa
         elif entry.suffix.lower() in EXCEL:
             centre, shown = entry.stem, entry.name
         else:
-            if entry.name.lower() not in {"study.yaml", "study.yml", "readme.md", "readme.txt"}:
+            if entry.suffix.lower() not in {".yaml", ".yml"} and entry.name.lower() not in {"readme.md", "readme.txt"}:
                 log.add(rule="unknown_file", severity="warning", file=entry.name,
                         message="not a centre folder or workbook; ignored")
             continue
