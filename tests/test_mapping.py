@@ -235,7 +235,11 @@ def test_map_table_and_stub_make_the_renamed_study_validate(example_copy: Path, 
     assert data["centres"]["alpha"]["columns"]["labs"] == {"Pat": "patient_id"}
     assert runner.invoke(app, ["validate", str(example_copy), "--config", str(stub)]).exit_code == 0
     result = runner.invoke(app, ["map", str(example_copy), "--config", str(stub)])
-    assert result.exit_code == 0 and "mapped in config" in result.output
+    assert result.exit_code == 0 and "ecog <- ECOG_PS: mapped in config" in " ".join(result.output.split())
+    from hccstudy.cohort.config import load_config as _load
+
+    again = column_map(example_copy, _load(stub).centres)
+    assert again.loc[again["how"] == "extra", "column"].tolist() == ["ward"]  # a mapped column is not extra
     # --write never replaces a file without --force, and never the config
     assert runner.invoke(app, ["map", str(example_copy), "--write", str(stub)]).exit_code == 2
     result = runner.invoke(app, ["map", str(example_copy), "--config", str(stub), "--write", str(stub), "--force"])
@@ -251,3 +255,20 @@ def test_map_stub_marks_required_fields_without_a_suggestion(renamed: Path, tmp_
     assert "# TODO sex (analysis; alpha/patients.csv)" in text and "# TODO test (always; alpha/labs.csv)" in text
     cfg = load_config(stub)  # loads as written: the TODOs are comments
     assert cfg.centres["alpha"].columns["patients"]["ECOG_PS"] == "ecog"
+
+
+def test_map_lists_codes_no_value_map_accepts(renamed: Path, tmp_path: Path):
+    """With the columns mapped but one code left out of the value map: listed, and a TODO in the stub."""
+    mapping = _mapping()
+    del mapping["alpha"]["values"]["sex"][2]
+    cfg = _write_config(tmp_path / "study.yaml", mapping)
+    from hccstudy.schema.columnmap import unmapped_codes
+
+    codes = unmapped_codes(renamed, load_config(cfg).centres)
+    assert codes[["centre", "field", "code"]].values.tolist() == [["alpha", "sex", "2"]]
+    stub = tmp_path / "stub.yaml"
+    result = runner.invoke(app, ["map", str(renamed), "--config", str(cfg), "--write", str(stub)])
+    assert result.exit_code == 0 and "patients.sex = '2'" in result.output
+    text = stub.read_text(encoding="utf-8")
+    assert "# TODO '2': <male, female>" in text
+    assert load_config(stub).centres["alpha"].values["sex"] == {"1": "male"}

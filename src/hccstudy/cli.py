@@ -389,7 +389,7 @@ def map_columns(
     import yaml
 
     from ._yaml import read_mapping
-    from .schema.columnmap import centres_stub, column_map, missing_required
+    from .schema.columnmap import centres_stub, column_map, missing_required, unmapped_codes
 
     cfg = _config(config)
     if not study_dir.is_dir():
@@ -409,6 +409,10 @@ def map_columns(
                 what = r.field or "-"
                 console.print(f"  {what} <- {r.column or '-'}: {r.how}" + (f" ({r.need})" if r.need and r.how == "missing" else ""),
                               soft_wrap=True, markup=False)
+    codes = unmapped_codes(study_dir, cfg.centres)
+    for r in codes.itertuples(index=False):
+        console.print(f"code not accepted: {r.centre}: {r.record_type}.{r.field} = {r.code!r} ({r.n} row(s)); "
+                      f"map it under centres.{r.centre}.values.{r.field}", soft_wrap=True, markup=False)
     absent = sorted(set(cfg.centres) - set(table["centre"]))
     for name in absent:
         err.print(f"[yellow]warning:[/] centres.{escape(name)} in the config names no centre of {escape(str(study_dir))}")
@@ -419,7 +423,7 @@ def map_columns(
         text = (yaml.safe_dump(given, sort_keys=False, allow_unicode=True) if given else "")
         text = ("# Written by `hccstudy map`: the config plus a centres: stub.  Check each '# suggested'\n"
                 "# line and complete each '# TODO', then validate with --config this file.\n" + text
-                + centres_stub(table, cfg.centres))
+                + centres_stub(table, cfg.centres, codes))
         # never over an input: the config, or any centre's folder or workbook (the stub may go beside them)
         sources = {study_dir / str(f).split("/")[0].split("[")[0] for f in table["file"]} | {study_dir / "templates"}
         with _output_file_opt(write, [config, *sorted(sources)]) as tmp:

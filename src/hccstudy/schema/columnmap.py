@@ -4,7 +4,8 @@
 (``how``: ``exact`` name, ``mapped`` in the config, ``suggested`` from the file's own headers, or
 ``missing``), and one row per file column that no field uses (``extra``).  :func:`centres_stub` turns
 it into YAML text for the ``centres`` key: the config's own mappings, the suggestions filled in, and a
-``# TODO`` comment for each required field with no suggestion.
+``# TODO`` comment for each required field with no suggestion and for each code of a coded field that
+neither the data model nor the config accepts (:func:`unmapped_codes`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from .fields import RECORD_TYPES
 from .mapping import CentreMapping, column_targets, file_mapping
 from .readers import read_study
 from .report import IssueLog
-from .validate import closest
+from .validate import _as_text, closest, parse_field
 
-__all__ = ["MAP_COLUMNS", "centres_stub", "column_map", "required"]
+__all__ = ["CODE_COLUMNS", "MAP_COLUMNS", "centres_stub", "column_map", "missing_required", "required",
+           "unmapped_codes"]
 
 MAP_COLUMNS = ["centre", "file", "record_type", "field", "need", "column", "how"]
 
@@ -55,7 +57,7 @@ def column_map(study_dir: str | Path, centres: dict[str, CentreMapping] | None =
             rename = fm.rename if fm is not None else {}
             by_target = {t: s for s, t in rename.items() if s in cols}
             targets = column_targets(rt)
-            used: set[str] = set(by_target)
+            used: set[str] = set(by_target.values())  # the file's columns a field uses
             found: dict[str, tuple[str, str]] = {}
             for t in targets:
                 if t in by_target:
@@ -63,7 +65,7 @@ def column_map(study_dir: str | Path, centres: dict[str, CentreMapping] | None =
                 elif t in cols and t not in rename:
                     found[t] = (t, "exact")
                     used.add(t)
-            free = [c for c in cols if c not in used and c not in targets]
+            free = [c for c in cols if c not in used]
             order = sorted((t for t in targets if t not in found), key=lambda t: not required(rname, t))
             for t in order:
                 hit = closest(t, free)
@@ -82,6 +84,30 @@ def column_map(study_dir: str | Path, centres: dict[str, CentreMapping] | None =
     return pd.DataFrame(rows, columns=MAP_COLUMNS)
 
 
+CODE_COLUMNS = ["centre", "record_type", "field", "code", "n"]
+
+
+def unmapped_codes(study_dir: str | Path, centres: dict[str, CentreMapping] | None = None) -> pd.DataFrame:
+    """Codes of coded fields (categories, yes/no) that neither the data model nor the config's value
+    maps accept, per centre and field, with their number of rows (the rows ``validate`` would report)."""
+    raw = read_study(study_dir, IssueLog(), centres)  # with the mapping applied, as validate reads it
+    parts = []
+    for rname, df in raw.tables.items():
+        rt = RECORD_TYPES[rname]
+        for f in rt.fields:
+            if f.kind not in ("category", "bool") or f.name not in df:
+                continue
+            _vals, bad = parse_field(df[f.name], f)
+            if not bad.any():
+                continue
+            sub = pd.DataFrame({"centre": df["centre"].to_numpy()[bad], "code": _as_text(df[f.name])[bad].to_numpy()})
+            n = sub.groupby(["centre", "code"], sort=True).size().rename("n").reset_index()
+            parts.append(n.assign(record_type=rname, field=f.name))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in CODE_COLUMNS})
+    return pd.concat(parts, ignore_index=True)[CODE_COLUMNS]
+
+
 def missing_required(table: pd.DataFrame) -> pd.DataFrame:
     """Rows of a :func:`column_map` table whose required field the config does not find (suggested or missing)."""
     need = table["need"].isin(["always", "analysis"]) & ~(
@@ -94,10 +120,13 @@ def _y(v) -> str:
     return yaml.safe_dump(v, default_flow_style=True, allow_unicode=True, width=1 << 20).strip().removesuffix("...").strip()
 
 
-def centres_stub(table: pd.DataFrame, centres: dict[str, CentreMapping] | None = None) -> str:
+def centres_stub(table: pd.DataFrame, centres: dict[str, CentreMapping] | None = None,
+                 codes: pd.DataFrame | None = None) -> str:
     """YAML text of a ``centres:`` key: the config's mappings, each suggestion of ``table`` filled in
-    (``# suggested: check``) and ``# TODO`` for each required field with no column."""
+    (``# suggested: check``), ``# TODO`` for each required field with no column and for each code of
+    ``codes`` (:func:`unmapped_codes`) that no value map lists."""
     centres = centres or {}
+    codes = codes if codes is not None else pd.DataFrame(columns=CODE_COLUMNS)
     lines = ["centres:"]
     names = sorted(set(table["centre"]) | set(centres))
     for centre in names:
@@ -119,8 +148,18 @@ def centres_stub(table: pd.DataFrame, centres: dict[str, CentreMapping] | None =
         body = []
         if block:
             body += ["    columns:", *block]
-        if given.values:
-            body.append(f"    values: {_y(given.values)}")
+        todo = codes[codes["centre"] == centre]
+        value_fields = list(dict.fromkeys([*given.values, *todo["field"]]))
+        if value_fields:
+            body.append("    values:")
+        for fname in value_fields:
+            body.append(f"      {_y(fname)}:")
+            body += [f"        {_y(c)}: {_y(v)}" for c, v in given.values.get(fname, {}).items()]
+            for r in todo[todo["field"] == fname].itertuples(index=False):
+                rt = RECORD_TYPES[r.record_type]
+                f = rt.field(r.field)
+                allowed = "yes, no" if f.kind == "bool" else ", ".join(f.categories or {})
+                body.append(f"        # TODO {_y(r.code)}: <{allowed}>   ({r.n} row(s) of {r.record_type})")
         if given.units:
             body.append(f"    units: {_y(given.units)}")
         if body:

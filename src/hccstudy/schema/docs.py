@@ -73,11 +73,14 @@ headers and the mapping that would fix it.
 
 **See how your columns meet the data model** with `hccstudy map DIR [--config study.yaml]`: per centre
 and file, each field with the column used and how (exact name, mapped in config, suggested, missing
--- required or optional), and each column no field uses (extra; ignored with a warning).  `--write FILE`
+-- required or optional), and each column no field uses (extra; ignored with a warning); then each
+code of a coded field that neither the data model nor the config's value maps accept.  `--write FILE`
 writes a new YAML file: the given config plus a `centres:` stub with the suggestions filled in
-(`# suggested: check`) and a `# TODO` line for each required field with no column.  It never replaces the
-config or an input file, nor an existing file without `--force`.  `map` exits 0 when the given config finds
-every required field, 2 when one is only suggested or missing (the stub is written all the same).
+(`# suggested: check`), a `# TODO` line for each required field with no column and one for each code
+not accepted.  It never replaces the config or an input file, nor an existing file without `--force`.
+`map` exits 0 when the given config finds every required field, 2 when one is only suggested or missing
+(the stub is written all the same); codes not accepted do not change the exit code (`validate` reports
+them, with their rows).
 
 ```bash
 hccstudy map mystudy --config mystudy/study.yaml --write mystudy/study-mapped.yaml
