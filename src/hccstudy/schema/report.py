@@ -127,16 +127,19 @@ class IssueLog:
             labels = pd.Series(table.reindex(keys).to_numpy(), index=issues.index, dtype=object)
             issues["column"] = labels.where(labels.notna(), issues["column"])
         order = {"error": 0, "warning": 1, "info": 2}
-        issues = issues.assign(_s=issues["severity"].map(order)).sort_values(
-            ["_s", "centre", "file", "row", "column", "rule"], kind="stable"
-        ).drop(columns="_s").reset_index(drop=True)
+        # within a severity, issues about a whole file or column (a missing column, a bad file) first:
+        # they explain the row issues that follow (a misnamed patient_id makes every record an orphan)
+        issues = issues.assign(_s=issues["severity"].map(order), _rows=issues["row"] >= 0).sort_values(
+            ["_s", "_rows", "centre", "file", "row", "column", "rule"], kind="stable"
+        ).drop(columns=["_s", "_rows"]).reset_index(drop=True)
         return ValidationReport(issues=issues[ISSUE_COLUMNS], counts=dict(counts or {}))
 
 
 @dataclass(frozen=True)
 class ValidationReport:
-    """All issues found, most severe first.  ``row`` is the 1-based line/row in the source file
-    (the header is row 1 in CSV and Excel, so the first record is row 2; Parquet rows count from 1);
+    """All issues found, most severe first, and within a severity those about a whole file or column
+    first.  ``row`` is the 1-based line/row in the source file (the header is row 1 in CSV and Excel,
+    so the first record is row 2; Parquet rows count from 1);
     -1 when an issue concerns a whole file or column.  ``counts`` holds record counts per table."""
 
     issues: pd.DataFrame
