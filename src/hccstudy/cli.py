@@ -148,7 +148,7 @@ def validate(
     """Check a study folder against the data model; exit 2 on errors, 0 with warnings only."""
     cfg = _config(config, set_)
     with _output_file(csv, [study_dir, config]) if csv is not None else nullcontext() as csv_tmp:
-        result = ingest(study_dir, bilirubin_factor=cfg.units.bilirubin_factor)
+        result = ingest(study_dir, bilirubin_factor=cfg.units.bilirubin_factor, centres=cfg.centres)
         print_issues(result.report, limit=None if all_ else 50)
         if csv_tmp is not None:
             result.report.issues.to_csv(csv_tmp, index=False)
@@ -367,6 +367,114 @@ def analyze(
     for sk in results.skipped:
         console.print(f"[yellow]not estimated:[/] {sk['part']}: {sk['reason']}")
     console.print(f"Wrote {out}/results.json, Table 1, balance, pairs and figures/")
+
+
+_HOW = {"exact": "exact name", "mapped": "mapped in config", "suggested": "suggested (did you mean)",
+        "missing": "missing", "extra": "extra (not used)"}
+
+
+@app.command(name="map")
+def map_columns(
+    study_dir: Annotated[Path, typer.Argument(help="Study folder: one sub-folder or workbook per centre.")],
+    config: ConfigOpt = None,
+    write: Annotated[Path | None, typer.Option("--write", help="Write the config plus a centres: stub to this new YAML file.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --write file (never the --config file).")] = False,
+) -> None:
+    """How each centre's columns meet the data model: per centre and file, each field with the column used
+    and how (exact name, mapped in config, suggested, missing), and the columns not used.  --write adds a
+    centres: stub with the suggestions to a copy of the config.  Exit 0 when every required field is found
+    under the given config, 2 when one is only suggested or missing (the stub is written all the same)."""
+    import yaml
+
+    from ._yaml import read_mapping
+    from .schema.columnmap import centres_stub, column_map, missing_required, unmapped_codes
+
+    cfg = _config(config)
+    if not study_dir.is_dir():
+        _fail(f"study folder not found: {study_dir}")
+    if write is not None and write.exists() and not force:
+        _fail(f"--write {write} exists: use --force to replace it (the --config file is never replaced)")
+    table = column_map(study_dir, cfg.centres)
+    if table.empty:
+        _fail(f"no centre found in {study_dir}: expected one sub-folder or .xlsx workbook per centre")
+    for (centre, file), part in table.groupby(["centre", "file"], sort=True):
+        shown = part.assign(how=part["how"].map(_HOW), need=part["need"].replace({"always": "required", "analysis": "required"}))
+        if console.is_terminal:
+            _print_frame(shown[["field", "need", "column", "how"]], f"{centre}: {file}")
+        else:
+            console.print(f"{centre}: {file}", soft_wrap=True, markup=False)
+            for r in shown.itertuples(index=False):
+                what = r.field or "-"
+                console.print(f"  {what} <- {r.column or '-'}: {r.how}" + (f" ({r.need})" if r.need and r.how == "missing" else ""),
+                              soft_wrap=True, markup=False)
+    codes = unmapped_codes(study_dir, cfg.centres)
+    for r in codes.itertuples(index=False):
+        console.print(f"code not accepted: {r.centre}: {r.record_type}.{r.field} = {r.code!r} ({r.n} row(s)); "
+                      f"map it under centres.{r.centre}.values.{r.field}", soft_wrap=True, markup=False)
+    absent = sorted(set(cfg.centres) - set(table["centre"]))
+    for name in absent:
+        err.print(f"[yellow]warning:[/] centres.{escape(name)} in the config names no centre of {escape(str(study_dir))}")
+    todo = missing_required(table)
+    if write is not None:
+        given = read_mapping(config) if config is not None else {}
+        given.pop("centres", None)
+        text = (yaml.safe_dump(given, sort_keys=False, allow_unicode=True) if given else "")
+        text = ("# Written by `hccstudy map`: the config plus a centres: stub.  Check each '# suggested'\n"
+                "# line and complete each '# TODO', then validate with --config this file.\n" + text
+                + centres_stub(table, cfg.centres, codes))
+        # never over an input: the config, or any centre's folder or workbook (the stub may go beside them)
+        sources = {study_dir / str(f).split("/")[0].split("[")[0] for f in table["file"]} | {study_dir / "templates"}
+        with _output_file_opt(write, [config, *sorted(sources)]) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {write}")
+    if len(todo):
+        err.print(f"{len(todo)} required field(s) not found under the config: "
+                  + ", ".join(f"{r.centre}/{r.record_type}.{r.field}" for r in todo.itertuples(index=False)),
+                  soft_wrap=True, markup=False)
+        raise typer.Exit(2)
+
+
+@contextmanager
+def _output_file_opt(path: Path, inputs: Iterable[Path | None]) -> Iterator[Path]:
+    try:
+        with OutputFile(path, inputs=[p for p in inputs if p is not None], option="--write") as tmp:
+            yield tmp
+    except OutputError as exc:
+        _fail(str(exc), exc.exit_code)
+
+
+#: what `hccstudy init` writes into DIR (besides the output marker): --force may replace only these
+_SKELETON_NAMES = {"study.yaml", "templates"}
+
+
+@app.command()
+def init(
+    study_dir: Annotated[Path, typer.Argument(help="New study folder to create.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a skeleton that init wrote before.")] = False,
+) -> None:
+    """Write a study skeleton: DIR/study.yaml (every key commented), DIR/templates/csv/<record type>.csv
+    and DIR/templates/centre_template.xlsx.  Copy the templates to DIR/<centre>/ (CSV) or DIR/<centre>.xlsx,
+    fill them, then run `hccstudy validate DIR --config DIR/study.yaml`."""
+    from .cohort.skeleton import write_skeleton
+    from .output import MARKER
+
+    empty = study_dir.is_dir() and not study_dir.is_symlink() and next(study_dir.iterdir(), None) is None
+    if study_dir.is_dir() and not empty:
+        other = sorted(p.name + ("/" if p.is_dir() else "") for p in study_dir.iterdir()
+                       if p.name not in _SKELETON_NAMES and not p.name.startswith(f".{study_dir.name}.")
+                       and p.name != MARKER)
+        if not force:
+            _fail(f"{study_dir} exists and is not empty: choose a new folder, or use --force to replace a "
+                  "skeleton that init wrote")
+        if other:
+            _fail(f"{study_dir} holds files init did not write ({', '.join(other[:5])}"
+                  f"{', ...' if len(other) > 5 else ''}): --force never replaces a study's data; choose a new folder")
+    with _output_folder(study_dir, force or empty, [], "init") as o, o.writing():
+        write_skeleton(o.path, model=StudyConfig)  # the whole study.yaml: cohort keys and analysis:
+    console.print(f"Wrote {study_dir}/study.yaml and the templates in {study_dir}/templates/ (csv/ and "
+                  "centre_template.xlsx).\nNext: copy the CSV templates to "
+                  f"{study_dir}/<centre>/ or the workbook to {study_dir}/<centre>.xlsx, fill them, then run\n"
+                  f"  hccstudy validate {study_dir} --config {study_dir}/study.yaml", soft_wrap=True)
 
 
 @app.command()

@@ -32,6 +32,7 @@ from ..clinical.ctcae import DEFAULT_LIMITS
 from ..clinical.mrecist import MrecistOptions
 from ..schema import fields
 from ..schema.fields import LAB_RANGES
+from ..schema.mapping import CentreMapping, check_centres
 from ..schema.units import BILIRUBIN_FACTOR_RANGE
 from .expressions import ExpressionError, check_expression
 
@@ -240,6 +241,15 @@ class CohortConfig(_Strict):
     eligibility: Eligibility = Eligibility()
     arm: ArmRule = ArmRule()
     endpoints: Endpoints = Endpoints()
+    centres: dict[str, CentreMapping] = Field(
+        {}, description="each centre's own column names, coded values and units, mapped onto the data model "
+                        "(see docs/config.md, Centres)")
+
+    @model_validator(mode="after")
+    def _centre_mappings(self):
+        """The mappings against the data model; the message names the key path itself."""
+        check_centres(self.centres)
+        return self
 
 
 #: study.yaml keys validated above the cohort layer (by hccstudy.config.StudyConfig), not here

@@ -190,12 +190,13 @@ def load_study(path: str | Path, config: CohortConfig | str | Path | None = None
 
     ``config``: a :class:`~hccstudy.config.StudyConfig` (or its cohort part), a path to a YAML study
     config (only its cohort keys are read here; ``hccstudy.load_config`` reads the whole file), or
-    ``None`` (defaults).  Raises
+    ``None`` (defaults); its ``centres`` (each centre's own column names, codes and units) are applied
+    as the files are read.  Raises
     :class:`~hccstudy.schema.StudyInputError` (with ``.report``) when the input has errors.
     """
     cfg = config if isinstance(config, CohortConfig) else load_cohort_config(config)
     log = IssueLog()
-    ingested = ingest(path, bilirubin_factor=cfg.units.bilirubin_factor, log=log)
+    ingested = ingest(path, bilirubin_factor=cfg.units.bilirubin_factor, log=log, centres=cfg.centres)
     if not ingested.report.ok:
         raise StudyInputError(ingested.report)
     return build_study(ingested, cfg, log)

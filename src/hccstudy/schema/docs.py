@@ -16,6 +16,7 @@ and `source_row` (CSV/Excel: the header is row 1, so the first record is row 2; 
 
 Conventions
 - Column names are matched case-insensitively; unknown columns are reported as warnings and ignored.
+  A centre may keep its own column names, codes and units: see "Your own study" at the end.
 - Dates: ISO `YYYY-MM-DD` (Excel date cells are accepted as dates).
 - Yes/no: {true} / {false} (case-insensitive).
 - Missing: an empty cell, `NA`, `NaN`, `N/A` or `.`.
@@ -41,6 +42,50 @@ Conventions
   `duplicate_file`, `duplicate_sheet`, `duplicate_column`, `duplicate_centre` (naming both the folder
   and the workbook), `missing_patients`; `unknown_file`, `unknown_sheet` are warnings.  In CSV, the
   row of a record is the line it starts on, also after values with quoted line breaks.
+"""
+
+
+OWN_STUDY = """## Your own study: init, your column names, map
+
+**Start a study** with `hccstudy init DIR`.  It writes `DIR/study.yaml` (every config key commented out,
+with its default; see docs/config.md), `DIR/templates/csv/<record type>.csv` (header-only CSV templates)
+and `DIR/templates/centre_template.xlsx` (one sheet per record type; each header cell has a comment giving
+the description, unit, range and allowed values, and each column an Excel data validation: a list for
+coded fields, a number or date range where simple; they warn, so a listed synonym can still be typed).
+Put each centre's filled files in `DIR/<centre>/` (copies of the CSV templates) or `DIR/<centre>.xlsx` (a
+copy of the workbook).  The `templates` folder, the workbook's hidden `_lists` sheet and `.yaml` files in
+`DIR` are never read as data.  An existing non-empty `DIR` is refused; `--force` replaces only a
+skeleton that `init` wrote, never a folder holding a centre's data.
+
+```bash
+hccstudy init mystudy
+mkdir mystudy/east
+cp mystudy/templates/csv/*.csv mystudy/east/
+hccstudy validate mystudy --config mystudy/study.yaml
+```
+
+**Keep your own column names, codes and units**: map them in study.yaml under `centres:` (docs/config.md,
+section Centres) instead of editing the files.  The mapping is applied as each file is read; issues name
+the column as your file does, with the field in brackets (`ECOG_PS (ecog)`), and the input files are
+never modified.  A code the mapping does not list stays as written and is reported by the usual rules.
+A required column that is absent is an error (`missing_column`) with a suggestion from the file's own
+headers and the mapping that would fix it.
+
+**See how your columns meet the data model** with `hccstudy map DIR [--config study.yaml]`: per centre
+and file, each field with the column used and how (exact name, mapped in config, suggested, missing
+-- required or optional), and each column no field uses (extra; ignored with a warning); then each
+code of a coded field that neither the data model nor the config's value maps accept.  `--write FILE`
+writes a new YAML file: the given config plus a `centres:` stub with the suggestions filled in
+(`# suggested: check`), a `# TODO` line for each required field with no column and one for each code
+not accepted.  It never replaces the config or an input file, nor an existing file without `--force`.
+`map` exits 0 when the given config finds every required field, 2 when one is only suggested or missing
+(the stub is written all the same); codes not accepted do not change the exit code (`validate` reports
+them, with their rows).
+
+```bash
+hccstudy map mystudy --config mystudy/study.yaml --write mystudy/study-mapped.yaml
+hccstudy validate mystudy --config mystudy/study-mapped.yaml
+```
 """
 
 
@@ -83,6 +128,7 @@ def render_data_model() -> str:
     out.append("## Known systemic agents\n\n| agent | drug_class |\n|---|---|")
     out.extend(f"| {a} | {c} |" for a, c in AGENT_CLASS.items())
     out.append("")
+    out.append(OWN_STUDY)
     return "\n".join(out) + "\n"
 
 

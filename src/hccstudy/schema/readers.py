@@ -6,6 +6,8 @@ Layout::
       centre_a/patients.csv, haic_cycles.csv, systemic.csv, labs.csv, assessments.csv, adverse_events.csv
       centre_b/patients.parquet, ...
       centre_c.xlsx            (one sheet per record type, sheet name = record type)
+      templates/               (the empty templates of `hccstudy init`; not a centre, never read)
+      study.yaml, *.yml        (configs, e.g. the stub `hccstudy map --write` writes; not read here)
 
 The centre code is the folder or workbook name.  Every record keeps its provenance: ``centre``,
 ``source_file`` (relative to STUDY_DIR; ``workbook.xlsx[sheet]`` for Excel) and ``source_row`` (the
@@ -29,7 +31,7 @@ import hashlib
 import io
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +39,9 @@ import pandas as pd
 
 from .._files import InputFileError, NotUtf8Error, decode_utf8, read_regular_file
 from .fields import RECORD_TYPES
+from .mapping import CentreMapping, FileMapping, apply_values, file_mapping, rename_columns
 from .report import IssueLog
+from .validate import closest
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 EXCEL = {".xlsx", ".xlsm"}
@@ -52,6 +56,10 @@ MAX_PARQUET_BYTES = 1 << 30
 #: a workbook part over 1 MiB that deflates more than this is a decompression bomb, not a table
 MAX_COMPRESSION_RATIO = 200
 NA_VALUES = ["", "NA", "NaN", "na", "N/A", "."]
+#: a folder of this name in a study folder holds the empty templates of `hccstudy init`: not a centre
+TEMPLATES_FOLDER = "templates"
+#: a sheet of this name in a workbook holds the template's lists of allowed values: not a record type
+LISTS_SHEET = "_lists"
 
 
 @dataclass(frozen=True)
@@ -102,13 +110,38 @@ def _drop_duplicate_columns(df: pd.DataFrame, written: list, centre: str, source
     return df.loc[:, ~names.duplicated(keep="first")]
 
 
+def _apply_column_map(df: pd.DataFrame, written: list, fm: FileMapping, source: str, log: IssueLog) -> pd.DataFrame:
+    """Rename the centre's columns to data-model fields (config ``centres.<centre>.columns``).  A file that
+    also has a column under the field's own name is an error naming both; the mapped column is read.
+    Issues on a renamed column name it as the file does: ``ECOG_PS (ecog)``."""
+    as_written = dict(zip(_column_names(written), (str(w).strip() for w in written), strict=False))
+    orig = list(df.columns)
+    new, renamed = rename_columns(orig, fm)
+    mapped = np.array([c in fm.rename for c in orig], dtype=bool)
+    names = pd.Index(new)
+    clash = names.duplicated(keep=False) & ~mapped  # an unmapped column under a mapped column's new name
+    for target, src in renamed.items():
+        log.column_labels[(source, target)] = f"{as_written.get(src, src)} ({target})"
+    for i in np.flatnonzero(clash):
+        target = new[i]
+        src = renamed[target]
+        log.add(rule="duplicate_column", centre=fm.centre, file=source, column=target, value=target,
+                message=f"column {as_written.get(src, src)!r} is mapped to {target!r} ({fm.config_key}) but the "
+                        f"file also has a column {as_written.get(orig[i], orig[i])!r}; remove one or map it "
+                        "elsewhere (the mapped column was read)")
+    return df.set_axis(new, axis=1).loc[:, ~clash]
+
+
 def _with_provenance(df: pd.DataFrame, centre: str, source: str, rows: np.ndarray, log: IssueLog,
-                     written: list | None = None) -> pd.DataFrame:
-    """``df`` with matched column names, provenance columns and blank rows dropped (counted).
-    ``rows``: the source row of each record; ``written``: the column names as in the file."""
+                     written: list | None = None, fm: FileMapping | None = None) -> pd.DataFrame:
+    """``df`` with matched column names, provenance columns and blank rows dropped (counted), and the
+    centre's mapping applied (``fm``).  ``rows``: the source row of each record; ``written``: the
+    column names as in the file."""
     written = list(df.columns) if written is None else written
     df = df.set_axis(_column_names(written), axis=1)
     df = _drop_duplicate_columns(df, written, centre, source, log)
+    if fm is not None:
+        df = _apply_column_map(df, written, fm, source, log)
     cols = list(df.columns)
     df = df.copy()
     df["source_row"] = np.asarray(rows, dtype="int64")
@@ -122,8 +155,11 @@ def _with_provenance(df: pd.DataFrame, centre: str, source: str, rows: np.ndarra
         log.add_rows(df, blank, column=None, rule="empty_row", severity="warning",
                      message="empty row ignored (counted, not analysed)")
         df = df.loc[~blank]
+    if fm is not None:  # after the blank-row check: a declared unit must not make an empty row look filled
+        df = apply_values(df, fm)
     df = df.reset_index(drop=True)
-    df.attrs = {"source_file": source, "centre": centre, "columns": cols}
+    as_written = {n: str(w).strip() for n, w in zip(_column_names(written), written, strict=False)}
+    df.attrs = {"source_file": source, "centre": centre, "columns": cols, "written": as_written}
     return df
 
 
@@ -264,27 +300,35 @@ class RawStudy:
     tables: dict[str, pd.DataFrame]
     inputs: list[InputFile]
     columns: dict[str, dict[str, tuple[str, list[str]]]]
+    #: per source file, each matched (lower-case) column name -> the name as written in the file
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def read_study(study_dir: str | Path, log: IssueLog) -> RawStudy:
-    """Read every centre of ``study_dir`` (see the module docstring for the layout)."""
+def read_study(study_dir: str | Path, log: IssueLog, centres: dict[str, CentreMapping] | None = None) -> RawStudy:
+    """Read every centre of ``study_dir`` (see the module docstring for the layout).  ``centres``: each
+    centre's own column names, codes and units (config ``centres``; :mod:`hccstudy.schema.mapping`),
+    applied to its files as they are read; a centre named there but absent from the folder is an
+    error (rule ``unknown_centre``)."""
     root = Path(study_dir)
+    mapping = centres
     columns: dict[str, dict[str, tuple[str, list[str]]]] = {name: {} for name in RECORD_TYPES}
     if not root.is_dir():
         log.add(rule="study_dir", message=f"study folder not found: {root}", file=str(root))
-        return RawStudy({}, [], columns)
+        return RawStudy({}, [], columns, {})
     frames: dict[str, list[pd.DataFrame]] = {name: [] for name in RECORD_TYPES}
     inputs: list[InputFile] = []
     centres: dict[str, list[str]] = {}
     for entry in _entries(root, root, "", log):
         if entry.name.startswith((".", "~$")):
             continue
+        if entry.is_dir() and entry.name.lower() == TEMPLATES_FOLDER:  # `hccstudy init` puts the empty templates there
+            continue
         if entry.is_dir():
             centre, shown = entry.name, entry.name + "/"
         elif entry.suffix.lower() in EXCEL:
             centre, shown = entry.stem, entry.name
         else:
-            if entry.name.lower() not in {"study.yaml", "study.yml", "readme.md", "readme.txt"}:
+            if entry.suffix.lower() not in {".yaml", ".yml"} and entry.name.lower() not in {"readme.md", "readme.txt"}:
                 log.add(rule="unknown_file", severity="warning", file=entry.name,
                         message="not a centre folder or workbook; ignored")
             continue
@@ -292,25 +336,33 @@ def read_study(study_dir: str | Path, log: IssueLog) -> RawStudy:
         if len(centres[centre]) > 1:
             continue  # reported below, read once
         if entry.is_dir():
-            _read_centre_folder(root, entry, frames, inputs, log)
+            _read_centre_folder(root, entry, frames, inputs, log, mapping)
         else:
-            _read_workbook(root, entry, frames, inputs, log)
+            _read_workbook(root, entry, frames, inputs, log, mapping)
     if not centres:
         log.add(rule="no_centres", file=str(root),
                 message="no centre found: expected one sub-folder or .xlsx workbook per centre")
+    for name in mapping or {}:
+        if name not in centres:
+            hit = closest(name, list(centres))
+            close = f"; did you mean {hit!r}?" if hit is not None else ""
+            log.add(rule="unknown_centre", centre=name, file=str(root),
+                    message=f"centres.{name} in the config names no centre of the study folder{close}; centres "
+                            f"found: {', '.join(sorted(centres)) or 'none'}")
     for c, shown in sorted(centres.items()):
         if len(shown) > 1:
             log.add(rule="duplicate_centre", centre=c, file=" and ".join(shown),
                     message=f"centre {c!r} is given {len(shown)} times ({', '.join(shown)}); only {shown[0]} "
                             "was read: keep one folder or workbook per centre")
-    tables = {}
+    tables, headers = {}, {}
     for name, parts in frames.items():
         for part in parts:
             src = str(part.attrs["source_file"])
             columns[name][src] = (part.attrs["centre"], part.attrs["columns"])
+            headers[src] = part.attrs["written"]
         if parts:
             tables[name] = pd.concat(parts, ignore_index=True)
-    return RawStudy(tables, inputs, columns)
+    return RawStudy(tables, inputs, columns, headers)
 
 
 def _entries(root: Path, folder: Path, centre: str, log: IssueLog) -> list[Path]:
@@ -331,7 +383,7 @@ def _read_bytes(path: Path, rel: str, centre: str, log: IssueLog) -> bytes | Non
         return None
 
 
-def _read_centre_folder(root, folder, frames, inputs, log) -> None:
+def _read_centre_folder(root, folder, frames, inputs, log, mapping=None) -> None:
     centre = folder.name
     seen: set[str] = set()
     for path in _entries(root, folder, centre, log):
@@ -375,13 +427,14 @@ def _read_centre_folder(root, folder, frames, inputs, log) -> None:
             log.add(rule="unreadable_file", centre=centre, file=rel, message=f"cannot read file: {exc}")
             continue
         inputs.append(InputFile(path, centre, hashlib.sha256(data).hexdigest()))
-        frames[name].append(_with_provenance(df, centre, rel, rows, log, written=header))
+        frames[name].append(_with_provenance(df, centre, rel, rows, log, written=header,
+                                             fm=file_mapping(mapping, centre, name)))
     if "patients" not in seen:
         log.add(rule="missing_patients", centre=centre, file=str(folder.relative_to(root)),
                 message="centre has no patients file")
 
 
-def _read_workbook(root, path, frames, inputs, log) -> None:
+def _read_workbook(root, path, frames, inputs, log, mapping=None) -> None:
     centre = path.stem
     rel = str(path.relative_to(root))
     data = _read_bytes(path, rel, centre, log)
@@ -396,6 +449,8 @@ def _read_workbook(root, path, frames, inputs, log) -> None:
     seen: dict[str, str] = {}
     for sheet, raw in sheets.items():
         name = str(sheet).strip().lower()
+        if name == LISTS_SHEET:  # the template's lists of allowed values (data validation)
+            continue
         if name not in RECORD_TYPES:
             log.add(rule="unknown_sheet", severity="warning", centre=centre, file=f"{rel}[{sheet}]",
                     message="sheet is not a record type; ignored")
@@ -409,6 +464,6 @@ def _read_workbook(root, path, frames, inputs, log) -> None:
         header = list(raw.iloc[0]) if len(raw) else []
         df = raw.iloc[1:].reset_index(drop=True)
         frames[name].append(_with_provenance(df, centre, f"{rel}[{sheet}]", np.arange(2, len(df) + 2), log,
-                                             written=header))
+                                             written=header, fm=file_mapping(mapping, centre, name)))
     if "patients" not in seen:
         log.add(rule="missing_patients", centre=centre, file=rel, message="workbook has no 'patients' sheet")

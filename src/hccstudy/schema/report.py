@@ -48,6 +48,9 @@ class IssueLog:
     """Collects issues as small DataFrames (built vectorised from masks, never row by row)."""
 
     parts: list[pd.DataFrame] = field(default_factory=list)
+    #: (file, column) -> the column as the report names it, e.g. ``ECOG_PS (ecog)`` for a column the
+    #: centre's mapping renamed, so that the user finds the cell under the name the file uses
+    column_labels: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def add_rows(
         self,
@@ -117,17 +120,26 @@ class IssueLog:
         else:
             issues = pd.DataFrame({c: pd.Series(dtype=object) for c in ISSUE_COLUMNS})
         issues["row"] = issues["row"].astype("int64")
+        if self.column_labels and len(issues):
+            keys = pd.MultiIndex.from_arrays([issues["file"].astype(str), issues["column"].astype(str)])
+            table = pd.Series(list(self.column_labels.values()),
+                              index=pd.MultiIndex.from_tuples(list(self.column_labels)), dtype=object)
+            labels = pd.Series(table.reindex(keys).to_numpy(), index=issues.index, dtype=object)
+            issues["column"] = labels.where(labels.notna(), issues["column"])
         order = {"error": 0, "warning": 1, "info": 2}
-        issues = issues.assign(_s=issues["severity"].map(order)).sort_values(
-            ["_s", "centre", "file", "row", "column", "rule"], kind="stable"
-        ).drop(columns="_s").reset_index(drop=True)
+        # within a severity, issues about a whole file or column (a missing column, a bad file) first:
+        # they explain the row issues that follow (a misnamed patient_id makes every record an orphan)
+        issues = issues.assign(_s=issues["severity"].map(order), _rows=issues["row"] >= 0).sort_values(
+            ["_s", "_rows", "centre", "file", "row", "column", "rule"], kind="stable"
+        ).drop(columns=["_s", "_rows"]).reset_index(drop=True)
         return ValidationReport(issues=issues[ISSUE_COLUMNS], counts=dict(counts or {}))
 
 
 @dataclass(frozen=True)
 class ValidationReport:
-    """All issues found, most severe first.  ``row`` is the 1-based line/row in the source file
-    (the header is row 1 in CSV and Excel, so the first record is row 2; Parquet rows count from 1);
+    """All issues found, most severe first, and within a severity those about a whole file or column
+    first.  ``row`` is the 1-based line/row in the source file (the header is row 1 in CSV and Excel,
+    so the first record is row 2; Parquet rows count from 1);
     -1 when an issue concerns a whole file or column.  ``counts`` holds record counts per table."""
 
     issues: pd.DataFrame

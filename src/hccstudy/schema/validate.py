@@ -199,18 +199,34 @@ def _type_message(f: Field) -> str:
 
 
 # --------------------------------------------------------------------------- per-table checks
-def did_you_mean(name: str, headers: list[str]) -> str:
-    """'; did you mean 'ECOG_PS'?' when one of the file's own unknown headers is close to ``name``
-    (difflib similarity on case-folded letters and digits, or one containing the other)."""
+def closest(name: str, options: list[str]) -> str | None:
+    """The option closest to ``name`` (difflib similarity on case-folded letters and digits, or one
+    containing the other), or None when none is close."""
     def key(s: str) -> str:
         return "".join(ch for ch in str(s).casefold() if ch.isalnum())
 
     target = key(name)
-    keyed = {key(h): h for h in headers if key(h)}
+    keyed = {key(h): h for h in options if key(h)}
     close = difflib.get_close_matches(target, list(keyed), n=1, cutoff=0.6)
     if not close:
         close = [k for k in keyed if target and (target in k or k in target)][:1]
-    return f"; did you mean {keyed[close[0]]!r}? (rename the column in the file)" if close else ""
+    return keyed[close[0]] if close else None
+
+
+def did_you_mean(name: str, headers: list[str]) -> str:
+    """'; did you mean 'ECOG_PS'?' when one of the file's own unknown headers is close to ``name``."""
+    hit = closest(name, headers)
+    return f"; did you mean {hit!r}? (rename the column in the file)" if hit is not None else ""
+
+
+def _missing_column_hint(name: str, unknown: list[str], written: dict[str, str], centre: str, record_type: str) -> str:
+    """The did-you-mean for a missing column: the file's own header as written, and the two ways to fix it."""
+    hit = closest(name, unknown)
+    if hit is None:
+        return ""
+    shown = written.get(hit, hit)
+    return (f"; did you mean {shown!r}? (rename the column in the file, or map it in study.yaml: "
+            f"centres: {{{centre}: {{columns: {{{record_type}: {{{shown}: {name}}}}}}}}})")
 
 
 def _unit_columns(rt: RecordType) -> set[str]:
@@ -219,7 +235,7 @@ def _unit_columns(rt: RecordType) -> set[str]:
 
 def _type_table(
     rt: RecordType, raw: pd.DataFrame, columns: dict[str, tuple[str, list[str]]], log: IssueLog,
-    bilirubin_factor: float,
+    bilirubin_factor: float, headers: dict[str, dict[str, str]] | None = None,
 ) -> pd.DataFrame:
     """Parse, convert and range-check one record type (all centres at once)."""
     known = set(rt.names) | _unit_columns(rt) | {"centre"}
@@ -239,7 +255,8 @@ def _type_table(
             # the file would drop out of the flow as "incomplete" (a column named ECOG_PS instead of ecog).
             needed = "required" if f.name == "patient_id" or f.need == "always" else "needed for the analysis"
             log.add(rule="missing_column", centre=centre, file=file, column=f.name,
-                    message=f"{needed} column {f.name!r} is missing{did_you_mean(f.name, unknown)}")
+                    message=f"{needed} column {f.name!r} is missing"
+                            + _missing_column_hint(f.name, unknown, (headers or {}).get(file, {}), centre, rt.name))
 
     out = raw[list(PROVENANCE)].copy()
     for f in rt.fields:
@@ -467,12 +484,14 @@ def _derive_age(p: pd.DataFrame, log: IssueLog) -> pd.DataFrame:
 
 def validate_tables(
     raw: dict[str, pd.DataFrame], columns: dict[str, dict[str, tuple[str, list[str]]]], log: IssueLog,
-    *, bilirubin_factor: float = 17.1,
+    *, bilirubin_factor: float = 17.1, headers: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Type, convert and check every table; issues go to ``log``.  ``columns`` gives the columns each
     source file had (from :func:`hccstudy.schema.readers.read_study`).  Returns typed tables (all
     record types present, empty where no file gave them).  A ``bilirubin_factor`` outside its
-    plausible range is a config error (``units.bilirubin_factor``), not errors on converted values."""
+    plausible range is a config error (``units.bilirubin_factor``), not errors on converted values.
+    ``headers`` (per source file, matched name -> name as written) lets a suggestion name a column as
+    the file writes it."""
     lo, hi = BILIRUBIN_FACTOR_RANGE
     if not (isinstance(bilirubin_factor, int | float) and not isinstance(bilirubin_factor, bool)
             and lo <= bilirubin_factor <= hi):
@@ -484,7 +503,7 @@ def validate_tables(
         if df is None or df.empty:
             df = pd.DataFrame({c: pd.Series(dtype=object) for c in [*PROVENANCE, *rt.names]})
             df["source_row"] = df["source_row"].astype("int64")
-        t = _type_table(rt, df, columns.get(name, {}), log, bilirubin_factor)
+        t = _type_table(rt, df, columns.get(name, {}), log, bilirubin_factor, headers)
         if name == "labs":
             t = _labs_units(t, df, log, bilirubin_factor)
         _check_duplicates(rt, t, log)
