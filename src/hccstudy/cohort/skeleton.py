@@ -45,7 +45,9 @@ CENTRES_EXAMPLE = """\
 """
 
 #: keys a root model may have that are documented elsewhere, each with the comment line that stands for it
-ELSEWHERE = {"analysis": '# analysis: see "hccstudy plan --show"'}
+ELSEWHERE = {"analysis": '# analysis: see "hccstudy plan --show" (study.yaml\'s analysis: is merged onto it)',
+             "labels": "# labels: display labels, units and level names (docs/analyze.md, Labels), e.g.\n"
+                       '#   max_diameter_cm: {label: "Maximum tumour diameter", unit: cm}'}
 
 
 def _scalar(v: Any) -> str:
@@ -116,8 +118,9 @@ def study_yaml(model: type[BaseModel] = CohortConfig) -> str:
             "# Uncomment a key to change it (docs/config.md).  Validate with:",
             "#   hccstudy validate DIR --config DIR/study.yaml", "#"]
     body = _render(model, 0)
-    if not any(line.startswith("# analysis:") for line in body):
-        body.append(ELSEWHERE["analysis"])
+    for key, text in ELSEWHERE.items():
+        if not any(line.startswith(f"# {key}:") for line in body):
+            body.extend(text.split("\n"))
     return "\n".join(head + body) + "\n"
 
 
