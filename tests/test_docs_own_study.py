@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import hccstudy
 from hccstudy._yaml import load_yaml
 from hccstudy.cli import app
-from hccstudy.cohort.config import load_config
+from hccstudy.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

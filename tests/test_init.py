@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 import hccstudy
 from hccstudy.cli import app
-from hccstudy.cohort.config import StudyConfig, load_config
 from hccstudy.cohort.skeleton import study_yaml
+from hccstudy.config import StudyConfig, load_config
 from hccstudy.schema import RECORD_TYPES, ingest
 from hccstudy.schema.templates import template_columns
 
@@ -101,7 +101,7 @@ def test_study_yaml_uncommented_loads_to_the_defaults(tmp_path: Path):
     cfg = load_config(overrides=data)
     assert cfg.model_dump(exclude={"centres"}) == StudyConfig().model_dump(exclude={"centres"})
     assert '# analysis: see "hccstudy plan --show"' in lines
-    top = {k for k in StudyConfig.model_fields}
+    top = set(StudyConfig.model_fields) - {"analysis"}  # analysis: a pointer to plan --show (the plan is long)
     assert top <= set(data)  # every key of the model is in the skeleton
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import hccstudy
 from hccstudy.cli import app
-from hccstudy.cohort.config import load_config
+from hccstudy.config import load_config
 from hccstudy.schema import ingest
 
 runner = CliRunner()
@@ -236,7 +236,7 @@ def test_map_table_and_stub_make_the_renamed_study_validate(example_copy: Path, 
     assert runner.invoke(app, ["validate", str(example_copy), "--config", str(stub)]).exit_code == 0
     result = runner.invoke(app, ["map", str(example_copy), "--config", str(stub)])
     assert result.exit_code == 0 and "ecog <- ECOG_PS: mapped in config" in " ".join(result.output.split())
-    from hccstudy.cohort.config import load_config as _load
+    from hccstudy.config import load_config as _load
 
     again = column_map(example_copy, _load(stub).centres)
     assert again.loc[again["how"] == "extra", "column"].tolist() == ["ward"]  # a mapped column is not extra

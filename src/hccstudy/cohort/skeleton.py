@@ -45,8 +45,8 @@ CENTRES_EXAMPLE = """\
 """
 
 #: keys a root model may have that are documented elsewhere, each with the comment line that stands for it
-ELSEWHERE = {"analysis": '# analysis: see "hccstudy plan --show" (study.yaml\'s analysis: is merged onto it)',
-             "labels": "# labels: display labels, units and level names (docs/analyze.md, Labels), e.g.\n"
+ELSEWHERE = {"analysis": '# analysis: see "hccstudy plan --show"',
+             "labels": '# labels:                 # display labels, units, level names (docs/analyze.md, "Labels")\n'
                        '#   max_diameter_cm: {label: "Maximum tumour diameter", unit: cm}'}
 
 
