@@ -56,7 +56,7 @@ def _shims(folder: Path) -> dict[str, str]:
 
 def test_some_documents_have_runnable_examples():
     names = {d.name for d in RUNNABLE}
-    assert {"README.md", "analyze.md", "config.md"} <= names, names
+    assert {"README.md", "analyze.md"} <= names, names  # config.md, data-model.md: test_docs_config, test_docs_own_study
 
 
 @pytest.mark.parametrize("doc", RUNNABLE, ids=lambda d: str(d.relative_to(ROOT)))

@@ -74,16 +74,3 @@ def test_example_study_yaml_and_commands_run_as_written(tmp_path, monkeypatch):
     assert manifest["study_config"]["eligibility"]["extra"] == [{"name": "age_18_80", "keep": "18 <= age <= 80"}]
     results = json.loads((out / "results.json").read_text())
     assert "36" in json.dumps(results["endpoints"]["os"])  # the third landmark is estimated
-
-
-def test_readme_plan_commands_run():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    lines = [ln for ln in readme.splitlines() if ln.startswith("hccstudy plan") or "--set" in ln]
-    assert lines, "README shows --set and hccstudy plan"
-    for line in lines:
-        words = shlex.split(line, comments=True)[1:]
-        if words[0] == "plan":
-            assert CliRunner().invoke(app, words).exit_code == 0, line
-        else:  # a run: its --set overrides are valid study.yaml keys
-            sets = [words[i + 1] for i, w in enumerate(words) if w == "--set"]
-            load_config(None, assignments=sets)

@@ -184,3 +184,19 @@ def test_report_opens_in_headless_chromium(report, tmp_path):
     subprocess.run(["chromium", *flags, "--window-size=1200,2400", f"--screenshot={shot}", url],
                    capture_output=True, text=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_no_code_name_in_the_built_in_report(builtin_run):
+    """Issue 11: report.html, tables.docx and tables.xlsx of the built-in study show labels, never the
+    code names of the variables, levels, Cox terms or AE columns (the dictionary is the oracle)."""
+    from report_text import code_names_in, report_texts
+
+    labels = builtin_run.results.config.labels
+    assert len(labels) >= 40  # the built-in dictionary reached the plan
+    for name, text in report_texts(builtin_run.out).items():
+        assert len(text) > 1000, name
+        found = code_names_in(text, labels)
+        assert not found, f"{name}: code names shown: {found}"
+    html = (builtin_run.out / "report.html").read_text(encoding="utf-8")
+    assert "AFP &gt; 400 ng/mL" in html or "AFP > 400 ng/mL" in html
+    assert "Shown under their code names" not in html  # every term had a label

@@ -312,7 +312,10 @@ def _print_run(done, out: Path) -> None:
     matched = os_.samples.get("matched") if os_ is not None else None
     rob = matched.cox_arm_robust if matched is not None else None
     if rob is not None and rob.hr is not None:
-        console.print(f"Matched pairs: {results.matching.n_pairs}; OS HR (SI vs SE, robust by pair) "
+        ref = results.config.cox.arm_reference
+        other = "treated" if ref == "control" else "control"
+        console.print(f"Matched pairs: {results.matching.n_pairs}; OS HR ({results.labels[other]} vs "
+                      f"{results.labels[ref]}, robust by pair) "
                       f"{rob.hr:.2f} ({rob.lcl:.2f}-{rob.ucl:.2f})")
     for sk in results.skipped:
         console.print(f"[yellow]not estimated:[/] {sk['part']}: {sk['reason']}")
