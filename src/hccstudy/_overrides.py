@@ -88,3 +88,25 @@ def blame(validate, mapping: Mapping, parsed: list[tuple[str, str, dict]], exc: 
             culprits.append(text)
     named = culprits or [t for t, _k, _n in parsed]
     return ConfigError(f"--set {', --set '.join(named)}: {exc}")
+
+
+def validate_with(model, mapping: Mapping, assignments: Iterable[str], where: str = "", prepare=None):
+    """``model`` validated from ``mapping`` with the ``--set`` ``assignments`` merged on; a pydantic
+    error becomes a :class:`ConfigError` starting with ``where`` (the file), and an error that an
+    assignment causes names it (:func:`blame`).  ``prepare``: applied to the merged mapping first (it
+    may raise a :class:`ConfigError` of its own)."""
+    from pydantic import ValidationError
+
+    from ._yaml import validation_message
+
+    def validate(m: dict):
+        try:
+            return model.model_validate(prepare(m) if prepare is not None else m)
+        except ValidationError as exc:
+            raise ConfigError(where + validation_message(exc)) from exc
+
+    merged, parsed = apply_assignments(mapping, assignments)
+    try:
+        return validate(merged)
+    except ConfigError as exc:
+        raise blame(validate, mapping, parsed, exc) from exc

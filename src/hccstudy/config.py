@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from ._overrides import apply_assignments, blame, deep_merge
-from ._yaml import ConfigError, read_mapping, validation_message
+from ._overrides import deep_merge, validate_with
+from ._yaml import read_mapping
 from .analysis.config import AnalysisPlan, builtin_plan, builtin_plan_mapping
 from .cohort.config import CohortConfig
 
@@ -70,17 +70,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping | None = None
     if overrides:
         data = deep_merge(data, overrides)
 
-    def validate(mapping: dict) -> StudyConfig:
-        try:
-            return StudyConfig.model_validate(mapping)
-        except ValidationError as exc:
-            raise ConfigError(where + validation_message(exc)) from exc
-
-    merged, parsed = apply_assignments(data, assignments)
-    try:
-        return validate(merged)
-    except ConfigError as exc:
-        raise blame(validate, data, parsed, exc) from exc
+    return validate_with(StudyConfig, data, assignments, where)
 
 
 __all__ = ["StudyConfig", "load_config"]

@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .._overrides import apply_assignments, blame
+from .._overrides import validate_with
 from .._ranges import NUMBER, Interval
-from .._yaml import ConfigError, load_yaml, read_mapping, validation_message
+from .._yaml import ConfigError, load_yaml, read_mapping
 from ..stats.table1 import Table1Options
 from .labels import VariableLabelSpec
 
@@ -239,18 +239,7 @@ def load_plan(source: str | Path | dict, overrides: Iterable[str] = ()) -> Analy
     plan; that is study.yaml's ``analysis:``, :func:`hccstudy.load_config`).  ``overrides``: ``--set``
     assignments (``matching.caliper=0.1``) applied before validation."""
     where, data = ("", dict(source)) if isinstance(source, dict) else (f"{source}: ", read_mapping(Path(source)))
-
-    def validate(mapping: dict) -> AnalysisPlan:
-        try:
-            return AnalysisPlan.model_validate(mapping)
-        except ValidationError as exc:
-            raise ConfigError(where + validation_message(exc)) from exc
-
-    merged, parsed = apply_assignments(data, overrides)
-    try:
-        return validate(merged)
-    except ConfigError as exc:
-        raise blame(validate, data, parsed, exc) from exc
+    return validate_with(AnalysisPlan, data, overrides, where)
 
 
 def load_analysis_config(source: str | Path | dict, base_dir: str | Path | None = None,
@@ -269,16 +258,9 @@ def load_analysis_config(source: str | Path | dict, base_dir: str | Path | None 
         base = Path(base_dir) if base_dir is not None else p.parent
         where = f"{p}: "
 
-    def validate(mapping: dict) -> AnalysisConfig:
+    def with_base(mapping: dict) -> dict:
         if "base_dir" in mapping:
             raise ConfigError(where + "base_dir: not a config key")
-        try:
-            return AnalysisConfig.model_validate({**mapping, "base_dir": base})
-        except ValidationError as exc:
-            raise ConfigError(where + validation_message(exc)) from exc
+        return {**mapping, "base_dir": base}
 
-    merged, parsed = apply_assignments(data, overrides)
-    try:
-        return validate(merged)
-    except ConfigError as exc:
-        raise blame(validate, data, parsed, exc) from exc
+    return validate_with(AnalysisConfig, data, overrides, where, prepare=with_base)
