@@ -28,6 +28,7 @@ from ..analysis.labels import Dictionary, same_level
 from ..analysis.records import EndpointResult, SurvivalComparison
 from ..analysis.run import Results
 from . import figures as F
+from . import format as F_
 from .format import count, count_pct, count_rate_ci, hr_ci, median, median_ci, number, p_value, percent_ci
 
 
@@ -206,50 +207,121 @@ def patient_flow(ctx: _Ctx) -> Section | None:
                    figures=[FigureItem("patient_flow", "Patient flow", draw)])
 
 
-def _table1_characteristic(ctx: _Ctx, t: pd.DataFrame) -> list[str]:
-    d = ctx.d
-    level_rows = t[t["level"].astype(str) != ""].groupby("variable")["level"].size()
-    heads = set(t.loc[t["level"].astype(str) == "", "variable"])
-    out = []
-    for r in t.itertuples(index=False):
-        if r.variable == "n":
-            out.append("Patients, n")
-        elif str(r.level) == "" or (level_rows.get(r.variable, 0) == 1 and r.variable not in heads):
-            out.append(f"{d.variable(r.variable)}, {r.statistic}")   # a continuous variable, a header, a 0/1's "yes" row
-        else:
-            out.append("\u2003" + d.level(r.variable, r.level))
+_T1_KINDS = {"mean_sd": ("mean (SD)",), "median_iqr": ("median [IQR]",), "median_range": ("median [min, max]",),
+             "both": ("mean (SD)", "median [min, max]")}
+
+
+def _t1_values(t: pd.DataFrame, rules) -> tuple[dict, dict]:
+    """A stats.table1 frame as display cells: (key -> {arm column: text}, variable -> (P, test, SMD)).
+    Keys: ("n",); (variable, statistic) for a continuous variable (every statistic, from the
+    summaries); (variable, level text) for a level of a categorical one, with the level 0 of a 0/1
+    variable (which stats.table1 does not list) as the arm's n minus the level 1."""
+    arms = [c for c in t.columns if c not in ("variable", "level", "statistic", "overall", "test", "p", "p_text",
+                                               "smd", "summary")]
+    cells: dict = {}
+    stats: dict = {}
+    n_arm = {}
+    for v, rows in t.groupby("variable", sort=False):
+        if v == "n":
+            n_arm = {a: rows["summary"].iat[0][a]["n"] for a in arms}
+            cells[("n",)] = {a: F_.integer(n_arm[a]) for a in arms}
+            continue
+        tested = rows[rows["test"].astype(str) != ""]
+        first = tested.iloc[0] if len(tested) else rows.iloc[0]
+        stats[v] = (first["p"], first["test"], first["smd"])
+        if rows["statistic"].iat[0] != "n (%)":
+            sums = rows["summary"].iat[0]
+            for kind in ("mean (SD)", "median [IQR]", "median [min, max]"):
+                cells[(v, kind)] = {a: _t1_continuous(kind, sums.get(a, {}), rules) for a in arms}
+            continue
+        levels = rows[rows["level"].astype(str) != ""]
+        for r in levels.itertuples(index=False):
+            cells[(v, str(r.level))] = {a: F_.count_pct(r.summary[a]["n"], n_arm.get(a, 0), rules) if a in r.summary
+                                        else "" for a in arms}
+        if len(levels) == 1 and len(rows) == 1:  # a 0/1 variable: stats.table1 lists the 1s only
+            r = levels.iloc[0]
+            cells[(v, "0")] = {a: F_.count_pct(n_arm[a] - r["summary"][a]["n"], n_arm[a], rules) for a in arms}
+    return cells, stats
+
+
+def _t1_continuous(kind: str, s: dict, rules) -> str:
+    if not s or not s.get("n"):
+        return ""
+    if kind == "mean (SD)":
+        return F_.mean_sd(s["mean"], s["sd"], rules)
+    if kind == "median [IQR]":
+        return F_.median_bracket(s["median"], s["q1"], s["q3"], rules)
+    return F_.median_bracket(s["median"], s["min"], s["max"], rules)
+
+
+def _t1_layout(ctx: _Ctx, t: pd.DataFrame) -> list[tuple[str, tuple | None, str | None]]:
+    """Table 1's rows as the paper shows them: (label, cells key, variable whose P and SMD the row
+    carries).  Continuous: one row "Age, years, mean (SD)" (``report.continuous``; nonnormal
+    variables median [IQR]), or a header and one indented row per statistic.  A two-level variable:
+    one row for its non-reference level ("HBV infection, n (%)" for a yes/no; "Sex: Female, n (%)"),
+    unless ``report.binary_levels: both`` or listed in ``report.both_levels``.  Otherwise a header
+    row "Child–Pugh class, n (%)" and the levels indented, in the dictionary's order."""
+    d, rules = ctx.d, ctx.results.config.report
+    out: list = [("Patients, n", ("n",), None)]
+    for v, rows in t.groupby("variable", sort=False):
+        if v == "n":
+            continue
+        var = d.variable(v)
+        if rows["statistic"].iat[0] != "n (%)":
+            nonnormal = rows["statistic"].iat[0] == "median [IQR]"
+            kinds = [("median [IQR]" if nonnormal and k == "mean (SD)" else k) for k in _T1_KINDS[rules.continuous]]
+            if len(kinds) == 1:
+                out.append((f"{var}, {kinds[0]}", (v, kinds[0]), v))
+            else:
+                out.append((var, None, v))
+                out += [("\u2003" + k, (v, k), None) for k in kinds]
+            continue
+        levels = [str(x) for x in rows["level"] if str(x) != ""]
+        if len(levels) == 1 and len(rows) == 1:
+            levels = ["0", *levels]
+        levels = d.order(v, levels)
+        both = rules.binary_levels == "both" or v in rules.both_levels or len(levels) != 2
+        if not both:
+            lev = levels[-1]
+            yes = same_level(lev, 1) or d.level(v, lev) == "Yes"
+            out.append((f"{var}, n (%)" if yes else f"{var}: {d.level(v, lev)}, n (%)", (v, lev), v))
+            continue
+        out.append((f"{var}, n (%)", None, v))
+        out += [("\u2003" + d.level(v, lev), (v, lev), None) for lev in levels]
     return out
 
 
 def table1(ctx: _Ctx) -> Section:
+    """Table 1 as the paper's: the reference arm first, before and after matching side by side, P with
+    its test as a footnote marker, the SMD; labels from the dictionary (:func:`_t1_layout`)."""
     r = ctx.results
     arms = ctx.arms
-    before = _ordered_levels(ctx.d, r.table1_before.reset_index(drop=True), "variable", "level").reset_index(drop=True)
-    after = r.table1_after
-    suffix = " (before)" if after is not None else ""
-    shown = pd.DataFrame({"Characteristic": _table1_characteristic(ctx, before)})
+    rules = r.config.report
+    before, after = r.table1_before.reset_index(drop=True), r.table1_after
+    layout = _t1_layout(ctx, before)
+    marks = F_.Markers()
+    parts = [("before", before)] + ([("after", after.reset_index(drop=True))] if after is not None else [])
+    shown = pd.DataFrame({"Characteristic": [lab for lab, _, _ in layout]})
     data = shown.copy()
-    for a in arms.order:
-        shown[arms.names[a] + suffix] = data[arms.names[a] + suffix] = before[a].to_numpy()
-    shown["P" + suffix] = before["p_text"].to_numpy()
-    data["P" + suffix] = before["p"].to_numpy()
-    shown["SMD" + suffix] = [number(v, 3) for v in before["smd"]]
-    data["SMD" + suffix] = before["smd"].to_numpy()
-    data["Test" + suffix] = before["test"].to_numpy()
-    if after is not None:  # aligned on the row's identity: a level may be absent after matching
-        key = ["variable", "level", "statistic"]
-        a2 = before[key].merge(after[key + [*arms.order, "p", "p_text", "smd"]].drop_duplicates(key), on=key,
-                               how="left", sort=False)
+    for name, t in parts:
+        suffix = f" ({name})" if after is not None else ""
+        cells, stats = _t1_values(t, rules)
         for a in arms.order:
-            shown[arms.names[a] + " (after)"] = data[arms.names[a] + " (after)"] = a2[a].fillna("").to_numpy()
-        shown["P (after)"] = a2["p_text"].fillna("").to_numpy()
-        data["P (after)"] = a2["p"].to_numpy()
-        shown["SMD (after)"] = [number(v, 3) for v in a2["smd"]]
-        data["SMD (after)"] = a2["smd"].to_numpy()
+            col = [cells.get(key, {}).get(a, "") if key is not None else "" for _, key, _ in layout]
+            shown[arms.names[a] + suffix] = data[arms.names[a] + suffix] = col
+        st = [stats.get(v) if v is not None else None for _, _, v in layout]
+        shown["P" + suffix] = [F_.with_marker(F_.p_value(x[0], rules), marks.mark(x[1])) if x else "" for x in st]
+        data["P" + suffix] = [float(x[0]) if x else np.nan for x in st]
+        shown["SMD" + suffix] = [number(x[2], 3) if x else "" for x in st]
+        data["SMD" + suffix] = [float(x[2]) if x else np.nan for x in st]
+        data["Test" + suffix] = [F_.test_name(str(x[1])) if x and x[1] else "" for x in st]
     caption = ("Baseline characteristics before and after propensity-score matching" if after is not None
                else "Baseline characteristics")
-    foot = ("Continuous: mean (SD), median [min, max]; categorical: n (%). SMD: absolute standardised mean "
-            "difference.")
+    skewed = " (median [IQR] for the variables listed as nonnormal)" if r.config.nonnormal else ""
+    cont = {"mean_sd": f"mean (SD){skewed}", "median_iqr": "median [IQR]",
+            "median_range": "median [min, max]", "both": "mean (SD) and median [min, max]"}[rules.continuous]
+    foot = (f"Continuous variables: {cont}; categorical variables: n (%). P: {marks.footnote()} "
+            "SMD: absolute standardised mean difference.")
     return Section("table1", "Baseline characteristics (Table 1)", tables=[TableItem("table1", caption, shown, foot, data)])
 
 
