@@ -165,7 +165,7 @@ def methods(ctx: _Ctx) -> Section:
         caliper = ("no caliper" if width is None else
                    f"caliper {m.caliper:g} {'standard deviations of the ' if m.std_caliper else ''}"
                    f"{'propensity score' if m.link == 'logit' else 'logit of the propensity score'} "
-                   f"(width used: {width:.5f})")
+                   f"(width used: {width:.4f}; exact value in results.json)")
         design = (f"1:{m.ratio} nearest-neighbour matching {'with' if m.replace else 'without'} replacement, "
                   f"{m.order if not m.replace else 'data'} order")
         if m.discard != "none":
@@ -656,10 +656,12 @@ def reproduction(ctx: _Ctx) -> Section | None:
         return None
     cal = cal.assign(group=[_GROUPS.get(g, ctx.d.endpoint(g) if g in ctx.results.endpoints else g) for g in cal["group"]],
                      target=[_relabel_words(ctx.d, t) for t in cal["target"]])
-    shown = cal.astype(object).map(lambda v: number(v, 3))
+    # counts as integers, estimates with 3 decimals, the check as Yes/No (in the spreadsheet too)
+    shown = cal.astype(object).map(lambda v: F_.integer(v) if isinstance(v, float) and v.is_integer() else number(v, 3))
+    data = cal.assign(ok=cal["ok"].map(number)) if "ok" in cal else cal
     return Section("reproduction", "Reproduction of the published study", tables=[TableItem(
         "reproduction", "Published vs recovered estimates (synthetic cohort)", shown,
-        "Rows outside the tolerance are flagged.", cal, tuple(bool(not x) for x in cal["ok"]))])
+        "Rows outside the tolerance are flagged.", data, tuple(bool(not x) for x in cal["ok"]))])
 
 
 def labels_note(ctx: _Ctx) -> Section | None:
