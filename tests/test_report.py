@@ -68,8 +68,11 @@ def _sheet(wb, caption: str):
     ws = wb[contents[caption]]
     assert ws["A1"].value == f"{contents[caption]}. {caption}"  # the caption in the first row
     header = [c.value for c in ws[2]]
-    rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=3, values_only=True) if any(
-        v is not None for v in r)]
+    rows = []
+    for r in ws.iter_rows(min_row=3, values_only=True):  # the table ends at the first empty row (then the footnote)
+        if all(v is None for v in r):
+            break
+        rows.append(dict(zip(header, r, strict=True)))
     return ws, rows
 
 
