@@ -314,7 +314,7 @@ def table1(ctx: _Ctx) -> Section:
         data["P" + suffix] = [float(x[0]) if x else np.nan for x in st]
         shown["SMD" + suffix] = [number(x[2], 3) if x else "" for x in st]
         data["SMD" + suffix] = [float(x[2]) if x else np.nan for x in st]
-        data["Test" + suffix] = [F_.test_name(str(x[1])) if x and x[1] else "" for x in st]
+        data["Statistical test" + suffix] = [F_.test_name(str(x[1])) if x and x[1] else "" for x in st]
     caption = ("Baseline characteristics before and after propensity-score matching" if after is not None
                else "Baseline characteristics")
     skewed = " (median [IQR] for the variables listed as nonnormal)" if r.config.nonnormal else ""
