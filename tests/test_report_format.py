@@ -103,6 +103,11 @@ def test_excel_formats_use_the_same_digits():
                      "Variable": "text"}
 
 
+def test_km_break_interval():
+    assert F.km_break(30) == 6 and F.km_break(48) == 6 and F.km_break(63.2) == 12 and F.km_break(float("nan")) == 6
+    assert F.km_break(63.2, ReportSpec(km_break_months=3)) == 3
+
+
 def test_report_key_in_the_plan_and_analyze_configs():
     assert builtin_plan().report.p_digits == 3 and builtin_plan().report.both_levels == ["ecog", "child_pugh_class"]
     cfg = load_analysis_config({"data": "v.csv", "id": "rowid", "arm": {"column": "trt", "treated": 2, "control": 1},

@@ -187,6 +187,14 @@ def median_bracket(med, lo, hi, rules: ReportSpec = DEFAULT) -> str:
     return f"{_fixed(med, d)} [{_fixed(lo, d)}, {_fixed(hi, d)}]"
 
 
+def km_break(last_time: float, rules: ReportSpec = DEFAULT) -> float:
+    """The Kaplan–Meier x-axis and risk-table interval (months): ``km_break_months`` when set, else 6,
+    or 12 when the follow-up runs beyond 48 months (ticks every 6 months to 48, every 12 beyond)."""
+    if rules.km_break_months is not None:
+        return float(rules.km_break_months)
+    return 12.0 if _finite(last_time) and float(last_time) > 48 else 6.0
+
+
 #: footnote markers, in order: a, b, c, ... as superscript letters
 MARKERS = ("ᵃ", "ᵇ", "ᶜ", "ᵈ", "ᵉ", "ᶠ", "ᵍ", "ʰ", "ⁱ", "ʲ", "ᵏ", "ˡ", "ᵐ", "ⁿ", "ᵒ", "ᵖ")
 
