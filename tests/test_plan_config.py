@@ -40,8 +40,9 @@ def _cli(args: list[str]):
 
 # --------------------------------------------------------------------------- the built-in plan
 #: the plan as it was written in code before it became data (cohort/analysis.py, study_analysis_config)
-OLD_TABLE1 = ["age", "sex", "haic_cycles", "hbv", "child_pugh_b", "afp_gt_400", "max_diameter_cm",
-              "multiple_tumours", "mvi", "ehs"]
+#: issue 12: Table 1 rows as the paper's (display only: ECOG, HAIC cycles > 4, Child–Pugh class A/B)
+TABLE1 = ["age", "sex", "ecog", "haic_cycles", "haic_cycles_gt4", "hbv", "child_pugh_class", "afp_gt_400",
+          "max_diameter_cm", "multiple_tumours", "mvi", "ehs"]
 OLD_PS = ["age", "sex", "max_diameter_cm", "multiple_tumours", "mvi", "ehs"]
 OLD_COX = ["arm", "age", "sex", "haic_cycles_gt4", "child_pugh_b", "afp_gt_400", "max_diameter_cm",
            "multiple_tumours", "mvi", "ehs"]
@@ -52,7 +53,7 @@ def test_builtin_plan_is_the_plan_that_was_code():
     assert p.name == "HAIC + targeted + PD-(L)1: sequential (SE) vs simultaneous (SI)"
     assert p.id == "id"
     assert (p.arm.column, p.arm.treated, p.arm.control, p.arm.labels) == ("arm", "SE", "SI", {"SE": "SE", "SI": "SI"})
-    assert p.covariates == OLD_TABLE1 and p.categorical == ["sex"] and p.nonnormal == []
+    assert p.covariates == TABLE1 and p.categorical == ["sex"] and p.nonnormal == []
     assert p.matching.on == OLD_PS and p.matching.caliper == 0.03
     m = p.matching  # everything else at the analyze defaults, as before
     assert (m.std_caliper, m.ratio, m.replace, m.order, m.link, m.discard, m.ties, m.seed) == \

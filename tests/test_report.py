@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from hccstudy.analysis.labels import Dictionary, parse_labels
 from hccstudy.cli import app
+from hccstudy.report.format import p_value
 from hccstudy.stats.tests import format_p
 
 runner = CliRunner()
@@ -67,8 +68,11 @@ def _sheet(wb, caption: str):
     ws = wb[contents[caption]]
     assert ws["A1"].value == f"{contents[caption]}. {caption}"  # the caption in the first row
     header = [c.value for c in ws[2]]
-    rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=3, values_only=True) if any(
-        v is not None for v in r)]
+    rows = []
+    for r in ws.iter_rows(min_row=3, values_only=True):  # the table ends at the first empty row (then the footnote)
+        if all(v is None for v in r):
+            break
+        rows.append(dict(zip(header, r, strict=True)))
     return ws, rows
 
 
@@ -113,8 +117,9 @@ def test_docx_tables_match_results(report):
     multi = res["endpoints"]["os"]["matched"]["cox_multivariate"]
     tables = [t for t in doc.tables if t.rows[0].cells[0].text == "Variable"]
     rows = [[c.text for c in r.cells] for r in tables[1].rows[1:]]  # [0] univariable OS, [1] multivariable OS
-    assert [r[1] for r in rows] == [f"{m['hr']:.2f} ({m['lcl']:.2f}-{m['ucl']:.2f})" for m in multi]
-    assert [r[2] for r in rows] == [format_p(m["p"]) for m in multi]
+    assert [r[1] for r in rows] == [f"{m['hr']:.2f} ({m['lcl']:.2f}\u2013{m['ucl']:.2f})" for m in multi]  # en dash
+    assert [r[2] for r in rows] == [p_value(m["p"]) for m in multi]  # the report's P rule (docs/report.md)
+    assert all(r[2] == format_p(m["p"]) for r, m in zip(rows, multi, strict=True) if 0.001 <= m["p"] < 0.9995)
     t1 = [t for t in doc.tables if t.rows[0].cells[0].text == "Characteristic"][0]
     assert t1.rows[0].cells[1].text.startswith(d.level("arm", "SE"))  # the reference arm first
     assert t1.rows[1].cells[1].text == "200" and t1.rows[1].cells[2].text == "375"

@@ -134,6 +134,36 @@ class AdverseEventSpec(_Strict):
     suffix: str | None = None
 
 
+class ReportSpec(_Strict):
+    """How the report shows numbers (config key ``report``): the one formatting rule set of
+    :mod:`hccstudy.report.format`, documented in docs/report.md ("Formatting").
+
+    ``table1.digits`` / ``pct_digits`` / ``p_digits`` shape the tableone-style text columns of
+    ``table1_*.csv`` and results.json (R parity); these keys shape what a reader of the report sees."""
+
+    p_digits: Annotated[int, Interval(ge=2, le=6), NUMBER] = Field(3, description="decimals of a P value")
+    p_small: Annotated[float, Interval(ge=1e-6, le=0.01), NUMBER] = Field(
+        0.001, description='P below this is shown as "<p_small"; at least 10^-p_digits')
+    hr_digits: Annotated[int, Interval(ge=1, le=4), NUMBER] = Field(2, description="decimals of a hazard ratio and its CI")
+    pct_digits: Annotated[int, Interval(ge=0, le=3), NUMBER] = Field(1, description="decimals of a percentage")
+    digits: Annotated[int, Interval(ge=0, le=4), NUMBER] = Field(
+        1, description="decimals of means, SDs, medians, quantiles and survival times")
+    continuous: Literal["mean_sd", "median_iqr", "median_range", "both"] = Field(
+        "mean_sd", description="Table 1's continuous rows; nonnormal variables show median [IQR] under mean_sd")
+    binary_levels: Literal["one", "both"] = Field(
+        "one", description="a two-level variable as one row (the non-reference level) or a header and both levels")
+    both_levels: list[str] = Field([], description="two-level variables always shown with both levels")
+    km_break_months: Annotated[float, Interval(ge=1, le=120), NUMBER] | None = Field(
+        None, description="Kaplan–Meier x-axis and risk-table interval; null: 6, or 12 when follow-up exceeds 48")
+
+    @model_validator(mode="after")
+    def _p_small_shown(self):
+        if self.p_small < 10 ** -self.p_digits * (1 - 1e-9):
+            raise ValueError(f"p_small: {self.p_small:g} is below 10^-p_digits ({10 ** -self.p_digits:g}): "
+                             "a P between them would print as zero")
+        return self
+
+
 class AnalysisPlan(_Strict):
     """What to analyse and how: the analysis config without ``data`` (study.yaml's ``analysis:`` key;
     the built-in study's plan is :func:`builtin_plan`).  :meth:`with_data` makes it an
@@ -152,6 +182,7 @@ class AnalysisPlan(_Strict):
     subgroups: list[str | SubgroupCut] = []
     response: ResponseSpec | None = None
     adverse_events: AdverseEventSpec | None = None
+    report: ReportSpec = ReportSpec()
     labels: dict[str, VariableLabelSpec] = Field({}, description="the variable dictionary (analysis/labels.py)")
     name: str = Field("Analysis", max_length=300)
 

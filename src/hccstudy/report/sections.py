@@ -28,6 +28,7 @@ from ..analysis.labels import Dictionary, same_level
 from ..analysis.records import EndpointResult, SurvivalComparison
 from ..analysis.run import Results
 from . import figures as F
+from . import format as F_
 from .format import count, count_pct, count_rate_ci, hr_ci, median, median_ci, number, p_value, percent_ci
 
 
@@ -164,7 +165,7 @@ def methods(ctx: _Ctx) -> Section:
         caliper = ("no caliper" if width is None else
                    f"caliper {m.caliper:g} {'standard deviations of the ' if m.std_caliper else ''}"
                    f"{'propensity score' if m.link == 'logit' else 'logit of the propensity score'} "
-                   f"(width used: {width:.5f})")
+                   f"(width used: {width:.4f}; exact value in results.json)")
         design = (f"1:{m.ratio} nearest-neighbour matching {'with' if m.replace else 'without'} replacement, "
                   f"{m.order if not m.replace else 'data'} order")
         if m.discard != "none":
@@ -202,54 +203,125 @@ def patient_flow(ctx: _Ctx) -> Section | None:
                           "n": flow["n"].to_numpy()})
     return Section("flow", "Patient flow",
                    tables=[TableItem("flow", "Patient flow: screened, excluded by criterion, included by group",
-                                     table.astype({"n": object}).map(number), data=table)],
+                                     table.assign(n=[F_.integer(v) for v in table["n"]]), data=table)],
                    figures=[FigureItem("patient_flow", "Patient flow", draw)])
 
 
-def _table1_characteristic(ctx: _Ctx, t: pd.DataFrame) -> list[str]:
-    d = ctx.d
-    level_rows = t[t["level"].astype(str) != ""].groupby("variable")["level"].size()
-    heads = set(t.loc[t["level"].astype(str) == "", "variable"])
-    out = []
-    for r in t.itertuples(index=False):
-        if r.variable == "n":
-            out.append("Patients, n")
-        elif str(r.level) == "" or (level_rows.get(r.variable, 0) == 1 and r.variable not in heads):
-            out.append(f"{d.variable(r.variable)}, {r.statistic}")   # a continuous variable, a header, a 0/1's "yes" row
-        else:
-            out.append("\u2003" + d.level(r.variable, r.level))
+_T1_KINDS = {"mean_sd": ("mean (SD)",), "median_iqr": ("median [IQR]",), "median_range": ("median [min, max]",),
+             "both": ("mean (SD)", "median [min, max]")}
+
+
+def _t1_values(t: pd.DataFrame, rules) -> tuple[dict, dict]:
+    """A stats.table1 frame as display cells: (key -> {arm column: text}, variable -> (P, test, SMD)).
+    Keys: ("n",); (variable, statistic) for a continuous variable (every statistic, from the
+    summaries); (variable, level text) for a level of a categorical one, with the level 0 of a 0/1
+    variable (which stats.table1 does not list) as the arm's n minus the level 1."""
+    arms = [c for c in t.columns if c not in ("variable", "level", "statistic", "overall", "test", "p", "p_text",
+                                               "smd", "summary")]
+    cells: dict = {}
+    stats: dict = {}
+    n_arm = {}
+    for v, rows in t.groupby("variable", sort=False):
+        if v == "n":
+            n_arm = {a: rows["summary"].iat[0][a]["n"] for a in arms}
+            cells[("n",)] = {a: F_.integer(n_arm[a]) for a in arms}
+            continue
+        tested = rows[rows["test"].astype(str) != ""]
+        first = tested.iloc[0] if len(tested) else rows.iloc[0]
+        stats[v] = (first["p"], first["test"], first["smd"])
+        if rows["statistic"].iat[0] != "n (%)":
+            sums = rows["summary"].iat[0]
+            for kind in ("mean (SD)", "median [IQR]", "median [min, max]"):
+                cells[(v, kind)] = {a: _t1_continuous(kind, sums.get(a, {}), rules) for a in arms}
+            continue
+        levels = rows[rows["level"].astype(str) != ""]
+        for r in levels.itertuples(index=False):
+            cells[(v, str(r.level))] = {a: F_.count_pct(r.summary[a]["n"], n_arm.get(a, 0), rules) if a in r.summary
+                                        else "" for a in arms}
+        if len(levels) == 1 and len(rows) == 1:  # a 0/1 variable: stats.table1 lists the 1s only
+            r = levels.iloc[0]
+            cells[(v, "0")] = {a: F_.count_pct(n_arm[a] - r["summary"][a]["n"], n_arm[a], rules) for a in arms}
+    return cells, stats
+
+
+def _t1_continuous(kind: str, s: dict, rules) -> str:
+    if not s or not s.get("n"):
+        return ""
+    if kind == "mean (SD)":
+        return F_.mean_sd(s["mean"], s["sd"], rules)
+    if kind == "median [IQR]":
+        return F_.median_bracket(s["median"], s["q1"], s["q3"], rules)
+    return F_.median_bracket(s["median"], s["min"], s["max"], rules)
+
+
+def _t1_layout(ctx: _Ctx, t: pd.DataFrame) -> list[tuple[str, tuple | None, str | None]]:
+    """Table 1's rows as the paper shows them: (label, cells key, variable whose P and SMD the row
+    carries).  Continuous: one row "Age, years, mean (SD)" (``report.continuous``; nonnormal
+    variables median [IQR]), or a header and one indented row per statistic.  A two-level variable:
+    one row for its non-reference level ("HBV infection, n (%)" for a yes/no; "Sex: Female, n (%)"),
+    unless ``report.binary_levels: both`` or listed in ``report.both_levels``.  Otherwise a header
+    row "Child–Pugh class, n (%)" and the levels indented, in the dictionary's order."""
+    d, rules = ctx.d, ctx.results.config.report
+    out: list = [("Patients, n", ("n",), None)]
+    for v, rows in t.groupby("variable", sort=False):
+        if v == "n":
+            continue
+        var = d.variable(v)
+        if rows["statistic"].iat[0] != "n (%)":
+            nonnormal = rows["statistic"].iat[0] == "median [IQR]"
+            kinds = [("median [IQR]" if nonnormal and k == "mean (SD)" else k) for k in _T1_KINDS[rules.continuous]]
+            if len(kinds) == 1:
+                out.append((f"{var}, {kinds[0]}", (v, kinds[0]), v))
+            else:
+                out.append((var, None, v))
+                out += [("\u2003" + k, (v, k), None) for k in kinds]
+            continue
+        levels = [str(x) for x in rows["level"] if str(x) != ""]
+        if len(levels) == 1 and len(rows) == 1:
+            levels = ["0", *levels]
+        levels = d.order(v, levels)
+        both = rules.binary_levels == "both" or v in rules.both_levels or len(levels) != 2
+        if not both:
+            lev = levels[-1]
+            yes = same_level(lev, 1) or d.level(v, lev) == "Yes"
+            out.append((f"{var}, n (%)" if yes else f"{var}: {d.level(v, lev)}, n (%)", (v, lev), v))
+            continue
+        out.append((f"{var}, n (%)", None, v))
+        out += [("\u2003" + d.level(v, lev), (v, lev), None) for lev in levels]
     return out
 
 
 def table1(ctx: _Ctx) -> Section:
+    """Table 1 as the paper's: the reference arm first, before and after matching side by side, P with
+    its test as a footnote marker, the SMD; labels from the dictionary (:func:`_t1_layout`)."""
     r = ctx.results
     arms = ctx.arms
-    before = _ordered_levels(ctx.d, r.table1_before.reset_index(drop=True), "variable", "level").reset_index(drop=True)
-    after = r.table1_after
-    suffix = " (before)" if after is not None else ""
-    shown = pd.DataFrame({"Characteristic": _table1_characteristic(ctx, before)})
+    rules = r.config.report
+    before, after = r.table1_before.reset_index(drop=True), r.table1_after
+    layout = _t1_layout(ctx, before)
+    marks = F_.Markers()
+    parts = [("before", before)] + ([("after", after.reset_index(drop=True))] if after is not None else [])
+    shown = pd.DataFrame({"Characteristic": [lab for lab, _, _ in layout]})
     data = shown.copy()
-    for a in arms.order:
-        shown[arms.names[a] + suffix] = data[arms.names[a] + suffix] = before[a].to_numpy()
-    shown["P" + suffix] = before["p_text"].to_numpy()
-    data["P" + suffix] = before["p"].to_numpy()
-    shown["SMD" + suffix] = [number(v, 3) for v in before["smd"]]
-    data["SMD" + suffix] = before["smd"].to_numpy()
-    data["Test" + suffix] = before["test"].to_numpy()
-    if after is not None:  # aligned on the row's identity: a level may be absent after matching
-        key = ["variable", "level", "statistic"]
-        a2 = before[key].merge(after[key + [*arms.order, "p", "p_text", "smd"]].drop_duplicates(key), on=key,
-                               how="left", sort=False)
+    for name, t in parts:
+        suffix = f" ({name})" if after is not None else ""
+        cells, stats = _t1_values(t, rules)
         for a in arms.order:
-            shown[arms.names[a] + " (after)"] = data[arms.names[a] + " (after)"] = a2[a].fillna("").to_numpy()
-        shown["P (after)"] = a2["p_text"].fillna("").to_numpy()
-        data["P (after)"] = a2["p"].to_numpy()
-        shown["SMD (after)"] = [number(v, 3) for v in a2["smd"]]
-        data["SMD (after)"] = a2["smd"].to_numpy()
+            col = [cells.get(key, {}).get(a, "") if key is not None else "" for _, key, _ in layout]
+            shown[arms.names[a] + suffix] = data[arms.names[a] + suffix] = col
+        st = [stats.get(v) if v is not None else None for _, _, v in layout]
+        shown["P" + suffix] = [F_.with_marker(F_.p_value(x[0], rules), marks.mark(x[1])) if x else "" for x in st]
+        data["P" + suffix] = [float(x[0]) if x else np.nan for x in st]
+        shown["SMD" + suffix] = [number(x[2], 3) if x else "" for x in st]
+        data["SMD" + suffix] = [float(x[2]) if x else np.nan for x in st]
+        data["Statistical test" + suffix] = [F_.test_name(str(x[1])) if x and x[1] else "" for x in st]
     caption = ("Baseline characteristics before and after propensity-score matching" if after is not None
                else "Baseline characteristics")
-    foot = ("Continuous: mean (SD), median [min, max]; categorical: n (%). SMD: absolute standardised mean "
-            "difference.")
+    skewed = " (median [IQR] for the variables listed as nonnormal)" if r.config.nonnormal else ""
+    cont = {"mean_sd": f"mean (SD){skewed}", "median_iqr": "median [IQR]",
+            "median_range": "median [min, max]", "both": "mean (SD) and median [min, max]"}[rules.continuous]
+    foot = (f"Continuous variables: {cont}; categorical variables: n (%). P: {marks.footnote()} "
+            "SMD: absolute standardised mean difference.")
     return Section("table1", "Baseline characteristics (Table 1)", tables=[TableItem("table1", caption, shown, foot, data)])
 
 
@@ -271,7 +343,7 @@ def balance(ctx: _Ctx) -> Section | None:
             "var_ratio_after": "Variance ratio after", "ecdf_max_before": "eCDF max before",
             "ecdf_max_after": "eCDF max after"}
     data = pd.DataFrame({"Term": names, **{v: b[k].to_numpy() for k, v in cols.items()},
-                         "|SMD| > 0.1 after matching": b["flag"].map({True: "yes", False: ""}).to_numpy()})
+                         "|SMD| > 0.1 after matching": b["flag"].map({True: "Yes", False: ""}).to_numpy()})
     shown = data.copy()
     for v in cols.values():
         shown[v] = [number(x, 3) for x in data[v]]
@@ -297,6 +369,7 @@ def _survival_rows(ctx: _Ctx, ep: EndpointResult, sname: str, c: SurvivalCompari
     arms = ctx.arms
     unit = ep.unit
     shown, data = [], []
+    rules = ctx.results.config.report
     hr = c.primary_hr if c.estimable else None
     hr_type = "robust, clustered on pair" if c.paired else "Cox"
     for a in arms.order:
@@ -304,8 +377,8 @@ def _survival_rows(ctx: _Ctx, ep: EndpointResult, sname: str, c: SurvivalCompari
         med = km.median if km is not None else (np.nan, np.nan, np.nan)
         at = km.surv_at(list(c.landmarks)) if km is not None and c.landmarks else None
         fu = c.median_followup[a]
-        row_s = {"Sample": _sample(sname), "Group": arms.names[a], "n": str(km.n if km else 0),
-                 "Events": str(km.events if km else 0), f"Median, {unit} (95% CI)": median_ci(*med)}
+        row_s = {"Sample": _sample(sname), "Group": arms.names[a], "n": F_.integer(km.n if km else 0),
+                 "Events": F_.integer(km.events if km else 0), f"Median, {unit} (95% CI)": median_ci(*med, rules)}
         row_d = {"Sample": _sample(sname), "Group": arms.names[a], "n": km.n if km else 0, "Events": km.events if km else 0,
                  "Median": med[0], "Median lower 95% CI": med[1], "Median upper 95% CI": med[2]}
         for k, lm in enumerate(c.landmarks):
@@ -314,16 +387,16 @@ def _survival_rows(ctx: _Ctx, ep: EndpointResult, sname: str, c: SurvivalCompari
                 s, lo, hi = at["surv"].iat[k], at["lower"].iat[k], at["upper"].iat[k]
             else:
                 s = lo = hi = np.nan
-            row_s[f"Survival at {head}, % (95% CI)"] = percent_ci(s, lo, hi)
+            row_s[f"Survival at {head}, % (95% CI)"] = percent_ci(s, lo, hi, rules)
             row_d[f"Survival at {head}"] = s
             row_d[f"Survival at {head}, lower 95% CI"] = lo
             row_d[f"Survival at {head}, upper 95% CI"] = hi
-        row_s[f"Median follow-up, {unit}"] = median(fu[0])
+        row_s[f"Median follow-up, {unit}"] = median(fu[0], rules)
         row_d["Median follow-up"] = fu[0]
         ref = a == arms.reference
-        row_s["HR (95% CI)"] = "1 (reference)" if ref else (hr_ci(hr.hr, hr.lcl, hr.ucl) if hr else "NE")
-        row_s["P"] = "" if ref or hr is None else p_value(hr.p)
-        row_s["Log-rank P"] = "" if ref or c.logrank is None else p_value(c.logrank.p)
+        row_s["HR (95% CI)"] = "1 (reference)" if ref else (hr_ci(hr.hr, hr.lcl, hr.ucl, rules) if hr else "NE")
+        row_s["P"] = "" if ref or hr is None else p_value(hr.p, rules)
+        row_s["Log-rank P"] = "" if ref or c.logrank is None else p_value(c.logrank.p, rules)
         nan = np.nan
         row_d.update({"HR": 1.0 if ref else (hr.hr if hr else nan), "HR lower 95% CI": nan if ref or not hr else hr.lcl,
                       "HR upper 95% CI": nan if ref or not hr else hr.ucl, "HR P": nan if ref or not hr else hr.p,
@@ -349,19 +422,25 @@ def survival(ctx: _Ctx, ep: EndpointResult) -> Section:
     a = ctx.arms
     cells = " ".join(str(v) for r in shown for v in r.values())
     foot = (f"HR of {a.names[a.other]} vs {a.names[a.reference]}: on the matched sample with a robust variance "
-            "clustered on the matched pair, on all patients a Cox model."
+            "clustered on the matched pair, on all patients a Cox model; P: Wald test of the HR. CI: confidence "
+            "interval."
             + (" NR: not reached." if "NR" in cells else "") + (" NE: not estimable." if "NE" in cells else ""))
     return Section(f"survival_{ep.name}", f"Survival: {label}",
                    tables=[TableItem(f"survival_{ep.name}", f"{label} by group", pd.DataFrame(shown), foot,
                                      pd.DataFrame(data))], figures=figs)
 
 
+#: marks an HR whose coefficient diverged (monotone likelihood), explained in the table's footnote
+INFINITE = "\u2020"
+
+
 def _cox_table(ctx: _Ctx, rows: pd.DataFrame, arm_term: str, uni: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rules = ctx.results.config.report
     names = [term_label(ctx, r.variable, r.term, arm_term) for r in rows.itertuples(index=False)]
     shown = pd.DataFrame({"Variable": names,
-                          "HR (95% CI)": [hr_ci(r.hr, r.lcl, r.ucl) for r in rows.itertuples(index=False)],
-                          "P": [p_value(r.p) + (" (HR may be infinite)" if r.infinite else "")
-                                for r in rows.itertuples(index=False)]})
+                          "HR (95% CI)": [hr_ci(r.hr, r.lcl, r.ucl, rules) + (INFINITE if r.infinite else "")
+                                          for r in rows.itertuples(index=False)],
+                          "P": [p_value(r.p, rules) for r in rows.itertuples(index=False)]})
     data = pd.DataFrame({"Variable": names, "HR": rows["hr"].to_numpy(), "Lower 95% CI": rows["lcl"].to_numpy(),
                          "Upper 95% CI": rows["ucl"].to_numpy(), "P": rows["p"].to_numpy()})
     if uni and "p_variable" in rows:
@@ -380,16 +459,21 @@ def cox(ctx: _Ctx, ep: EndpointResult) -> Section | None:
         if rows is None or not len(rows):
             continue
         shown, data = _cox_table(ctx, rows, c.arm_term, kind == "univariable")
+        foot = ("HR, hazard ratio; CI, confidence interval; P, Wald test."
+                + ("" if kind == "multivariable" else
+                   f" Variables with a univariable P < {ctx.results.config.cox.select_p:g} (likelihood ratio) entered "
+                   "the multivariable model.")
+                + (f" {INFINITE} The coefficient diverged (monotone likelihood): the HR may be infinite."
+                   if rows["infinite"].any() else "")
+                + (" NE: not estimable." if (shown["HR (95% CI)"] == "NE").any() else ""))
         tables.append(TableItem(f"cox_{kind}_{ep.name}", f"{kind.capitalize()} Cox regression for {where}", shown,
-                                "" if kind == "multivariable" else
-                                f"Variables with a univariable P < {ctx.results.config.cox.select_p:g} (likelihood "
-                                "ratio) entered the multivariable model.", data))
+                                foot, data))
         figs.append(FigureItem(f"forest_{kind}_{ep.name}_{ep.main_sample}", f"Forest plot, {kind} Cox, {where}",
                                partial(F.forest_figure, shown[["Variable"]], data["HR"], data["Lower 95% CI"],
                                        data["Upper 95% CI"], data["P"], title=f"{kind.capitalize()} Cox, {where}")))
     if c.ph_test is not None:
         notes.append(f"Proportional hazards (cox.zph, {c.ph_test.transform} transform) global P = "
-                     f"{p_value(c.ph_test.global_p) or 'not defined'}.")
+                     f"{p_value(c.ph_test.global_p, ctx.results.config.report) or 'not defined'}.")
     return Section(f"cox_{ep.name}", f"Cox regression: {label}", tables=tables, figures=figs, notes=notes)
 
 
@@ -411,11 +495,17 @@ def subgroups(ctx: _Ctx, ep: EndpointResult) -> Section | None:
                          "Lower 95% CI": sg["lcl"].to_numpy(), "Upper 95% CI": sg["ucl"].to_numpy(),
                          "P": sg["p"].to_numpy(), "P for interaction": sg["p_interaction"].to_numpy(),
                          "Note": sg["note"].to_numpy()})
+    rules = ctx.results.config.report
+    p_int = [p_value(x, rules) for x in sg["p_interaction"]]
+    p_int = [x if k == 0 or sg["variable"].iat[k] != sg["variable"].iat[k - 1] else "" for k, x in enumerate(p_int)]
     shown = pd.DataFrame({"Subgroup": var, "Level": lev,
-                          f"n ({ref}/{other})": [f"{a}/{b}" for a, b in zip(sg["n_control"], sg["n_treated"], strict=True)],
-                          "HR (95% CI)": [hr_ci(*x) for x in zip(sg["hr"], sg["lcl"], sg["ucl"], strict=True)],
-                          "P": [p_value(x) for x in sg["p"]],
-                          "P for interaction": [p_value(x) for x in sg["p_interaction"]], "Note": sg["note"].to_numpy()})
+                          f"n ({ref}/{other})": [f"{F_.integer(a)}/{F_.integer(b)}"
+                                                 for a, b in zip(sg["n_control"], sg["n_treated"], strict=True)],
+                          f"Events ({ref}/{other})": [f"{F_.integer(a)}/{F_.integer(b)}" for a, b in
+                                                      zip(sg["events_control"], sg["events_treated"], strict=True)],
+                          "HR (95% CI)": [hr_ci(*x, rules) for x in zip(sg["hr"], sg["lcl"], sg["ucl"], strict=True)],
+                          "P": [p_value(x, rules) for x in sg["p"]],
+                          "P for interaction": p_int, "Note": [number(x) for x in sg["note"]]})
     label = ctx.d.endpoint(ep.name)
     where = f"{label}, {_sample(ep.main_sample)}"
     fig = FigureItem(f"forest_subgroups_{ep.name}_{ep.main_sample}", f"Subgroup analysis, {where}",
@@ -434,31 +524,35 @@ def response(ctx: _Ctx) -> Section | None:
         return None
     d, arms = ctx.d, ctx.arms
     col = r.config.response.column
+    rules = r.config.report
     tables = []
     for sname, s in r.response.items():
+        marks = F_.Markers()
         br = s.best_response
         cats = d.order(col, list(br[("response", "")]))
         br = br.set_index(("response", "")).loc[cats]
         shown_rows, data_rows = [], []
         for cat, row in br.iterrows():
             shown_rows.append({"Response": d.level(col, cat),
-                               **{arms.names[a]: count_pct(row[(a, "n")], s.n[a]) for a in arms.order}, "P": ""})
+                               **{arms.names[a]: count_pct(row[(a, "n")], s.n[a], rules) for a in arms.order}, "P": ""})
             data_rows.append({"Response": d.level(col, cat), **{f"{arms.names[a]} n": row[(a, "n")] for a in arms.order},
                               **{f"{arms.names[a]} %": row[(a, "pct")] for a in arms.order}})
         names = {"ORR": "Objective response rate", "DCR": "Disease control rate"}
         for _, row in s.rates.iterrows():
             m = row[("measure", "")]
             shown_rows.append({"Response": names.get(m, m), **{
-                arms.names[a]: count_rate_ci(row[(a, "n")], row[(a, "rate")], row[(a, "lcl")], row[(a, "ucl")])
-                for a in arms.order}, "P": p_value(row[("p", "")])})
+                arms.names[a]: count_rate_ci(row[(a, "n")], row[(a, "rate")], row[(a, "lcl")], row[(a, "ucl")], rules)
+                for a in arms.order}, "P": F_.with_marker(p_value(row[("p", "")], rules), marks.mark(row[("test", "")]))})
             data_rows.append({"Response": names.get(m, m), **{f"{arms.names[a]} n": row[(a, "n")] for a in arms.order},
                               **{f"{arms.names[a]} %": 100 * row[(a, "rate")] for a in arms.order},
                               **{f"{arms.names[a]} lower 95% CI": 100 * row[(a, "lcl")] for a in arms.order},
                               **{f"{arms.names[a]} upper 95% CI": 100 * row[(a, "ucl")] for a in arms.order},
                               "Test": row[("test", "")], "P": row[("p", "")]})
         lv = {k: d.level(col, k) for k in ("CR", "PR", "SD")}
-        foot = (f"n (%); rates: n (%; exact 95% CI). Objective response: {lv['CR']} or {lv['PR']}; disease control: "
-                f"{lv['CR']}, {lv['PR']} or {lv['SD']}.")
+        per_arm = "; ".join(f"{arms.names[a]}, n = {F_.integer(s.n[a])}" for a in arms.order)
+        foot = (f"n (%) of the patients of each group ({per_arm}). Rates: n (%; exact Clopper–Pearson 95% CI). "
+                f"Objective response: {lv['CR']} or {lv['PR']}; disease control: {lv['CR']}, {lv['PR']} or {lv['SD']}. "
+                f"P: {marks.footnote()}")
         tables.append(TableItem(f"response_{sname}", f"{d.label(col)} by group, {_sample(sname)}",
                                 pd.DataFrame(shown_rows), foot, pd.DataFrame(data_rows)))
     return Section("response", "Tumour response", tables=tables)
@@ -481,24 +575,32 @@ def adverse_events(ctx: _Ctx) -> Section | None:
     if not r.adverse_events:
         return None
     d, arms = ctx.d, ctx.arms
-    grades = (("grade_1_2", "grade 1–2"), ("grade_3_4", "grade 3–4"), ("grade_5", "grade 5"), ("any", "any grade"))
+    rules = r.config.report
     tables = []
     for sname, ae in r.adverse_events.items():
         t = ae.table
-        terms = [_ae_term(d, c, str(term)) for c, term in zip(ae.columns, t[("term", "")], strict=True)]
+        marks = F_.Markers()
+        grade5 = any(t[(a, "grade_5")].fillna(0).astype(float).sum() > 0 for a in arms.order)
+        grades = (("grade_1_2", "grade 1–2"), ("grade_3_4", "grade 3–4"), *((("grade_5", "grade 5"),) if grade5 else ()),
+                  ("any", "any grade"))
+        terms = [_ae_term(d, c, str(term)).replace("grade 3-4", "grade 3–4")
+                 for c, term in zip(ae.columns, t[("term", "")], strict=True)]
         shown = pd.DataFrame({"Adverse event": terms})
         data = shown.copy()
         for a in arms.order:
             n = t[(a, "n")].to_numpy()
             for k, text in grades:
-                shown[f"{arms.names[a]}, {text}"] = [count_pct(x, of) for x, of in zip(t[(a, k)], n, strict=True)]
+                shown[f"{arms.names[a]}, {text}"] = [count_pct(x, of, rules) for x, of in zip(t[(a, k)], n, strict=True)]
                 data[f"{arms.names[a]}, {text}"] = t[(a, k)].to_numpy()
-        shown["P (any grade)"] = [p_value(x) for x in t[("p_any", "")]]
-        shown["P (grade ≥ 3)"] = [p_value(x) for x in t[("p_grade_3plus", "")]]
+        shown["P (any grade)"] = [F_.with_marker(p_value(x, rules), marks.mark(tst))
+                                  for x, tst in zip(t[("p_any", "")], t[("test_any", "")], strict=True)]
+        shown["P (grade ≥ 3)"] = [F_.with_marker(p_value(x, rules), marks.mark(tst))
+                                  for x, tst in zip(t[("p_grade_3plus", "")], t[("test_grade_3plus", "")], strict=True)]
         data["P (any grade)"] = t[("p_any", "")].to_numpy()
         data["P (grade ≥ 3)"] = t[("p_grade_3plus", "")].to_numpy()
         tables.append(TableItem(f"adverse_events_{sname}", f"Adverse events (CTCAE v5.0) by group, {_sample(sname)}",
-                                shown, "Patients by worst grade, n (%).", data))
+                                shown, "Patients by their worst grade of each adverse event (CTCAE v5.0 terms), n (%)"
+                                + ("" if grade5 else "; no grade 5 event") + f". P: {marks.footnote()}", data))
     return Section("adverse_events", "Adverse events", tables=tables)
 
 
@@ -554,10 +656,12 @@ def reproduction(ctx: _Ctx) -> Section | None:
         return None
     cal = cal.assign(group=[_GROUPS.get(g, ctx.d.endpoint(g) if g in ctx.results.endpoints else g) for g in cal["group"]],
                      target=[_relabel_words(ctx.d, t) for t in cal["target"]])
-    shown = cal.astype(object).map(lambda v: number(v, 3))
+    # counts as integers, estimates with 3 decimals, the check as Yes/No (in the spreadsheet too)
+    shown = cal.astype(object).map(lambda v: F_.integer(v) if isinstance(v, float) and v.is_integer() else number(v, 3))
+    data = cal.assign(ok=cal["ok"].map(number)) if "ok" in cal else cal
     return Section("reproduction", "Reproduction of the published study", tables=[TableItem(
         "reproduction", "Published vs recovered estimates (synthetic cohort)", shown,
-        "Rows outside the tolerance are flagged.", cal, tuple(bool(not x) for x in cal["ok"]))])
+        "Rows outside the tolerance are flagged.", data, tuple(bool(not x) for x in cal["ok"]))])
 
 
 def labels_note(ctx: _Ctx) -> Section | None:
