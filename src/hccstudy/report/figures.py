@@ -53,6 +53,11 @@ RC = {
 DPI = {"png": 300, "tiff": 600}
 
 
+def symbols(text: str) -> str:
+    """Typographic comparison signs in figure text: ">=" as "≥", "<=" as "≤"."""
+    return str(text).replace(">=", "\u2265").replace("<=", "\u2264")
+
+
 @contextmanager
 def style():
     """The figure specification (:data:`RC`) for the duration of a block; global rcParams untouched."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
-from .figures import DOUBLE_COLUMN_IN, FONT_SIZE, SMALL_SIZE, styled
+from .figures import DOUBLE_COLUMN_IN, FONT_SIZE, SMALL_SIZE, styled, symbols
 from .figures_forest import text_width_in
 
 LINE_IN = 0.16
@@ -24,11 +24,12 @@ class _Canvas:
             left: float | None = None) -> tuple[float, float, float, float]:
         """A box of ``lines`` ((text, bold) each) centred on ``xc`` (or from ``left``) hanging from
         ``ytop``; returns (left, right, top, bottom)."""
-        w = max(text_width_in(t, FONT_SIZE if b else SMALL_SIZE, b) for t, b in lines) + 2 * PAD_IN
+        w = max(text_width_in(symbols(t), FONT_SIZE if b else SMALL_SIZE, b) for t, b in lines) + 2 * PAD_IN
         h = len(lines) * LINE_IN + 2 * PAD_IN
         x0 = left if left is not None else xc - w / 2
         self.ax.add_patch(Rectangle((x0, ytop - h), w, h, fill=False, lw=0.8, ec="0.2"))
         tx = x0 + PAD_IN if align == "left" else x0 + w / 2
+        lines = [(symbols(t), b) for t, b in lines]
         for k, (t, b) in enumerate(lines):
             self.ax.text(tx, ytop - PAD_IN - (k + 0.5) * LINE_IN, t, ha=align, va="center",
                          fontsize=FONT_SIZE if b else SMALL_SIZE, fontweight="bold" if b else "normal")

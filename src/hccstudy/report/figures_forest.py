@@ -19,7 +19,7 @@ from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FixedLocator, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
-from .figures import ARM_COLOURS, FONT_FAMILY, SMALL_SIZE, TITLE_SIZE, styled
+from .figures import ARM_COLOURS, FONT_FAMILY, SMALL_SIZE, TITLE_SIZE, styled, symbols
 
 ROW_IN = 0.2        # row height, inches
 GAP_IN = 0.14       # space between columns, inches
@@ -59,7 +59,7 @@ def forest_figure(labels: pd.DataFrame, hr, lcl, ucl, p: Sequence[str], *, kinds
     hr_col = [("Reference" if k == "reference" else hr_text(h, a, b) if k in ("estimate", "overall") else "")
               for k, h, a, b in zip(kinds, hr, lo, hi, strict=True)]
     bold = [k in ("header", "overall") for k in kinds]
-    cols = [(str(h), [str(v) for v in labels[h]]) for h in labels.columns]
+    cols = [(symbols(h), [symbols(v) for v in labels[h]]) for h in labels.columns]
     # column widths from the texts: left columns | plot | HR (95% CI) | P
     def width(head, cells):
         return max([text_width_in(head, bold=True), *(text_width_in(c, bold=b) for c, b in zip(cells, bold, strict=True))])

@@ -78,10 +78,18 @@ def km_panel(fig, rect: tuple[float, float, float, float], curves: dict, *, p_va
              letter: str | None = None, table_fraction: float = 0.24):
     """Draw one panel (curves + risk table) into ``rect`` (figure fraction: left, bottom, width,
     height); returns (curve axes, risk-table axes)."""
+    from .figures_forest import text_width_in
     left, bottom, width, height = rect
-    th = height * table_fraction
-    gap = height * 0.13
-    ax = fig.add_axes((left, bottom + th + gap, width, height - th - gap - height * 0.07))
+    fw, fh = fig.get_size_inches()
+    # the left margin holds the risk table's arm names (measured) and the y label
+    counts = [str(int(km.n)) for km in curves.values()]
+    pad_pt = max((text_width_in(c, SMALL_SIZE) for c in counts), default=0.1) * 72 / 2 + 4
+    margin = max(0.55, max((text_width_in(n, SMALL_SIZE) for n in curves), default=0.0) + pad_pt / 72 + 0.08) / fw
+    left, width = left + margin, width - margin
+    th = (0.2 + 0.17 * len(curves)) / fh
+    gap = 0.5 / fh
+    top = 0.25 / fh if (title or letter) else 0.05 / fh
+    ax = fig.add_axes((left, bottom + th + gap, width, height - th - gap - top))
     tab = fig.add_axes((left, bottom, width, th))
     tmax = max((float(km.table["time"].max()) for km in curves.values() if len(km.table)), default=1.0)
     step = break_step(tmax, unit, step)
@@ -114,11 +122,20 @@ def km_panel(fig, rect: tuple[float, float, float, float], curves: dict, *, p_va
     notes = [t for t in (p_label(p_value) if p_value is not None and np.isfinite(p_value) else None,
                          hr_label(*hr) if hr is not None and all(np.isfinite(hr)) else None) if t]
     if notes:
-        ax.text(0.03, 0.04, "\n".join(notes), transform=ax.transAxes, ha="left", va="bottom")
+        # under the legend when every curve is below it there, else bottom left when every curve is
+        # above that corner, else wherever fewer curves pass
+        box_w = max(text_width_in(t) for t in notes) / (width * fw) + 0.02
+        top_right = max(float(km.surv_at([xmax * (1 - box_w)])["surv"].iat[0]) for km in curves.values())
+        low_left = min(float(km.surv_at([xmax * box_w])["surv"].iat[0]) for km in curves.values())
+        legend_h = (0.05 + 0.17 * len(curves)) / (ax.get_position().height * fh)
+        if top_right < 1 - legend_h - 0.2 or low_left < 0.25:
+            ax.text(0.98, 1 - legend_h - 0.02, "\n".join(notes), transform=ax.transAxes, ha="right", va="top")
+        else:
+            ax.text(0.03, 0.04, "\n".join(notes), transform=ax.transAxes, ha="left", va="bottom")
     if title:
         ax.set_title(title, loc="left" if letter else "center")
     if letter:
-        ax.text(-0.16, 1.06, letter, transform=ax.transAxes, ha="left", va="bottom", fontsize=LETTER_SIZE,
+        ax.text(-margin * fw / (width * fw), 1.0 + 0.12 / (ax.get_position().height * fh), letter, transform=ax.transAxes, ha="left", va="bottom", fontsize=LETTER_SIZE,
                 fontweight="bold")
     # the risk table: one row per arm, numbers under the ticks, in the arm colours
     tab.set_xlim(ax.get_xlim())
@@ -129,7 +146,7 @@ def km_panel(fig, rect: tuple[float, float, float, float], curves: dict, *, p_va
         spine.set_visible(False)
     names = list(curves)
     tab.set_yticks(range(len(names)), names[::-1])
-    tab.tick_params(axis="y", length=0)
+    tab.tick_params(axis="y", length=0, labelsize=SMALL_SIZE, pad=pad_pt)
     for k, km in enumerate(curves.values()):
         y = len(names) - 1 - k
         colour = ARM_COLOURS[k % len(ARM_COLOURS)]
@@ -137,7 +154,8 @@ def km_panel(fig, rect: tuple[float, float, float, float], curves: dict, *, p_va
         for t, n in zip(ticks, at["n_risk"], strict=True):
             tab.text(t, y, str(int(n)), ha="center", va="center", color=colour, fontsize=SMALL_SIZE)
         tab.get_yticklabels()[y].set_color(colour)
-    tab.set_title("Number at risk", fontsize=SMALL_SIZE, loc="left", pad=2)
+    tab.text(-margin / width, 1.0, "Number at risk", transform=tab.transAxes, fontsize=SMALL_SIZE, ha="left",
+             va="bottom", fontweight="bold")
     return ax, tab
 
 
@@ -149,7 +167,7 @@ def km_figure(curves: dict, *, p_value: float | None = None, hr: tuple[float, fl
 
     ``curves``: {display name: KaplanMeier}, in legend order (reference arm first, blue)."""
     fig = plt.figure(figsize=(SINGLE_COLUMN_IN * 1.5, 3.6))
-    km_panel(fig, (0.2, 0.04, 0.76, 0.9), curves, p_value=p_value, hr=hr, xlabel=xlabel, ylabel=ylabel, step=step,
+    km_panel(fig, (0.02, 0.02, 0.95, 0.96), curves, p_value=p_value, hr=hr, xlabel=xlabel, ylabel=ylabel, step=step,
              unit=unit, conf_int=conf_int, median_lines=median_lines, title=title)
     return fig
 
@@ -161,11 +179,11 @@ def km_composite(panels: list[dict], ncols: int = 2):
     :func:`km_panel` each (``curves`` included)."""
     n = len(panels)
     nrows = math.ceil(n / ncols)
-    ph = 3.1
+    ph = 3.2
     fig = plt.figure(figsize=(DOUBLE_COLUMN_IN, ph * nrows))
     w, h = 1 / ncols, 1 / nrows
     for i, kw in enumerate(panels):
         r, c = divmod(i, ncols)
-        rect = (c * w + w * 0.2, 1 - (r + 1) * h + h * 0.03, w * 0.76, h * 0.9)
+        rect = (c * w + w * 0.01, 1 - (r + 1) * h + h * 0.04, w * 0.96, h * 0.93)
         km_panel(fig, rect, letter=chr(ord("A") + i), **kw)
     return fig

@@ -384,7 +384,10 @@ def km_composite(ctx: _Ctx, eps: list[EndpointResult]) -> FigureItem | None:
         return None
     ncols = max(len(ep.samples) for ep in eps)
     args = [_km_panel_args(ctx, ep, sname, c) for ep, sname, c in panels]
-    what = "; ".join(f"{chr(ord('A') + i)}, {a['title']}" for i, a in enumerate(args))
+    for a, (_, sname, _) in zip(args, panels, strict=True):  # the endpoint is on the y axis
+        a["title"] = _sample(sname).capitalize()
+    what = "; ".join(f"{chr(ord('A') + i)}, {ctx.d.endpoint(ep.name)}, {_sample(sname)}"
+                     for i, (ep, sname, _) in enumerate(panels))
     return FigureItem("km_composite", f"Kaplan–Meier estimates: {what}", partial(F.km_composite, args, ncols))
 
 
@@ -508,12 +511,12 @@ def _subgroup_forest_args(ctx: _Ctx, c: SurvivalComparison, sg: pd.DataFrame, le
     rows = [{"Subgroup": "Overall", "n_ref": str(kms[0].n if kms[0] else 0), "n_oth": str(kms[1].n if kms[1] else 0),
              "ev": str(sum(k.events for k in kms if k is not None)), "kind": "overall",
              "hr": h.hr if h else np.nan, "lcl": h.lcl if h else np.nan, "ucl": h.ucl if h else np.nan, "p": ""}]
-    for var, grp in sg.assign(_level=levels).groupby("variable", sort=False):
+    for var, grp in sg.assign(shown_level=levels).groupby("variable", sort=False):
         pi = grp["p_interaction"].dropna()
         rows.append({"Subgroup": d.variable(var), "n_ref": "", "n_oth": "", "ev": "", "kind": "header",
                      "hr": np.nan, "lcl": np.nan, "ucl": np.nan, "p": p_value(pi.iat[0]) if len(pi) else ""})
         for r in grp.itertuples(index=False):
-            rows.append({"Subgroup": "\u2003" + str(r._level), "n_ref": str(int(r.n_control)),
+            rows.append({"Subgroup": "\u2003" + str(r.shown_level), "n_ref": str(int(r.n_control)),
                          "n_oth": str(int(r.n_treated)), "ev": str(int(r.events_control + r.events_treated)),
                          "kind": "estimate", "hr": r.hr, "lcl": r.lcl, "ucl": r.ucl, "p": ""})
     t = pd.DataFrame(rows)
