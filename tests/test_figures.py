@@ -86,7 +86,7 @@ def test_km_panels_end_at_the_last_follow_up_with_the_tables_p_and_hr(builtin_ru
             h = c.primary_hr
             assert hr_label(h.hr, h.lcl, h.ucl) in texts
             # the risk table: one number per tick and arm, the n at risk of summary(fit, times)
-            risk = [t.get_text() for t in fig.axes[1].texts]
+            risk = [t.get_text() for t in fig.axes[1].texts if t.get_text() != "Number at risk"]
             first = next(k for k in c.km.values() if k is not None)
             assert len(risk) == 2 * len(ticks) and str(int(first.n)) in risk
 

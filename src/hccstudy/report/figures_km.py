@@ -42,7 +42,7 @@ def breaks_to(tmax: float, step: float) -> list[float]:
 def p_label(p: float, name: str = "Log-rank P") -> str:
     """"Log-rank P = 0.002", "Log-rank P < 0.001" (the tables' P rule)."""
     t = p_text(p)
-    return f"{name} {t}" if t[:1] in "<>" else f"{name} = {t}"
+    return f"{name} {t[0]} {t[1:].strip()}" if t[:1] in ("<", ">") else f"{name} = {t}"
 
 
 def hr_label(hr: float, lcl: float, ucl: float) -> str:
