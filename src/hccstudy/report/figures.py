@@ -111,7 +111,7 @@ def love_figure(terms: list[str], smd_before, smd_after, threshold: float = 0.1)
     ax.scatter(b["smd_after"], y, color=ARM_COLOURS[1], label="After matching", zorder=3, s=18)
     ax.set_yticks(y, b["term"])
     ax.set_xlabel("Standardised mean difference")
-    ax.legend(frameon=False, loc="lower right")
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)  # outside the data
     return fig
 
 
