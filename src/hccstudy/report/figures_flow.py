@@ -24,7 +24,8 @@ class _Canvas:
             left: float | None = None) -> tuple[float, float, float, float]:
         """A box of ``lines`` ((text, bold) each) centred on ``xc`` (or from ``left``) hanging from
         ``ytop``; returns (left, right, top, bottom)."""
-        w = max(text_width_in(symbols(t), FONT_SIZE if b else SMALL_SIZE, b) for t, b in lines) + 2 * PAD_IN
+        # (+5%: hinting at low resolution widens the text a little)
+        w = max(text_width_in(symbols(t), FONT_SIZE if b else SMALL_SIZE, b) for t, b in lines) * 1.05 + 2 * PAD_IN
         h = len(lines) * LINE_IN + 2 * PAD_IN
         x0 = left if left is not None else xc - w / 2
         self.ax.add_patch(Rectangle((x0, ytop - h), w, h, fill=False, lw=0.8, ec="0.2"))

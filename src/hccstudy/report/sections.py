@@ -453,12 +453,16 @@ def _cox_forest_args(ctx: _Ctx, rows: pd.DataFrame, arm_term: str) -> dict:
         p.append(p_value(r.p) if r is not None else "")
 
     indent = "\u2003"
-    for var, grp in rows.groupby("variable", sort=False):
+    for var, grp in rows.groupby("variable", sort=False, dropna=False):
         grp = list(grp.itertuples(index=False))
         if grp[0].term == arm_term:
             add(d.label(ctx.results.config.arm.column), "header")
             add(indent + a.names[a.reference], "reference")
             add(indent + a.names[a.other], "estimate", grp[0])
+            continue
+        if not isinstance(var, str):                     # terms without a variable: one row each
+            for r in grp:
+                add(term_label(ctx, None, r.term, arm_term), "estimate", r)
             continue
         parts = [d.term(r.variable, r.term) for r in grp]
         if len(grp) == 1 and parts[0][1] is None:
