@@ -204,7 +204,7 @@ def test_forest_plot_rows_are_labels():
     forest = next(f for s in build_sections(res, d) for f in s.figures if f.key == "forest_univariable_os_matched")
     texts = [t.get_text() for t in forest.draw().axes[0].texts]
     assert "Karnofsky performance score" in texts and "karno" not in texts
-    assert "Treatment group: Test chemotherapy vs Standard chemotherapy" in texts
+    assert "Treatment group" in texts and "\u2003Test chemotherapy" in texts and "Reference" in texts  # factor header, levels
     assert not [t for t in texts if re.fullmatch(r"trt\d|prior", t)]
 
 

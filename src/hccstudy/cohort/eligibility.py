@@ -101,8 +101,10 @@ def first_failing(fails: pd.DataFrame, order: list[str]) -> pd.Series:
     return reason
 
 
-def patient_flow(reason: pd.Series, arm: pd.Series, order: list[str]) -> pd.DataFrame:
-    """Flow table: screened, then excluded per reason (first failing), included, and per arm."""
+def patient_flow(reason: pd.Series, arm: pd.Series, order: list[str], centre: pd.Series | None = None) -> pd.DataFrame:
+    """Flow table: screened, then excluded per reason (first failing), included, and per arm; with
+    ``centre`` (aligned with ``reason``) also per centre, in sorted order, ``centre_screened`` and
+    ``centre_included`` rows (criterion and label: the centre)."""
     rows = [{"step": "screened", "criterion": "", "label": "Screened", "n": int(len(reason))}]
     for c in order:
         rows.append({"step": "excluded", "criterion": c, "label": LABELS.get(c, c), "n": int((reason == c).sum())})
@@ -110,6 +112,12 @@ def patient_flow(reason: pd.Series, arm: pd.Series, order: list[str]) -> pd.Data
     rows.append({"step": "included", "criterion": "", "label": "Included", "n": int(included.sum())})
     for a in ("SE", "SI"):
         rows.append({"step": "arm", "criterion": a, "label": f"Arm {a}", "n": int((arm[included] == a).sum())})
+    if centre is not None:
+        c = pd.Series(np.asarray(centre, dtype=object)).astype(str)
+        screened = c.value_counts().sort_index()
+        kept = c[included].value_counts().reindex(screened.index, fill_value=0)
+        rows += [{"step": "centre_screened", "criterion": k, "label": k, "n": int(v)} for k, v in screened.items()]
+        rows += [{"step": "centre_included", "criterion": k, "label": k, "n": int(v)} for k, v in kept.items()]
     return pd.DataFrame(rows)
 
 

@@ -135,7 +135,7 @@ def build_study(ingested, config: CohortConfig, log: IssueLog) -> Study:
     p["exclusion_reason"] = reason.to_numpy()
     p["included"] = reason.isna().to_numpy()
     _check_endpoints(p, log, config.study.data_cutoff)
-    flow = patient_flow(reason, p["arm"], order)
+    flow = patient_flow(reason, p["arm"], order, p["centre"])
     exclusions = all_failing_counts(fails, order)
     analysis = p[p["included"].to_numpy()].drop(
         columns=[c for c in p.columns if c.startswith("fails_")] + ["exclusion_reason", "included", "missing_fields"]

@@ -1,11 +1,26 @@
 """Publication figures (matplotlib, Agg), drawn from the fitted objects (Kaplan–Meier steps, Cox rows),
 never refitted.  Each ``*_figure`` function draws and returns a Figure whose every text is already a
-display label (the report's sections pass labels, not code names); :func:`save` writes it, byte-stable
-(no timestamps, fixed SVG ids).  Arm colours are fixed: the first arm (the reference) blue, the second
-orange (colour-blind safe, Okabe–Ito)."""
+display label (the report's sections pass labels, not code names); :func:`save` writes it.
+
+Figure specification (journals' artwork rules; set in a local ``rc_context``, never globally):
+
+* font: DejaVu Sans (ships with matplotlib, so every machine draws the same glyphs; Arial / Helvetica
+  are not used because their absence would change the output); one size scale: 8 pt text, 7 pt for
+  tables inside a figure (risk table, forest columns), 9 pt panel titles, 11 pt bold panel letters;
+* widths: single column 85 mm (:data:`SINGLE_COLUMN_IN`), double column 170 mm (:data:`DOUBLE_COLUMN_IN`);
+* PDF and PS fonts embedded as TrueType (Type 42, never Type 3); SVG text kept as ``<text>`` (editable);
+  PNG 300 dpi, TIFF 600 dpi LZW;
+* byte-identical reruns: no dates or producer in the files, SVG ids from a fixed hash salt;
+* arm colours: Okabe–Ito (colour-blind safe), the reference arm blue, the other orange.
+
+The figures themselves live in :mod:`.figures_km` (Kaplan–Meier panels and the composite),
+:mod:`.figures_forest` (forest plots) and :mod:`.figures_flow` (CONSORT-style patient flow).
+"""
 
 from __future__ import annotations
 
+import functools
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -15,214 +30,132 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-ARM_COLOURS = ("#0072B2", "#E69F00")
-plt.rcParams.update({"svg.hashsalt": "hccstudy", "font.family": "DejaVu Sans", "font.size": 9,
-                     "axes.spines.top": False, "axes.spines.right": False})
+#: Okabe–Ito: blue, orange, bluish green, vermillion, reddish purple, sky blue
+ARM_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9")
+MM = 1 / 25.4
+SINGLE_COLUMN_IN = 85 * MM
+DOUBLE_COLUMN_IN = 170 * MM
+FONT_FAMILY = "DejaVu Sans"
+FONT_SIZE = 8.0
+SMALL_SIZE = 7.0
+TITLE_SIZE = 9.0
+LETTER_SIZE = 11.0
+
+#: the figure specification as matplotlib settings (applied locally, see :func:`style`)
+RC = {
+    "font.family": "sans-serif", "font.sans-serif": [FONT_FAMILY], "font.size": FONT_SIZE,
+    "axes.titlesize": TITLE_SIZE, "axes.labelsize": FONT_SIZE, "xtick.labelsize": FONT_SIZE,
+    "ytick.labelsize": FONT_SIZE, "legend.fontsize": FONT_SIZE, "axes.linewidth": 0.8,
+    "axes.spines.top": False, "axes.spines.right": False, "lines.linewidth": 1.2,
+    "pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "hccstudy",
+    "pdf.compression": 6, "savefig.dpi": 300, "path.simplify": True,
+}
+DPI = {"png": 300, "tiff": 600}
+
+
+def symbols(text: str) -> str:
+    """Typographic comparison signs in figure text: ">=" as "≥", "<=" as "≤"."""
+    return str(text).replace(">=", "\u2265").replace("<=", "\u2264")
+
+
+@contextmanager
+def style():
+    """The figure specification (:data:`RC`) for the duration of a block; global rcParams untouched."""
+    with plt.rc_context(RC):
+        yield
+
+
+def styled(draw):
+    """Decorator: draw the figure under :func:`style` (text properties are fixed when drawn)."""
+    @functools.wraps(draw)
+    def inner(*args, **kwargs):
+        with style():
+            return draw(*args, **kwargs)
+    return inner
 
 
 def save(fig, stem: Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
-    """Save ``fig`` as ``stem.<fmt>``: PNG 300 dpi, SVG, PDF (no timestamps, fixed ids), TIFF 600 dpi
-    LZW (journals); returns the paths."""
+    """Save ``fig`` as ``stem.<fmt>`` under the figure specification: PNG 300 dpi, SVG (text as
+    ``<text>``), PDF (TrueType fonts), TIFF 600 dpi LZW; no dates, producer or software stamps, so a
+    rerun is byte-identical.  Returns the paths; the figure is closed."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     out = []
-    for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
-        if fmt == "tiff":
-            fig.savefig(path, dpi=600, bbox_inches="tight", pil_kwargs={"compression": "tiff_lzw"})
-        else:
-            meta = {"png": {"Software": None}, "svg": {"Date": None},
-                    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None}}.get(fmt, {})
-            fig.savefig(path, dpi=300, metadata=meta, bbox_inches="tight")
-        out.append(path)
+    meta = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
+            "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+            "tiff": None}
+    with style():
+        for fmt in formats:
+            path = stem.with_suffix(f".{fmt}")
+            if fmt == "tiff":
+                fig.savefig(path, dpi=DPI["tiff"], bbox_inches="tight", pad_inches=0.04,
+                            pil_kwargs={"compression": "tiff_lzw"})
+            else:
+                fig.savefig(path, dpi=DPI.get(fmt, 300), metadata=meta.get(fmt) or {}, bbox_inches="tight",
+                            pad_inches=0.04)
+            out.append(path)
     plt.close(fig)
     return out
 
 
+@styled
 def love_figure(terms: list[str], smd_before, smd_after, threshold: float = 0.1):
     """Signed standardised mean differences per term (display labels, in table order), before (open)
     and after (filled) matching."""
     b = pd.DataFrame({"term": terms, "smd_before": smd_before, "smd_after": smd_after}).iloc[::-1]
     y = np.arange(len(b))
-    fig, ax = plt.subplots(figsize=(5.5, 0.32 * len(b) + 1.2))
+    fig, ax = plt.subplots(figsize=(DOUBLE_COLUMN_IN * 0.75, 0.22 * len(b) + 1.0), layout="constrained")
     ax.axvline(0, color="0.3", lw=0.8)
     for x in (-threshold, threshold):
         ax.axvline(x, color="0.6", lw=0.8, ls="--")
-    ax.scatter(b["smd_before"], y, facecolors="none", edgecolors=ARM_COLOURS[0], label="Before matching", zorder=3)
-    ax.scatter(b["smd_after"], y, color=ARM_COLOURS[1], label="After matching", zorder=3)
+    ax.scatter(b["smd_before"], y, facecolors="none", edgecolors=ARM_COLOURS[0], label="Before matching", zorder=3, s=18)
+    ax.scatter(b["smd_after"], y, color=ARM_COLOURS[1], label="After matching", zorder=3, s=18)
     ax.set_yticks(y, b["term"])
     ax.set_xlabel("Standardised mean difference")
-    ax.legend(frameon=False, loc="lower right", fontsize=8)
-    ax.set_title("Covariate balance", fontsize=10)
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)  # outside the data
     return fig
 
 
+@styled
 def ps_figure(distance: np.ndarray, treated: np.ndarray, matched: np.ndarray, labels: tuple[str, str],
-              xlabel: str = "Propensity score"):
-    """Distribution of the distance by arm, all units and matched units (mirrored histograms);
-    ``labels``: (control, treated) display names."""
+              xlabel: str = "Propensity score", order: tuple[str, str] | None = None):
+    """Distribution of the distance by arm, all units and matched units (mirrored histograms).
+
+    ``labels``: (control, treated) display names; ``order``: the arm shown above first (the report's
+    reference arm; default the control).  The y axis counts patients, the upper arm above zero and
+    the other below, each side labelled by its arm."""
     d = np.asarray(distance, dtype=float)
     t = np.asarray(treated, dtype=bool)
     m = np.asarray(matched, dtype=bool)
-    bins = np.linspace(d.min(), d.max(), 31) if d.max() > d.min() else 10
-    fig, axes = plt.subplots(1, 2, figsize=(7, 3), sharey=True)
-    for ax, sel, title in ((axes[0], np.ones_like(m), "All"), (axes[1], m, "Matched")):
-        ht, edges = np.histogram(d[t & sel], bins=bins)
-        hc, _ = np.histogram(d[~t & sel], bins=bins)
+    up_name, down_name = order if order is not None else labels
+    up_is_treated = up_name == labels[1] and up_name != labels[0]
+    bins = np.linspace(d.min(), d.max(), 31) if len(d) and d.max() > d.min() else 10
+    fig, axes = plt.subplots(1, 2, figsize=(DOUBLE_COLUMN_IN, 2.6), sharey=True, layout="constrained")
+    top = 0
+    for ax, sel, title in ((axes[0], np.ones_like(m), "All patients"), (axes[1], m, "Matched patients")):
+        hu, edges = np.histogram(d[(t if up_is_treated else ~t) & sel], bins=bins)
+        hd, _ = np.histogram(d[(~t if up_is_treated else t) & sel], bins=bins)
         width = np.diff(edges)
-        ax.bar(edges[:-1], ht, width=width, align="edge", color=ARM_COLOURS[1], label=labels[1])
-        ax.bar(edges[:-1], -hc, width=width, align="edge", color=ARM_COLOURS[0], label=labels[0])
+        cu, cd = (ARM_COLOURS[0], ARM_COLOURS[1])
+        ax.bar(edges[:-1], hu, width=width, align="edge", color=cu, label=up_name)
+        ax.bar(edges[:-1], -hd, width=width, align="edge", color=cd, label=down_name)
         ax.axhline(0, color="0.3", lw=0.6)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
         ax.set_xlabel(xlabel)
-    axes[0].set_ylabel(f"Patients ({labels[0]} below)")
-    axes[1].legend(frameon=False, fontsize=8)
+        top = max(top, hu.max(initial=0), hd.max(initial=0))
+    from matplotlib.ticker import FuncFormatter
+    axes[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{abs(v):g}"))
+    axes[0].set_ylim(-top * 1.15 - 1, top * 1.15 + 1)
+    axes[0].set_ylabel("Number of patients")
+    for ax in axes:
+        ax.text(0.02, 0.97, up_name, transform=ax.transAxes, ha="left", va="top", color=ARM_COLOURS[0])
+        ax.text(0.02, 0.03, down_name, transform=ax.transAxes, ha="left", va="bottom", color=ARM_COLOURS[1])
     return fig
 
 
-def km_figure(curves: dict, *, p_value: float | None = None, xlabel: str = "Months",
-              ylabel: str = "Survival probability", breaks: list[float] | None = None, conf_int: bool = True,
-              median_lines: bool = True, title: str | None = None):
-    """Kaplan–Meier curves in the survminer style: step curves per arm with censor ticks ('+'),
-    optional CI ribbons, median lines, the log-rank P on the plot (survminer's format: "p < 0.0001" or
-    "p = " two significant digits) and a number-at-risk table under the x axis aligned with its ticks
-    (n at risk = #{time >= t}, as ``summary(fit, times)``).
+# the figures of their own modules, under the names the report has always used
+from .figures_flow import flow_figure  # noqa: E402
+from .figures_forest import forest_figure  # noqa: E402
+from .figures_km import km_composite, km_figure  # noqa: E402
 
-    ``curves``: {display name: KaplanMeier}, in legend order (first arm blue, second orange)."""
-    from matplotlib.ticker import FixedLocator
-
-    fig = plt.figure(figsize=(6.5, 5.2))
-    ax = fig.add_axes((0.14, 0.36, 0.82, 0.56))
-    tab = fig.add_axes((0.14, 0.06, 0.82, 0.17))
-    tmax = max(float(km.table["time"].max()) for km in curves.values() if len(km.table))
-    if breaks is None:
-        step = _nice_step(tmax)
-        breaks = list(np.arange(0, tmax + step * 0.999, step))
-    for k, (label, km) in enumerate(curves.items()):
-        colour = ARM_COLOURS[k % len(ARM_COLOURS)]
-        t = np.r_[0.0, km.table["time"].to_numpy()]
-        s = np.r_[1.0, km.table["surv"].to_numpy()]
-        ax.step(t, s, where="post", color=colour, lw=1.5, label=label)
-        if conf_int:
-            lo = np.r_[1.0, km.table["lower"].to_numpy()]
-            hi = np.r_[1.0, km.table["upper"].to_numpy()]
-            ax.fill_between(t, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=1.0), step="post", color=colour,
-                            alpha=0.12, lw=0)
-        cens = km.table[km.table["n_censor"] > 0]
-        ax.plot(cens["time"], cens["surv"], "+", color=colour, ms=6, mew=1.0)
-        med = km.median[0]
-        if median_lines and np.isfinite(med):
-            ax.plot([0, med], [0.5, 0.5], ls="--", color="0.5", lw=0.8)
-            ax.plot([med, med], [0, 0.5], ls="--", color=colour, lw=0.8)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlim(0, breaks[-1] * 1.02)
-    ax.xaxis.set_major_locator(FixedLocator(breaks))
-    ax.set_ylabel(ylabel)
-    ax.set_xlabel(xlabel)
-    ax.legend(frameon=False, loc="upper right")
-    if p_value is not None and np.isfinite(p_value):
-        txt = "Log-rank p < 0.0001" if p_value < 1e-4 else f"Log-rank p = {p_value:.2g}"
-        ax.text(0.03, 0.06, txt, transform=ax.transAxes)
-    if title:
-        ax.set_title(title, fontsize=10)
-    # risk table
-    tab.set_xlim(ax.get_xlim())
-    tab.set_ylim(-0.5, len(curves) - 0.5)
-    tab.xaxis.set_major_locator(FixedLocator(breaks))
-    tab.set_xticklabels([])
-    tab.tick_params(length=0, pad=22)
-    for spine in tab.spines.values():
-        spine.set_visible(False)
-    names = list(curves)
-    tab.set_yticks(range(len(names)), names[::-1])
-    for k, km in enumerate(curves.values()):
-        y = len(names) - 1 - k
-        at = km.surv_at(breaks)
-        for t, n in zip(breaks, at["n_risk"], strict=True):
-            tab.text(t, y, str(int(n)), ha="center", va="center", color=ARM_COLOURS[k % len(ARM_COLOURS)], fontsize=8)
-        tab.get_yticklabels()[y].set_color(ARM_COLOURS[k % len(ARM_COLOURS)])
-    tab.set_title("Number at risk", fontsize=9, loc="left")
-    return fig
-
-
-def _nice_step(tmax: float) -> float:
-    raw = tmax / 6
-    mag = 10 ** np.floor(np.log10(raw)) if raw > 0 else 1
-    for m in (1, 2, 3, 5, 6, 10):
-        if raw <= m * mag:
-            return float(m * mag)
-    return float(10 * mag)
-
-
-def forest_figure(labels: pd.DataFrame, hr, lcl, ucl, p, *, title: str = "", p_header: str = "P",
-                  xlabel: str = "Hazard ratio (95% CI)"):
-    """Forest plot: one row per entry with its text columns (``labels``: header -> display text), HR (95%
-    CI) text, P, a log x axis and a reference line at 1."""
-    from matplotlib.ticker import FixedLocator, NullLocator
-
-    from .format import hr_ci, p_value
-
-    n = len(labels)
-    fig = plt.figure(figsize=(8.5, 0.32 * n + 1.3))
-    ax = fig.add_axes((0.52, 0.9 / (0.32 * n + 1.3), 0.28, 1 - 1.4 / (0.32 * n + 1.3)))
-    y = np.arange(n)[::-1]
-    hr, lo, hi = (np.asarray(v, dtype=float) for v in (hr, lcl, ucl))
-    pv = np.asarray(p, dtype=float)
-    ok = np.isfinite(hr) & np.isfinite(lo) & np.isfinite(hi) & (hr > 0)
-    ax.hlines(y[ok], lo[ok], hi[ok], color="0.2", lw=1)
-    ax.plot(hr[ok], y[ok], "s", color=ARM_COLOURS[0], ms=5)
-    ax.axvline(1.0, color="0.4", ls="--", lw=0.8)
-    ax.set_xscale("log")
-    if ok.any():
-        lo_x, hi_x = np.nanmin(lo[ok]), np.nanmax(hi[ok])
-        ax.set_xlim(min(lo_x, 0.9) / 1.2, max(hi_x, 1.1) * 1.2)
-    ax.set_ylim(-0.7, n - 0.3)
-    lim = ax.get_xlim()
-    ticks = [v for v in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100) if lim[0] <= v <= lim[1]]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xticklabels([f"{v:g}" for v in ticks])
-    ax.set_yticks([])
-    ax.spines["left"].set_visible(False)
-    ax.set_xlabel(xlabel)
-    trans = ax.get_yaxis_transform()
-    heads = list(labels.columns)
-    xs = np.linspace(-1.8, -0.7, len(heads)) if heads else []
-    for k, h in enumerate(heads):
-        ax.text(xs[k], n - 0.2, h, transform=trans, ha="left", va="bottom", fontweight="bold", fontsize=8)
-    ax.text(1.05, n - 0.2, "HR (95% CI)", transform=trans, ha="left", va="bottom", fontweight="bold", fontsize=8)
-    ax.text(1.5, n - 0.2, p_header, transform=trans, ha="left", va="bottom", fontweight="bold", fontsize=8)
-    for i, row in enumerate(labels.itertuples(index=False)):
-        yy = y[i]
-        for k, v in enumerate(row):
-            ax.text(xs[k], yy, str(v), transform=trans, ha="left", va="center", fontsize=8)
-        ax.text(1.05, yy, hr_ci(hr[i], lo[i], hi[i]), transform=trans, ha="left", va="center", fontsize=8)
-        ax.text(1.5, yy, p_value(pv[i]), transform=trans, ha="left", va="center", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10, x=0.02, ha="left")
-    return fig
-
-
-def flow_figure(screened: int, excluded: list[tuple[str, int]], included: int, arms: list[tuple[str, int]],
-                matched: str | None = None):
-    """The patient flow (CONSORT style): screened -> excluded (each reason, n) -> included -> arms
-    (-> the matched sample)."""
-    lines = [f"Screened: {screened}", None, f"Excluded: {sum(n for _, n in excluded)}",
-             *[f"  {lab}: {n}" for lab, n in excluded if n > 0], None, f"Included: {included}", None,
-             "    ".join(f"{lab}: {n}" for lab, n in arms)]
-    if matched:
-        lines += [None, matched]
-    h = 0.28 * len(lines) + 0.4
-    fig = plt.figure(figsize=(6.5, h))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_axis_off()
-    y = 1 - 0.2 / h
-    for text in lines:
-        if text is None:
-            ax.text(0.5, y, "\u2193", ha="center", va="top", fontsize=11, transform=ax.transAxes)
-        else:
-            indent = text.startswith("  ")
-            ax.text(0.22 if indent else 0.5, y, text.strip(), ha="left" if indent else "center", va="top",
-                    fontsize=9, transform=ax.transAxes,
-                    bbox=None if indent else {"boxstyle": "round,pad=0.3", "fc": "#f7f7f7", "ec": "#333333", "lw": 0.8})
-        y -= 0.28 / h
-    return fig
+__all__ = ["ARM_COLOURS", "DOUBLE_COLUMN_IN", "RC", "SINGLE_COLUMN_IN", "flow_figure", "forest_figure", "km_composite",
+           "km_figure", "love_figure", "ps_figure", "save", "style", "styled"]

@@ -187,24 +187,48 @@ def methods(ctx: _Ctx) -> Section:
     return Section("methods", "Methods", notes=notes)
 
 
+def _flow_figure_args(ctx: _Ctx, flow: pd.DataFrame) -> dict:
+    """The CONSORT figure's boxes from the flow table (screened, exclusions, included per arm, and per
+    centre where the flow has ``centre_screened`` / ``centre_included`` rows) and the matching
+    (matched and unmatched per arm, the matched pairs)."""
+    f = flow.set_index(["step", "criterion"])["n"]
+    r, arms = ctx.results, ctx.arms
+    excl = flow[flow["step"] == "excluded"]
+    shown_arms = [(ctx.d.level(r.config.arm.column, x.criterion) if r.config.arm.column in ctx.d.specs else x.label,
+                   int(x.n)) for x in flow[flow["step"] == "arm"].itertuples()]
+    cs = flow[flow["step"] == "centre_screened"]
+    ci = flow[flow["step"] == "centre_included"].set_index("criterion")["n"]
+    centres = [(str(x.label), int(x.n), int(ci.get(x.criterion, 0))) for x in cs.itertuples()] or None
+    args = {"screened": int(f[("screened", "")]), "excluded": [(x.label, int(x.n)) for x in excl.itertuples()],
+            "included": int(f[("included", "")]), "arms": shown_arms, "centres": centres}
+    m = r.matching
+    if m is not None:
+        # the analysed arms in the report's order (reference first), matched / not matched from the matching
+        u = m.units
+        is_t = u["treated"].to_numpy(dtype=bool)
+        done = u["matched"].to_numpy(dtype=bool)
+        per = {r.labels["treated"]: (int((is_t & done).sum()), int((is_t & ~done).sum())),
+               r.labels["control"]: (int((~is_t & done).sum()), int((~is_t & ~done).sum()))}
+        args["arms"] = [(arms.names[a], per[a][0] + per[a][1]) for a in arms.order]
+        args["matched"] = [(arms.names[a], *per[a]) for a in arms.order]
+        ratio = r.config.matching.ratio
+        args["pairs"] = (f"Propensity-score matched: {m.n_pairs} pairs" if ratio == 1 and not m.replace else
+                         f"Propensity-score matched: {m.n_pairs} matched sets (1:{ratio})")
+    return args
+
+
 def patient_flow(ctx: _Ctx) -> Section | None:
     flow = ctx.flow
     if flow is None:
         return None
-    f = flow.set_index(["step", "criterion"])["n"]
-    excl = flow[flow["step"] == "excluded"]
-    arms = flow[flow["step"] == "arm"]
-    r = ctx.results
-    matched = (f"Propensity-score matched: {r.matching.n_pairs} treated patients ({len(r.matching.pairs)} matches)"
-               if r.matching is not None else None)
-    draw = partial(F.flow_figure, int(f[("screened", "")]), [(x.label, int(x.n)) for x in excl.itertuples()],
-                   int(f[("included", "")]), [(x.label, int(x.n)) for x in arms.itertuples()], matched)
-    table = pd.DataFrame({"Step": flow["step"].str.capitalize().to_numpy(), "Criterion": flow["label"].to_numpy(),
-                          "n": flow["n"].to_numpy()})
-    return Section("flow", "Patient flow",
-                   tables=[TableItem("flow", "Patient flow: screened, excluded by criterion, included by group",
-                                     table.assign(n=[F_.integer(v) for v in table["n"]]), data=table)],
-                   figures=[FigureItem("patient_flow", "Patient flow", draw)])
+    draw = partial(F.flow_figure, **_flow_figure_args(ctx, flow))
+    rows = flow[~flow["step"].isin(["centre_screened", "centre_included"])]
+    table = pd.DataFrame({"Step": rows["step"].str.capitalize().to_numpy(), "Criterion": rows["label"].to_numpy(),
+                          "n": rows["n"].to_numpy()})
+    tables = [TableItem("flow", "Patient flow: screened, excluded by criterion, included by group",
+                        table.assign(n=[F_.integer(v) for v in table["n"]]), data=table)]
+    return Section("flow", "Patient flow", tables=tables,
+                   figures=[FigureItem("patient_flow", "Patient flow (CONSORT diagram)", draw)])
 
 
 _T1_KINDS = {"mean_sd": ("mean (SD)",), "median_iqr": ("median [IQR]",), "median_range": ("median [min, max]",),
@@ -356,7 +380,7 @@ def balance(ctx: _Ctx) -> Section | None:
                        partial(F.love_figure, names, b["smd_before"].to_numpy(), b["smd_after"].to_numpy())),
             FigureItem("ps_distribution", "Propensity score distribution by group, all and matched patients",
                        partial(F.ps_figure, d[DISTANCE].to_numpy(), d[TREATED].to_numpy(), d[WEIGHT].to_numpy() > 0,
-                               (control_name, treated_name), xlabel))]
+                               (control_name, treated_name), xlabel, tuple(ctx.arms.shown())))]
     return Section("balance", "Balance", tables=[
         TableItem("balance", "Covariate balance before and after matching (MatchIt summary)", shown,
                   "Rows with |SMD| > 0.1 after matching are flagged.", data, tuple(bool(x) for x in b["flag"])),
@@ -407,6 +431,39 @@ def _survival_rows(ctx: _Ctx, ep: EndpointResult, sname: str, c: SurvivalCompari
     return shown, data
 
 
+def _km_panel_args(ctx: _Ctx, ep: EndpointResult, sname: str, c: SurvivalComparison) -> dict:
+    """One KM panel: the arms' curves (reference first), the log-rank P and the sample's primary HR
+    (robust, clustered on the pair, on the matched sample: as the tables), the endpoint's label on the
+    y axis, the tick interval (config ``report.km_break_months`` when the plan has it; auto otherwise)."""
+    label = ctx.d.endpoint(ep.name)
+    curves = {ctx.arms.names[a]: c.km[a] for a in ctx.arms.order if c.km.get(a) is not None}
+    p = c.logrank.p if c.logrank is not None else None
+    h = c.primary_hr if c.estimable else None
+    step = getattr(getattr(ctx.results.config, "report", None), "km_break_months", None)
+    unit = ep.unit
+    return {"curves": curves, "p_value": p if p is not None and np.isfinite(p) else None,
+            "hr": (h.hr, h.lcl, h.ucl) if h is not None and not h.infinite else None,
+            "xlabel": unit.capitalize(),
+            "ylabel": f"{label} (%)", "unit": unit, "step": step if unit.lower().startswith("month") else None,
+            "title": f"{label}, {_sample(sname)}"}
+
+
+def km_composite(ctx: _Ctx, eps: list[EndpointResult]) -> FigureItem | None:
+    """The KM panels of every endpoint and sample in one figure lettered A, B, C, ... (endpoints as
+    rows, samples as columns: the paper's Figure 2); None when there is only one panel."""
+    panels = [(ep, sname, c) for ep in eps for sname, c in ep.samples.items()
+              if any(c.km.get(a) is not None for a in ctx.arms.order)]
+    if len(panels) < 2:
+        return None
+    ncols = max(len(ep.samples) for ep in eps)
+    args = [_km_panel_args(ctx, ep, sname, c) for ep, sname, c in panels]
+    for a, (_, sname, _) in zip(args, panels, strict=True):  # the endpoint is on the y axis
+        a["title"] = _sample(sname).capitalize()
+    what = "; ".join(f"{chr(ord('A') + i)}, {ctx.d.endpoint(ep.name)}, {_sample(sname)}"
+                     for i, (ep, sname, _) in enumerate(panels))
+    return FigureItem("km_composite", f"Kaplan–Meier estimates: {what}", partial(F.km_composite, args, ncols))
+
+
 def survival(ctx: _Ctx, ep: EndpointResult) -> Section:
     label = ctx.d.endpoint(ep.name)
     shown, data, figs = [], [], []
@@ -414,11 +471,8 @@ def survival(ctx: _Ctx, ep: EndpointResult) -> Section:
         s, dd = _survival_rows(ctx, ep, sname, c)
         shown += s
         data += dd
-        curves = {ctx.arms.names[a]: c.km[a] for a in ctx.arms.order if c.km.get(a) is not None}
-        p = c.logrank.p if c.logrank is not None else None
         figs.append(FigureItem(f"km_{ep.name}_{sname}", f"Kaplan–Meier estimates, {label}, {_sample(sname)}",
-                               partial(F.km_figure, curves, p_value=p if p is not None and np.isfinite(p) else None,
-                                       xlabel=ep.unit.capitalize(), title=f"{label}, {_sample(sname)}")))
+                               partial(F.km_figure, **_km_panel_args(ctx, ep, sname, c))))
     a = ctx.arms
     cells = " ".join(str(v) for r in shown for v in r.values())
     foot = (f"HR of {a.names[a.other]} vs {a.names[a.reference]}: on the matched sample with a robust variance "
@@ -448,6 +502,65 @@ def _cox_table(ctx: _Ctx, rows: pd.DataFrame, arm_term: str, uni: bool) -> tuple
     return shown, data
 
 
+def _reference_level(ctx: _Ctx, variable: str, levels: list[str]) -> str | None:
+    """The reference level of a factor in a Cox model (R's treatment contrast: the first level in
+    sorted order that has no term), as its label; None when the data do not show it."""
+    data = ctx.results.data
+    if variable not in data:
+        return None
+    values = sorted(pd.unique(data[variable].dropna()), key=lambda v: (str(type(v)), v))
+    named = {str(v).upper() if isinstance(v, bool | np.bool_) else str(v) for v in values}
+    rest = [v for v in values if (str(v).upper() if isinstance(v, bool | np.bool_) else str(v)) not in levels]
+    if not rest or not named:
+        return None
+    return ctx.d.level(variable, rest[0])
+
+
+def _cox_forest_args(ctx: _Ctx, rows: pd.DataFrame, arm_term: str) -> dict:
+    """Forest rows of a Cox table: a continuous variable as one row; a factor (and the arm) as a
+    header row, its reference level ("Reference") and one row per other level; all labels from the
+    dictionary."""
+    d, a = ctx.d, ctx.arms
+    label, kinds, hr, lo, hi, p = [], [], [], [], [], []
+
+    def add(text, kind, r=None):
+        label.append(text)
+        kinds.append(kind)
+        hr.append(r.hr if r is not None else np.nan)
+        lo.append(r.lcl if r is not None else np.nan)
+        hi.append(r.ucl if r is not None else np.nan)
+        p.append(p_value(r.p) if r is not None else "")
+
+    indent = "\u2003"
+    for var, grp in rows.groupby("variable", sort=False, dropna=False):
+        grp = list(grp.itertuples(index=False))
+        if grp[0].term == arm_term:
+            add(d.label(ctx.results.config.arm.column), "header")
+            add(indent + a.names[a.reference], "reference")
+            add(indent + a.names[a.other], "estimate", grp[0])
+            continue
+        if not isinstance(var, str):                     # terms without a variable: one row each
+            for r in grp:
+                add(term_label(ctx, None, r.term, arm_term), "estimate", r)
+            continue
+        parts = [d.term(r.variable, r.term) for r in grp]
+        if len(grp) == 1 and parts[0][1] is None:
+            add(parts[0][0], "estimate", grp[0])
+            continue
+        add(parts[0][0], "header")
+        if len(grp) == 1 and grp[0].term == var:        # a 0/1 variable: the reference is 0
+            ref = d.level(var, 0)
+        else:
+            raw = [r.term[len(var):] if r.term.startswith(var) else r.term for r in grp]
+            ref = _reference_level(ctx, var, raw)
+        if ref is not None:
+            add(indent + ref, "reference")
+        for r, (_, level) in zip(grp, parts, strict=True):
+            add(indent + (level or r.term), "estimate", r)
+    return {"labels": pd.DataFrame({"Variable": label}), "hr": hr, "lcl": lo, "ucl": hi, "p": p, "kinds": kinds,
+            "xlabel": "Hazard ratio (95% CI)", "favours": ("Lower hazard", "Higher hazard")}
+
+
 def cox(ctx: _Ctx, ep: EndpointResult) -> Section | None:
     c = ep.main
     if c.univariable is None and c.ph_test is None:
@@ -469,12 +582,37 @@ def cox(ctx: _Ctx, ep: EndpointResult) -> Section | None:
         tables.append(TableItem(f"cox_{kind}_{ep.name}", f"{kind.capitalize()} Cox regression for {where}", shown,
                                 foot, data))
         figs.append(FigureItem(f"forest_{kind}_{ep.name}_{ep.main_sample}", f"Forest plot, {kind} Cox, {where}",
-                               partial(F.forest_figure, shown[["Variable"]], data["HR"], data["Lower 95% CI"],
-                                       data["Upper 95% CI"], data["P"], title=f"{kind.capitalize()} Cox, {where}")))
+                               partial(F.forest_figure, **_cox_forest_args(ctx, rows, c.arm_term))))
     if c.ph_test is not None:
         notes.append(f"Proportional hazards (cox.zph, {c.ph_test.transform} transform) global P = "
                      f"{p_value(c.ph_test.global_p, ctx.results.config.report) or 'not defined'}.")
     return Section(f"cox_{ep.name}", f"Cox regression: {label}", tables=tables, figures=figs, notes=notes)
+
+
+def _subgroup_forest_args(ctx: _Ctx, c: SurvivalComparison, sg: pd.DataFrame, levels: list[str]) -> dict:
+    """The paper's Figure 4: an overall row (the sample's primary HR), then per subgrouping variable a
+    header row with its P for interaction and one row per level: n per arm, events, HR (95% CI)."""
+    d, arms = ctx.d, ctx.arms
+    ref, other = arms.names[arms.reference], arms.names[arms.other]
+    kms = [c.km.get(a) for a in arms.order]
+    h = c.primary_hr if c.estimable else None
+    rows = [{"Subgroup": "Overall", "n_ref": str(kms[0].n if kms[0] else 0), "n_oth": str(kms[1].n if kms[1] else 0),
+             "ev": str(sum(k.events for k in kms if k is not None)), "kind": "overall",
+             "hr": h.hr if h else np.nan, "lcl": h.lcl if h else np.nan, "ucl": h.ucl if h else np.nan, "p": ""}]
+    for var, grp in sg.assign(shown_level=levels).groupby("variable", sort=False):
+        pi = grp["p_interaction"].dropna()
+        rows.append({"Subgroup": d.variable(var), "n_ref": "", "n_oth": "", "ev": "", "kind": "header",
+                     "hr": np.nan, "lcl": np.nan, "ucl": np.nan, "p": p_value(pi.iat[0]) if len(pi) else ""})
+        for r in grp.itertuples(index=False):
+            rows.append({"Subgroup": "\u2003" + str(r.shown_level), "n_ref": str(int(r.n_control)),
+                         "n_oth": str(int(r.n_treated)), "ev": str(int(r.events_control + r.events_treated)),
+                         "kind": "estimate", "hr": r.hr, "lcl": r.lcl, "ucl": r.ucl, "p": ""})
+    t = pd.DataFrame(rows)
+    labels = pd.DataFrame({"Subgroup": t["Subgroup"], f"{ref}\nn": t["n_ref"], f"{other}\nn": t["n_oth"],
+                           "Events": t["ev"]})
+    return {"labels": labels, "hr": t["hr"], "lcl": t["lcl"], "ucl": t["ucl"], "p": list(t["p"]),
+            "kinds": list(t["kind"]), "p_header": "P for\ninteraction", "xlabel": "Hazard ratio (95% CI)",
+            "favours": (f"Favours {other}", f"Favours {ref}")}
 
 
 def subgroups(ctx: _Ctx, ep: EndpointResult) -> Section | None:
@@ -509,9 +647,7 @@ def subgroups(ctx: _Ctx, ep: EndpointResult) -> Section | None:
     label = ctx.d.endpoint(ep.name)
     where = f"{label}, {_sample(ep.main_sample)}"
     fig = FigureItem(f"forest_subgroups_{ep.name}_{ep.main_sample}", f"Subgroup analysis, {where}",
-                     partial(F.forest_figure, shown[["Subgroup", "Level", f"n ({ref}/{other})"]], data["HR"],
-                             data["Lower 95% CI"], data["Upper 95% CI"], data["P for interaction"],
-                             p_header="P for interaction", title=f"Subgroups, {where} (P for interaction)"))
+                     partial(F.forest_figure, **_subgroup_forest_args(ctx, c, sg, lev)))
     return Section(f"subgroups_{ep.name}", f"Subgroups: {label}",
                    tables=[TableItem(f"subgroups_{ep.name}", f"Subgroup analysis for {where}", shown,
                                      f"HR of {other} vs {ref} within each subgroup; P for interaction: group × subgroup.",
@@ -681,8 +817,11 @@ def build_sections(results: Results, dictionary: Dictionary | None = None, flow:
     d = dictionary if dictionary is not None else Dictionary.from_config(results.config.labels)
     ctx = _Ctx(results, d, arms_of(results, d), flow, calibration, software or {})
     eps = list(results.endpoints.values())
-    parts = [methods(ctx), patient_flow(ctx), table1(ctx), balance(ctx),
-             *[survival(ctx, ep) for ep in eps], *[cox(ctx, ep) for ep in eps], *[subgroups(ctx, ep) for ep in eps],
+    surv = [survival(ctx, ep) for ep in eps]
+    composite = km_composite(ctx, eps)
+    if composite is not None:  # the lettered composite leads the first survival section
+        surv[0] = surv[0].with_figures([composite, *surv[0].figures])
+    parts = [methods(ctx), patient_flow(ctx), table1(ctx), balance(ctx), *surv, *[cox(ctx, ep) for ep in eps], *[subgroups(ctx, ep) for ep in eps],
              response(ctx), adverse_events(ctx), not_estimated(ctx), reproduction(ctx)]
     parts.append(labels_note(ctx))
     return [s for s in parts if s is not None]
