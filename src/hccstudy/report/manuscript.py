@@ -92,10 +92,12 @@ def _lower(label: str) -> str:
 
 
 def _term(d: Dictionary, arms: Arms, arm_column: str, arm_term: str, variable, term: str) -> str:
+    """A multivariable factor in a sentence: "Simultaneous (SI) vs Sequential (SE)", "Multiple tumours"
+    (the "yes" level of a 0/1 variable is the variable itself), "Sex: Female"."""
     if term == arm_term:
-        return f"{arms.names[arms.other]} (vs {arms.names[arms.reference]})"
+        return f"{arms.names[arms.other]} vs {arms.names[arms.reference]}"
     var, level = d.term(variable, str(term))
-    return var if level is None else f"{var} ({level})"
+    return var if level is None or level.lower() in ("yes", "true", "present") else f"{var}: {level}"
 
 
 _SAMPLES = {"full": "In all patients", "matched": "In the matched cohort"}
