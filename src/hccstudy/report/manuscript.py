@@ -117,7 +117,7 @@ def methods_paragraph(results: Results, d: Dictionary, arms: Arms, software: dic
     if results.matching is not None and cfg.matching is not None:
         m = cfg.matching
         treated = arms.names[results.labels["treated"]]
-        covs = _join([_lower(d.label(v)) for v in m.on])
+        covs = _join([d.label(v) for v in m.on])
         scale = "the propensity score" if m.link == "logit" else "the logit of the propensity score"
         caliper = ("without a caliper" if m.caliper is None else
                    f"with a caliper of {m.caliper:g} standard deviations of {scale}" if m.std_caliper else
