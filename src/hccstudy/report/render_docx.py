@@ -4,7 +4,7 @@ rule above and below the header, a rule at the bottom, no vertical lines; the he
 each page) with a numbered caption above ("Table 3. ...") and the footnote (tests, abbreviations)
 below, and its figures (PNG, at the text width) with a numbered caption below ("Figure 2. ...") --
 numbered as in report.html and tables.xlsx.  A wide table (more than :data:`WIDE_COLUMNS` columns, or
-rows longer than :data:`WIDE_CHARS` characters) gets a landscape page section of its own.  Fixed core
+rows longer than :data:`WIDE_CHARS` characters, a cell counting at most :data:`WRAP_CHARS`) gets a landscape page section of its own.  Fixed core
 properties and zip entry dates: the same report gives the same bytes."""
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from .sections import Section, TableItem
 WIDE_COLUMNS = 7
 #: ... and so is one whose widest cells add up to more characters than this (a portrait line of 8-pt text)
 WIDE_CHARS = 110
+#: a cell longer than this wraps onto more lines: it counts as this wide
+WRAP_CHARS = 40
 
 
 def _border(cell, **edges) -> None:
@@ -56,7 +58,7 @@ def is_wide(df: pd.DataFrame) -> bool:
     """Too wide for a portrait page (see the module docstring)."""
     if len(df.columns) > WIDE_COLUMNS:
         return True
-    widths = [max([len(str(c)), *(len(_text(v)) for v in df[c])]) for c in df.columns]
+    widths = [min(WRAP_CHARS, max([len(str(c)), *(len(_text(v)) for v in df[c])])) for c in df.columns]
     return sum(widths) > WIDE_CHARS
 
 
@@ -141,6 +143,10 @@ def render_docx(sections: list[Section], path: Path, title: str) -> None:
     landscape = False
     nt = nf = 0
     for s in sections:
+        start = False if not s.tables else is_wide(s.tables[0].frame) if not s.notes else landscape
+        if start != landscape:  # the heading goes with its first table; text and figures on portrait pages
+            landscape = start
+            _orient(doc, landscape)
         doc.add_heading(s.title, level=2).paragraph_format.keep_with_next = True
         for note in s.notes:
             doc.add_paragraph(note)
