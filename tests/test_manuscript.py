@@ -219,6 +219,7 @@ def test_xlsx_number_formats_widths_frozen_header(builtin_run):
     fmt = {h: ws.cell(row=3, column=j + 1).number_format for j, h in enumerate(header)}
     assert fmt["n"] == "0" and fmt["HR"] == "0.00" and fmt["Log-rank P"] == "0.000" and fmt["Median"] == "0.0"
     assert fmt["Survival at 12 months"] == "0.0%"
+    assert fmt["Sample"] == fmt["Group"] == "General"  # text stays text
     notes = [c.value for c in ws["A"] if isinstance(c.value, str) and c.value.startswith("Note: ")]
     assert len(notes) == 1
 

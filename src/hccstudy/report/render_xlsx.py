@@ -28,11 +28,17 @@ def number_format(header: str, values: pd.Series) -> str | None:
     survival probabilities (0-1) "0.0%"; percentages, rates and medians "0.0"; counts (every value a
     whole number) "0"; any other number (HR and its CI limits, ...) "0.00".  A local rule: the display
     texts of report.html and tables.docx come from :mod:`.format`."""
-    v = pd.to_numeric(values, errors="coerce")
-    if values.dtype == object and v.notna().sum() < values.notna().sum():
-        return None  # text (or mixed) cells
-    if not pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(values):
+    if pd.api.types.is_bool_dtype(values):
         return None
+    if pd.api.types.is_numeric_dtype(values):
+        v = values
+    else:  # object or string cells: numeric only when every value is a number (not text such as "200")
+        if not all(isinstance(x, (int, float, np.number)) and not isinstance(x, bool)
+                   for x in values if x is not None and not (isinstance(x, float) and np.isnan(x))):
+            return None
+        v = pd.to_numeric(values, errors="coerce")
+        if not v.notna().any():
+            return None
     h = str(header)
     finite = v[np.isfinite(v.astype(float))]
     if _P.search(h):
