@@ -172,23 +172,61 @@ def test_bad_input_stops_before_any_output(tmp_path):
     assert not out.exists() and not [q for q in tmp_path.iterdir() if q.name.startswith(".out.")]
 
 
+CHROMIUM = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--hide-scrollbars",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0"]
+
+
+def page_check(html: Path, width: int = 1280, height: int = 800) -> tuple[dict[str, str], list[str]]:
+    """Open the page in headless Chromium at ``width`` x ``height``; the data- attributes its load check
+    set on <body>, and the console errors."""
+    dom = subprocess.run(["chromium", *CHROMIUM, f"--window-size={width},{height}", "--virtual-time-budget=5000",
+                          "--dump-dom", html.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", dom.stdout)
+    assert body, "no <body> in the dumped DOM"
+    attrs = dict(re.findall(r'data-([\w-]+)="([^"]*)"', body.group(1)))
+    errors = [line for line in dom.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)]
+    return attrs, errors
+
+
+def section_screenshots(html: Path, sections: str, height: int, folder: Path, width: int = 1280) -> list[Path]:
+    """One full-page screenshot at ``width``, cut into one PNG per section by the offsets the page
+    reported ("key:top:height ...")."""
+    from PIL import Image
+    full = folder / "report-full.png"
+    subprocess.run(["chromium", *CHROMIUM, f"--window-size={width},{height}", f"--screenshot={full}",
+                    html.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert full.exists(), "Chromium wrote no screenshot"
+    out = []
+    with Image.open(full) as im:
+        for k, part in enumerate(sections.split()):
+            key, top, h = part.rsplit(":", 2)
+            top, bottom = int(top), min(int(top) + int(h), im.height)
+            if bottom <= top:
+                continue
+            path = folder / f"section-{k + 1:02d}-{key}.png"
+            im.crop((0, top, width, bottom)).save(path)
+            out.append(path)
+    return out
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed (Debian package 'chromium'); .ci/run installs it")
 def test_report_opens_in_headless_chromium(report, tmp_path):
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0"]
-    url = (report / "report.html").resolve().as_uri()
-    dom = subprocess.run(["chromium", *flags, "--virtual-time-budget=5000", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=120)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    m = re.search(r'data-images="(\d+)" data-broken-images="(\d+)"', dom.stdout)
-    assert m, "the report's load check did not run"
-    assert int(m.group(1)) >= 9 and m.group(2) == "0"
-    console_errors = [line for line in dom.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)]
-    assert not console_errors, console_errors
-    shot = tmp_path / "report.png"
-    subprocess.run(["chromium", *flags, "--window-size=1200,2400", f"--screenshot={shot}", url],
-                   capture_output=True, text=True, timeout=120)
-    assert shot.exists() and shot.stat().st_size > 10_000
+    """At 1280 x 800: every image loads, no console error, no table wider than the page (a wide
+    table scrolls inside its box) and the page itself does not scroll sideways; then a screenshot of
+    each section is saved into the test's folder (tmp_path) for the developer to look at."""
+    html = report / "report.html"
+    attrs, errors = page_check(html)
+    assert "images" in attrs, "the report's load check did not run"
+    assert int(attrs["images"]) >= 9 and attrs["broken-images"] == "0"
+    assert not errors, errors
+    assert int(attrs["tables"]) >= 15
+    assert attrs["overflowing-tables"] == "0" and attrs["page-overflow"] == "0", attrs
+    keys = [p.rsplit(":", 2)[0] for p in attrs["sections"].split()]
+    assert keys[:3] == ["methods", "flow", "table1"] and {"manuscript", "strobe"} <= set(keys)
+    shots = section_screenshots(html, attrs["sections"], int(attrs["height"]), tmp_path)
+    assert [p.name.split("-", 2)[2][:-4] for p in shots] == keys
+    assert all(p.stat().st_size > 2_000 for p in shots)
 
 
 def test_no_code_name_in_the_built_in_report(builtin_run):

@@ -105,11 +105,12 @@ def _without_note(text: str) -> str:
 # ------------------------------------------------------------------------------------------- sections
 EXPECTED = {
     "labelled": ["methods", "table1", "balance", "survival_os", "cox_os", "subgroups_os", "response", "adverse_events",
-                 "labels"],
+                 "manuscript", "strobe", "labels"],
     "everything_unlabelled": ["methods", "table1", "balance", "survival_os", "cox_os", "subgroups_os", "response",
-                              "adverse_events", "labels"],
-    "no_matching_no_endpoints_no_outcomes": ["methods", "table1", "labels"],
-    "no_events_replace": ["methods", "table1", "balance", "survival_os", "not_estimated", "labels"],
+                              "adverse_events", "manuscript", "strobe", "labels"],
+    "no_matching_no_endpoints_no_outcomes": ["methods", "table1", "manuscript", "strobe", "labels"],
+    "no_events_replace": ["methods", "table1", "balance", "survival_os", "not_estimated", "manuscript", "strobe",
+                          "labels"],
 }
 
 

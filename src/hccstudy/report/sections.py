@@ -800,6 +800,23 @@ def reproduction(ctx: _Ctx) -> Section | None:
         "Rows outside the tolerance are flagged.", data, tuple(bool(not x) for x in cal["ok"]))])
 
 
+def manuscript(ctx: _Ctx) -> Section:
+    """The generated Methods and Results paragraphs (:mod:`.manuscript`; also written to manuscript.md)."""
+    from .manuscript import manuscript_text
+    m = manuscript_text(ctx.results, ctx.d, ctx.arms, flow=ctx.flow, software=ctx.software)
+    return Section("manuscript", "Manuscript text", notes=[m.methods, m.results])
+
+
+def strobe(ctx: _Ctx, before: list[Section]) -> Section:
+    """The STROBE cohort checklist, each item mapped to the sections ``before`` it (:mod:`.strobe`)."""
+    from .strobe import NOT_ADDRESSED, checklist
+    table = checklist(before)
+    return Section("strobe", "STROBE checklist", tables=[TableItem(
+        "strobe", "STROBE checklist for cohort studies: where this report addresses each item", table,
+        f"Item texts paraphrase the STROBE statement (von Elm et al., 2007). \"{NOT_ADDRESSED}\": the report "
+        "cannot address the item (title, abstract, introduction, discussion, funding).")])
+
+
 def labels_note(ctx: _Ctx) -> Section | None:
     """Built last: the names every other section had to show under their code names."""
     codes = ctx.d.fallbacks()
@@ -821,7 +838,9 @@ def build_sections(results: Results, dictionary: Dictionary | None = None, flow:
     composite = km_composite(ctx, eps)
     if composite is not None:  # the lettered composite leads the first survival section
         surv[0] = surv[0].with_figures([composite, *surv[0].figures])
-    parts = [methods(ctx), patient_flow(ctx), table1(ctx), balance(ctx), *surv, *[cox(ctx, ep) for ep in eps], *[subgroups(ctx, ep) for ep in eps],
-             response(ctx), adverse_events(ctx), not_estimated(ctx), reproduction(ctx)]
+    parts = [methods(ctx), patient_flow(ctx), table1(ctx), balance(ctx), *surv, *[cox(ctx, ep) for ep in eps],
+             *[subgroups(ctx, ep) for ep in eps], response(ctx), adverse_events(ctx), not_estimated(ctx),
+             reproduction(ctx), manuscript(ctx)]
+    parts.append(strobe(ctx, [s for s in parts if s is not None]))
     parts.append(labels_note(ctx))
     return [s for s in parts if s is not None]
