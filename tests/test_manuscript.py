@@ -117,11 +117,13 @@ def test_every_number_of_the_results_text_is_in_results_json(builtin_run):
         shown |= {f"{v:.1f}", f"{v:.2f}", f"{v:.3f}", f"{100 * v:.1f}"} | ({f"{v:.0f}"} if v == int(v) else set())
     shown |= {f"{100 * r:.1f}" for r in _ratios(res)}
     for label in sorted(_label_texts(builtin_run.results.config.labels), key=len, reverse=True):
-        text = text.replace(label, " ")  # a label's own numbers ("AFP > 400 ng/mL") are not results
+        if len(label) >= 3:  # a label's own numbers ("AFP > 400 ng/mL") are not results; level labels such
+            text = text.replace(label, " ")  # as "A", "0" or "1" would cut numbers apart
+
     numbers = NUMBER.findall(TEMPLATE_NUMBERS.sub(" ", text))
     assert len(numbers) >= 30
     assert [n for n in numbers if n not in shown] == []
-    assert "183 pairs were matched" in text  # the paper's example sentence
+    assert "183 pairs were matched" in paragraph  # the paper's example sentence
     from report_text import html_text
     assert paragraph in html_text(out / "report.html")  # the report shows the same paragraph
 
@@ -163,7 +165,7 @@ def test_strobe_points_at_the_right_tables_and_figures(builtin_run):
     t14a = " ".join(where.search(rows["14a"]).groups())
     assert "Baseline characteristics" in caps[t14a]
     f13c = re.search(r"Figure (\d+)", rows["13c"]).group(0)
-    assert caps[f13c].endswith("Patient flow")
+    assert "Patient flow" in caps[f13c]
     assert "Subgroup analysis" in caps[" ".join(where.search(rows["12b"]).groups())]
     assert caps.get("Table " + str(len(doc.tables)), "").startswith(f"Table {len(doc.tables)}. STROBE checklist")
 
