@@ -17,6 +17,7 @@ import json
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -62,6 +63,34 @@ class _LazyConsole:
 
 console = _LazyConsole(highlight=False)
 err = _LazyConsole(stderr=True, highlight=False)
+
+
+#: the study's entry points the commands call, imported on first use (:func:`_use`); they are also
+#: attributes of this module (``hccstudy.cli.generate``), so a test may replace one with monkeypatch
+_DEFERRED = {
+    "load_study": (".cohort.study", "load_study"),
+    "ingest": (".schema", "ingest"),
+    "generate": (".synth", "generate"),
+    "write_cohort": (".synth", "write_cohort"),
+    "calibration_table": (".synth.calibration", "calibration_table"),
+    "run_analysis": (".analysis", "analyze"),
+}
+
+
+def __getattr__(name: str):
+    """PEP 562: a name of :data:`_DEFERRED`, imported on first access and kept in the module."""
+    if name not in _DEFERRED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _DEFERRED[name]
+    value = getattr(import_module(module, __package__), attr)
+    globals()[name] = value
+    return value
+
+
+def _use(name: str):
+    """The entry point ``name`` as this module holds it now (imported on first use; a replacement set on
+    the module, e.g. by a test, is used as is)."""
+    return globals()[name] if name in globals() else __getattr__(name)
 
 
 def escape(text: str) -> str:
@@ -169,8 +198,9 @@ def _print_frame(df: pd.DataFrame, title: str) -> None:
 
 def _load(study_dir: Path, cfg: StudyConfig) -> Study:
     from ._yaml import ConfigError
-    from .cohort.study import load_study
     from .schema import StudyInputError
+
+    load_study = _use("load_study")
 
     try:
         return load_study(study_dir, cfg)
@@ -192,8 +222,7 @@ def validate(
     csv: Annotated[Path | None, typer.Option("--csv", help="Also write every issue to this CSV file.")] = None,
 ) -> None:
     """Check a study folder against the data model; exit 2 on errors, 0 with warnings only."""
-    from .schema import ingest
-
+    ingest = _use("ingest")
     cfg = _config(config, set_)
     with _output_file(csv, [study_dir, config]) if csv is not None else nullcontext() as csv_tmp:
         result = ingest(study_dir, bilirubin_factor=cfg.units.bilirubin_factor, centres=cfg.centres)
@@ -255,9 +284,7 @@ def synth(
     """Generate the calibrated synthetic five-centre cohort (raw records); --check prints the calibration
     table (exit 1 when a target is outside its tolerance)."""
     from .config import StudyConfig
-    from .synth import generate, write_cohort
-    from .synth.calibration import calibration_table
-
+    generate, write_cohort, calibration_table = _use("generate"), _use("write_cohort"), _use("calibration_table")
     if out is None and not check:
         err.print("[bold red]nothing to do[/]: give --out DIR and/or --check")
         raise typer.Exit(2)
@@ -400,7 +427,7 @@ def analyze(
     """Analyse an analysis-ready table: Table 1, propensity score, matching, balance, survival, Cox,
     subgroups, response, AEs -> the same report as `run` (report.html, tables, figures, results.json)."""
     from ._yaml import ConfigError
-    from .analysis import analyze as run_analysis
+    run_analysis = _use("run_analysis")
     from .analysis import load_analysis_config
     from .analysis.run import AnalysisError
     from .report.build import build_report
