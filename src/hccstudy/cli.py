@@ -6,9 +6,9 @@ unexpected internal error.  Outputs go through :mod:`hccstudy.output`: checked b
 never over an input, written to a temporary folder and renamed into place, so a failed run never leaves
 a partial output that looks complete; input files are only read.
 
-Imports: this module loads only typer and rich at import time; numpy, pandas, scipy, matplotlib and the
-study's own layers are imported inside the commands that need them, so ``hccstudy --help`` and a
-command's ``--help`` answer without loading them (tests/test_cli_imports.py holds this).
+Imports: this module loads only typer at import time; rich (the consoles), numpy, pandas, scipy,
+matplotlib and the study's own layers are imported inside the commands that need them, so ``hccstudy
+--help`` and a command's ``--help`` answer without loading them (tests/test_cli_imports.py holds this).
 """
 
 from __future__ import annotations
