@@ -75,7 +75,10 @@ def machine() -> dict:
 
 
 def measure(argv: list[str], cwd: Path, timeout: float) -> dict:
-    """Run ``argv`` as one child process; its wall and CPU seconds and its own peak RSS (``os.wait4``)."""
+    """Run ``argv`` as one child process; its wall and CPU seconds and its own peak RSS (``os.wait4``).
+
+    The child's ``ru_maxrss`` starts at this process's RSS when it forks, so this script keeps itself
+    small (no pandas or numpy here): a 20 MB ``--help`` would otherwise read as the parent's size."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errf:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=errf)
@@ -152,10 +155,10 @@ def run_r(data: Path, timeout: float) -> dict:
     if rscript is None:
         return {"error": "R not available"}
     csv = data / "table.csv"
-    if not csv.exists():
-        import pandas as pd
-
-        pd.read_parquet(data / "table.parquet").to_csv(csv, index=False)
+    if not csv.exists():  # in a child: pandas in this process would count in the next child's peak RSS
+        subprocess.run([sys.executable, "-c", "import sys, pandas as pd; "
+                        "pd.read_parquet(sys.argv[1]).to_csv(sys.argv[2], index=False)",
+                        str(data / "table.parquet"), str(csv)], check=True, timeout=timeout)
     got = measure([rscript, str(HERE / "r" / "analyze.R"), str(csv)], data, timeout)
     if "error" in got:
         return got
