@@ -5,6 +5,10 @@ not be written (the problems are printed; nothing is written), 1 an I/O failure 
 unexpected internal error.  Outputs go through :mod:`hccstudy.output`: checked before any computing,
 never over an input, written to a temporary folder and renamed into place, so a failed run never leaves
 a partial output that looks complete; input files are only read.
+
+Imports: this module loads only typer at import time; rich (the consoles), numpy, pandas, scipy,
+matplotlib and the study's own layers are imported inside the commands that need them, so ``hccstudy
+--help`` and a command's ``--help`` answer without loading them (tests/test_cli_imports.py holds this).
 """
 
 from __future__ import annotations
@@ -13,32 +17,87 @@ import json
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
-import numpy as np
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from . import __version__
-from ._yaml import ConfigError
-from .analysis import analyze as run_analysis
-from .analysis import load_analysis_config
-from .analysis.config import builtin_plan, load_plan
-from .analysis.run import AnalysisError
-from .cohort.study import Study, load_study
-from .config import StudyConfig, load_config
-from .output import OutputError, OutputFile, OutputFolder
-from .schema import StudyInputError, ValidationReport, ingest
-from .synth import DEFAULT_SEED, generate, write_cohort
-from .synth.calibration import calibration_table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="HCC comparative-effectiveness study toolkit.")
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console
+
+    from .cohort.study import Study
+    from .config import StudyConfig
+    from .output import OutputFolder
+    from .schema import ValidationReport
+
+#: :data:`hccstudy.synth.DEFAULT_SEED`, repeated here so that the options' defaults (shown by --help)
+#: need not import the generator (numpy, pandas); tests/test_cli_imports.py checks the two agree.
+DEFAULT_SEED = 6
+
+#: rich_markup_mode=None: plain (click-style) help and usage errors.  typer's rich help loads rich.markdown,
+#: pygments and rich.traceback, about 0.3 s of CPU on every --help, half of the 0.3 s budget of issue 13;
+#: our own messages still go through rich (the consoles below).
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
+                  help="HCC comparative-effectiveness study toolkit.")
+
+
+class _LazyConsole:
+    """A :class:`rich.console.Console` made on first use: importing rich costs about 0.15 s of CPU, which
+    ``--help`` and a command's own argument errors should not pay."""
+
+    def __init__(self, **options):
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+console = _LazyConsole(highlight=False)
+err = _LazyConsole(stderr=True, highlight=False)
+
+
+#: the study's entry points the commands call, imported on first use (:func:`_use`); they are also
+#: attributes of this module (``hccstudy.cli.generate``), so a test may replace one with monkeypatch
+_DEFERRED = {
+    "load_study": (".cohort.study", "load_study"),
+    "ingest": (".schema", "ingest"),
+    "generate": (".synth", "generate"),
+    "write_cohort": (".synth", "write_cohort"),
+    "calibration_table": (".synth.calibration", "calibration_table"),
+    "run_analysis": (".analysis", "analyze"),
+}
+
+
+def __getattr__(name: str):
+    """PEP 562: a name of :data:`_DEFERRED`, imported on first access and kept in the module."""
+    if name not in _DEFERRED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _DEFERRED[name]
+    value = getattr(import_module(module, __package__), attr)
+    globals()[name] = value
+    return value
+
+
+def _use(name: str):
+    """The entry point ``name`` as this module holds it now (imported on first use; a replacement set on
+    the module, e.g. by a test, is used as is)."""
+    return globals()[name] if name in globals() else __getattr__(name)
+
+
+def escape(text: str) -> str:
+    """:func:`rich.markup.escape`, imported on first use."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Study config (YAML); see docs/config.md.")]
 SetOpt = Annotated[list[str] | None, typer.Option(
@@ -56,6 +115,8 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 @contextmanager
 def _output_folder(out: Path, force: bool, inputs: Iterable[Path | None], command: str) -> Iterator[OutputFolder]:
     """:class:`~hccstudy.output.OutputFolder`, its errors printed as one line with their exit code."""
+    from .output import OutputError, OutputFolder
+
     try:
         with OutputFolder(out, force=force, inputs=[p for p in inputs if p is not None], command=command) as o:
             yield o
@@ -65,6 +126,8 @@ def _output_folder(out: Path, force: bool, inputs: Iterable[Path | None], comman
 
 @contextmanager
 def _output_file(path: Path, inputs: Iterable[Path | None]) -> Iterator[Path]:
+    from .output import OutputError, OutputFile
+
     try:
         with OutputFile(path, inputs=[p for p in inputs if p is not None]) as tmp:
             yield tmp
@@ -78,6 +141,9 @@ def _check_seed(seed: int) -> None:
 
 
 def _config(path: Path | None, assignments: list[str] | None = None) -> StudyConfig:
+    from ._yaml import ConfigError
+    from .config import load_config
+
     try:
         return load_config(path, assignments=assignments or ())
     except ConfigError as exc:
@@ -106,6 +172,8 @@ def print_issues(report: ValidationReport, limit: int | None = 50, out: Console 
 
 
 def _issue_table(report: ValidationReport, shown: pd.DataFrame, out: Console) -> None:
+    from rich.table import Table
+
     t = Table(title=f"Validation: {report.n_errors} error(s), {report.n_warnings} warning(s)", show_lines=False)
     for c in ("severity", "centre", "file", "row", "column", "value", "rule", "message"):
         t.add_column(c, overflow="fold")
@@ -117,6 +185,9 @@ def _issue_table(report: ValidationReport, shown: pd.DataFrame, out: Console) ->
 
 
 def _print_frame(df: pd.DataFrame, title: str) -> None:
+    import pandas as pd
+    from rich.table import Table
+
     t = Table(title=title)
     for c in df.columns:
         t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left")
@@ -126,6 +197,11 @@ def _print_frame(df: pd.DataFrame, title: str) -> None:
 
 
 def _load(study_dir: Path, cfg: StudyConfig) -> Study:
+    from ._yaml import ConfigError
+    from .schema import StudyInputError
+
+    load_study = _use("load_study")
+
     try:
         return load_study(study_dir, cfg)
     except StudyInputError as exc:
@@ -146,6 +222,7 @@ def validate(
     csv: Annotated[Path | None, typer.Option("--csv", help="Also write every issue to this CSV file.")] = None,
 ) -> None:
     """Check a study folder against the data model; exit 2 on errors, 0 with warnings only."""
+    ingest = _use("ingest")
     cfg = _config(config, set_)
     with _output_file(csv, [study_dir, config]) if csv is not None else nullcontext() as csv_tmp:
         result = ingest(study_dir, bilirubin_factor=cfg.units.bilirubin_factor, centres=cfg.centres)
@@ -168,6 +245,9 @@ def flow(study_dir: Annotated[Path, typer.Argument(help="Study folder.")], confi
 
 
 def _print_calibration(table: pd.DataFrame, failures_only: bool = False) -> None:
+    import numpy as np
+    from rich.table import Table
+
     shown = table[~table["ok"]] if failures_only else table
     if shown.empty:
         console.print(f"Calibration: all {len(table)} published targets recovered within tolerance (calibration.csv)")
@@ -203,6 +283,8 @@ def synth(
 ) -> None:
     """Generate the calibrated synthetic five-centre cohort (raw records); --check prints the calibration
     table (exit 1 when a target is outside its tolerance)."""
+    from .config import StudyConfig
+    generate, write_cohort, calibration_table = _use("generate"), _use("write_cohort"), _use("calibration_table")
     if out is None and not check:
         err.print("[bold red]nothing to do[/]: give --out DIR and/or --check")
         raise typer.Exit(2)
@@ -270,14 +352,20 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     log_json: Annotated[bool, typer.Option("--log-json", help="One JSON line per stage (for scripts).")] = False,
     open_report: Annotated[bool, typer.Option("--open", help="Open report.html when done.")] = False,
+    no_figures: Annotated[bool, typer.Option(
+        "--no-figures", help="Write no figure files: the same as --set analysis.report.formats=[] "
+                             "(tables, results.json and report.html are still written).")] = False,
 ) -> None:
     """Run the whole study: ingest, validate, derive, eligibility flow, Table 1, matching, balance,
     survival, Cox, subgroups, response, adverse events -> DIR/report.html, tables.xlsx/.docx, figures/,
     results.json, analysis_table.parquet, manifest.json.  Without a study folder: on the calibrated
     synthetic cohort (raw records in DIR/synthetic-data/).  The same as ``hccstudy.run_study()``."""
+    from ._yaml import ConfigError
+    from .output import OutputError
     from .pipeline import run_study
+    from .schema import StudyInputError
 
-    cfg = _config(config, set_)
+    cfg = _config(config, set_ if not no_figures else [*(set_ or ()), "analysis.report.formats=[]"])
     _check_seed(seed)
     progress = _Progress(quiet, log_json)
     if study_dir is None and not (quiet or log_json):
@@ -332,9 +420,16 @@ def analyze(
     set_: Annotated[list[str] | None, typer.Option(
         "--set", metavar="KEY=VALUE",
         help="Override a key of the analysis config before validation (repeatable), e.g. --set matching.caliper=0.1")] = None,
+    no_figures: Annotated[bool, typer.Option(
+        "--no-figures", help="Write no figure files: the same as --set report.formats=[] "
+                             "(tables, results.json and report.html are still written).")] = False,
 ) -> None:
     """Analyse an analysis-ready table: Table 1, propensity score, matching, balance, survival, Cox,
     subgroups, response, AEs -> the same report as `run` (report.html, tables, figures, results.json)."""
+    from ._yaml import ConfigError
+    run_analysis = _use("run_analysis")
+    from .analysis import load_analysis_config
+    from .analysis.run import AnalysisError
     from .report.build import build_report
     from .schema.readers import sha256
 
@@ -344,7 +439,7 @@ def analyze(
         raise typer.Exit(2) from exc
 
     try:
-        cfg = load_analysis_config(config, overrides=set_ or ())
+        cfg = load_analysis_config(config, overrides=[*(set_ or ()), *(["report.formats=[]"] if no_figures else [])])
     except ConfigError as exc:
         config_error(exc)
     with _output_folder(out, force, [config, cfg.data_path], "analyze") as o:
@@ -439,6 +534,8 @@ def map_columns(
 
 @contextmanager
 def _output_file_opt(path: Path, inputs: Iterable[Path | None]) -> Iterator[Path]:
+    from .output import OutputError, OutputFile
+
     try:
         with OutputFile(path, inputs=[p for p in inputs if p is not None], option="--write") as tmp:
             yield tmp
@@ -459,6 +556,7 @@ def init(
     and DIR/templates/centre_template.xlsx.  Copy the templates to DIR/<centre>/ (CSV) or DIR/<centre>.xlsx,
     fill them, then run `hccstudy validate DIR --config DIR/study.yaml`."""
     from .cohort.skeleton import write_skeleton
+    from .config import StudyConfig
     from .output import MARKER
 
     empty = study_dir.is_dir() and not study_dir.is_symlink() and next(study_dir.iterdir(), None) is None
@@ -509,6 +607,9 @@ def plan(
     or a plan file (--file), with --set overrides (keys of study.yaml with --config or by default:
     analysis.matching.caliper=0.1; keys of the plan with --file: matching.caliper=0.1).  --show prints it
     as YAML that can be copied into study.yaml's analysis: or given back with --file."""
+    from ._yaml import ConfigError
+    from .analysis.config import builtin_plan, load_plan
+
     if not show and not check:
         _fail("nothing to do: give --show and/or --check")
     if file is not None and config is not None:

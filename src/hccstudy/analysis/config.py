@@ -155,6 +155,8 @@ class ReportSpec(_Strict):
     both_levels: list[str] = Field([], description="two-level variables always shown with both levels")
     km_break_months: Annotated[float, Interval(ge=1, le=120), NUMBER] | None = Field(
         None, description="Kaplan–Meier x-axis and risk-table interval; null: 6, or 12 when follow-up exceeds 48")
+    formats: list[Literal["png", "svg", "pdf", "tiff"]] = Field(
+        ["png", "svg", "pdf", "tiff"], description="figure file formats; [] writes no figures (--no-figures)")
 
     @model_validator(mode="after")
     def _p_small_shown(self):
