@@ -210,7 +210,7 @@ def _shared_font_subsets():
             with original(fontfile, set(key[2])) as subset:
                 _SUBSETS[key] = as_file(subset.font).getvalue(), dict(subset.glyph_index_map)
         data, mapping = _SUBSETS[key]
-        return results(TTFont(BytesIO(data)), dict(mapping))._as_cm()
+        return results(TTFont(BytesIO(data), recalcBBoxes=False, recalcTimestamp=False), dict(mapping))._as_cm()
 
     pdf_ps.get_glyphs_subset = shared
     try:
