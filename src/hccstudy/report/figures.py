@@ -79,9 +79,11 @@ def styled(draw):
 FORMATS = ("png", "svg", "pdf", "tiff")
 #: white space around the tight bounding box of a figure's ink, inches
 PAD_IN = 0.04
-#: the glyphs every PDF embeds (printable ASCII and the typographic signs the figures use), so that
-#: all figures share one font subset per font file (see :func:`_shared_font_subsets`)
-PDF_GLYPHS = "".join(map(chr, range(32, 127))) + "\u2264\u2265\u2013\u2014\u2190\u2192\u00b1\u00d7\u2212\u00b7\u2026%"
+#: the glyphs every PDF embeds, so that all figures share one font subset per font file (see
+#: :func:`_shared_font_subsets`): printable ASCII, the typographic signs the figures use (≤ ≥ – — ← →
+#: ± × − · …), the spaces (no-break, en, em, thin) and the f-ligatures text shaping substitutes
+PDF_GLYPHS = ("".join(map(chr, range(32, 127))) + "\u2264\u2265\u2013\u2014\u2190\u2192\u00b1\u00d7\u2212\u00b7\u2026"
+              "\u00a0\u2002\u2003\u2009" + "".join(map(chr, range(0xFB00, 0xFB05))))
 
 
 def tight_bbox(fig, renderer):
@@ -109,14 +111,21 @@ def _raster(fig, formats: tuple[str, ...]) -> tuple[dict[str, bytes], object]:
     fig.set_dpi(hi)
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
-    box = tight_bbox(fig, canvas.get_renderer())
+    renderer = canvas.get_renderer()
+    ink = fig.get_tightbbox(renderer)
+    box = tight_bbox(fig, renderer)
     fig.set_layout_engine("none")
     w, h = fig.get_size_inches()
-    if box.x0 >= 0 and box.y0 >= 0 and box.x1 <= w and box.y1 <= h:  # crop the drawn canvas
+    eps = 0.5 / hi
+    if ink.x0 >= -eps and ink.y0 >= -eps and ink.x1 <= w + eps and ink.y1 <= h + eps:
+        # all the ink is on the drawn canvas: the box is that canvas cropped, and white (the figure's
+        # face colour, as savefig fills it) where the padding reaches beyond the figure's edge
         rgba = np.asarray(canvas.buffer_rgba())
-        rows = slice(round((h - box.y1) * hi), round((h - box.y0) * hi))
-        cols = slice(round(box.x0 * hi), round(box.x1 * hi))
-        image = Image.fromarray(np.ascontiguousarray(rgba[rows, cols]))
+        top, left = round((h - box.y1) * hi), round(box.x0 * hi)
+        image = Image.new("RGBA", (round(box.width * hi), round(box.height * hi)), (255, 255, 255, 255))
+        r0, c0 = max(top, 0), max(left, 0)
+        part = rgba[r0:min(top + image.height, rgba.shape[0]), c0:min(left + image.width, rgba.shape[1])]
+        image.paste(Image.fromarray(np.ascontiguousarray(part)), (c0 - left, r0 - top))
     else:  # ink outside the figure: draw again on a canvas the size of the box
         buf = BytesIO()
         fig.savefig(buf, format="rgba", dpi=hi, bbox_inches=box)
