@@ -5,7 +5,8 @@ LZW), results.json, analysis_table.parquet, manifest.json, plus the CSV tables o
 :func:`hccstudy.analysis.write_results`.
 
 The sections are built once (:func:`~hccstudy.report.sections.build_sections`); each figure a section
-holds is drawn from the fitted objects and written once, and the three renderers draw the same list.
+holds is drawn from the fitted objects and written once, in the formats of the plan's ``report.formats``
+(none: no figure), by a pool of processes (:func:`draw_figures`), and the three renderers draw the same list.
 """
 
 from __future__ import annotations

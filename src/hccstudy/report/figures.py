@@ -11,6 +11,9 @@ Figure specification (journals' artwork rules; set in a local ``rc_context``, ne
 * PDF and PS fonts embedded as TrueType (Type 42, never Type 3); SVG text kept as ``<text>`` (editable);
   PNG 300 dpi, TIFF 600 dpi LZW;
 * byte-identical reruns: no dates or producer in the files, SVG ids from a fixed hash salt;
+* formats: any of :data:`FORMATS` (config ``report.formats``); :func:`save` lays out and rasterises a
+  figure once (TIFF and PNG from one 600-dpi RGBA buffer, every format in one tight box) and the PDFs
+  share one font subset per process;
 * arm colours: Okabe–Ito (colour-blind safe), the reference arm blue, the other orange.
 
 The figures themselves live in :mod:`.figures_km` (Kaplan–Meier panels and the composite),
