@@ -89,12 +89,12 @@ PDF_GLYPHS = ("".join(map(chr, range(32, 127))) + "\u2264\u2265\u2013\u2014\u219
               "\u00a0\u2002\u2003\u2009" + "".join(map(chr, range(0xFB00, 0xFB05))))
 
 
-def tight_bbox(fig, renderer):
-    """The box (inches) around everything drawn, padded by :data:`PAD_IN` and rounded outwards to the
-    300-dpi pixel grid (so the 600-dpi raster halves exactly into the 300-dpi one, and every format
-    frames the same area)."""
+def tight_bbox(ink):
+    """The box (inches) around ``ink`` (the figure's tight bounding box: everything drawn), padded by
+    :data:`PAD_IN` and rounded outwards to the 300-dpi pixel grid (so the 600-dpi raster halves
+    exactly into the 300-dpi one, and every format frames the same area)."""
     from matplotlib.transforms import Bbox
-    b = fig.get_tightbbox(renderer).padded(PAD_IN)
+    b = ink.padded(PAD_IN)
     g = DPI["png"]
     return Bbox([[math.floor(b.x0 * g) / g, math.floor(b.y0 * g) / g], [math.ceil(b.x1 * g) / g, math.ceil(b.y1 * g) / g]])
 
@@ -110,14 +110,16 @@ def _raster(fig, formats: tuple[str, ...]) -> tuple[dict[str, bytes], object]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
-    hi = DPI["tiff"]
+    raster = "png" in formats or "tiff" in formats
+    hi = DPI["tiff"] if raster else 72  # vector formats only: the draw just lays the figure out
     fig.set_dpi(hi)
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
-    renderer = canvas.get_renderer()
-    ink = fig.get_tightbbox(renderer)
-    box = tight_bbox(fig, renderer)
+    ink = fig.get_tightbbox(canvas.get_renderer())
+    box = tight_bbox(ink)
     fig.set_layout_engine("none")
+    if not raster:
+        return {}, box
     w, h = fig.get_size_inches()
     eps = 0.5 / hi
     if ink.x0 >= -eps and ink.y0 >= -eps and ink.x1 <= w + eps and ink.y1 <= h + eps:
