@@ -156,7 +156,16 @@ class ReportSpec(_Strict):
     km_break_months: Annotated[float, Interval(ge=1, le=120), NUMBER] | None = Field(
         None, description="Kaplan–Meier x-axis and risk-table interval; null: 6, or 12 when follow-up exceeds 48")
     formats: list[Literal["png", "svg", "pdf", "tiff"]] = Field(
-        ["png", "svg", "pdf", "tiff"], description="figure file formats; [] writes no figures (--no-figures)")
+        ["png", "svg", "pdf", "tiff"],
+        description="figure files written under figures/ (PNG 300 dpi, SVG, PDF, TIFF 600 dpi); [] draws no figure (--no-figures); "
+                    "the PNG is written whenever any format is, since report.html and tables.docx embed it")
+
+    @model_validator(mode="after")
+    def _formats_once(self):
+        twice = sorted({f for f in self.formats if self.formats.count(f) > 1})
+        if twice:
+            raise ValueError(f"formats: {', '.join(twice)} listed more than once")
+        return self
 
     @model_validator(mode="after")
     def _p_small_shown(self):

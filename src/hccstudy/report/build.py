@@ -5,11 +5,14 @@ LZW), results.json, analysis_table.parquet, manifest.json, plus the CSV tables o
 :func:`hccstudy.analysis.write_results`.
 
 The sections are built once (:func:`~hccstudy.report.sections.build_sections`); each figure a section
-holds is drawn from the fitted objects and written once, and the three renderers draw the same list.
+holds is drawn from the fitted objects and written once, in the formats of the plan's ``report.formats``
+(none: no figure), by a pool of processes (:func:`draw_figures`), and the three renderers draw the same list.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import platform
 import time
 from dataclasses import dataclass, replace
@@ -21,13 +24,13 @@ import pandas as pd
 from ..analysis.labels import Dictionary
 from ..analysis.run import Results
 from ..analysis.write import write_results
-from .figures import save
+from .figures import FORMATS, save
 from .manifest import write_manifest
 from .manuscript import Manuscript
 from .render_docx import render_docx
 from .render_html import render_html
 from .render_xlsx import render_xlsx
-from .sections import Section, build_sections
+from .sections import FigureItem, Section, build_sections
 
 PACKAGES = ["hccstudy", "numpy", "pandas", "scipy", "matplotlib", "pyarrow", "openpyxl", "python-docx", "pydantic",
             "PyYAML", "typer", "rich"]
@@ -52,26 +55,82 @@ class ReportBuild:
     files: list[Path]
 
 
-def draw_figures(sections: list[Section], folder: Path, formats: tuple[str, ...]) -> tuple[list[Section], list[Path]]:
+#: environment variable: how many processes draw the figures (default: one per CPU, at most one per figure)
+WORKERS_ENV = "HCCSTUDY_WORKERS"
+
+#: the figures a pool draws, set in the parent before the workers fork (the draw closures of
+#: :class:`FigureItem` hold fitted objects and lambdas: inherited, never pickled)
+_JOBS: list[tuple[FigureItem, Path, tuple[str, ...]]] = []
+
+
+def figure_workers(n_figures: int, workers: int | None = None) -> int:
+    """Processes to draw ``n_figures``: ``workers`` when given, else the environment variable
+    :data:`WORKERS_ENV`, else the CPUs this process may use; never more than the figures, at least 1."""
+    if workers is None:
+        env = os.environ.get(WORKERS_ENV, "").strip()
+        if env:
+            try:
+                workers = int(env)
+            except ValueError:
+                raise ValueError(f"{WORKERS_ENV}={env!r}: not a whole number of processes") from None
+        else:
+            workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(int(workers), n_figures))
+
+
+def _draw_job(i: int) -> list[Path]:
+    item, folder, formats = _JOBS[i]
+    return save(item.draw(), folder / item.key, formats)
+
+
+def draw_figures(sections: list[Section], folder: Path, formats: tuple[str, ...],
+                 workers: int | None = None) -> tuple[list[Section], list[Path]]:
     """Draw and write every figure of the sections under ``folder`` (``<key>.<format>``); the sections
-    returned carry each figure's PNG path."""
-    out, paths = [], []
-    for s in sections:
-        figs = []
-        for f in s.figures:
-            written = save(f.draw(), folder / f.key, formats)
-            paths += written
-            figs.append(replace(f, path=folder / f"{f.key}.png"))
-        out.append(s.with_figures(figs))
-    return out, paths
+    returned carry each figure's PNG path (``formats`` empty: no figure is drawn and the sections are
+    returned without figures).
+
+    The figures are drawn in ``workers`` processes (:func:`figure_workers`; forked, so the figures'
+    closures are inherited rather than pickled; one worker, or a platform without fork, draws them
+    here in order).  Each figure's files depend only on the figure: every process draws from the same
+    inputs under the same style, and the one piece of per-process state, the shared PDF font subset,
+    embeds the same bytes whether it was computed in that process or not -- so the files do not
+    depend on the number of workers."""
+    formats = tuple(dict.fromkeys(formats))
+    if not formats:
+        return [s.with_figures([]) for s in sections], []
+    items = [f for s in sections for f in s.figures]
+    jobs = [(f, folder, formats) for f in items]
+    n = figure_workers(len(jobs), workers)
+    if n > 1 and "fork" in multiprocessing.get_all_start_methods():
+        _JOBS[:] = jobs
+        try:
+            with multiprocessing.get_context("fork").Pool(n) as pool:
+                written = pool.map(_draw_job, range(len(jobs)), chunksize=1)
+        finally:
+            _JOBS.clear()
+    else:
+        written = [save(f.draw(), d / f.key, fm) for f, d, fm in jobs]
+    drawn = {f.key: replace(f, path=folder / f"{f.key}.png") for f in items}
+    out = [s.with_figures([drawn[f.key] for f in s.figures]) for s in sections]
+    return out, [p for paths in written for p in paths]
+
+
+def report_formats(results: Results, formats: tuple[str, ...] | list[str] | None = None) -> tuple[str, ...]:
+    """The figure formats to write: ``formats`` when given, else the plan's ``report.formats`` (default
+    all four); the PNG is added to a non-empty set (report.html and tables.docx embed it); empty: none."""
+    if formats is None:
+        rules = getattr(results.config, "report", None)
+        formats = getattr(rules, "formats", FORMATS)
+    formats = tuple(formats)
+    return tuple(dict.fromkeys(("png", *formats))) if formats else ()
 
 
 def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = None,
                  calibration: pd.DataFrame | None = None, dictionary: Dictionary | None = None,
                  inputs: list[dict] | None = None, seed: int | None = None, timings: dict | None = None,
                  warnings: list[str] | None = None, study_config: dict | None = None, title: str | None = None,
-                 write_table: bool = True, formats: tuple[str, ...] = ("png", "svg", "pdf", "tiff"),
-                 write_manifest_file: bool = True) -> ReportBuild:
+                 write_table: bool = True, formats: tuple[str, ...] | None = None,
+                 write_manifest_file: bool = True, workers: int | None = None) -> ReportBuild:
     """Write the whole report folder (see module docstring) into ``out``.
 
     ``dictionary``: the labels (default: the analysis config's ``labels``); ``timings``: seconds per
@@ -79,8 +138,11 @@ def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = Non
     (``report``) -- manifest.json is written once, complete (None: no timings, the manifest is
     byte-stable); ``write_table=False`` when the caller
     writes ``analysis_table.parquet`` itself (``hccstudy run``, with the study's CSV); ``formats``: of
-    the figures (the HTML and the docx embed the PNGs, so PNG is always written); ``write_manifest_file=False``
-    when the caller writes manifest.json itself, last (:func:`hccstudy.run_study`)."""
+    the figures, overriding the plan's ``report.formats`` (None: the plan's; see :func:`report_formats`:
+    the HTML and the docx embed the PNGs, so PNG is written whenever any format is; empty: no figure,
+    and report.html says so under its title); ``workers``: processes drawing the figures
+    (:func:`figure_workers`); ``write_manifest_file=False`` when the caller writes manifest.json
+    itself, last (:func:`hccstudy.run_study`)."""
     start = time.perf_counter()
     out = Path(out)
     soft = versions()
@@ -89,12 +151,16 @@ def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = Non
         results.data.to_parquet(out / "analysis_table.parquet", index=False)
         paths.append(out / "analysis_table.parquet")
     sections = build_sections(results, dictionary, flow=flow, calibration=calibration, software=soft)
-    sections, figs = draw_figures(sections, out / "figures", tuple(dict.fromkeys(("png", *formats))))
+    formats = report_formats(results, formats)
+    sections, figs = draw_figures(sections, out / "figures", formats, workers)
     paths += figs
     title = title or results.config.name
+    subtitle = "Generated by hccstudy " + soft["hccstudy"]
+    if not formats:
+        subtitle += ". No figures: report.formats is empty."
     render_xlsx(sections, out / "tables.xlsx")
     render_docx(sections, out / "tables.docx", title)
-    (out / "report.html").write_text(render_html(sections, title, "Generated by hccstudy " + soft["hccstudy"]),
+    (out / "report.html").write_text(render_html(sections, title, subtitle),
                                      encoding="utf-8")
     paths += [out / "tables.xlsx", out / "tables.docx", out / "report.html"]
     text = next((s for s in sections if s.key == "manuscript"), None)

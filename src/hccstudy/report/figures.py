@@ -11,6 +11,9 @@ Figure specification (journals' artwork rules; set in a local ``rc_context``, ne
 * PDF and PS fonts embedded as TrueType (Type 42, never Type 3); SVG text kept as ``<text>`` (editable);
   PNG 300 dpi, TIFF 600 dpi LZW;
 * byte-identical reruns: no dates or producer in the files, SVG ids from a fixed hash salt;
+* formats: any of :data:`FORMATS` (config ``report.formats``); :func:`save` lays out and rasterises a
+  figure once (TIFF and PNG from one 600-dpi RGBA buffer, every format in one tight box) and the PDFs
+  share one font subset per process;
 * arm colours: Okabe–Ito (colour-blind safe), the reference arm blue, the other orange.
 
 The figures themselves live in :mod:`.figures_km` (Kaplan–Meier panels and the composite),
@@ -20,6 +23,7 @@ The figures themselves live in :mod:`.figures_km` (Kaplan–Meier panels and the
 from __future__ import annotations
 
 import functools
+import math
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -74,27 +78,159 @@ def styled(draw):
     return inner
 
 
+#: every figure format :func:`save` writes (config ``report.formats``)
+FORMATS = ("png", "svg", "pdf", "tiff")
+#: white space around the tight bounding box of a figure's ink, inches
+PAD_IN = 0.04
+#: the glyphs every PDF embeds, so that all figures share one font subset per font file (see
+#: :func:`_shared_font_subsets`): printable ASCII, the typographic signs the figures use (≤ ≥ – — ← →
+#: ± × − · …), the spaces (no-break, en, em, thin) and the f-ligatures text shaping substitutes
+PDF_GLYPHS = ("".join(map(chr, range(32, 127))) + "\u2264\u2265\u2013\u2014\u2190\u2192\u00b1\u00d7\u2212\u00b7\u2026"
+              "\u00a0\u2002\u2003\u2009" + "".join(map(chr, range(0xFB00, 0xFB05))))
+
+
+def tight_bbox(ink):
+    """The box (inches) around ``ink`` (the figure's tight bounding box: everything drawn), padded by
+    :data:`PAD_IN` and rounded outwards to the 300-dpi pixel grid (so the 600-dpi raster halves
+    exactly into the 300-dpi one, and every format frames the same area)."""
+    from matplotlib.transforms import Bbox
+    b = ink.padded(PAD_IN)
+    g = DPI["png"]
+    return Bbox([[math.floor(b.x0 * g) / g, math.floor(b.y0 * g) / g], [math.ceil(b.x1 * g) / g, math.ceil(b.y1 * g) / g]])
+
+
+def _raster(fig, formats: tuple[str, ...]) -> tuple[dict[str, bytes], object]:
+    """Draw ``fig`` once with Agg at the TIFF resolution (600 dpi) and encode the PNG (300 dpi: each
+    2x2 block of the 600-dpi pixels averaged, i.e. 4-sample antialiasing) and the TIFF (600 dpi, LZW)
+    from that one RGBA buffer; returns ({format: bytes}, the tight box in inches).  The layout
+    engine (constrained layout) runs in this draw and is then switched off, so the vector formats
+    reuse the same positions."""
+    from io import BytesIO
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    raster = "png" in formats or "tiff" in formats
+    hi = DPI["tiff"] if raster else 72  # vector formats only: the draw just lays the figure out
+    fig.set_dpi(hi)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    ink = fig.get_tightbbox(canvas.get_renderer())
+    box = tight_bbox(ink)
+    fig.set_layout_engine("none")
+    if not raster:
+        return {}, box
+    w, h = fig.get_size_inches()
+    eps = 0.5 / hi
+    if ink.x0 >= -eps and ink.y0 >= -eps and ink.x1 <= w + eps and ink.y1 <= h + eps:
+        # all the ink is on the drawn canvas: the box is that canvas cropped, and white (the figure's
+        # face colour, as savefig fills it) where the padding reaches beyond the figure's edge
+        rgba = np.asarray(canvas.buffer_rgba())
+        top, left = round((h - box.y1) * hi), round(box.x0 * hi)
+        image = Image.new("RGBA", (round(box.width * hi), round(box.height * hi)), (255, 255, 255, 255))
+        r0, c0 = max(top, 0), max(left, 0)
+        part = rgba[r0:min(top + image.height, rgba.shape[0]), c0:min(left + image.width, rgba.shape[1])]
+        image.paste(Image.fromarray(np.ascontiguousarray(part)), (c0 - left, r0 - top))
+    else:  # ink outside the figure: draw again on a canvas the size of the box
+        buf = BytesIO()
+        fig.savefig(buf, format="rgba", dpi=hi, bbox_inches=box)
+        image = Image.frombuffer("RGBA", (round(box.width * hi), round(box.height * hi)), buf.getvalue(),
+                                 "raw", "RGBA", 0, 1)
+    out = {}
+    if "tiff" in formats:
+        buf = BytesIO()
+        image.save(buf, format="tiff", compression="tiff_lzw", dpi=(hi, hi))
+        out["tiff"] = buf.getvalue()
+    if "png" in formats:
+        buf = BytesIO()
+        lo = DPI["png"]
+        image.reduce(hi // lo).save(buf, format="png", dpi=(lo, lo))
+        out["png"] = buf.getvalue()
+    return out, box
+
+
 def save(fig, stem: Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """Save ``fig`` as ``stem.<fmt>`` under the figure specification: PNG 300 dpi, SVG (text as
     ``<text>``), PDF (TrueType fonts), TIFF 600 dpi LZW; no dates, producer or software stamps, so a
-    rerun is byte-identical.  Returns the paths; the figure is closed."""
+    rerun is byte-identical.  Returns the paths; the figure is closed.
+
+    The figure is laid out and rasterised once (:func:`_raster`: one Agg draw gives the tight box,
+    the TIFF and the PNG); SVG and PDF are drawn once each inside that same box, and the PDFs share
+    one font subset per process (:func:`_shared_font_subsets`)."""
+    from io import BytesIO
+
+    formats = tuple(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"figure formats: {unknown} not among {list(FORMATS)}")
     stem.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"svg": {"Date": None, "Creator": None},
+            "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}}
+    try:
+        with style():
+            data, box = _raster(fig, formats)
+            for fmt in ("svg", "pdf"):
+                if fmt in formats:
+                    buf = BytesIO()
+                    with _shared_font_subsets():
+                        fig.savefig(buf, format=fmt, metadata=meta[fmt], bbox_inches=box)
+                    data[fmt] = buf.getvalue()
+    finally:
+        plt.close(fig)
     out = []
-    meta = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
-            "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
-            "tiff": None}
-    with style():
-        for fmt in formats:
-            path = stem.with_suffix(f".{fmt}")
-            if fmt == "tiff":
-                fig.savefig(path, dpi=DPI["tiff"], bbox_inches="tight", pad_inches=0.04,
-                            pil_kwargs={"compression": "tiff_lzw"})
-            else:
-                fig.savefig(path, dpi=DPI.get(fmt, 300), metadata=meta.get(fmt) or {}, bbox_inches="tight",
-                            pad_inches=0.04)
-            out.append(path)
-    plt.close(fig)
+    for fmt in formats:
+        path = stem.with_suffix(f".{fmt}")
+        path.write_bytes(data[fmt])
+        out.append(path)
     return out
+
+
+#: (font file, face index, glyph indices) -> (subset font file bytes, old -> new glyph index)
+_SUBSETS: dict[tuple[str, int, frozenset[int]], tuple[bytes, dict[int, int]]] = {}
+
+
+@functools.lru_cache(maxsize=16)
+def _common_glyphs(fontfile: str, face_index: int) -> frozenset[int]:
+    """The glyph indices of :data:`PDF_GLYPHS` in one font file."""
+    from matplotlib.ft2font import FT2Font
+    font = FT2Font(fontfile, face_index=face_index)
+    return frozenset(int(font.get_char_index(ord(c))) for c in PDF_GLYPHS)
+
+
+@contextmanager
+def _shared_font_subsets():
+    """While a PDF is written, embed each font as its subset to :data:`PDF_GLYPHS` plus whatever else
+    the figure draws, computed once per process and font: fontTools subsetting costs ~0.4 s per font
+    per file, and every figure needs the same few glyphs.  The PDF shows the same text (matplotlib
+    still maps each character it draws through the subset's glyph map); the embedded font carries
+    the common glyphs besides.  A cache hit and a miss give the same bytes (both load the subset from
+    its saved bytes), so the PDF does not depend on which figures a process drew before.  This swaps
+    matplotlib's ``_backend_pdf_ps.get_glyphs_subset`` for the block only; where matplotlib's
+    internals differ, its own subsetting runs unchanged."""
+    try:
+        from fontTools.ttLib import TTFont
+        from matplotlib.backends import _backend_pdf_ps as pdf_ps
+        original = pdf_ps.get_glyphs_subset
+        results, as_file = pdf_ps.SubsetResults, pdf_ps.font_as_file
+    except (ImportError, AttributeError):
+        yield
+        return
+    from io import BytesIO
+
+    def shared(fontfile, glyphs):
+        index = int(getattr(fontfile, "face_index", 0))
+        key = (str(fontfile), index, frozenset(int(g) for g in glyphs) | _common_glyphs(str(fontfile), index))
+        if key not in _SUBSETS:
+            with original(fontfile, set(key[2])) as subset:
+                _SUBSETS[key] = as_file(subset.font).getvalue(), dict(subset.glyph_index_map)
+        data, mapping = _SUBSETS[key]
+        return results(TTFont(BytesIO(data), recalcBBoxes=False, recalcTimestamp=False), dict(mapping))._as_cm()
+
+    pdf_ps.get_glyphs_subset = shared
+    try:
+        yield
+    finally:
+        pdf_ps.get_glyphs_subset = original
 
 
 @styled

@@ -63,6 +63,23 @@ def _steps(km) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     return x, s, lo, hi, last
 
 
+#: change points per inch of axes width kept by :func:`_decimate`: half a pixel of the 600-dpi TIFF
+STEP_RESOLUTION = 1200
+
+
+def _decimate(x: np.ndarray, dx: float) -> np.ndarray:
+    """Indices of the change points drawn: in each bin of width ``dx`` on the time axis, the first and
+    the last (``x`` ascending), so the curve drops at the first change point of a bin and reaches its
+    value after the bin's last one there; the drawn step function differs from the full one only
+    inside a bin, less than ``dx`` wide (:data:`STEP_RESOLUTION`: half a 600-dpi pixel).  A curve
+    then has at most two vertices per bin, whatever the number of patients."""
+    if len(x) < 3 or not dx > 0:
+        return np.arange(len(x))
+    b = np.floor(x / dx)
+    change = b[1:] != b[:-1]
+    return np.flatnonzero(np.r_[True, change] | np.r_[change, True])
+
+
 def _thin(times: np.ndarray, gap: float) -> np.ndarray:
     """Indices of the times kept so that marks are at least about ``gap`` apart (one per bin)."""
     if not len(times) or gap <= 0:
@@ -75,9 +92,10 @@ def km_panel(fig, rect: tuple[float, float, float, float], curves: dict, *, p_va
              hr: tuple[float, float, float] | None = None, xlabel: str = "Months",
              ylabel: str = "Survival (%)", step: float | None = None, unit: str = "months",
              conf_int: bool = True, median_lines: bool = False, title: str | None = None,
-             letter: str | None = None, table_fraction: float = 0.24):
+             letter: str | None = None, table_fraction: float = 0.24, decimate: bool = True):
     """Draw one panel (curves + risk table) into ``rect`` (figure fraction: left, bottom, width,
-    height); returns (curve axes, risk-table axes)."""
+    height); returns (curve axes, risk-table axes).  ``decimate=False`` draws every change point
+    (the full drawing :func:`_decimate` is tested against)."""
     from .figures_forest import text_width_in
     left, bottom, width, height = rect
     fw, fh = fig.get_size_inches()
@@ -95,9 +113,12 @@ def km_panel(fig, rect: tuple[float, float, float, float], curves: dict, *, p_va
     step = break_step(tmax, unit, step)
     ticks = breaks_to(tmax, step)
     xmax = tmax * 1.01
+    dx = xmax / (width * fw * STEP_RESOLUTION) if decimate else 0.0
     for k, (label, km) in enumerate(curves.items()):
         colour = ARM_COLOURS[k % len(ARM_COLOURS)]
         x, s, lo, hi, last = _steps(km)
+        keep = _decimate(x, dx)
+        x, s, lo, hi = x[keep], s[keep], lo[keep], hi[keep]
         xs, ss = np.r_[x, last], np.r_[s, s[-1]]
         ax.step(xs, 100 * ss, where="post", color=colour, lw=1.2, label=label)
         if conf_int:
@@ -162,13 +183,14 @@ def km_panel(fig, rect: tuple[float, float, float, float], curves: dict, *, p_va
 @styled
 def km_figure(curves: dict, *, p_value: float | None = None, hr: tuple[float, float, float] | None = None,
               xlabel: str = "Months", ylabel: str = "Survival (%)", step: float | None = None,
-              unit: str = "months", conf_int: bool = True, median_lines: bool = False, title: str | None = None):
+              unit: str = "months", conf_int: bool = True, median_lines: bool = False, title: str | None = None,
+              decimate: bool = True):
     """One Kaplan–Meier panel as its own figure (single-column width and a half; see :func:`km_panel`).
 
     ``curves``: {display name: KaplanMeier}, in legend order (reference arm first, blue)."""
     fig = plt.figure(figsize=(SINGLE_COLUMN_IN * 1.5, 3.6))
     km_panel(fig, (0.02, 0.02, 0.95, 0.96), curves, p_value=p_value, hr=hr, xlabel=xlabel, ylabel=ylabel, step=step,
-             unit=unit, conf_int=conf_int, median_lines=median_lines, title=title)
+             unit=unit, conf_int=conf_int, median_lines=median_lines, title=title, decimate=decimate)
     return fig
 
 
