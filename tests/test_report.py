@@ -149,11 +149,10 @@ def test_html_is_self_contained(report):
         assert section in html
 
 
-def test_cli_run_is_deterministic_and_logs_json(report, tmp_path):
+def test_cli_run_is_deterministic_and_logs_json(report, builtin_cli_run):
     """`hccstudy run` (the CLI) gives byte-identical outputs to the library call ``run_study``; with
-    --log-json it prints one JSON line per stage."""
-    out = tmp_path / "again"
-    r = runner.invoke(app, ["run", "--out", str(out), "--log-json"])
+    --log-json it prints one JSON line per stage.  (One fresh CLI run, shared with test_synth.)"""
+    out, r = builtin_cli_run.out, builtin_cli_run
     assert r.exit_code == 0, r.output
     stages = [json.loads(line)["stage"] for line in r.output.splitlines() if line.startswith("{")]
     assert stages == ["generate", "ingest", "analyze", "report"]
