@@ -54,11 +54,30 @@ def builtin_cli_run(tmp_path_factory):
     return SimpleNamespace(out=out, exit_code=r.exit_code, output=r.output)
 
 
+@pytest.fixture(scope="session")
+def veteran_analyze(tmp_path_factory):
+    """One ``hccstudy analyze tests/reference/veteran.yaml`` through the CLI, with its whole report
+    (``out``, ``exit_code``, ``output``), shared by the tests that read its output."""
+    from typer.testing import CliRunner
+
+    from hccstudy.cli import app
+
+    out = tmp_path_factory.mktemp("veteran") / "out"
+    r = CliRunner().invoke(app, ["analyze", str(Path(__file__).parent / "reference" / "veteran.yaml"), "--out", str(out)])
+    return SimpleNamespace(out=out, exit_code=r.exit_code, output=r.output)
+
+
+#: session fixture -> the xdist group of the tests that use it (see pytest_collection_modifyitems)
+GROUPS = {"builtin_run": BUILTIN_GROUP, "builtin_cli_run": BUILTIN_GROUP, "veteran_analyze": "veteran-analyze"}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Put every test that uses a session fixture of the built-in study into one xdist group
-    (``--dist loadgroup`` in pyproject.toml), so that the study is run by one worker, once, while the
-    other workers take the rest of the suite.  Without xdist the mark is inert."""
-    shared = {"builtin_run", "builtin_cli_run"}
+    """Put every test that uses a costly session fixture (a whole run of a study) into that fixture's
+    xdist group (``--dist loadgroup`` in pyproject.toml), so that it is built by one worker, once, while
+    the other workers take the rest of the suite.  Without xdist the mark is inert."""
     for item in items:
-        if shared & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group(BUILTIN_GROUP))
+        groups = {GROUPS[f] for f in getattr(item, "fixturenames", ()) if f in GROUPS}
+        if len(groups) > 1:
+            raise pytest.UsageError(f"{item.nodeid} uses fixtures of two xdist groups {sorted(groups)}: one group a test")
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(groups.pop()))
