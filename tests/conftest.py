@@ -71,10 +71,12 @@ def veteran_analyze(tmp_path_factory):
 GROUPS = {"builtin_run": BUILTIN_GROUP, "builtin_cli_run": BUILTIN_GROUP, "veteran_analyze": "veteran-analyze"}
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Put every test that uses a costly session fixture (a whole run of a study) into that fixture's
     xdist group (``--dist loadgroup`` in pyproject.toml), so that it is built by one worker, once, while
-    the other workers take the rest of the suite.  Without xdist the mark is inert."""
+    the other workers take the rest of the suite.  Without xdist the mark is inert.  ``tryfirst``: xdist
+    reads the marks in its own hook (it appends ``@group`` to the node ids), which must run after this."""
     for item in items:
         groups = {GROUPS[f] for f in getattr(item, "fixturenames", ()) if f in GROUPS}
         if len(groups) > 1:
