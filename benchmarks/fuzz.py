@@ -3,7 +3,7 @@
     python benchmarks/fuzz.py [--cases 10000] [--seed 0] [--workers 2] [--limit 10] [--json benchmarks/results/fuzz.json]
     python benchmarks/fuzz.py --seed 0 --case 17 [--keep DIR]     # one case: what it is, what happened
 
-Runs cases 0..N-1 of the seeded generator in tests/fuzz (the CI test runs the first 528 of seed 0), prints
+Runs cases 0..N-1 of the seeded generator in tests/fuzz (the CI test runs the first 176 of seed 0), prints
 the outcome table (mutation class x outcome) and the unexpected outcomes with a one-line repro each, and
 writes the table and every unexpected case to JSON.  Exit status 1 when any outcome is unexpected.
 Target (issue 10): 0 crashes, 0 hangs, 0 wrongly accepted, 0 errors without a location, 0 inputs

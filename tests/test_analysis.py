@@ -86,16 +86,19 @@ def test_results_json_contract(tmp_path):
     figs = {p.name for p in (tmp_path / "out" / "figures").iterdir()}
     assert {f"{s}.{e}" for s in ("love_plot", "ps_distribution") for e in ("png", "svg", "pdf", "tiff")} == figs
     assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "tables.xlsx").exists()
-    veteran = runner.invoke(app, ["analyze", str(REF / "veteran.yaml"), "--out", str(tmp_path / "vet")])
-    assert veteran.exit_code == 0
-    dv = json.loads((tmp_path / "vet" / "results.json").read_text())
+
+
+def test_results_json_ids_as_written_in_the_data(veteran_analyze):
+    assert veteran_analyze.exit_code == 0, veteran_analyze.output
+    dv = json.loads((veteran_analyze.out / "results.json").read_text())
     assert isinstance(dv["matching"]["pairs"][0][0], int)  # ids as written in the data
 
 
-def test_same_input_gives_byte_identical_outputs(tmp_path, tree_digest):
-    for k in ("a", "b"):
-        assert runner.invoke(app, ["analyze", str(REF / "veteran.yaml"), "--out", str(tmp_path / k)]).exit_code == 0
-    assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b")
+def test_same_input_gives_byte_identical_outputs(veteran_analyze, tmp_path, tree_digest):
+    """A fresh run against the session's shared one (tests/conftest.py)."""
+    assert veteran_analyze.exit_code == 0, veteran_analyze.output
+    assert runner.invoke(app, ["analyze", str(REF / "veteran.yaml"), "--out", str(tmp_path / "b")]).exit_code == 0
+    assert tree_digest(veteran_analyze.out) == tree_digest(tmp_path / "b")
 
 
 def test_column_order_does_not_change_results(tmp_path):

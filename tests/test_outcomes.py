@@ -9,10 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from hccstudy.analysis import analyze, load_analysis_config
-from hccstudy.cli import app
 from hccstudy.stats.outcomes import adverse_event_table, clopper_pearson, response_table
 
 REF = Path(__file__).parent / "reference"
@@ -100,14 +98,14 @@ def test_adverse_event_table_worst_grade_rows():
     assert rows["Any grade 3-4"]["A"]["any"] == 1 and rows["Any grade 3-4"]["B"]["any"] == 1
 
 
-def test_analyze_writes_outcome_figures_and_tables(tmp_path):
-    r = CliRunner().invoke(app, ["analyze", str(REF / "veteran.yaml"), "--out", str(tmp_path / "o")])
+def test_analyze_writes_outcome_figures_and_tables(veteran_analyze):
+    r, out = veteran_analyze, veteran_analyze.out  # one analyze of veteran.yaml per session (conftest)
     assert r.exit_code == 0, r.output
-    figs = {p.name for p in (tmp_path / "o" / "figures").iterdir()}
+    figs = {p.name for p in (out / "figures").iterdir()}
     for stem in ("km_os_full", "km_os_matched", "forest_univariable_os_matched", "forest_multivariable_os_matched",
                  "forest_subgroups_os_matched"):
         assert {f"{stem}.png", f"{stem}.svg"} <= figs
-    sub = pd.read_csv(tmp_path / "o" / "subgroups_os_matched.csv")
+    sub = pd.read_csv(out / "subgroups_os_matched.csv")
     assert {"celltype", "age"} == set(sub["variable"])
 
 

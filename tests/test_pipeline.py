@@ -28,9 +28,15 @@ def test_builtin_run_returns_typed_results(builtin_run):
     assert not [p for p in run.out.parent.iterdir() if p.name.startswith(".report.")]  # no temporary left
 
 
-def test_study_folder_with_config_mapping(example_copy, tmp_path, tree_digest):
+def test_study_folder_with_config_mapping_and_progress(example_copy, tmp_path, tree_digest):
+    """A study folder with a config mapping; the progress callback sees every stage (no generate).  (One
+    run of the example for both: each whole run draws every figure.)"""
     before = tree_digest(example_copy)
-    run = hccstudy.run_study(example_copy, {"name": "Three-centre example"}, tmp_path / "out")
+    seen = []
+    run = hccstudy.run_study(example_copy, {"name": "Three-centre example"}, tmp_path / "out",
+                             progress=lambda s, label, t: seen.append((s, t is None)))
+    assert seen == [("ingest", True), ("ingest", False), ("analyze", True), ("analyze", False),
+                    ("report", True), ("report", False)]
     assert not run.synthetic and run.seed is None and run.calibration is None
     assert run.config.name == "Three-centre example"
     assert (tmp_path / "out" / "report.html").is_file() and not (tmp_path / "out" / "synthetic-data").exists()
@@ -56,10 +62,3 @@ def test_no_patient_included_is_an_analysis_error(example_copy, tmp_path):
     with pytest.raises(AnalysisError, match="no patient was included"):
         hccstudy.run_study(example_copy, {"eligibility": {"child_pugh_classes": ["C"]}}, tmp_path / "out")
     assert not (tmp_path / "out").exists()
-
-
-def test_progress_callback_sees_every_stage(example_copy, tmp_path):
-    seen = []
-    hccstudy.run_study(example_copy, None, tmp_path / "out", progress=lambda s, label, t: seen.append((s, t is None)))
-    assert seen == [("ingest", True), ("ingest", False), ("analyze", True), ("analyze", False),
-                    ("report", True), ("report", False)]

@@ -165,11 +165,15 @@ def test_tables_are_raw_records_only(default_study):
             assert not derived & set(df.columns), (name, derived & set(df.columns))
 
 
-def test_run_without_data_uses_the_synthetic_cohort(tmp_path: Path):
-    out = tmp_path / "report"
-    r = runner.invoke(app, ["run", "--out", str(out)])
+def test_run_without_data_uses_the_synthetic_cohort(builtin_cli_run, tmp_path: Path):
+    """`hccstudy run` without a study folder says so, and runs on the synthetic cohort it writes (the
+    session's one fresh CLI run of the built-in study, tests/conftest.py)."""
+    taken = tmp_path / "taken"
+    taken.write_text("x")  # refused before computing: the notice comes first
+    r = runner.invoke(app, ["run", "--out", str(taken)])
+    assert r.exit_code == 2 and "synthetic" in r.output and "is a file" in r.output, r.output
+    out, r = builtin_cli_run.out, builtin_cli_run
     assert r.exit_code == 0, r.output
-    assert "synthetic" in r.output
     assert (out / "synthetic-data" / "central.xlsx").exists()
     assert len(pd.read_parquet(out / "analysis_table.parquet")) == 575
     cal = pd.read_csv(out / "calibration.csv")

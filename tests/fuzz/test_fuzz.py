@@ -1,11 +1,14 @@
-"""The CI fuzz sample: the first ``CI_CASES`` cases of campaign ``CI_SEED`` (every mutation class; see
-``generate.SCHEDULE``) must each end in the outcome their case expects.  Budget: >= 500 cases in <= 60 s on
-2 cores.  ``python benchmarks/fuzz.py --cases 10000`` runs the long campaign with the same generator."""
+"""The CI fuzz sample: the first ``CI_CASES`` cases of campaign ``CI_SEED`` (every mutation class, each at
+least twice; see ``generate.SCHEDULE``) must each end in the outcome their case expects.  Budget: <= 20 s on
+2 cores (issue 13: the whole suite in 120 s).  The long campaigns run with the same generator and the same
+checks in ``python benchmarks/fuzz.py --cases 10000`` (the former CI sample of six rounds, 528 cases, is
+``--cases 528``)."""
 
 from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,7 @@ from . import runner
 from .generate import NAMES, SCHEDULE, Case, Where, make_case
 
 CI_SEED = 0
-CI_CASES = 6 * len(SCHEDULE)  # six rounds of the schedule: 528 cases
+CI_CASES = 2 * len(SCHEDULE)  # two rounds of the schedule: 176 cases, every class at least twice
 WORKERS = int(os.environ.get("HCCSTUDY_FUZZ_WORKERS", "2"))
 #: per-case wall-clock limit before a case counts as a hang.  The slowest valid case takes ~2 s on an idle
 #: 2-core machine; 30 s keeps a hang detectable while a CI machine shared with other work (seen: 4x
@@ -25,7 +28,6 @@ LIMIT = float(os.environ.get("HCCSTUDY_FUZZ_LIMIT", "30"))
 
 
 def test_fuzz_campaign():
-    assert CI_CASES >= 500
     t0 = time.perf_counter()
     results = runner.run_cases(CI_SEED, list(range(CI_CASES)), workers=WORKERS, limit=LIMIT)
     seconds = time.perf_counter() - t0
@@ -33,7 +35,8 @@ def test_fuzz_campaign():
     summary = (f"{len(results)} cases, seed {CI_SEED}: {seconds:.1f} s wall on {WORKERS} worker(s), "
                f"{cpu:.1f} CPU-s in the cases")
     print(f"\n{runner.format_table(results)}\n{summary}")
-    assert {r.case.mutation for r in results} == set(NAMES)
+    runs = Counter(r.case.mutation for r in results)
+    assert set(runs) == set(NAMES) and min(runs.values()) >= 2, runs  # every class, at least twice
     bad = [r for r in results if not r.ok]
     assert not bad, f"{runner.format_unexpected(results)}\n\n{runner.format_table(results)}\n{summary}"
 
