@@ -64,8 +64,45 @@ def _as_text(s: pd.Series) -> pd.Series:
         integral = np.isfinite(v) & (v == np.round(v)) & (np.abs(v) < 2.0**53)
         txt = np.where(integral, np.where(integral, v, 0).astype(np.int64).astype(str), s.astype(str).to_numpy())
         return pd.Series(txt, index=s.index, dtype="string").where(s.notna())
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        # Arrow-backed text (CSV as read): trimmed and blank -> missing in Arrow, without a round trip
+        # through Python strings; the same result as the general path below.
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pc.utf8_trim_whitespace(s.array.__arrow_array__())
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
     t = s.astype("string").str.strip()
     return t.mask(t == "")
+
+
+#: a plain decimal (no exponent) of at most 15 characters: at most 15 significant digits, so its value
+#: M / 10**k (M < 2**53, k <= 15) is exact in double arithmetic and every correct parser agrees on it
+_PLAIN_DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)$"
+
+
+def _text_to_float(t: pd.Series) -> np.ndarray:
+    """``pd.to_numeric(t, errors="coerce")`` as float64 (missing and not-a-number -> NaN).  Arrow-backed
+    text: plain decimals are cast by Arrow (vectorised C++), and only the rest (exponents, ``inf``, long
+    digit strings, words) goes through pandas, so the values are the ones pandas gives."""
+    if not (isinstance(t.dtype, pd.StringDtype) and t.dtype.storage == "pyarrow") or len(t) == 0:
+        return pd.to_numeric(t, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = t.array.__arrow_array__()
+    plain = pc.fill_null(pc.and_(pc.match_substring_regex(arr, _PLAIN_DECIMAL),
+                                 pc.less_equal(pc.utf8_length(arr), 15)), False)
+    try:
+        out = pc.cast(pc.if_else(plain, arr, pa.scalar(None, pa.string())), pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        return pd.to_numeric(t, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    out = np.array(out, dtype=float)  # writable
+    rest = ~plain.to_numpy(zero_copy_only=False) & t.notna().to_numpy()
+    if rest.any():
+        out[rest] = pd.to_numeric(t[rest], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return out
 
 
 def parse_float(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -76,7 +113,7 @@ def parse_float(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
         bad = np.isinf(v)
         return out.mask(bad), bad
     t = _as_text(s)
-    out = pd.to_numeric(t, errors="coerce").astype(float)
+    out = pd.Series(_text_to_float(t), index=t.index)
     bad = (t.notna() & ~np.isfinite(out)).to_numpy()
     return out.mask(bad), bad
 
