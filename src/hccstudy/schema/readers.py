@@ -201,6 +201,17 @@ def record_lines(data: bytes, n_records: int) -> np.ndarray:
 ARROW_CSV_MIN_BYTES = 1 << 16
 
 
+def _csv_text_dtype():
+    """The dtype pandas' ``read_csv(dtype=str)`` gives text columns (``str``, Arrow-backed, in pandas 3)."""
+    global _CSV_TEXT
+    if _CSV_TEXT is None:
+        _CSV_TEXT = pd.read_csv(io.StringIO("a\n"), header=None, dtype=str).dtypes.iloc[0]
+    return _CSV_TEXT
+
+
+_CSV_TEXT = None
+
+
 def _read_csv_arrow(data: bytes) -> pd.DataFrame | None:
     """The records of a plain CSV file (no quotes, NUL bytes or lone carriage returns; every record with
     the header's number of fields; at least two columns) parsed by pyarrow's multi-threaded reader into
@@ -229,7 +240,9 @@ def _read_csv_arrow(data: bytes) -> pd.DataFrame | None:
         return None
     if table.num_columns != n_cols:
         return None
-    text = pd.StringDtype("pyarrow", na_value=np.nan)  # what pandas' read_csv(dtype=str) gives
+    text = _csv_text_dtype()
+    if not (isinstance(text, pd.StringDtype) and text.storage == "pyarrow"):
+        return None  # pandas < 3 reads text as object columns: read by pandas itself
     df = table.to_pandas(types_mapper={pa.string(): text}.get)
     return df.set_axis(range(n_cols), axis=1)
 
@@ -327,6 +340,15 @@ def _read_workbook_sheets(data: bytes) -> dict:
     problem = workbook_problem(data)
     if problem:
         raise _Unreadable(problem)
+    try:  # calamine (Rust) parses sheet XML ~10x faster than openpyxl, to the same cell values
+        import python_calamine  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        try:
+            return pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=object, engine="calamine")
+        except Exception:  # noqa: BLE001 - openpyxl reads it again and gives the message users see
+            pass
     return pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=object, engine="openpyxl")
 
 

@@ -80,6 +80,8 @@ def _as_text(s: pd.Series) -> pd.Series:
 #: a plain decimal (no exponent) of at most 15 characters: at most 15 significant digits, so its value
 #: M / 10**k (M < 2**53, k <= 15) is exact in double arithmetic and every correct parser agrees on it
 _PLAIN_DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)$"
+_PLAIN_BYTES = np.zeros(256, dtype=bool)
+_PLAIN_BYTES[list(b"0123456789+-.")] = True
 
 
 def _text_to_float(t: pd.Series) -> np.ndarray:
@@ -92,12 +94,23 @@ def _text_to_float(t: pd.Series) -> np.ndarray:
     import pyarrow.compute as pc
 
     arr = t.array.__arrow_array__()
-    plain = pc.fill_null(pc.and_(pc.match_substring_regex(arr, _PLAIN_DECIMAL),
-                                 pc.less_equal(pc.utf8_length(arr), 15)), False)
-    try:
-        out = pc.cast(pc.if_else(plain, arr, pa.scalar(None, pa.string())), pa.float64()).to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid:
-        return pd.to_numeric(t, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    null = pa.scalar(None, pa.string())
+    out = None
+    if all(_PLAIN_BYTES[np.frombuffer(c.buffers()[2] or b"", dtype=np.uint8)].all() for c in arr.chunks):
+        # only digits, signs and points in the whole column (one pass over its bytes): if Arrow parses
+        # every value, each is a plain decimal, and the regular expression below is not needed
+        plain = pc.fill_null(pc.less_equal(pc.binary_length(arr), 15), False)
+        try:
+            out = pc.cast(pc.if_else(plain, arr, null), pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # e.g. "1-2": value by value below
+            out = None
+    if out is None:
+        plain = pc.fill_null(pc.and_(pc.match_substring_regex(arr, _PLAIN_DECIMAL),
+                                     pc.less_equal(pc.utf8_length(arr), 15)), False)
+        try:
+            out = pc.cast(pc.if_else(plain, arr, null), pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:
+            return pd.to_numeric(t, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     out = np.array(out, dtype=float)  # writable
     rest = ~plain.to_numpy(zero_copy_only=False) & t.notna().to_numpy()
     if rest.any():
@@ -175,7 +188,7 @@ def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     # the date as written (time and zone dropped: mixed zones made pandas raise even with coerce);
     # years outside the clip window are moved to its edge for the plausible-date check to report
     day = t.where(whole).str.slice(0, 10)
-    year = pd.to_numeric(day.str.slice(0, 4), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    year = _text_to_float(day.str.slice(0, 4))
     day = day.mask(year > 2130, "2130-12-31").mask(year < 1850, "1850-01-01")
     out = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
     bad = (t.notna() & out.isna()).to_numpy()
