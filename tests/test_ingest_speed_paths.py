@@ -147,3 +147,44 @@ def test_calamine_and_openpyxl_give_the_same_study(tmp_path, centre_tables, monk
     assert list(fast.tables) == list(slow.tables)
     for name in slow.tables:
         assert fast.tables[name].equals(slow.tables[name]), name
+
+
+def _reference_parse_date(s: pd.Series, monkeypatch) -> tuple[pd.Series, np.ndarray]:
+    """parse_date's general path (regular expression + pandas' parser), forced."""
+    from hccstudy.schema import validate
+
+    with monkeypatch.context() as m:
+        m.setattr(validate, "_plain_iso_days", lambda t: None)
+        return validate.parse_date(s)
+
+
+@pytest.mark.parametrize("values", [
+    ["2020-02-29", "2021-02-29", "1900-02-29", "2000-02-29", " 2020-01-05 ", "", None, "NA", "2020-04-31"],
+    ["2020-01-01", "2020-01-01T10:00", "2020-13-01", "2020", "abcd-ef-gh", "0000-00-00", "9999-99-99"],
+    ["1849-12-31", "1850-01-01", "2130-12-31", "2131-01-01", "2300-02-30", "1700-13-45", None],
+    [None, None],
+])
+def test_plain_iso_dates_parse_as_the_general_path(values, monkeypatch):
+    from hccstudy.schema import validate
+
+    s = pd.Series(values, dtype="str")
+    assert validate._plain_iso_days(validate._as_text(s)) is not None or not s.str.len().eq(10).all()
+    got, got_bad = validate.parse_date(s)
+    ref, ref_bad = _reference_parse_date(s, monkeypatch)
+    assert got.equals(ref)
+    np.testing.assert_array_equal(got_bad, ref_bad)
+
+
+def test_plain_iso_dates_random(monkeypatch):
+    from hccstudy.schema import validate
+
+    rng = np.random.default_rng(5)
+    y, m, d = rng.integers(1800, 2200, 5000), rng.integers(0, 14, 5000), rng.integers(0, 33, 5000)
+    vals = [f"{a:04d}-{b:02d}-{c:02d}" for a, b, c in zip(y, m, d, strict=True)]
+    vals[::7] = [None] * len(vals[::7])
+    s = pd.Series(vals, dtype="str")
+    assert validate._plain_iso_days(validate._as_text(s)) is not None or not s.str.len().eq(10).all()
+    got, got_bad = validate.parse_date(s)
+    ref, ref_bad = _reference_parse_date(s, monkeypatch)
+    assert got.equals(ref)
+    np.testing.assert_array_equal(got_bad, ref_bad)

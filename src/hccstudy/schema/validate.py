@@ -173,6 +173,51 @@ def _to_ns(out: pd.Series) -> pd.Series:
 _ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
 
 
+def _plain_iso_days(t: pd.Series) -> np.ndarray | None:
+    """The dates of an Arrow-backed text column whose every value is exactly ``YYYY-MM-DD`` (ASCII
+    digits), parsed from the bytes with numpy: the result of the general path below (a year outside
+    1850-2130 held at that edge; an impossible day such as 2021-02-29 missing), without a regular
+    expression or a string parser per value.  None when any value has another form (a time of day, a
+    short date, a word): then the general path runs."""
+    if not (isinstance(t.dtype, pd.StringDtype) and t.dtype.storage == "pyarrow") or len(t) == 0:
+        return None
+    import pyarrow as pa
+
+    arr = t.array.__arrow_array__()
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    n = len(arr)
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + n + 1].astype(np.int64)
+    present = t.notna().to_numpy()
+    if not (np.diff(offsets)[present] == 10).all():
+        return None
+    raw = np.frombuffer(arr.buffers()[2] or b"", dtype=np.uint8)[offsets[0]:offsets[-1]]
+    if raw.size == 0:
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    b = raw.reshape(-1, 10)  # missing values hold no bytes: one row per present value, in order
+    digit = np.array([0, 1, 2, 3, 5, 6, 8, 9])
+    if not ((b[:, [4, 7]] == ord("-")).all() and ((b[:, digit] >= 48) & (b[:, digit] <= 57)).all()):
+        return None
+    v = (b - 48).astype(np.int64)
+    year = v[:, 0] * 1000 + v[:, 1] * 100 + v[:, 2] * 10 + v[:, 3]
+    month = v[:, 5] * 10 + v[:, 6]
+    day = v[:, 8] * 10 + v[:, 9]
+    late, early = year > 2130, year < 1850
+    year = np.where(late, 2130, np.where(early, 1850, year))
+    month = np.where(late, 12, np.where(early, 1, month))
+    day = np.where(late, 31, np.where(early, 1, day))
+    ok = (month >= 1) & (month <= 12) & (day >= 1)
+    start = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
+    length = ((start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")).astype(np.int64)
+    ok &= day <= length
+    dates = start.astype("datetime64[D]") + (np.clip(day, 1, 31) - 1).astype("timedelta64[D]")
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    out[present] = np.where(ok, dates, np.datetime64("NaT"))
+    return out
+
+
 def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Dates (normalised, datetime64[ns]).  A date outside 1850-2130 is held at that edge and left to
     the plausible-date check, which reports it as written."""
@@ -183,6 +228,10 @@ def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
         # Excel and Parquet cells may already be dates; the rest must be ISO text.
         s = s.map(_iso_text)
     t = _as_text(s)
+    days = _plain_iso_days(t)
+    if days is not None:
+        out = pd.Series(days.astype("datetime64[ns]"), index=t.index)
+        return _to_ns(out), (t.notna().to_numpy() & np.isnat(days))
     # a whole date: pandas' ISO8601 parser would also take "2020" or "2020-05" as the 1st of the month
     whole = t.str.fullmatch(_ISO_DATE).fillna(False).to_numpy(dtype=bool)
     # the date as written (time and zone dropped: mixed zones made pandas raise even with coerce);
