@@ -64,8 +64,58 @@ def _as_text(s: pd.Series) -> pd.Series:
         integral = np.isfinite(v) & (v == np.round(v)) & (np.abs(v) < 2.0**53)
         txt = np.where(integral, np.where(integral, v, 0).astype(np.int64).astype(str), s.astype(str).to_numpy())
         return pd.Series(txt, index=s.index, dtype="string").where(s.notna())
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        # Arrow-backed text (CSV as read): trimmed and blank -> missing in Arrow, without a round trip
+        # through Python strings; the same result as the general path below.
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pc.utf8_trim_whitespace(s.array.__arrow_array__())
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
     t = s.astype("string").str.strip()
     return t.mask(t == "")
+
+
+#: a plain decimal (no exponent) of at most 15 characters: at most 15 significant digits, so its value
+#: M / 10**k (M < 2**53, k <= 15) is exact in double arithmetic and every correct parser agrees on it
+_PLAIN_DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)$"
+_PLAIN_BYTES = np.zeros(256, dtype=bool)
+_PLAIN_BYTES[list(b"0123456789+-.")] = True
+
+
+def _text_to_float(t: pd.Series) -> np.ndarray:
+    """``pd.to_numeric(t, errors="coerce")`` as float64 (missing and not-a-number -> NaN).  Arrow-backed
+    text: plain decimals are cast by Arrow (vectorised C++), and only the rest (exponents, ``inf``, long
+    digit strings, words) goes through pandas, so the values are the ones pandas gives."""
+    if not (isinstance(t.dtype, pd.StringDtype) and t.dtype.storage == "pyarrow") or len(t) == 0:
+        return pd.to_numeric(t, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = t.array.__arrow_array__()
+    null = pa.scalar(None, pa.string())
+    out = None
+    if all(_PLAIN_BYTES[np.frombuffer(c.buffers()[2] or b"", dtype=np.uint8)].all() for c in arr.chunks):
+        # only digits, signs and points in the whole column (one pass over its bytes): if Arrow parses
+        # every value, each is a plain decimal, and the regular expression below is not needed
+        plain = pc.fill_null(pc.less_equal(pc.binary_length(arr), 15), False)
+        try:
+            out = pc.cast(pc.if_else(plain, arr, null), pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # e.g. "1-2": value by value below
+            out = None
+    if out is None:
+        plain = pc.fill_null(pc.and_(pc.match_substring_regex(arr, _PLAIN_DECIMAL),
+                                     pc.less_equal(pc.utf8_length(arr), 15)), False)
+        try:
+            out = pc.cast(pc.if_else(plain, arr, null), pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:
+            return pd.to_numeric(t, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    out = np.array(out, dtype=float)  # writable
+    rest = ~plain.to_numpy(zero_copy_only=False) & t.notna().to_numpy()
+    if rest.any():
+        out[rest] = pd.to_numeric(t[rest], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return out
 
 
 def parse_float(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -76,7 +126,7 @@ def parse_float(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
         bad = np.isinf(v)
         return out.mask(bad), bad
     t = _as_text(s)
-    out = pd.to_numeric(t, errors="coerce").astype(float)
+    out = pd.Series(_text_to_float(t), index=t.index)
     bad = (t.notna() & ~np.isfinite(out)).to_numpy()
     return out.mask(bad), bad
 
@@ -123,6 +173,51 @@ def _to_ns(out: pd.Series) -> pd.Series:
 _ISO_DATE = r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
 
 
+def _plain_iso_days(t: pd.Series) -> np.ndarray | None:
+    """The dates of an Arrow-backed text column whose every value is exactly ``YYYY-MM-DD`` (ASCII
+    digits), parsed from the bytes with numpy: the result of the general path below (a year outside
+    1850-2130 held at that edge; an impossible day such as 2021-02-29 missing), without a regular
+    expression or a string parser per value.  None when any value has another form (a time of day, a
+    short date, a word): then the general path runs."""
+    if not (isinstance(t.dtype, pd.StringDtype) and t.dtype.storage == "pyarrow") or len(t) == 0:
+        return None
+    import pyarrow as pa
+
+    arr = t.array.__arrow_array__()
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    n = len(arr)
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + n + 1].astype(np.int64)
+    present = t.notna().to_numpy()
+    if not (np.diff(offsets)[present] == 10).all():
+        return None
+    raw = np.frombuffer(arr.buffers()[2] or b"", dtype=np.uint8)[offsets[0]:offsets[-1]]
+    if raw.size == 0:
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    b = raw.reshape(-1, 10)  # missing values hold no bytes: one row per present value, in order
+    digit = np.array([0, 1, 2, 3, 5, 6, 8, 9])
+    if not ((b[:, [4, 7]] == ord("-")).all() and ((b[:, digit] >= 48) & (b[:, digit] <= 57)).all()):
+        return None
+    v = (b - 48).astype(np.int64)
+    year = v[:, 0] * 1000 + v[:, 1] * 100 + v[:, 2] * 10 + v[:, 3]
+    month = v[:, 5] * 10 + v[:, 6]
+    day = v[:, 8] * 10 + v[:, 9]
+    late, early = year > 2130, year < 1850
+    year = np.where(late, 2130, np.where(early, 1850, year))
+    month = np.where(late, 12, np.where(early, 1, month))
+    day = np.where(late, 31, np.where(early, 1, day))
+    ok = (month >= 1) & (month <= 12) & (day >= 1)
+    start = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
+    length = ((start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")).astype(np.int64)
+    ok &= day <= length
+    dates = start.astype("datetime64[D]") + (np.clip(day, 1, 31) - 1).astype("timedelta64[D]")
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    out[present] = np.where(ok, dates, np.datetime64("NaT"))
+    return out
+
+
 def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Dates (normalised, datetime64[ns]).  A date outside 1850-2130 is held at that edge and left to
     the plausible-date check, which reports it as written."""
@@ -133,12 +228,16 @@ def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
         # Excel and Parquet cells may already be dates; the rest must be ISO text.
         s = s.map(_iso_text)
     t = _as_text(s)
+    days = _plain_iso_days(t)
+    if days is not None:
+        out = pd.Series(days.astype("datetime64[ns]"), index=t.index)
+        return _to_ns(out), (t.notna().to_numpy() & np.isnat(days))
     # a whole date: pandas' ISO8601 parser would also take "2020" or "2020-05" as the 1st of the month
     whole = t.str.fullmatch(_ISO_DATE).fillna(False).to_numpy(dtype=bool)
     # the date as written (time and zone dropped: mixed zones made pandas raise even with coerce);
     # years outside the clip window are moved to its edge for the plausible-date check to report
     day = t.where(whole).str.slice(0, 10)
-    year = pd.to_numeric(day.str.slice(0, 4), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    year = _text_to_float(day.str.slice(0, 4))
     day = day.mask(year > 2130, "2130-12-31").mask(year < 1850, "1850-01-01")
     out = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
     bad = (t.notna() & out.isna()).to_numpy()
