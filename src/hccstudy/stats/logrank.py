@@ -47,26 +47,30 @@ def logrank_test(time, event, group, strata=None, rho: float = 0.0) -> LogRank:
     new = np.r_[True, (t[1:] != t[:-1]) | (key[1:] != key[:-1])]
     tid = np.cumsum(new) - 1                       # distinct (stratum, time)
     nt = tid[-1] + 1 if len(t) else 0
-    d_tg = np.zeros((nt, k))
-    c_tg = np.zeros((nt, k))
-    np.add.at(d_tg, (tid, g), e.astype(float))
-    np.add.at(c_tg, (tid, g), 1.0)                 # all subjects leaving at t (events + censored)
-    t_strat = s[np.flatnonzero(new)]
-    # at risk: reverse cumulative within stratum
-    n_tg = np.zeros((nt, k))
-    for st in np.unique(t_strat):                  # one pass per stratum (vectorised inside)
-        rows = np.flatnonzero(t_strat == st)
-        n_tg[rows] = c_tg[rows][::-1].cumsum(axis=0)[::-1]
+    # per (stratum, time) x group counts: one bincount each (the counts are integers, so exact)
+    cell = tid * k + g
+    d_tg = np.bincount(cell, weights=e.astype(float), minlength=nt * k).reshape(nt, k)
+    c_tg = np.bincount(cell, minlength=nt * k).astype(float).reshape(nt, k)  # all leaving at t
+    first = np.flatnonzero(new)
+    t_strat = s[first]
+    # at risk: reverse cumulative sum within stratum = global reverse cumulative sum less the part
+    # beyond the stratum's last time (integer counts: exact, no loop over strata)
+    rc = c_tg[::-1].cumsum(axis=0)[::-1]
+    s_new = np.r_[True, t_strat[1:] != t_strat[:-1]] if nt else np.zeros(0, dtype=bool)
+    s_first = np.flatnonzero(s_new)                # first time row of each stratum
+    s_next = np.r_[s_first[1:], nt]                # one past its last time row
+    beyond = np.vstack([rc, np.zeros((1, k))])[s_next]
+    n_tg = rc - np.repeat(beyond, np.diff(np.r_[s_first, nt]), axis=0)
     n_t = n_tg.sum(axis=1)
     d_t = d_tg.sum(axis=1)
-    if rho != 0:
-        w = np.ones(nt)
-        for st in np.unique(t_strat):
-            rows = np.flatnonzero(t_strat == st)
-            surv = np.cumprod(1 - d_t[rows] / n_t[rows])
-            w[rows] = np.r_[1.0, surv[:-1]] ** rho
-    else:
-        w = np.ones(nt)
+    w = np.ones(nt)
+    if rho != 0 and nt:
+        # pooled left-continuous KM within each stratum: a grouped cumulative product
+        sid = np.cumsum(s_new) - 1
+        surv = pd.Series(1 - d_t / n_t).groupby(sid).cumprod().to_numpy()
+        prev = np.r_[1.0, surv[:-1]]
+        prev[s_first] = 1.0
+        w = prev ** rho
     ev = d_t > 0
     n_tg, d_tg, n_t, d_t, w = n_tg[ev], d_tg[ev], n_t[ev], d_t[ev], w[ev]
     obs = (w[:, None] * d_tg).sum(axis=0)
