@@ -21,7 +21,7 @@ clusters -- R's ``coxph(..., cluster = id)``; the score residuals use Efron's we
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 import numpy as np
@@ -100,9 +100,15 @@ class CoxFit:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class RiskSets:
+    """The sorted risk-set structure of one sample (time, event, strata, ties), independent of the
+    covariates: fits on the same sample that differ only in X (univariable then multivariable Cox, the
+    arm alone, the robust fit) share it, so the sort and the tie bookkeeping are done once.
+
+    Index arrays that every likelihood evaluation needs are computed here too (they depend only on
+    the ordering), so an iteration is a handful of cumulative sums and gathers."""
+
     order: np.ndarray        # row order: by stratum, then time descending, events before censorings
-    X: np.ndarray            # centred covariates in that order
     time: np.ndarray
     event: np.ndarray
     group: np.ndarray        # tie-group id per row (stratum x time); the same for rows with equal time
@@ -112,9 +118,28 @@ class _Prepared:
     ev_frac: np.ndarray      # r / d for each event (Efron); 0 for Breslow
     n_groups: int
     multi_strata: bool = False
+    ties: str = "efron"
+    group_last: np.ndarray | None = None    # last sorted row of each tie group
+    group_start: np.ndarray | None = None   # first row of the stratum of each tie group (multi strata)
+    ev_first: np.ndarray | None = None      # positions (among events) where a new event tie group starts
+    tail_index: np.ndarray | None = None    # per tie group: first group of the next stratum (clipped)
+    tail_has: np.ndarray | None = None      # per tie group: whether a next stratum exists
+
+    @property
+    def n(self) -> int:
+        return len(self.time)
 
 
-def _prepare(time, event, X, strata, ties: Ties) -> _Prepared:
+@dataclass(frozen=True)
+class _Prepared(RiskSets):
+    X: np.ndarray = None     # centred covariates in the risk-set order  # type: ignore[assignment]
+
+
+def risk_sets(time, event, strata=None, ties: Ties = "efron") -> RiskSets:
+    """Sort one sample for Cox fitting (see :class:`RiskSets`); pass the result to :func:`coxph` as
+    ``risk_sets`` for every fit on the same time, event and strata."""
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"unknown ties method {ties!r}")
     time = np.asarray(time, dtype=float)
     event = np.asarray(event).astype(bool)
     n = len(time)
@@ -128,43 +153,58 @@ def _prepare(time, event, X, strata, ties: Ties) -> _Prepared:
     strat_start = np.maximum.accumulate(np.where(new_strat, np.arange(n), 0))
     ev_rows = np.flatnonzero(e)
     ev_group = group[ev_rows]
+    n_groups = int(group[-1] + 1) if n else 0
     if ties == "efron":
-        d = np.bincount(ev_group, minlength=group[-1] + 1 if n else 0)
+        d = np.bincount(ev_group, minlength=n_groups)
         first = np.r_[True, ev_group[1:] != ev_group[:-1]]
         start = np.maximum.accumulate(np.where(first, np.arange(len(ev_rows)), 0))
         rank = np.arange(len(ev_rows)) - start
         ev_frac = rank / d[ev_group]
-    elif ties == "breslow":
-        ev_frac = np.zeros(len(ev_rows))
     else:
-        raise ValueError(f"unknown ties method {ties!r}")
-    Xs = np.asarray(X, dtype=float)[order]
+        ev_frac = np.zeros(len(ev_rows))
+    multi = bool(strat_start.max() > 0) if n else False
+    group_last = np.flatnonzero(np.r_[group[1:] != group[:-1], True]) if n else np.zeros(0, dtype=np.int64)
+    ev_first = np.flatnonzero(np.r_[True, ev_group[1:] != ev_group[:-1]]) if len(ev_rows) else np.zeros(0, dtype=np.int64)
+    # per tie group: the first group of the next stratum (groups are numbered in stratum order)
+    if n:
+        ends = np.r_[np.flatnonzero(new_strat)[1:] - 1, n - 1]
+        strat_last_group = group[ends][np.cumsum(new_strat) - 1][group_last]
+        nxt = strat_last_group + 1
+        tail_has = nxt < n_groups
+        tail_index = np.minimum(nxt, n_groups - 1)
+    else:
+        tail_has, tail_index = np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    return RiskSets(order, t, e, group, strat_start, ev_rows, ev_group, ev_frac, n_groups, multi, ties,
+                    group_last, strat_start[group_last] if multi else None, ev_first, tail_index, tail_has)
+
+
+def _prepare(time, event, X, strata, ties: Ties, rs: RiskSets | None = None) -> _Prepared:
+    rs = risk_sets(time, event, strata, ties) if rs is None else rs
+    Xs = np.asarray(X, dtype=float)[rs.order]
     Xs = Xs - Xs.mean(axis=0) if len(Xs) else Xs
-    return _Prepared(order, Xs, t, e, group, strat_start, ev_rows, ev_group, ev_frac, int(group[-1] + 1) if n else 0,
-                     bool(strat_start.max() > 0) if n else False)
+    return _Prepared(**{f.name: getattr(rs, f.name) for f in fields(RiskSets)}, X=Xs)
 
 
-def _cum_by_stratum(v: np.ndarray, prep: _Prepared) -> np.ndarray:
+def _cum_by_stratum(v: np.ndarray, prep: RiskSets) -> np.ndarray:
     """Risk-set sums per tie group: cumulative sums from the start of each stratum (rows sorted by
     descending time) taken at the last row of each tie group (everyone tied is at risk).  Returns one
     row per tie group; index with a row's or event's group."""
     c = np.cumsum(v, axis=0)
-    last = np.flatnonzero(np.r_[prep.group[1:] != prep.group[:-1], True])
-    out = c[last]
+    out = c[prep.group_last]
     if prep.multi_strata:
-        start = prep.strat_start[last]
+        start = prep.group_start
         has = start > 0
         out[has] -= c[start[has] - 1]
     return out
 
 
-def _group_sum(vals: np.ndarray, prep: _Prepared) -> np.ndarray:
+def _group_sum(vals: np.ndarray, prep: RiskSets) -> np.ndarray:
     """Sum of per-event rows within each tie group (events are sorted by group): one row per group."""
     eg = prep.ev_group
     shape = (prep.n_groups,) + vals.shape[1:]
     out = np.zeros(shape)
     if len(eg):
-        first = np.flatnonzero(np.r_[True, eg[1:] != eg[:-1]])
+        first = prep.ev_first
         out[eg[first]] = np.add.reduceat(vals, first, axis=0)
     return out
 
@@ -209,24 +249,23 @@ def _information(X: np.ndarray, w: np.ndarray, prep: _Prepared, den: np.ndarray,
     return H
 
 
-def _reverse_group_cum(per_group: np.ndarray, prep: _Prepared) -> np.ndarray:
+def _reverse_group_cum(per_group: np.ndarray, prep: RiskSets) -> np.ndarray:
     """Per row j: sum of ``per_group`` over tie groups of the same stratum with time <= t_j."""
     # groups are numbered in descending time within stratum; groups with time <= t_j are g >= g(j)
-    # up to the stratum's last group.
+    # up to the stratum's last group: the sum over g' >= g less the sum over the next strata.
     rc = per_group[::-1].cumsum()[::-1]  # sum over g' >= g
-    g = prep.group
-    new_strat = np.r_[True, prep.strat_start[1:] != prep.strat_start[:-1]]
-    ends = np.r_[np.flatnonzero(new_strat)[1:] - 1, len(g) - 1]
-    strat_last_group = g[ends][np.cumsum(new_strat) - 1]
-    nxt = strat_last_group + 1
-    tail = np.where(nxt < len(rc), rc[np.minimum(nxt, len(rc) - 1)], 0.0)
-    return rc[g] - tail
+    if not prep.multi_strata:            # no next stratum: nothing to take off
+        return rc[prep.group]
+    tail = np.where(prep.tail_has, rc[prep.tail_index], 0.0)
+    return (rc - tail)[prep.group]
 
 
 def coxph(time, event, X, names: list[str] | None = None, *, strata=None, cluster=None, ties: Ties = "efron",
           eps: float = 1e-9, iter_max: int = 20, conf_level: float = 0.95,
-          toler_chol: float = np.finfo(float).eps ** 0.75) -> CoxFit:
-    """Fit a Cox model (see module docstring).  ``X``: n x p covariate matrix (no intercept)."""
+          toler_chol: float = np.finfo(float).eps ** 0.75, risk_sets: RiskSets | None = None) -> CoxFit:
+    """Fit a Cox model (see module docstring).  ``X``: n x p covariate matrix (no intercept).
+    ``risk_sets``: :func:`risk_sets` of the same time, event, strata and ties, to share the sort
+    across fits that differ only in ``X`` (the result is identical to fitting without it)."""
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:
         X = X[:, None]
@@ -239,7 +278,10 @@ def coxph(time, event, X, names: list[str] | None = None, *, strata=None, cluste
     bad = [nm for j, nm in enumerate(names) if not np.isfinite(X[:, j]).all()]
     if bad:
         raise ValueError(f"covariate(s) {bad} have missing or infinite values: Cox regression needs finite values")
-    prep = _prepare(time, event, X, strata, ties)
+    if risk_sets is not None and (risk_sets.n != len(X) or risk_sets.ties != ties):
+        raise ValueError(f"risk_sets: built for {risk_sets.n} rows with ties={risk_sets.ties!r}, but X has "
+                         f"{len(X)} rows and ties={ties!r}")
+    prep = _prepare(time, event, X, strata, ties, risk_sets)
     beta = np.zeros(p)
     ll0, U, H, _ = _loglik(beta, prep)
     score = float(U @ _solve(H, U, toler_chol)) if p else 0.0
