@@ -133,6 +133,8 @@ class RiskSets:
 @dataclass(frozen=True)
 class _Prepared(RiskSets):
     X: np.ndarray = None     # centred covariates in the risk-set order  # type: ignore[assignment]
+    X_events: np.ndarray = None  # X at the events (rows ev_rows), the same every iteration  # type: ignore[assignment]
+    X_events_sum: np.ndarray = None  # type: ignore[assignment]
 
 
 def risk_sets(time, event, strata=None, ties: Ties = "efron") -> RiskSets:
@@ -182,7 +184,9 @@ def _prepare(time, event, X, strata, ties: Ties, rs: RiskSets | None = None) -> 
     rs = risk_sets(time, event, strata, ties) if rs is None else rs
     Xs = np.asarray(X, dtype=float)[rs.order]
     Xs = Xs - Xs.mean(axis=0) if len(Xs) else Xs
-    return _Prepared(**{f.name: getattr(rs, f.name) for f in fields(RiskSets)}, X=Xs)
+    Xe = Xs[rs.ev_rows]
+    return _Prepared(**{f.name: getattr(rs, f.name) for f in fields(RiskSets)}, X=Xs, X_events=Xe,
+                     X_events_sum=Xe.sum(axis=0))
 
 
 def _cum_by_stratum(v: np.ndarray, prep: RiskSets) -> np.ndarray:
@@ -217,14 +221,15 @@ def _loglik(beta: np.ndarray, prep: _Prepared, want_hessian: bool = True):
     S1 = _cum_by_stratum(w[:, None] * X, prep)
     er, eg, f = prep.ev_rows, prep.ev_group, prep.ev_frac
     G = prep.n_groups
-    E0 = np.bincount(eg, weights=w[er], minlength=G)
-    E1 = _group_sum(w[er, None] * X[er], prep)
+    w_ev = w[er]
+    E0 = np.bincount(eg, weights=w_ev, minlength=G)
+    E1 = _group_sum(w_ev[:, None] * prep.X_events, prep)
     # per event (sub-step r of its group)
     den = S0[eg] - f * E0[eg]
     num1 = S1[eg] - f[:, None] * E1[eg]
     a = num1 / den[:, None]
     ll = float(eta[er].sum() - np.log(den).sum())
-    U = X[er].sum(axis=0) - a.sum(axis=0)
+    U = prep.X_events_sum - a.sum(axis=0)
     if not want_hessian:
         return ll, U, None, (den, a, E0, E1)
     H = _information(X, w, prep, den, a)
@@ -238,14 +243,14 @@ def _information(X: np.ndarray, w: np.ndarray, prep: _Prepared, den: np.ndarray,
     sum of c/den over the tie groups at which row j is at risk."""
     er, eg, f = prep.ev_rows, prep.ev_group, prep.ev_frac
     G = prep.n_groups
-    c = np.ones(len(er)) if c is None else c
-    inv = np.bincount(eg, weights=c / den, minlength=G)
-    finv = np.bincount(eg, weights=c * f / den, minlength=G)
-    A = _reverse_group_cum(inv, prep)
-    B = np.zeros(len(w))
-    B[er] = finv[eg]
-    H = (X * (w * (A - B))[:, None]).T @ X
-    H -= (a * c[:, None]).T @ a
+    # c = 1 (the information itself): 1 / den and f / den are exactly c / den and c f / den
+    inv = np.bincount(eg, weights=1.0 / den if c is None else c / den, minlength=G)
+    finv = np.bincount(eg, weights=f / den if c is None else c * f / den, minlength=G)
+    A = _reverse_group_cum(inv, prep)   # a fresh array: take the tied events' part off in place
+    A[er] -= finv[eg]                   # (A - B with B = 0 off the events, as before)
+    H = (X * (w * A)[:, None]).T @ X
+    # a copy, not a itself: numpy computes a.T @ a of one buffer with syrk, whose rounding differs
+    H -= (a.copy() if c is None else a * c[:, None]).T @ a
     return H
 
 
