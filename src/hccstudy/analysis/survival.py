@@ -14,7 +14,7 @@ from ..stats.cox import cox_zph, risk_sets
 from ..stats.km import kaplan_meier, median_followup
 from ..stats.logrank import logrank_test
 from ..stats.outcomes import adverse_event_table, response_table
-from ..stats.subgroup import fit_cox, subgroup_analysis, univariable_then_multivariable
+from ..stats.subgroup import fit_cox, subgroup_analysis, univariable_then_multivariable_models
 from .columns import ARM, CLUSTER, EVENT, PAIR, PREFIX, TIME, TREATED
 from .config import AnalysisConfig, EndpointSpec
 from .records import (
@@ -102,10 +102,13 @@ def compare_arms(cfg: AnalysisConfig, ep: EndpointSpec, sample: str, d0: pd.Data
     variables = [term if v == cfg.arm.column else v for v in cfg.cox.variables]
     cox: dict = {}
     if variables:
-        uni, multi, selected = univariable_then_multivariable(d, TIME, EVENT, variables, cfg.categorical,
-                                                              cfg.cox.select_p, risk_sets=rs)
+        uni, multi, selected, multi_model = univariable_then_multivariable_models(
+            d, TIME, EVENT, variables, cfg.categorical, cfg.cox.select_p, risk_sets=rs)
         cox = {"univariable": pd.DataFrame(uni), "multivariable": pd.DataFrame(multi), "selected": tuple(selected)}
-        model = fit_cox(d, TIME, EVENT, selected or [term], cfg.categorical, ties=cfg.cox.ties, risk_sets=rs)
+        if multi_model is not None and cfg.cox.ties == "efron":  # the same model: not fitted twice
+            model = multi_model
+        else:
+            model = fit_cox(d, TIME, EVENT, selected or [term], cfg.categorical, ties=cfg.cox.ties, risk_sets=rs)
         fitted = {r["variable"] for r in uni}
         for v in variables:
             if v not in fitted:

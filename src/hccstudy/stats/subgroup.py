@@ -72,6 +72,17 @@ def univariable_then_multivariable(data: pd.DataFrame, time: str, event: str, va
                                    ) -> tuple[list[dict], list[dict], list[str]]:
     """(univariable rows with the selection P, multivariable rows, selected variables).  The fits share
     one sort of the sample (``risk_sets``, Efron ties; built here when not given)."""
+    uni, multi, selected, _ = univariable_then_multivariable_models(data, time, event, variables, categorical,
+                                                                    select_p, risk_sets=risk_sets)
+    return uni, multi, selected
+
+
+def univariable_then_multivariable_models(data: pd.DataFrame, time: str, event: str, variables: list[str],
+                                          categorical=(), select_p: float = 0.05, *,
+                                          risk_sets: RiskSets | None = None
+                                          ) -> tuple[list[dict], list[dict], list[str], CoxModel | None]:
+    """:func:`univariable_then_multivariable` and the multivariable :class:`CoxModel` itself (None when no
+    variable was selected), so a caller that needs the model does not fit it again."""
     uni, selected = [], []
     if risk_sets is None or risk_sets.ties != "efron" or risk_sets.n != len(data):
         risk_sets = make_risk_sets(data[time].to_numpy(dtype=float), data[event].to_numpy().astype(bool))
@@ -87,8 +98,8 @@ def univariable_then_multivariable(data: pd.DataFrame, time: str, event: str, va
             if p_lr < select_p:
                 selected.append(v)
         uni += rows
-    multi = term_rows(fit_cox(data, time, event, selected, categorical, risk_sets=risk_sets)) if selected else []
-    return uni, multi, selected
+    model = fit_cox(data, time, event, selected, categorical, risk_sets=risk_sets) if selected else None
+    return uni, [] if model is None else term_rows(model), selected, model
 
 
 def subgroup_levels(data: pd.DataFrame, spec) -> tuple[str, pd.Series]:
