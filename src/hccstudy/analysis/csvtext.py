@@ -42,10 +42,10 @@ def _column_text(s: pd.Series) -> list[str] | None:
     if kind == "O" or isinstance(s.dtype, pd.StringDtype):
         if len(s) and pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
             return None
-        text = s.astype(object).where(s.notna(), "")
-        if text.str.contains(_NEEDS_QUOTE).any():
+        text = s.astype(object).where(s.notna(), "").tolist()
+        if _NEEDS_QUOTE.search("".join(text)):  # one scan of the whole column, not a regex per value
             return None
-        return text.tolist()
+        return text
     return None
 
 
