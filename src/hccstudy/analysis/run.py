@@ -165,6 +165,16 @@ def _clean(o):
     return o
 
 
+def _missing_lists(miss: np.ndarray, names: list[str]) -> np.ndarray:
+    """Per row of the boolean matrix ``miss``, the names of its True columns joined by commas: one join per
+    distinct pattern of missing columns (a handful), not per row."""
+    if len(miss) == 0:
+        return np.array([], dtype=object)
+    patterns, inverse = np.unique(miss, axis=0, return_inverse=True)
+    text = np.array([",".join(np.array(names)[p]) for p in patterns], dtype=object)
+    return text[inverse.reshape(-1)]
+
+
 def _table_rows(t: pd.DataFrame) -> list[dict]:
     rows = []
     for r in t.to_dict(orient="records"):
@@ -322,7 +332,7 @@ def prepare(cfg: AnalysisConfig, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     bad = miss.any(axis=1).to_numpy()
     excluded = pd.DataFrame({
         cfg.id: df.loc[bad, cfg.id].to_numpy(),
-        "missing": [",".join(np.array(used)[m]) for m in miss.to_numpy()[bad]],
+        "missing": _missing_lists(miss.to_numpy()[bad], used),
     })
     data = df.loc[~bad].reset_index(drop=True).copy()
     is_treated = (data[cfg.arm.column] == treated).to_numpy()
