@@ -12,7 +12,8 @@ I^-1 at the final estimate.  Non-convergence warns (as R does) and the estimate 
 
 All sums are vectorised: risk-set sums are reverse cumulative sums over time-sorted rows, and the
 information matrix is X' diag(a) X - sum_i a_i a_i' (no per-time loop), so 1e6 rows take a fraction of
-a second per iteration.
+a second per iteration.  The sort and tie bookkeeping (:func:`risk_sets`) depend only on time, event and
+strata: fits on one sample that differ only in X (univariable then multivariable) share them.
 
 Robust variance (``cluster``): Lin & Wei's sandwich D'D with D = score residuals x I^-1 summed within
 clusters -- R's ``coxph(..., cluster = id)``; the score residuals use Efron's weights consistently.
