@@ -206,7 +206,7 @@ def _prepare(time, event, X, strata, ties: Ties, rs: RiskSets | None = None) -> 
     if rs.n:
         XT -= XT.mean(axis=1)[:, None]
     return _Prepared(**{f.name: getattr(rs, f.name) for f in fields(RiskSets)}, XT=XT,
-                     X_events_sum=XT[:, rs.ev_rows].sum(axis=1))
+                     X_events_sum=XT @ rs.event.astype(float))
 
 
 def _linear_predictor(XT: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -229,6 +229,7 @@ class _Sums:
     E1: np.ndarray
     log_den: float   # sum over events (sub-steps) of log den
     q: np.ndarray
+    cell_wxx: np.ndarray | None = None  # one covariate: per cell sum of w x^2 (the S2 part by cells)
 
 
 def _sums(beta: np.ndarray, prep: _Prepared, second: bool = True) -> _Sums:
@@ -239,8 +240,17 @@ def _sums(beta: np.ndarray, prep: _Prepared, second: bool = True) -> _Sums:
     if prep.n == 0 or len(ec) == 0:
         z = np.zeros(0)
         return _Sums(w, z, np.zeros((0, p)), z, np.zeros((0, p)), 0.0, np.zeros((5 if second else 2, 0)))
-    cw = np.add.reduceat(w, prep.cell_start)
-    cwx = np.add.reduceat(XT * w, prep.cell_start, axis=1).T        # cells x p
+    if p == 1:  # w, w x and w x^2 summed per cell in one pass
+        rows = np.empty((3, prep.n))
+        rows[0] = w
+        np.multiply(XT[0], w, out=rows[1])
+        np.multiply(XT[0], rows[1], out=rows[2])
+        cells = np.add.reduceat(rows, prep.cell_start, axis=1)
+        cw, cwx, cell_wxx = cells[0], cells[1][:, None], cells[2]
+    else:
+        cw = np.add.reduceat(w, prep.cell_start)
+        cwx = np.add.reduceat(XT * w, prep.cell_start, axis=1).T    # cells x p
+        cell_wxx = None
     c0 = np.r_[0.0, np.cumsum(cw)]                                  # sum over cells before c: c0[c]
     c1 = np.vstack([np.zeros((1, p)), np.cumsum(cwx, axis=0)])
     # censorings come before the events of their time: the cells before the event cell are the risk
@@ -255,7 +265,7 @@ def _sums(beta: np.ndarray, prep: _Prepared, second: bool = True) -> _Sums:
         inv = 1.0 / S0
         q1 = prep.ev_d * inv
         q = np.vstack([q1, q1, q1 * inv, q1 * inv, q1 * inv]) if second else np.vstack([q1, q1])
-        return _Sums(w, R0, R1, E0, E1, float(prep.ev_d @ np.log(S0)), q)
+        return _Sums(w, R0, R1, E0, E1, float(prep.ev_d @ np.log(S0)), q, cell_wxx)
     g = prep.ev_keep
     den = np.repeat(R0, prep.ev_d)
     den += g * np.repeat(E0, prep.ev_d)
@@ -267,7 +277,7 @@ def _sums(beta: np.ndarray, prep: _Prepared, second: bool = True) -> _Sums:
         np.multiply(g, inv2, out=per_event[3])
         np.multiply(g, per_event[3], out=per_event[4])
     q = np.add.reduceat(per_event, prep.ev_first, axis=1)  # events are sorted by group
-    return _Sums(w, R0, R1, E0, E1, float(np.log(den).sum()), q)
+    return _Sums(w, R0, R1, E0, E1, float(np.log(den).sum()), q, cell_wxx)
 
 
 def _loglik(beta: np.ndarray, prep: _Prepared, want_hessian: bool = True):
@@ -315,8 +325,10 @@ def _information(prep: _Prepared, st: _Sums, c: np.ndarray | None = None) -> np.
     if c is not None:
         q1, qg, k2, k1, k0 = q1 * c, qg * c, k2 * c, k1 * c, k0 * c
     A = _at_risk(q1, qg, prep)
-    v = st.w * np.repeat(A, prep.cell_len)
-    H = (XT * v) @ XT.T if p > 1 else np.array([[np.dot(v, XT[0] * XT[0])]])
+    if st.cell_wxx is not None:
+        H = np.array([[A @ st.cell_wxx]])
+    else:
+        H = (XT * (st.w * np.repeat(A, prep.cell_len))) @ XT.T
     R1, E1 = st.R1, st.E1
     cross = (R1 * k1[:, None]).T @ E1
     H -= (R1 * k2[:, None]).T @ R1 + cross + cross.T + (E1 * k0[:, None]).T @ E1
