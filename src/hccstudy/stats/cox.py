@@ -353,6 +353,8 @@ def coxph(time, event, X, names: list[str] | None = None, *, strata=None, cluste
     bad = [nm for j, nm in enumerate(names) if not np.isfinite(X[:, j]).all()]
     if bad:
         raise ValueError(f"covariate(s) {bad} have missing or infinite values: Cox regression needs finite values")
+    if not np.asarray(event).astype(bool).any():
+        raise ValueError("no events: Cox regression needs at least one event")
     if risk_sets is not None and (risk_sets.n != len(X) or risk_sets.ties != ties):
         raise ValueError(f"risk_sets: built for {risk_sets.n} rows with ties={risk_sets.ties!r}, but X has "
                          f"{len(X)} rows and ties={ties!r}")
