@@ -30,6 +30,14 @@ class LogRank:
     p: float
 
 
+def _values(x):
+    """A pandas text column as its own array (Arrow strings are factorized without a detour through an
+    object array; code-point order either way), anything else as a numpy array."""
+    if isinstance(x, pd.Series) and isinstance(x.dtype, (pd.ArrowDtype, pd.StringDtype)):
+        return x.array
+    return np.asarray(x)
+
+
 def logrank_test(time, event, group, strata=None, rho: float = 0.0) -> LogRank:
     """k-group (optionally stratified) G-rho test; see module docstring."""
     time = np.asarray(time, dtype=float)
@@ -37,11 +45,11 @@ def logrank_test(time, event, group, strata=None, rho: float = 0.0) -> LogRank:
     if not np.isfinite(time).all():
         raise ValueError(f"time has {int((~np.isfinite(time)).sum())} missing or infinite value(s): the log-rank "
                          f"test needs finite times")
-    g_codes, g_levels = pd.factorize(np.asarray(group), sort=True)
+    g_codes, g_levels = pd.factorize(_values(group), sort=True)
     k = len(g_levels)
-    s_codes = np.zeros(len(time), dtype=np.int64) if strata is None else pd.factorize(np.asarray(strata), sort=True)[0]
-    # sort by stratum, then time
-    order = np.lexsort((time, s_codes))
+    s_codes = np.zeros(len(time), dtype=np.int64) if strata is None else pd.factorize(_values(strata), sort=True)[0]
+    # sort by stratum, then time (one stratum: a stable sort by time, the same order as lexsort's)
+    order = np.argsort(time, kind="stable") if strata is None else np.lexsort((time, s_codes))
     t, e, g, s = time[order], event[order], g_codes[order], s_codes[order]
     key = s.astype(np.int64)
     new = np.r_[True, (t[1:] != t[:-1]) | (key[1:] != key[:-1])]
