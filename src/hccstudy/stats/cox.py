@@ -350,7 +350,8 @@ def coxph(time, event, X, names: list[str] | None = None, *, strata=None, cluste
     if not np.isfinite(t_arr).all():
         raise ValueError(f"time has {int((~np.isfinite(t_arr)).sum())} missing or infinite value(s): Cox regression "
                          f"needs finite times")
-    bad = [nm for j, nm in enumerate(names) if not np.isfinite(X[:, j]).all()]
+    finite = np.isfinite(X).all(axis=0)  # one pass over X, not one strided pass per column
+    bad = [nm for j, nm in enumerate(names) if not finite[j]]
     if bad:
         raise ValueError(f"covariate(s) {bad} have missing or infinite values: Cox regression needs finite values")
     if not np.asarray(event).astype(bool).any():

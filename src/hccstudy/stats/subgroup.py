@@ -38,7 +38,8 @@ def fit_cox(data: pd.DataFrame, time: str, event: str, variables: list[str], cat
     """A Cox model of ``variables`` (R's terms).  ``risk_sets``: the :func:`~hccstudy.stats.cox.risk_sets`
     of this data's time, event and strata (and ``ties``), shared by fits on the same sample."""
     X, names, terms = design_matrix(data, variables, categorical, intercept=False)
-    const = [n for j, n in enumerate(names) if X.shape[0] == 0 or np.ptp(X[:, j]) == 0]
+    spread = np.ptp(X, axis=0) if X.shape[0] else np.zeros(X.shape[1])  # one pass, not one per column
+    const = [n for j, n in enumerate(names) if spread[j] == 0]
     keep = [j for j, n in enumerate(names) if n not in const]
     X = X[:, keep]
     names = [names[j] for j in keep]
