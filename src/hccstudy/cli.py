@@ -451,10 +451,9 @@ def analyze(
         inputs = [{"file": str(cfg.data_path), "sha256": sha256(cfg.data_path)}]  # a read: not in writing()
         with o.writing(), console.status("Writing the report..."):
             build_report(results, o.path, inputs=inputs)
-    d = results.to_dict()
-    c = d["cohort"]
+    c = results.counts()  # not to_dict(): that re-encodes every pair
     console.print(f"Analysed {c['n']} rows ({', '.join(f'{k} {v}' for k, v in c['n_by_arm'].items())}); "
-                  f"{c['excluded_missing']['n']} excluded for missing values (excluded_missing.csv).")
+                  f"{c['n_excluded_missing']} excluded for missing values (excluded_missing.csv).")
     if results.matching is not None:
         flagged = results.balance.loc[results.balance["flag"], "term"].tolist()
         console.print(f"Matched treated units: {results.matching.n_pairs}; caliper width "

@@ -36,6 +36,7 @@ from ..stats.propensity import LogisticFit, design_matrix, logistic_irls
 from ..stats.table1 import table1
 from .columns import ARM, DISTANCE, PAIR, PREFIX, STATUS, TREATED, WEIGHT
 from .config import AnalysisConfig, load_analysis_config
+from .jsontext import Placeholders, column_values, frame_text, list_text, rows_text
 from .records import AdverseEventSummary, EndpointResult, ResponseSummary, frame_records, native
 from .survival import endpoint_results, outcome_tables
 
@@ -71,20 +72,41 @@ class Results:
         return self.data[self.data[WEIGHT] > 0] if WEIGHT in self.data else self.data.iloc[0:0]
 
     def to_dict(self) -> dict:
-        cfg = self.config
+        """``results.json`` as Python objects (exactly what :meth:`to_json` writes, read back)."""
+        return json.loads(self.to_json())
+
+    def to_json(self) -> str:
+        """The text of ``results.json``.  The large per-patient tables (matched pairs, pair ids, unmatched
+        units, rows excluded for missing values) are written from their columns
+        (:mod:`hccstudy.analysis.jsontext`); the rest goes through ``json.dumps`` as before, so the text is
+        the same as encoding the whole document with ``json.dumps(indent=1)``."""
+        tables = Placeholders()
+        text = json.dumps(_clean(self._document(tables)), indent=1, ensure_ascii=False, allow_nan=False)
+        return tables.fill(text) + "\n"
+
+    def counts(self) -> dict:
+        """n analysed, n by arm label and n excluded for missing values (the CLI's summary line)."""
         arm = self.data[ARM]
+        return {"n": int(len(self.data)), "n_by_arm": {lab: int((arm == lab).sum()) for lab in self.labels.values()},
+                "n_excluded_missing": int(len(self.excluded_missing))}
+
+    def _document(self, tables: Placeholders) -> dict:
+        """The results.json document, each large table a placeholder that ``tables`` renders."""
+        cfg = self.config
+        c = self.counts()
+        excluded = self.excluded_missing
         out: dict = {
             "cohort": {
-                "n": int(len(self.data)),
-                "n_by_arm": {lab: int((arm == lab).sum()) for lab in self.labels.values()},
-                "excluded_missing": {"n": int(len(self.excluded_missing)),
-                                     "rows": frame_records(self.excluded_missing)},
+                "n": c["n"],
+                "n_by_arm": c["n_by_arm"],
+                "excluded_missing": {"n": c["n_excluded_missing"],
+                                     "rows": tables.mark(lambda depth: frame_text(excluded, depth))},
             },
             "table1": {"before": _table_rows(self.table1_before),
                        "after": None if self.table1_after is None else _table_rows(self.table1_after)},
         }
         if self.propensity is not None and self.matching is not None:
-            ids = self.data[cfg.id].to_numpy(dtype=object)
+            ids = self.data[cfg.id].to_numpy()
             pairs = self.matching.pairs
             out["propensity"] = {
                 "coefficients": {k: float(v) for k, v in self.propensity.coefficients.items()},
@@ -93,15 +115,20 @@ class Results:
                 "caliper_width": self.matching.caliper_width,
             }
             units = self.matching.units
+            pair_cols = [column_values(ids[pairs["treated"].to_numpy()]), column_values(ids[pairs["control"].to_numpy()])]
+            pair_id = pairs["pair"].to_numpy().astype(np.int64).tolist()
+            lone = np.flatnonzero(~units["matched"].to_numpy())
+            lone_cols = [column_values(ids[lone]),
+                         np.where(units["treated"].to_numpy()[lone], "treated", "control").tolist(),
+                         column_values(units["status"].to_numpy()[lone])]
             out["matching"] = {
                 "n_pairs": self.matching.n_pairs,
                 "ratio": cfg.matching.ratio, "replace": cfg.matching.replace,
                 "n_matches": int(len(pairs)),
                 "weights_uniform": _uniform(self.matching.weights),
-                "pairs": [[native(ids[a]), native(ids[b])] for a, b in zip(pairs["treated"], pairs["control"], strict=True)],
-                "pair_id": [int(p) for p in pairs["pair"]],
-                "unmatched": [{"id": native(ids[i]), "arm": "treated" if units["treated"].iat[i] else "control",
-                               "reason": units["status"].iat[i]} for i in np.flatnonzero(~units["matched"].to_numpy())],
+                "pairs": tables.mark(lambda depth: rows_text(pair_cols, depth)),
+                "pair_id": tables.mark(lambda depth: list_text(pair_id, depth)),
+                "unmatched": tables.mark(lambda depth: rows_text(lone_cols, depth, ("id", "arm", "reason"))),
                 "sample_sizes": frame_records(self.sample_sizes),
                 "notes": list(self.matching.warnings),
             }
@@ -114,10 +141,7 @@ class Results:
             out["adverse_events"] = {k: v.to_dict() for k, v in self.adverse_events.items()}
         out["skipped"] = list(self.skipped)
         out["warnings"] = list(self.warnings)
-        return _clean(out)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+        return out
 
 
 def _uniform(w: np.ndarray) -> bool:
@@ -139,6 +163,16 @@ def _clean(o):
     if o is pd.NA or o is pd.NaT:
         return None
     return o
+
+
+def _missing_lists(miss: np.ndarray, names: list[str]) -> np.ndarray:
+    """Per row of the boolean matrix ``miss``, the names of its True columns joined by commas: one join per
+    distinct pattern of missing columns (a handful), not per row."""
+    if len(miss) == 0:
+        return np.array([], dtype=object)
+    patterns, inverse = np.unique(miss, axis=0, return_inverse=True)
+    text = np.array([",".join(np.array(names)[p]) for p in patterns], dtype=object)
+    return text[inverse.reshape(-1)]
 
 
 def _table_rows(t: pd.DataFrame) -> list[dict]:
@@ -298,7 +332,7 @@ def prepare(cfg: AnalysisConfig, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     bad = miss.any(axis=1).to_numpy()
     excluded = pd.DataFrame({
         cfg.id: df.loc[bad, cfg.id].to_numpy(),
-        "missing": [",".join(np.array(used)[m]) for m in miss.to_numpy()[bad]],
+        "missing": _missing_lists(miss.to_numpy()[bad], used),
     })
     data = df.loc[~bad].reset_index(drop=True).copy()
     is_treated = (data[cfg.arm.column] == treated).to_numpy()

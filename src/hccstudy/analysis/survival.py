@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from .._yaml import ConfigError
-from ..stats.cox import cox_zph
+from ..stats.cox import cox_zph, risk_sets
 from ..stats.km import kaplan_meier, median_followup
 from ..stats.logrank import logrank_test
 from ..stats.outcomes import adverse_event_table, response_table
-from ..stats.subgroup import fit_cox, subgroup_analysis, univariable_then_multivariable
+from ..stats.subgroup import fit_cox, subgroup_analysis, univariable_then_multivariable_models
 from .columns import ARM, CLUSTER, EVENT, PAIR, PREFIX, TIME, TREATED
 from .config import AnalysisConfig, EndpointSpec
 from .records import (
@@ -83,7 +83,8 @@ def compare_arms(cfg: AnalysisConfig, ep: EndpointSpec, sample: str, d0: pd.Data
         skip("arm", "log-rank test, Cox models, proportional-hazards test, subgroups", why)
         return SurvivalComparison(**base, estimable=False, skipped=tuple(own))
     lr = logrank_test(d[TIME], d[EVENT], d[ARM])
-    plain = fit_cox(d, TIME, EVENT, [term], ties=cfg.cox.ties)
+    rs = risk_sets(d[TIME].to_numpy(dtype=float), d[EVENT].to_numpy().astype(bool), ties=cfg.cox.ties)  # one sort
+    plain = fit_cox(d, TIME, EVENT, [term], ties=cfg.cox.ties, risk_sets=rs)
     hr = HazardRatio.of(plain, term)
     if hr is None:
         skip("arm", "Cox HR of the arm", "; ".join(plain.warnings) or "not estimable")
@@ -94,16 +95,20 @@ def compare_arms(cfg: AnalysisConfig, ep: EndpointSpec, sample: str, d0: pd.Data
         dp = d.assign(**{CLUSTER: pair})
         paired = {"paired": True,
                   "logrank_stratified": logrank_test(d[TIME], d[EVENT], d[ARM], strata=pair),
-                  "cox_arm_robust": HazardRatio.of(fit_cox(dp, TIME, EVENT, [term], cluster=CLUSTER, ties=cfg.cox.ties), term),
+                  "cox_arm_robust": HazardRatio.of(fit_cox(dp, TIME, EVENT, [term], cluster=CLUSTER, ties=cfg.cox.ties,
+                                                           risk_sets=rs), term),
                   "cox_arm_stratified": HazardRatio.of(fit_cox(dp, TIME, EVENT, [term], strata=CLUSTER, ties=cfg.cox.ties),
                                                        term)}
     variables = [term if v == cfg.arm.column else v for v in cfg.cox.variables]
     cox: dict = {}
     if variables:
-        uni, multi, selected = univariable_then_multivariable(d, TIME, EVENT, variables, cfg.categorical,
-                                                              cfg.cox.select_p)
+        uni, multi, selected, multi_model = univariable_then_multivariable_models(
+            d, TIME, EVENT, variables, cfg.categorical, cfg.cox.select_p, risk_sets=rs)
         cox = {"univariable": pd.DataFrame(uni), "multivariable": pd.DataFrame(multi), "selected": tuple(selected)}
-        model = fit_cox(d, TIME, EVENT, selected or [term], cfg.categorical, ties=cfg.cox.ties)
+        if multi_model is not None and cfg.cox.ties == "efron":  # the same model: not fitted twice
+            model = multi_model
+        else:
+            model = fit_cox(d, TIME, EVENT, selected or [term], cfg.categorical, ties=cfg.cox.ties, risk_sets=rs)
         fitted = {r["variable"] for r in uni}
         for v in variables:
             if v not in fitted:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .columns import ARM, DISTANCE, STATUS, WEIGHT
+from .csvtext import write_csv
 from .run import Results
 
 
@@ -22,7 +23,7 @@ def write_results(results: Results, out: str | Path) -> list[Path]:
     t = results.table1_before.drop(columns=drop)
     t.to_csv(out / "table1_before.csv", index=False)
     paths.append(out / "table1_before.csv")
-    results.excluded_missing.to_csv(out / "excluded_missing.csv", index=False)
+    write_csv(results.excluded_missing, out / "excluded_missing.csv")  # per patient: from columns
     paths.append(out / "excluded_missing.csv")
     if results.matching is not None:
         if results.table1_after is not None:
@@ -35,12 +36,12 @@ def write_results(results: Results, out: str | Path) -> list[Path]:
         w = d[WEIGHT].to_numpy()
         pairs = results.matching.pairs.assign(treated_id=lambda p: ids[p["treated"]], control_id=lambda p: ids[p["control"]],
                                               control_weight=lambda p: w[p["control"]])
-        pairs[["pair", "treated_id", "control_id", "distance_treated", "distance_control", "round",
-               "control_weight"]].to_csv(out / "pairs.csv", index=False)
+        write_csv(pairs[["pair", "treated_id", "control_id", "distance_treated", "distance_control", "round",
+                         "control_weight"]], out / "pairs.csv")
         unmatched = w == 0
-        pd.DataFrame({cfg.id: ids[unmatched], "arm": d[ARM].to_numpy()[unmatched],
-                      "distance": d[DISTANCE].to_numpy()[unmatched],
-                      "match_status": d[STATUS].to_numpy()[unmatched]}).to_csv(out / "unmatched.csv", index=False)
+        write_csv(pd.DataFrame({cfg.id: ids[unmatched], "arm": d[ARM].to_numpy()[unmatched],
+                                "distance": d[DISTANCE].to_numpy()[unmatched],
+                                "match_status": d[STATUS].to_numpy()[unmatched]}), out / "unmatched.csv")
         paths += [out / n for n in ("balance.csv", "pairs.csv", "unmatched.csv")]
     paths += _outcome_outputs(results, out)
     return paths

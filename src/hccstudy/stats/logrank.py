@@ -30,6 +30,14 @@ class LogRank:
     p: float
 
 
+def _values(x):
+    """A pandas text column as its own array (Arrow strings are factorized without a detour through an
+    object array; code-point order either way), anything else as a numpy array."""
+    if isinstance(x, pd.Series) and isinstance(x.dtype, (pd.ArrowDtype, pd.StringDtype)):
+        return x.array
+    return np.asarray(x)
+
+
 def logrank_test(time, event, group, strata=None, rho: float = 0.0) -> LogRank:
     """k-group (optionally stratified) G-rho test; see module docstring."""
     time = np.asarray(time, dtype=float)
@@ -37,36 +45,40 @@ def logrank_test(time, event, group, strata=None, rho: float = 0.0) -> LogRank:
     if not np.isfinite(time).all():
         raise ValueError(f"time has {int((~np.isfinite(time)).sum())} missing or infinite value(s): the log-rank "
                          f"test needs finite times")
-    g_codes, g_levels = pd.factorize(np.asarray(group), sort=True)
+    g_codes, g_levels = pd.factorize(_values(group), sort=True)
     k = len(g_levels)
-    s_codes = np.zeros(len(time), dtype=np.int64) if strata is None else pd.factorize(np.asarray(strata), sort=True)[0]
-    # sort by stratum, then time
-    order = np.lexsort((time, s_codes))
+    s_codes = np.zeros(len(time), dtype=np.int64) if strata is None else pd.factorize(_values(strata), sort=True)[0]
+    # sort by stratum, then time (one stratum: a stable sort by time, the same order as lexsort's)
+    order = np.argsort(time, kind="stable") if strata is None else np.lexsort((time, s_codes))
     t, e, g, s = time[order], event[order], g_codes[order], s_codes[order]
     key = s.astype(np.int64)
     new = np.r_[True, (t[1:] != t[:-1]) | (key[1:] != key[:-1])]
     tid = np.cumsum(new) - 1                       # distinct (stratum, time)
     nt = tid[-1] + 1 if len(t) else 0
-    d_tg = np.zeros((nt, k))
-    c_tg = np.zeros((nt, k))
-    np.add.at(d_tg, (tid, g), e.astype(float))
-    np.add.at(c_tg, (tid, g), 1.0)                 # all subjects leaving at t (events + censored)
-    t_strat = s[np.flatnonzero(new)]
-    # at risk: reverse cumulative within stratum
-    n_tg = np.zeros((nt, k))
-    for st in np.unique(t_strat):                  # one pass per stratum (vectorised inside)
-        rows = np.flatnonzero(t_strat == st)
-        n_tg[rows] = c_tg[rows][::-1].cumsum(axis=0)[::-1]
+    # per (stratum, time) x group counts: one bincount each (the counts are integers, so exact)
+    cell = tid * k + g
+    d_tg = np.bincount(cell, weights=e.astype(float), minlength=nt * k).reshape(nt, k)
+    c_tg = np.bincount(cell, minlength=nt * k).astype(float).reshape(nt, k)  # all leaving at t
+    first = np.flatnonzero(new)
+    t_strat = s[first]
+    # at risk: reverse cumulative sum within stratum = global reverse cumulative sum less the part
+    # beyond the stratum's last time (integer counts: exact, no loop over strata)
+    rc = c_tg[::-1].cumsum(axis=0)[::-1]
+    s_new = np.r_[True, t_strat[1:] != t_strat[:-1]] if nt else np.zeros(0, dtype=bool)
+    s_first = np.flatnonzero(s_new)                # first time row of each stratum
+    s_next = np.r_[s_first[1:], nt]                # one past its last time row
+    beyond = np.vstack([rc, np.zeros((1, k))])[s_next]
+    n_tg = rc - np.repeat(beyond, np.diff(np.r_[s_first, nt]), axis=0)
     n_t = n_tg.sum(axis=1)
     d_t = d_tg.sum(axis=1)
-    if rho != 0:
-        w = np.ones(nt)
-        for st in np.unique(t_strat):
-            rows = np.flatnonzero(t_strat == st)
-            surv = np.cumprod(1 - d_t[rows] / n_t[rows])
-            w[rows] = np.r_[1.0, surv[:-1]] ** rho
-    else:
-        w = np.ones(nt)
+    w = np.ones(nt)
+    if rho != 0 and nt:
+        # pooled left-continuous KM within each stratum: a grouped cumulative product
+        sid = np.cumsum(s_new) - 1
+        surv = pd.Series(1 - d_t / n_t).groupby(sid).cumprod().to_numpy()
+        prev = np.r_[1.0, surv[:-1]]
+        prev[s_first] = 1.0
+        w = prev ** rho
     ev = d_t > 0
     n_tg, d_tg, n_t, d_t, w = n_tg[ev], d_tg[ev], n_t[ev], d_t[ev], w[ev]
     obs = (w[:, None] * d_tg).sum(axis=0)

@@ -52,10 +52,13 @@ def design_matrix(data: pd.DataFrame, covariates: list[str], categorical: list[s
         s = data[v]
         if v in categorical or s.dtype == object or isinstance(s.dtype, (pd.CategoricalDtype, pd.StringDtype)):
             levels = factor_levels(s)
-            values = s.to_numpy(dtype=object)
+            # compare each distinct value with the level once, not each row (an object array of 10^6
+            # strings compared value by value); missing values (code -1) match no level
+            codes, uniques = pd.factorize(s)
             t = []
             for lev in levels[1:]:
-                cols.append((values == lev).astype(float))
+                match = np.array([bool(u == lev) for u in uniques] + [False])
+                cols.append(match[codes].astype(float))
                 t.append(f"{v}{lev}")
             names += t
             terms[v] = t

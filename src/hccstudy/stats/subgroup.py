@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from .cox import CoxFit, coxph
+from .cox import CoxFit, RiskSets, coxph
+from .cox import risk_sets as make_risk_sets
 from .propensity import design_matrix
 
 
@@ -33,9 +34,12 @@ class CoxModel:
 
 
 def fit_cox(data: pd.DataFrame, time: str, event: str, variables: list[str], categorical=(), *, strata=None,
-            cluster=None, ties: str = "efron") -> CoxModel:
+            cluster=None, ties: str = "efron", risk_sets: RiskSets | None = None) -> CoxModel:
+    """A Cox model of ``variables`` (R's terms).  ``risk_sets``: the :func:`~hccstudy.stats.cox.risk_sets`
+    of this data's time, event and strata (and ``ties``), shared by fits on the same sample."""
     X, names, terms = design_matrix(data, variables, categorical, intercept=False)
-    const = [n for j, n in enumerate(names) if X.shape[0] == 0 or np.ptp(X[:, j]) == 0]
+    spread = np.ptp(X, axis=0) if X.shape[0] else np.zeros(X.shape[1])  # one pass, not one per column
+    const = [n for j, n in enumerate(names) if spread[j] == 0]
     keep = [j for j, n in enumerate(names) if n not in const]
     X = X[:, keep]
     names = [names[j] for j in keep]
@@ -46,7 +50,7 @@ def fit_cox(data: pd.DataFrame, time: str, event: str, variables: list[str], cat
         warnings.simplefilter("always")
         fit = coxph(data[time].to_numpy(dtype=float), data[event].to_numpy().astype(bool), X, names,
                     strata=None if strata is None else data[strata].to_numpy(),
-                    cluster=None if cluster is None else data[cluster].to_numpy(), ties=ties)
+                    cluster=None if cluster is None else data[cluster].to_numpy(), ties=ties, risk_sets=risk_sets)
     return CoxModel(fit, terms, const, [str(w.message) for w in caught])
 
 
@@ -65,11 +69,26 @@ def term_rows(model: CoxModel, variable_of: dict[str, str] | None = None) -> lis
 
 
 def univariable_then_multivariable(data: pd.DataFrame, time: str, event: str, variables: list[str],
-                                   categorical=(), select_p: float = 0.05) -> tuple[list[dict], list[dict], list[str]]:
-    """(univariable rows with the selection P, multivariable rows, selected variables)."""
+                                   categorical=(), select_p: float = 0.05, *, risk_sets: RiskSets | None = None
+                                   ) -> tuple[list[dict], list[dict], list[str]]:
+    """(univariable rows with the selection P, multivariable rows, selected variables).  The fits share
+    one sort of the sample (``risk_sets``, Efron ties; built here when not given)."""
+    uni, multi, selected, _ = univariable_then_multivariable_models(data, time, event, variables, categorical,
+                                                                    select_p, risk_sets=risk_sets)
+    return uni, multi, selected
+
+
+def univariable_then_multivariable_models(data: pd.DataFrame, time: str, event: str, variables: list[str],
+                                          categorical=(), select_p: float = 0.05, *,
+                                          risk_sets: RiskSets | None = None
+                                          ) -> tuple[list[dict], list[dict], list[str], CoxModel | None]:
+    """:func:`univariable_then_multivariable` and the multivariable :class:`CoxModel` itself (None when no
+    variable was selected), so a caller that needs the model does not fit it again."""
     uni, selected = [], []
+    if risk_sets is None or risk_sets.ties != "efron" or risk_sets.n != len(data):
+        risk_sets = make_risk_sets(data[time].to_numpy(dtype=float), data[event].to_numpy().astype(bool))
     for v in variables:
-        m = fit_cox(data, time, event, [v], categorical)
+        m = fit_cox(data, time, event, [v], categorical, risk_sets=risk_sets)
         rows = term_rows(m)
         if m.fit is not None:
             lr, df, p_lr = m.fit.lr_test
@@ -80,8 +99,8 @@ def univariable_then_multivariable(data: pd.DataFrame, time: str, event: str, va
             if p_lr < select_p:
                 selected.append(v)
         uni += rows
-    multi = term_rows(fit_cox(data, time, event, selected, categorical)) if selected else []
-    return uni, multi, selected
+    model = fit_cox(data, time, event, selected, categorical, risk_sets=risk_sets) if selected else None
+    return uni, [] if model is None else term_rows(model), selected, model
 
 
 def subgroup_levels(data: pd.DataFrame, spec) -> tuple[str, pd.Series]:

@@ -148,11 +148,19 @@ def _continuous_rows(v, s, masks, in_groups, names, opt: Table1Options, nonnorma
     return stat_rows
 
 
+def _level_masks(s: pd.Series, levels: list) -> list[np.ndarray]:
+    """``s == level`` for each level as numpy booleans (missing: False): numeric columns compare in numpy,
+    text ones in pandas (Arrow strings compare in C; an object array would compare value by value)."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iufb":
+        x = s.to_numpy()
+        return [x == lev for lev in levels]
+    return [(s == lev).to_numpy(dtype=bool, na_value=False) for lev in levels]
+
+
 def _categorical_rows(v, s, masks, in_groups, names, opt: Table1Options) -> list[dict]:
     ok = s.notna().to_numpy()
     levels = factor_levels(s[in_groups & ok])
-    vals = s.to_numpy(dtype=object)
-    counts = np.array([[int(((vals == lev) & m & ok).sum()) for m in masks] for lev in levels])
+    counts = np.array([[int((eq & m).sum()) for m in [mk & ok for mk in masks]] for eq in _level_masks(s, levels)])
     n = counts.sum(axis=0)
     res = categorical_test(counts, exact=v in opt.exact, fisher_expected_below=opt.fisher_expected_below)
     props = [counts[:, j] / n[j] if n[j] else np.zeros(len(levels)) for j in range(2)]
