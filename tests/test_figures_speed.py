@@ -166,3 +166,12 @@ def test_analyze_without_figures_and_with_one_format(tmp_path):
     r = runner.invoke(app, ["analyze", str(REF / "veteran.yaml"), "--out", str(tmp_path / "svg"), "--set", "report.formats=[svg]"])
     assert r.exit_code == 0, r.output
     assert {p.suffix for p in (tmp_path / "svg" / "figures").iterdir()} == {".png", ".svg"}
+
+
+def test_large_counts_in_the_risk_table_have_thousands_separators():
+    """At registry scale the number at risk reads "12,345", not "12345" (counts below 1,000 unchanged)."""
+    fig = F.km_figure(_cohort(30_000))
+    texts = {t.get_text() for ax in fig.axes for t in ax.texts}
+    F.plt.close(fig)
+    assert "15,000" in texts
+    assert not any(re.fullmatch(r"\d{4,}", t) for t in texts)

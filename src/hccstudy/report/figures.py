@@ -279,7 +279,7 @@ def ps_figure(distance: np.ndarray, treated: np.ndarray, matched: np.ndarray, la
         ax.set_xlabel(xlabel)
         top = max(top, hu.max(initial=0), hd.max(initial=0))
     from matplotlib.ticker import FuncFormatter
-    axes[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{abs(v):g}"))
+    axes[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{abs(v):,.0f}" if abs(v) >= 1000 else f"{abs(v):g}"))
     axes[0].set_ylim(-top * 1.15 - 1, top * 1.15 + 1)
     axes[0].set_ylabel("Number of patients")
     for ax in axes:

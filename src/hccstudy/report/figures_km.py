@@ -100,7 +100,7 @@ def km_panel(fig, rect: tuple[float, float, float, float], curves: dict, *, p_va
     left, bottom, width, height = rect
     fw, fh = fig.get_size_inches()
     # the left margin holds the risk table's arm names (measured) and the y label
-    counts = [str(int(km.n)) for km in curves.values()]
+    counts = [f"{int(km.n):,}" for km in curves.values()]
     pad_pt = max((text_width_in(c, SMALL_SIZE) for c in counts), default=0.1) * 72 / 2 + 4
     margin = max(0.55, max((text_width_in(n, SMALL_SIZE) for n in curves), default=0.0) + pad_pt / 72 + 0.08) / fw
     left, width = left + margin, width - margin
@@ -173,7 +173,7 @@ def km_panel(fig, rect: tuple[float, float, float, float], curves: dict, *, p_va
         colour = ARM_COLOURS[k % len(ARM_COLOURS)]
         at = km.surv_at(ticks)
         for t, n in zip(ticks, at["n_risk"], strict=True):
-            tab.text(t, y, str(int(n)), ha="center", va="center", color=colour, fontsize=SMALL_SIZE)
+            tab.text(t, y, f"{int(n):,}", ha="center", va="center", color=colour, fontsize=SMALL_SIZE)
         tab.get_yticklabels()[y].set_color(colour)
     tab.text(-margin / width, 1.0, "Number at risk", transform=tab.transAxes, fontsize=SMALL_SIZE, ha="left",
              va="bottom", fontweight="bold")
