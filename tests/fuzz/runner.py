@@ -49,8 +49,9 @@ MAX_ECHO = 1_000
 #: nor may a message (the exception's text, or one row of a validation report) be longer than this
 MAX_MESSAGE = 10_000
 #: the package's documented user-error types: every exception class it exports
-USER_ERRORS = tuple(v for k, v in vars(hccstudy).items()
-                    if k in getattr(hccstudy, "__all__", ()) and isinstance(v, type) and issubclass(v, Exception))
+#: (read through getattr: the package imports its public names lazily, so vars() may not hold them yet)
+USER_ERRORS = tuple(v for v in (getattr(hccstudy, k) for k in hccstudy.__all__)
+                    if isinstance(v, type) and issubclass(v, Exception))
 
 
 @dataclass(frozen=True)
