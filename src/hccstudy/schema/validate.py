@@ -245,27 +245,30 @@ def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return _to_ns(out.dt.floor("D")), bad
 
 
-def _mapping_parse(s: pd.Series, mapping: dict[str, object]) -> tuple[pd.Series, np.ndarray]:
+def _mapping_parse(s: pd.Series, mapping: dict[str, object], dtype: str) -> tuple[pd.Series, np.ndarray]:
+    """Map each (stripped, lower-cased) text value through ``mapping`` into a ``dtype`` column; ``bad``:
+    present but not in the mapping.  The distinct values are lower-cased and mapped once, and the
+    typed column is taken from them by code (no per-row Python objects)."""
     t = _as_text(s)
-    codes, uniques = pd.factorize(t.str.lower(), use_na_sentinel=True)
-    mapped = np.array([mapping.get(u) for u in uniques] + [None], dtype=object)
-    vals = mapped[codes]
-    bad = (codes >= 0) & pd.isna(vals)
-    return pd.Series(vals, index=s.index), bad
+    codes, uniques = pd.factorize(t, use_na_sentinel=True)
+    lowered = pd.Series(uniques, dtype=t.dtype).str.lower()
+    mapped = [mapping.get(u) for u in lowered.tolist()]
+    known = np.array([v is not None for v in mapped] + [True], dtype=bool)
+    typed = pd.array([*mapped, None], dtype=dtype)
+    bad = ~known[codes]
+    return pd.Series(typed.take(codes), index=s.index), bad
 
 
 def parse_bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_bool_dtype(s):
         return s.astype("boolean"), np.zeros(len(s), dtype=bool)
     mapping = {**dict.fromkeys(BOOL_TRUE, True), **dict.fromkeys(BOOL_FALSE, False)}
-    vals, bad = _mapping_parse(s, mapping)
-    return vals.astype("boolean"), bad
+    return _mapping_parse(s, mapping, "boolean")
 
 
 def parse_category(s: pd.Series, categories: dict[str, list[str]]) -> tuple[pd.Series, np.ndarray]:
     mapping = {alias.lower(): code for code, aliases in categories.items() for alias in [code, *aliases]}
-    vals, bad = _mapping_parse(s, mapping)
-    return vals.astype("string"), bad
+    return _mapping_parse(s, mapping, "string")
 
 
 def parse_text(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
