@@ -75,3 +75,15 @@ def test_orphan_falls_back_to_string_keys(small_study):
     p = tables["patients"].dropna(subset=["patient_id"]).drop_duplicates(KEYS).reset_index(drop=True)
     assert study_mod._coded_tables(tables, p) is None
     assert study_mod._coded_tables(small_study, p) is not None
+
+
+def test_synth_float_text_matches_to_csv():
+    """The synthetic CSV writer's float text is what pandas' to_csv writes, across magnitudes."""
+    from hccstudy.synth.write import _float_text
+
+    rng = np.random.default_rng(7)
+    edges = [0.0, -0.0, 1e-5, 9.9e-5, 1e-4, 9999999.999999998, 1e7, 1.5e16, 123456789012345.0, np.inf, -np.inf, np.nan]
+    x = np.concatenate([np.round(rng.lognormal(2, 3, 20_000), 2), rng.lognormal(0, 12, 20_000), np.array(edges)])
+    expected = pd.DataFrame({"x": x}).to_csv(index=False, lineterminator="\n")
+    got = pd.DataFrame({"x": pd.arrays.ArrowStringArray(_float_text(x))}).to_csv(index=False, lineterminator="\n")
+    assert got == expected
