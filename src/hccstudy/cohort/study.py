@@ -19,12 +19,16 @@ from ..clinical.ctcae import worst_grades
 from ..clinical.dosing import HaicRegimen
 from ..clinical.mrecist import assess_responses
 from ..schema import InputFile, IssueLog, StudyInputError, ValidationReport, ingest
+from ..schema.keys import key_positions, patient_codes
 from .arms import derive_arms
 from .config import CohortConfig, load_cohort_config
 from .eligibility import all_failing_counts, evaluate_criteria, first_failing, patient_flow
 from .endpoints import derive_endpoints
 
 KEYS = ["centre", "patient_id"]
+#: internal integer patient code (see hccstudy.schema.keys); the derivations group and join on it
+CODE = "_patient_code"
+CHILD_TABLES = ("haic_cycles", "systemic", "assessments", "labs", "adverse_events")
 
 
 @dataclass(frozen=True)
@@ -60,12 +64,48 @@ def _index(df: pd.DataFrame) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(df[KEYS])
 
 
+def _coded_tables(tables: dict[str, pd.DataFrame], p: pd.DataFrame) -> tuple[np.ndarray, dict] | None:
+    """Each patient's integer code (ranked in key order) and the child tables with a ``CODE`` column
+    (rows without a patient key dropped: every derivation drops them anyway).  ``None`` when a child
+    row names a patient not in ``p`` (an orphan, already an error): the string keys are then used."""
+    codes, ref = patient_codes(p, KEYS)
+    coded = {}
+    for name in CHILD_TABLES:
+        t = tables[name]
+        pos = key_positions(t, ref, KEYS)
+        missing = pos < 0
+        if (missing & t["centre"].notna().to_numpy() & t["patient_id"].notna().to_numpy()).any():
+            return None
+        t = t[~missing] if missing.any() else t
+        coded[name] = t.assign(**{CODE: codes[pos[~missing]] if missing.any() else codes[pos]})
+    return codes, coded
+
+
+def _uncode(df: pd.DataFrame, p: pd.DataFrame, row_of_code: np.ndarray, dtypes: dict) -> pd.DataFrame:
+    """``df`` with its ``CODE`` column replaced by the key columns (in the dtypes the string-key path gives)."""
+    if df[CODE].dtype == object:  # an empty result built without typed keys
+        keys = {k: pd.Series(dtype=object) for k in KEYS}
+    else:
+        rows = row_of_code[df[CODE].to_numpy(dtype=np.int64)]
+        keys = {k: pd.Series(p[k].array.take(rows), index=df.index).astype(dtypes[k]) for k in KEYS}
+    return pd.concat([pd.DataFrame(keys, index=df.index), df.drop(columns=[CODE])], axis=1)
+
+
 def derive_patients(
     tables: dict[str, pd.DataFrame], config: CohortConfig, log: IssueLog
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """All derived per-patient columns; returns (patients, mRECIST time points, lab toxicity, AE worst grades)."""
+    """All derived per-patient columns; returns (patients, mRECIST time points, lab toxicity, AE worst grades).
+
+    The derivations group and join on one integer code per patient (see :mod:`hccstudy.schema.keys`)
+    instead of the two string keys; the results carry the string keys again."""
     p = tables["patients"].dropna(subset=["patient_id"]).drop_duplicates(KEYS).reset_index(drop=True)
-    pidx = _index(p)
+    coded = _coded_tables(tables, p)
+    if coded is None:
+        keys, child, pidx = KEYS, tables, _index(p)
+    else:
+        codes, child = coded
+        keys, pidx = [CODE], pd.Index(codes, name=CODE)
+        p[CODE] = codes
     cp = child_pugh(p["bilirubin"], p["albumin"], p["inr"], p["ascites"], p["encephalopathy"], p["pt_prolongation_s"],
                     bilirubin_factor=config.units.bilirubin_factor, albumin_variant=config.child_pugh.albumin_variant)
     al = albi(p["bilirubin"], p["albumin"], config.albi.coefficient)
@@ -81,12 +121,12 @@ def derive_patients(
     p["multiple_tumours"] = (p["tumour_number"] > 1).astype("boolean").to_numpy()
 
     regimen = HaicRegimen(d.oxaliplatin_mg_m2, d.folinate_mg_m2, d.fluorouracil_mg_m2, d.cycle_days)
-    di = haic_dose_intensity(tables["haic_cycles"], pd.Series(p["bsa_m2"].to_numpy(), index=pidx), KEYS, regimen)
+    di = haic_dose_intensity(child["haic_cycles"], pd.Series(p["bsa_m2"].to_numpy(), index=pidx), keys, regimen)
     di = di.reindex(pidx)
     di["haic_cycles"] = di["haic_cycles"].fillna(0).astype("int64")
     p = pd.concat([p, di.reset_index(drop=True).set_axis(p.index)], axis=1)
 
-    arms = derive_arms(p, tables["systemic"], tables["haic_cycles"], KEYS, config.arm)
+    arms = derive_arms(p, child["systemic"], child["haic_cycles"], keys, config.arm)
     p = pd.concat([p, arms], axis=1)
     rec = p["arm_recorded"]
     disagree = (rec.notna() & (rec != p["arm_derived"]).fillna(True)).to_numpy(dtype=bool)
@@ -97,10 +137,10 @@ def derive_patients(
 
     origin = pd.Series(p["first_haic_date"].to_numpy(), index=pidx)
     cutoff = pd.Timestamp(config.study.data_cutoff) if config.study.data_cutoff else None
-    scans = tables["assessments"]
+    scans = child["assessments"]
     if cutoff is not None:  # scans after the data cut-off are not part of the data set (response, PD, censoring)
         scans = scans[(scans["date"] <= cutoff).to_numpy(dtype=bool)]
-    timepoints, resp = assess_responses(scans, origin, KEYS, config.mrecist)
+    timepoints, resp = assess_responses(scans, origin, keys, config.mrecist)
     resp = resp.reindex(pidx)
     for c in ("baseline_sod", "measurable", "bor", "bor_unconfirmed", "first_pd_date", "last_assessment_date", "n_assessments"):
         p[c] = resp[c].to_numpy()
@@ -114,13 +154,22 @@ def derive_patients(
         window_end = pd.Series(
             (p["last_haic_date"] + pd.Timedelta(days=config.ctcae.window_days_after_last_haic)).to_numpy(), index=pidx
         )
-    tox = lab_toxicity(tables["labs"], origin, KEYS, config.ctcae.limits, window_end,
+    tox = lab_toxicity(child["labs"], origin, keys, config.ctcae.limits, window_end,
                        config.ctcae.abnormal_baseline_grade)
-    ae = worst_grades(tox, tables["adverse_events"], KEYS)
+    ae = worst_grades(tox, child["adverse_events"], keys)
+    if coded is not None:
+        row_of_code = np.empty(len(p), dtype=np.int64)
+        row_of_code[p[CODE].to_numpy()] = np.arange(len(p))
+        timepoints = _uncode(timepoints, p, row_of_code, {k: tables["assessments"][k].dtype for k in KEYS})
+        tox = _uncode(tox, p, row_of_code, {k: tables["labs"][k].dtype for k in KEYS})
+        ev = tables["adverse_events"].dropna(subset=["grade"])
+        lab = tox.dropna(subset=["worst_grade"])
+        ae = _uncode(ae, p, row_of_code, {k: pd.concat([lab[k].iloc[:1], ev[k].iloc[:1]]).dtype for k in KEYS})
+        p = p.drop(columns=[CODE])
     if len(ae):
         wide = ae.pivot(index=KEYS, columns="term", values="grade")
         wide.columns = [f"ae_{c}_grade" for c in wide.columns]
-        wide = wide.reindex(pidx)
+        wide = wide.reindex(_index(p))
         for c in sorted(wide.columns):
             p[c] = pd.array(wide[c].to_numpy(), dtype="Int64")
     return p, timepoints, tox, ae

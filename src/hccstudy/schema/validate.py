@@ -49,6 +49,7 @@ from .fields import (
     Field,
     RecordType,
 )
+from .keys import MISSING, joined_key, key_positions
 from .report import IssueLog
 from .units import BILIRUBIN_FACTOR_RANGE, QUANTITIES, conversion_factors
 
@@ -244,27 +245,30 @@ def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return _to_ns(out.dt.floor("D")), bad
 
 
-def _mapping_parse(s: pd.Series, mapping: dict[str, object]) -> tuple[pd.Series, np.ndarray]:
+def _mapping_parse(s: pd.Series, mapping: dict[str, object], dtype: str) -> tuple[pd.Series, np.ndarray]:
+    """Map each (stripped, lower-cased) text value through ``mapping`` into a ``dtype`` column; ``bad``:
+    present but not in the mapping.  The distinct values are lower-cased and mapped once, and the
+    typed column is taken from them by code (no per-row Python objects)."""
     t = _as_text(s)
-    codes, uniques = pd.factorize(t.str.lower(), use_na_sentinel=True)
-    mapped = np.array([mapping.get(u) for u in uniques] + [None], dtype=object)
-    vals = mapped[codes]
-    bad = (codes >= 0) & pd.isna(vals)
-    return pd.Series(vals, index=s.index), bad
+    codes, uniques = pd.factorize(t, use_na_sentinel=True)
+    lowered = pd.Series(uniques, dtype=t.dtype).str.lower()
+    mapped = [mapping.get(u) for u in lowered.tolist()]
+    known = np.array([v is not None for v in mapped] + [True], dtype=bool)
+    typed = pd.array([*mapped, None], dtype=dtype)
+    bad = ~known[codes]
+    return pd.Series(typed.take(codes), index=s.index), bad
 
 
 def parse_bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_bool_dtype(s):
         return s.astype("boolean"), np.zeros(len(s), dtype=bool)
     mapping = {**dict.fromkeys(BOOL_TRUE, True), **dict.fromkeys(BOOL_FALSE, False)}
-    vals, bad = _mapping_parse(s, mapping)
-    return vals.astype("boolean"), bad
+    return _mapping_parse(s, mapping, "boolean")
 
 
 def parse_category(s: pd.Series, categories: dict[str, list[str]]) -> tuple[pd.Series, np.ndarray]:
     mapping = {alias.lower(): code for code, aliases in categories.items() for alias in [code, *aliases]}
-    vals, bad = _mapping_parse(s, mapping)
-    return vals.astype("string"), bad
+    return _mapping_parse(s, mapping, "string")
 
 
 def parse_text(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -453,10 +457,6 @@ def _labs_units(labs: pd.DataFrame, raw: pd.DataFrame, log: IssueLog, bilirubin_
 
 
 # --------------------------------------------------------------------------- cross-table checks
-def _key(df: pd.DataFrame) -> pd.MultiIndex:
-    return pd.MultiIndex.from_arrays([df["centre"].astype(str), df["patient_id"].astype("string").fillna("")])
-
-
 def _check_duplicates(rt: RecordType, df: pd.DataFrame, log: IssueLog) -> None:
     if not rt.key:
         return
@@ -498,33 +498,38 @@ def _check_patient_dates(p: pd.DataFrame, log: IssueLog) -> None:
 
 
 def _check_children(name: str, df: pd.DataFrame, patients: pd.DataFrame, log: IssueLog) -> pd.DataFrame:
-    """Orphans and dates of a child table against its patient's dates."""
-    pkey = _key(patients)
-    ckey = _key(df)
-    known = ckey.isin(pkey) & df["patient_id"].notna().to_numpy()
-    log.add_rows(df, ~known & df["patient_id"].notna().to_numpy(), column="patient_id", rule="orphan",
+    """Orphans and dates of a child table against its patient's dates.  Each child row is looked up
+    once in the patients' joined (centre, patient_id) keys (an Arrow hash lookup, no MultiIndex)."""
+    keys = ["centre", "patient_id"]
+    pid = df["patient_id"].notna().to_numpy()
+    # a missing key part matches a missing one (as a MultiIndex reindex does); first patient row wins
+    at = key_positions(df, joined_key(patients, keys, MISSING), keys, MISSING)
+    known = (at >= 0) & pid
+    log.add_rows(df, ~known & pid, column="patient_id", rule="orphan",
                  message=f"{name} record for a patient not in the centre's patients table")
     rt = RECORD_TYPES[name]
     if rt.date is None:
         return df
     pd_cols = ["death_date", "diagnosis_date", "first_haic_date", "birth_date", "last_followup_date"]
-    pdates = patients.drop_duplicates(["centre", "patient_id"]).set_index(["centre", "patient_id"])[pd_cols]
-    idx = pd.MultiIndex.from_arrays([df["centre"].astype(str), df["patient_id"].astype("string")])
-    joined = pdates.reindex(idx)
+    found = at >= 0
+    joined = {}
+    for c in pd_cols:
+        joined[c] = np.full(len(df), np.datetime64("NaT", "ns"))
+        joined[c][found] = np.asarray(patients[c], dtype="datetime64[ns]")[at[found]]
     d = df[rt.date].to_numpy()
-    after_death = pd.Series(d > joined["death_date"].to_numpy())
+    after_death = pd.Series(d > joined["death_date"])
     _date_order(df, log, after_death, rt.date, f"{name} record dated after the patient's death")
-    before_birth = pd.Series(d < joined["birth_date"].to_numpy())
+    before_birth = pd.Series(d < joined["birth_date"])
     _date_order(df, log, before_birth, rt.date, f"{name} record dated before the patient's birth")
-    after_lfu = pd.Series(d > joined["last_followup_date"].to_numpy())
+    after_lfu = pd.Series(d > joined["last_followup_date"])
     _date_order(df, log, after_lfu, rt.date,
                 f"{name} record dated after the patient's last follow-up (the last date known alive)")
     if name in ("haic_cycles", "systemic", "adverse_events"):  # treatment and its toxicity follow the diagnosis
-        before_dx = pd.Series(d < joined["diagnosis_date"].to_numpy())
+        before_dx = pd.Series(d < joined["diagnosis_date"])
         what = {"haic_cycles": "HAIC cycle", "systemic": "systemic therapy start", "adverse_events": "adverse event onset"}
         _date_order(df, log, before_dx, rt.date, f"{what[name]} before the diagnosis date")
     if name == "systemic":
-        stop_after_death = pd.Series(df["stop_date"].to_numpy() > joined["death_date"].to_numpy())
+        stop_after_death = pd.Series(df["stop_date"].to_numpy() > joined["death_date"])
         _date_order(df, log, stop_after_death, "stop_date", "systemic therapy stopped after the patient's death")
     return df
 
@@ -535,10 +540,12 @@ def _check_cycles(cycles: pd.DataFrame, patients: pd.DataFrame, log: IssueLog) -
     bad = (c["date"] <= prev).fillna(False)
     log.add_rows(c, bad.to_numpy(), column="date", rule="cycle_order",
                  message="cycle date not after the previous cycle's date")
-    first = c[c["cycle"] == 1].set_index(["centre", "patient_id"])["date"]
+    first = c[(c["cycle"] == 1).to_numpy(dtype=bool)]
     p = patients.dropna(subset=["patient_id"])
-    idx = pd.MultiIndex.from_arrays([p["centre"].astype(str), p["patient_id"].astype("string")])
-    c1 = first[~first.index.duplicated()].reindex(idx).to_numpy()
+    keys = ["centre", "patient_id"]
+    at = key_positions(p, joined_key(first, keys), keys)  # first cycle-1 row of each patient
+    c1 = np.full(len(p), np.datetime64("NaT", "ns"))
+    c1[at >= 0] = np.asarray(first["date"], dtype="datetime64[ns]")[at[at >= 0]]
     mism = p["first_haic_date"].notna().to_numpy() & ~pd.isna(c1) & (p["first_haic_date"].to_numpy() != c1)
     log.add_rows(p, mism, column="first_haic_date", rule="first_haic_mismatch",
                  message="first_haic_date differs from the date of HAIC cycle 1")
