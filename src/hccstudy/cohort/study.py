@@ -83,7 +83,7 @@ def _coded_tables(tables: dict[str, pd.DataFrame], p: pd.DataFrame) -> tuple[np.
 
 def _uncode(df: pd.DataFrame, p: pd.DataFrame, row_of_code: np.ndarray, dtypes: dict) -> pd.DataFrame:
     """``df`` with its ``CODE`` column replaced by the key columns (in the dtypes the string-key path gives)."""
-    if df[CODE].dtype == object:  # an empty result built without typed keys
+    if len(df) == 0 and df[CODE].dtype == object:  # an empty result built without typed keys
         keys = {k: pd.Series(dtype=object) for k in KEYS}
     else:
         rows = row_of_code[df[CODE].to_numpy(dtype=np.int64)]
