@@ -78,7 +78,8 @@ def test_without_the_mapping_the_study_is_refused_with_a_suggestion(own_study, t
 def test_run_equals_analyze_on_its_derived_table_with_the_same_plan(own_study, tmp_path):
     study, config = own_study
     out = tmp_path / "run"
-    r = runner.invoke(app, ["run", str(study), "--config", str(config), "--out", str(out), "--quiet"])
+    r = runner.invoke(app, ["run", str(study), "--config", str(config), "--out", str(out), "--quiet",
+                            "--no-figures"])  # the figures are the built-in run's tests
     assert r.exit_code == 0, r.output
     res_run = json.loads((out / "results.json").read_text())
 

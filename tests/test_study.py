@@ -161,16 +161,16 @@ def test_config_errors_name_the_key(tmp_path):
 def test_cli_run_writes_outputs_atomically(tmp_path):
     out = tmp_path / "report"
     example = str(hccstudy.example_study_path())
-    r = runner.invoke(app, ["run", example, "--out", str(out)])
+    r = runner.invoke(app, ["run", example, "--out", str(out), "--no-figures"])  # atomicity, not figures
     assert r.exit_code == 0, r.output
     names = {p.name for p in out.iterdir()}
     assert {"analysis_table.csv", "analysis_table.parquet", "exclusions.csv", "flow.csv", "validation.csv",
             "report.html", "results.json", "manifest.json"} <= names
     table = pd.read_parquet(out / "analysis_table.parquet")
     assert len(table) == 11
-    assert runner.invoke(app, ["run", example, "--out", str(out)]).exit_code == 2  # exists, no --force
+    assert runner.invoke(app, ["run", example, "--out", str(out), "--no-figures"]).exit_code == 2  # exists, no --force
     first = (out / "analysis_table.csv").read_bytes()
-    assert runner.invoke(app, ["run", example, "--out", str(out), "--force"]).exit_code == 0
+    assert runner.invoke(app, ["run", example, "--out", str(out), "--force", "--no-figures"]).exit_code == 0
     assert (out / "analysis_table.csv").read_bytes() == first  # deterministic
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report.")]  # no temp dir left
     assert is_hccstudy_output(out)  # so that --force may replace it (tests/test_output.py)
