@@ -158,6 +158,18 @@ def _reference_parse_date(s: pd.Series, monkeypatch) -> tuple[pd.Series, np.ndar
         return validate.parse_date(s)
 
 
+def _same_as_general_path(s: pd.Series, monkeypatch) -> None:
+    """parse_date (plain ISO dates through the numpy path when every value is YYYY-MM-DD) gives exactly
+    what the general path gives: the same dates and the same invalid rows."""
+    from hccstudy.schema import validate
+
+    assert validate._plain_iso_days(validate._as_text(s)) is not None or not s.str.len().eq(10).all()
+    got, got_bad = validate.parse_date(s)
+    ref, ref_bad = _reference_parse_date(s, monkeypatch)
+    assert got.equals(ref)
+    np.testing.assert_array_equal(got_bad, ref_bad)
+
+
 @pytest.mark.parametrize("values", [
     ["2020-02-29", "2021-02-29", "1900-02-29", "2000-02-29", " 2020-01-05 ", "", None, "NA", "2020-04-31"],
     ["2020-01-01", "2020-01-01T10:00", "2020-13-01", "2020", "abcd-ef-gh", "0000-00-00", "9999-99-99"],
@@ -165,26 +177,12 @@ def _reference_parse_date(s: pd.Series, monkeypatch) -> tuple[pd.Series, np.ndar
     [None, None],
 ])
 def test_plain_iso_dates_parse_as_the_general_path(values, monkeypatch):
-    from hccstudy.schema import validate
-
-    s = pd.Series(values, dtype="str")
-    assert validate._plain_iso_days(validate._as_text(s)) is not None or not s.str.len().eq(10).all()
-    got, got_bad = validate.parse_date(s)
-    ref, ref_bad = _reference_parse_date(s, monkeypatch)
-    assert got.equals(ref)
-    np.testing.assert_array_equal(got_bad, ref_bad)
+    _same_as_general_path(pd.Series(values, dtype="str"), monkeypatch)
 
 
 def test_plain_iso_dates_random(monkeypatch):
-    from hccstudy.schema import validate
-
     rng = np.random.default_rng(5)
     y, m, d = rng.integers(1800, 2200, 5000), rng.integers(0, 14, 5000), rng.integers(0, 33, 5000)
     vals = [f"{a:04d}-{b:02d}-{c:02d}" for a, b, c in zip(y, m, d, strict=True)]
     vals[::7] = [None] * len(vals[::7])
-    s = pd.Series(vals, dtype="str")
-    assert validate._plain_iso_days(validate._as_text(s)) is not None or not s.str.len().eq(10).all()
-    got, got_bad = validate.parse_date(s)
-    ref, ref_bad = _reference_parse_date(s, monkeypatch)
-    assert got.equals(ref)
-    np.testing.assert_array_equal(got_bad, ref_bad)
+    _same_as_general_path(pd.Series(vals, dtype="str"), monkeypatch)
