@@ -32,6 +32,18 @@ def test_import_loads_no_numerical_library(code):
     assert _loaded_after(code) == set()
 
 
+def test_reading_a_config_does_not_import_the_estimators():
+    """validate / flow / plan read the config before any data: that must not load scipy (Table 1's tests)
+    or matplotlib; the analysis package resolves its public names on first use."""
+    code = ("import hccstudy.config, hccstudy.analysis\n"
+            "hccstudy.config.load_config(None)")
+    loaded = _loaded_after(code)
+    assert not loaded & {"scipy", "matplotlib"}, loaded
+    from hccstudy import analysis
+    from hccstudy.analysis.run import Results
+    assert analysis.Results is Results and set(analysis.__all__) <= set(dir(analysis))
+
+
 def test_help_of_every_command_loads_no_numerical_library():
     commands = [c.name or c.callback.__name__ for c in cli.app.registered_commands]
     assert {"run", "analyze", "validate"} <= set(commands)

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .._overrides import validate_with
 from .._ranges import NUMBER, Interval
 from .._yaml import ConfigError, load_yaml, read_mapping
-from ..stats.table1 import Table1Options
+from ..stats.table1_options import Table1Options
 from .labels import VariableLabelSpec
 
 

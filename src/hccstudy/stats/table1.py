@@ -18,29 +18,12 @@ Per variable (rows of the returned tidy DataFrame, one per variable level / stat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
 import numpy as np
 import pandas as pd
 
 from .propensity import factor_levels
+from .table1_options import Table1Options
 from .tests import categorical_test, format_p, kruskal_test, t_test, wilcoxon_test
-
-
-@dataclass(frozen=True)
-class Table1Options:
-    """Table 1 options (config key ``table1``)."""
-
-    __pydantic_config__ = {"extra": "forbid"}  # noqa: RUF012 -- read by pydantic in the analysis config
-
-    t_test: Literal["student", "welch"] = "student"
-    nonnormal_test: Literal["wilcoxon", "kruskal"] = "wilcoxon"
-    fisher_expected_below: float | None = 5.0
-    exact: list[str] = field(default_factory=list)
-    digits: int = 1
-    pct_digits: int = 1
-    p_digits: int = 3
 
 
 def is_categorical(s: pd.Series, declared: bool = False) -> bool:
