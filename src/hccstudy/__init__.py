@@ -9,10 +9,10 @@ pandas, scipy and matplotlib before they are needed; ``hccstudy.run_study``, ``h
 
 from __future__ import annotations
 
-from importlib import import_module
-from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ._lazy import lazy_names
 
 __version__ = "0.1.0"  # read by hccstudy.output and the `version` command
 
@@ -39,22 +39,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .schema import StudyInputError, ValidationReport
 
 
-def __getattr__(name: str):
-    """Import a public name on first access and keep it in the module (later accesses are plain).  A
-    subpackage not imported yet (``hccstudy.synth.DEFAULT_SEED`` after ``import hccstudy``) is imported
-    too, as the eager imports of the package once did."""
-    module = _LAZY.get(name)
-    if module is None:
-        if name.startswith("__") or find_spec(f"{__name__}.{name}") is None:
-            raise AttributeError(f"module 'hccstudy' has no attribute {name!r}")
-        return import_module(f"{__name__}.{name}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), subpackages=True)
 
 
 def example_study_path() -> Path:

@@ -5,8 +5,9 @@ The public names are imported on first use (PEP 562 module ``__getattr__``), so 
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 
 _LAZY = {
     "AnalysisConfig": ".config", "load_analysis_config": ".config",
@@ -23,19 +24,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports these names s
     from .write import write_results
 
 
-def __getattr__(name: str):
-    """Import a public name on first access and keep it in the module."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
-
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 __all__ = ["AdverseEventSummary", "AnalysisConfig", "AnalysisError", "EndpointResult", "HazardRatio", "ResponseSummary",
            "Results", "SurvivalComparison", "analyze", "load_analysis_config", "write_results"]
