@@ -101,15 +101,15 @@ def draw_figures(sections: list[Section], folder: Path, formats: tuple[str, ...]
     items = [f for s in sections for f in s.figures]
     jobs = [(f, folder, formats) for f in items]
     n = figure_workers(len(jobs), workers)
-    if n > 1 and "fork" in multiprocessing.get_all_start_methods():
-        _JOBS[:] = jobs
-        try:
+    _JOBS[:] = jobs
+    try:
+        if n > 1 and "fork" in multiprocessing.get_all_start_methods():
             with multiprocessing.get_context("fork").Pool(n) as pool:
                 written = pool.map(_draw_job, range(len(jobs)), chunksize=1)
-        finally:
-            _JOBS.clear()
-    else:
-        written = [save(f.draw(), d / f.key, fm) for f, d, fm in jobs]
+        else:
+            written = [_draw_job(i) for i in range(len(jobs))]
+    finally:
+        _JOBS.clear()
     drawn = {f.key: replace(f, path=folder / f"{f.key}.png") for f in items}
     out = [s.with_figures([drawn[f.key] for f in s.figures]) for s in sections]
     return out, [p for paths in written for p in paths]
