@@ -14,7 +14,7 @@ SRC = Path(__file__).parent.parent / "src" / "hccstudy"
 
 #: rank of each subpackage / top-level module; a module may import only ranks <= its own.
 #: The foundation (rank 0): helpers and the statistics, which know nothing of the study.
-RANK = {"_files": 0, "_yaml": 0, "_ranges": 0, "stats": 0,
+RANK = {"_files": 0, "_yaml": 0, "_ranges": 0, "_lazy": 0, "stats": 0,
         "schema": 1, "clinical": 2, "cohort": 3, "analysis": 4, "report": 5, "synth": 5,
         "_overrides": 0, "examples": 0, "config": 6, "pipeline": 6, "cli": 6, "output": 6, "": 6}   # "": the package itself (its __init__ imports everything)
 CHECKED = ("stats", "schema", "clinical", "cohort", "analysis")
