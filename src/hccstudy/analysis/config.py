@@ -25,8 +25,8 @@ treated value occurs, ...) are made when the data are read (:func:`hccstudy.anal
 from __future__ import annotations
 
 import copy
-import re
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.resources import files

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-
 #: days per month of the endpoints (cohort.endpoints: 365.25 / 12)
 DAYS_PER_MONTH = 30.4375
 
