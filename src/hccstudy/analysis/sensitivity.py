@@ -530,7 +530,7 @@ def _weights(ctx: _Context, estimand: str):
         raise _Skip("hccstudy.stats.weighting is not available in this build")
     w = ctx.spec.weighting
     try:
-        return weighting.weights(ctx.ps, ctx.data[TREATED].to_numpy(), estimand, w.stabilize,
+        return weighting.iptw(ctx.ps, ctx.data[TREATED].to_numpy(), estimand, w.stabilize,
                                  None if w.trim is None else tuple(w.trim))
     except ValueError as exc:
         raise _Skip(f"{estimand} weights: {exc}") from exc
