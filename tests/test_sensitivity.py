@@ -113,6 +113,20 @@ def test_centres_and_rmst_agree_with_r(runs, name):
     _close(rm["difference"]["diff"], wr["rmst_a1"] - wr["rmst_a0"], "diff")
 
 
+def test_time_dependent_without_events_before_exposure():
+    """No event before any exposure starts (as in the built-in study, where SE patients are alive when
+    their systemic therapy starts): the model reduces to late entry at the exposure start, as R's
+    coxph(Surv(tstart, tstop, ev) ~ a, subset = exposed, cluster = id)."""
+    df = veteran_table()
+    df["expo"] = np.minimum(df["expo"], df["time"] / 2)
+    got = analyze(veteran_config(methods=["time_dependent"]), df).to_dict()["endpoints"]["os"]["sensitivity"]
+    want = R["veteran_late_entry"]["time_dependent"]
+    for k in ("hr", "lcl", "ucl"):
+        _close(got["time_dependent"][k], want[k], k)
+    assert abs(got["time_dependent"]["p"] - want["p"]) < 1e-6
+    assert "late entry" in got["time_dependent"]["note"]
+
+
 def test_results_json_contract(runs):
     """Each method is exactly {hr, lcl, ucl, p, n, events, e_value, e_value_ci, note}; the matched and
     unadjusted HRs are the main analysis's own; every HR carries its E-value."""

@@ -101,6 +101,14 @@ vet$celltype <- factor(vet$celltype)
 veteran <- sensitivity(vet, t ~ karno + diagtime + age + prior + celltype, c("karno", "diagtime", "age", "prior", "celltype"),
                        "ATE", TRUE, NULL, 30)
 
+# no event before the exposure starts (as in the built-in study): the pre-exposure state drops out and the
+# arms are compared from their exposure start (late entry)
+vet2 <- vet
+vet2$expo <- pmin(vet2$expo, vet2$time / 2)
+td2 <- tmerge(vet2[, c("id", "a")], vet2, id = id, ev = event(time, ev), ex = tdc(expo))
+stopifnot(sum(td2$ev[td2$ex == 0]) == 0)
+late_entry <- list(time_dependent = hr_of(coxph(Surv(tstart, tstop, ev) ~ a, data = td2[td2$ex == 1, ], cluster = id)))
+
 lung <- read.csv(file.path(sh, "lung.csv"))
 lung$id <- seq_len(nrow(lung))
 lung <- lung[complete.cases(lung[, c("time", "status", "sex", "age", "ph.ecog", "ph.karno", "wt.loss")]), ]
@@ -112,7 +120,7 @@ lung$expo <- ifelse(lung$sex == 2, (lung$id %% 5) * 20 + 5, (lung$id %% 4) * 3 +
 lungres <- sensitivity(lung, t ~ age + ph.ecog + ph.karno + wt.loss, c("age", "ph.ecog", "ph.karno", "wt.loss"),
                        c("ATE", "ATT", "ATO"), FALSE, c(0.05, 0.95), 60)
 
-writeLines(to_json(list(veteran = veteran, lung = lungres,
+writeLines(to_json(list(veteran = veteran, lung = lungres, veteran_late_entry = late_entry,
                         r = paste(R.version$major, R.version$minor, sep = "."),
                         survival = as.character(packageVersion("survival")),
                         metafor = as.character(packageVersion("metafor")))),

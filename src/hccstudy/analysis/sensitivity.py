@@ -574,7 +574,8 @@ def _doubly_robust(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
                      f"ATE-weighted Cox adjusted for {', '.join(ctx.adjust)}, robust sandwich SE", notes, ev)
 
 
-def landmark_times(spec: SensitivitySpec, exposure: np.ndarray, treated: np.ndarray) -> list[tuple[float, str]]:
+def landmark_times(spec: SensitivitySpec, exposure: np.ndarray, treated: np.ndarray,
+                   arm: str = "the treated arm") -> list[tuple[float, str]]:
     """The landmarks as (time, how it was chosen); a percentile ``"p95"`` is that quantile (type 7, R's
     default) of the treated arm's exposure start, rounded up to one decimal, so that at least that
     share of the arm has started by the landmark."""
@@ -587,7 +588,7 @@ def landmark_times(spec: SensitivitySpec, exposure: np.ndarray, treated: np.ndar
                 raise _Skip(f"landmark {lm}: no patient of the treated arm has an exposure start")
             value = float(np.quantile(x, q / 100))
             t = math.ceil(round(value * 10, 9)) / 10
-            out.append((t, f"{lm} of the treated arm's {spec.exposure_start} = {value:.3f}, rounded up to {t:g}"))
+            out.append((t, f"{q:g}th percentile of {spec.exposure_start} in {arm} ({value:.3f}), rounded up to {t:g}"))
         else:
             out.append((float(lm), "configured"))
     return out
@@ -599,7 +600,7 @@ def _landmarks(ctx: _Context, ep: _Endpoint, ev, methods: dict, info: dict, skip
         return
     counting = _optional("stats.counting")
     try:
-        times = landmark_times(ctx.spec, ctx.exposure, ctx.data[TREATED].to_numpy())
+        times = landmark_times(ctx.spec, ctx.exposure, ctx.data[TREATED].to_numpy(), ctx.labels["treated"])
     except _Skip as why:
         skipped.append({"part": f"{where}: landmark", "reason": str(why)})
         return
@@ -635,10 +636,25 @@ def _time_dependent(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
     patient = rows[cd.row]
     arm_a = ctx.other[patient] == 1
     exposed = cd.exposed.astype(bool)
-    X = np.column_stack([exposed & arm_a, exposed & ~arm_a]).astype(float)
     a, b = ctx.labels["treated"], ctx.labels["control"]
     if ctx.cfg.cox.arm_reference == "treated":
         a, b = b, a
+    n, events = len(rows), int(ep.event[rows].sum())
+    if not cd.event[~exposed].any():
+        # no event in the pre-exposure state: its hazard is 0 and both exposed coefficients diverge
+        # together (monotone likelihood); the limit of the model, and what it estimates, is the arm
+        # contrast among patients entering the risk set when their exposure starts (late entry)
+        keep = exposed
+        x = ctx.other[patient[keep]]
+        if np.ptp(x) == 0:
+            raise _Skip("an arm has no exposed follow-up")
+        fit, notes = _fit(ctx.cfg, cd.tstop[keep], cd.event[keep], x, [ctx.term], start=cd.tstart[keep],
+                          cluster=patient[keep])
+        note = (f"{note0}(start, stop] Cox from {ctx.spec.exposure_start}: no event occurred before the exposure started, "
+                "so the pre-exposure state drops out (its coefficients would diverge) and each patient enters the "
+                "risk set at their exposure start (late entry); robust SE clustered on the patient")
+        return _estimate(ctx, "time_dependent", fit, n, events, note, notes, ev)
+    X = np.column_stack([exposed & arm_a, exposed & ~arm_a]).astype(float)
     if np.ptp(X[:, 0]) == 0 or np.ptp(X[:, 1]) == 0:
         raise _Skip("an arm has no exposed follow-up")
     fit, notes = _fit(ctx.cfg, cd.tstop, cd.event, X, [f"exposed_{a}", f"exposed_{b}"], start=cd.tstart, cluster=patient)
@@ -651,11 +667,11 @@ def _time_dependent(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
     p = float(2 * norm.sf(abs(diff / se))) if se > 0 else float("nan")
     note = (f"{note0}(start, stop] Cox: pre-exposure from the origin until {ctx.spec.exposure_start}, then the arm; "
             f"HR = exp(b_{a} - b_{b}) of the two exposed states, robust SE clustered on the patient "
-            f"({len(cd)} intervals)")
+            f"({len(cd)} intervals, {int(cd.event[~exposed].sum())} events before exposure)")
     if any(fit.infinite):
         notes = [*notes, "a coefficient may be infinite (monotone likelihood)"]
-    return _result("time_dependent", math.exp(diff), math.exp(diff - z * se), math.exp(diff + z * se), p, len(rows),
-                   int(ep.event[rows].sum()), "; ".join([note, *notes]), ev)
+    return _result("time_dependent", math.exp(diff), math.exp(diff - z * se), math.exp(diff + z * se), p, n, events,
+                   "; ".join([note, *notes]), ev)
 
 
 def _need_centre(ctx: _Context) -> tuple[np.ndarray, np.ndarray]:

@@ -62,7 +62,7 @@ def weighted_love_figure(terms: list[str], smd_before, smd_after: dict[str, Sequ
     ax.set_yticks(y, terms)
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlabel("Standardised mean difference")
-    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=k + 1)
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     return fig
 
 

@@ -71,12 +71,13 @@ def _method_table(ctx: _Ctx, name: str, s: EndpointSensitivity) -> TableItem:
                           "P": [p_value(x.p, rules) for x in m],
                           "E-value (CI limit)": [_evalue_text(x.e_value, x.e_value_ci) for x in m],
                           "Note": data["Note"]})
-    how = ("common outcome" if s.outcome_common else "rare outcome") + \
-        f" ({100 * s.event_proportion:.1f}% of patients had the event)"
+    how = (f"The outcome is {'common' if s.outcome_common else 'rare'} ({100 * s.event_proportion:.1f}% of patients "
+           f"had the event; the threshold is 15%)")
     foot = (f"HR of {other} vs {ref}. E-value (VanderWeele & Ding 2017): the minimum strength of association, on "
             "the risk-ratio scale, that an unmeasured confounder would need with both the arm and the outcome to "
             f"explain the HR away; in brackets for the confidence limit closer to 1. {how}: "
-            f"{s.evalue_transform or 'no E-values'}. A bootstrap row has no P (its CI is the BCa interval).")
+            f"{s.evalue_transform or 'no E-values'}." + (" The bootstrap row has no P (its CI is the BCa interval)."
+                                                          if "bootstrap_psm" in s.methods else ""))
     return TableItem(f"sensitivity_{name}", f"Hazard ratio by analysis method, {ctx.d.endpoint(name)}", shown, foot, data)
 
 
@@ -98,8 +99,10 @@ def _rmst_table(ctx: _Ctx, rows: list[tuple[str, EndpointSensitivity]]) -> Table
     data = pd.DataFrame(recs)
     d = rules.digits
     shown = pd.DataFrame({"Endpoint": data["Endpoint"], "τ": [f"{number(t, d)} {u}" for t, u in zip(data["tau"], data["Unit"], strict=True)],
-                          f"RMST {ref} (SE)": [f"{number(a, d)} ({number(b, d)})" for a, b in zip(data[f"RMST {ref}"], data[f"SE {ref}"], strict=True)],
-                          f"RMST {other} (SE)": [f"{number(a, d)} ({number(b, d)})" for a, b in zip(data[f"RMST {other}"], data[f"SE {other}"], strict=True)],
+                          f"RMST {ref} [standard error]": [f"{number(a, d)} [{number(b, d)}]" for a, b in
+                                                           zip(data[f"RMST {ref}"], data[f"SE {ref}"], strict=True)],
+                          f"RMST {other} [standard error]": [f"{number(a, d)} [{number(b, d)}]" for a, b in
+                                                             zip(data[f"RMST {other}"], data[f"SE {other}"], strict=True)],
                           f"Difference, {other} − {ref} (95% CI)": [
                               f"{number(a, d)} ({number(b, d)} to {number(c, d)})"
                               for a, b, c in zip(data["Difference"], data["Lower 95% CI"], data["Upper 95% CI"], strict=True)],
@@ -148,7 +151,7 @@ def _weighting(ctx: _Ctx, s: EndpointSensitivity) -> Section | None:
                                               {method_label(v.method): bal[f"SMD {k}"].to_numpy() for k, v in w.items()}))
     return Section("sensitivity_weighting", "Sensitivity analyses: weighting", tables=[
         TableItem("sensitivity_ess", "Inverse probability of treatment weighting: patients and effective sample size",
-                  ess_shown, f"{stab}weights from the propensity score{trim}. ESS: Kish's effective sample size "
+                  ess_shown, f"{stab.capitalize() or 'Unstabilised '}weights from the propensity score{trim}. ESS: Kish's effective sample size "
                   "(Σw)²/Σw², per arm.", ess),
         TableItem("sensitivity_weighted_balance", "Covariate balance after weighting", bal_shown,
                   "SMD with cobalt's default SD denominators (ATE, ATO: pooled SD of the unweighted arms; ATT: the "
@@ -253,14 +256,15 @@ def _immortal_time(ctx: _Ctx, rows: list[tuple[str, EndpointSensitivity]]) -> Se
     for name, s in rows:
         for m, info in s.landmarks.items():
             est = s.methods.get(m)
-            recs.append({"Endpoint": ctx.d.endpoint(name), "Landmark": info["time"], "Chosen": info["chosen"],
+            recs.append({"Endpoint": ctx.d.endpoint(name), "Landmark": info["time"], "Unit": ctx.results.endpoints[name].unit,
+                         "Chosen": info["chosen"],
                          "At risk": info["at_risk"], "Not yet started (excluded)": info["not_started"],
                          "Analysed": info["analysed"], "HR": est.hr if est else np.nan, "Lower 95% CI": est.lcl if est else np.nan,
                          "Upper 95% CI": est.ucl if est else np.nan, "P": est.p if est else np.nan})
         td = s.methods.get("time_dependent")
         if td is not None:
-            recs.append({"Endpoint": ctx.d.endpoint(name), "Landmark": np.nan, "Chosen": "time-dependent exposure",
-                         "At risk": td.n, "Not yet started (excluded)": 0, "Analysed": td.n, "HR": td.hr,
+            recs.append({"Endpoint": ctx.d.endpoint(name), "Landmark": np.nan, "Unit": "", "Chosen": "",
+                         "At risk": np.nan, "Not yet started (excluded)": np.nan, "Analysed": td.n, "HR": td.hr,
                          "Lower 95% CI": td.lcl, "Upper 95% CI": td.ucl, "P": td.p})
     col = spec.exposure_start
     text = (f"Immortal time. Membership of an arm is defined by the start of the exposure ({col}), which comes after "
@@ -276,7 +280,8 @@ def _immortal_time(ctx: _Ctx, rows: list[tuple[str, EndpointSensitivity]]) -> Se
     if recs:
         data = pd.DataFrame(recs)
         shown = pd.DataFrame({"Endpoint": data["Endpoint"],
-                              "Analysis": ["Time-dependent" if pd.isna(t) else f"Landmark at {t:g}" for t in data["Landmark"]],
+                              "Analysis": ["Time-dependent exposure" if pd.isna(t) else f"Landmark at {t:g} {u}"
+                                           for t, u in zip(data["Landmark"], data["Unit"], strict=True)],
                               "At risk": [integer(x) for x in data["At risk"]],
                               "Not yet started": [integer(x) for x in data["Not yet started (excluded)"]],
                               "Analysed": [integer(x) for x in data["Analysed"]],
