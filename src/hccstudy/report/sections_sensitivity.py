@@ -266,7 +266,7 @@ def _immortal_time(ctx: _Ctx, rows: list[tuple[str, EndpointSensitivity]]) -> Se
             recs.append({"Endpoint": ctx.d.endpoint(name), "Landmark": np.nan, "Unit": "", "Chosen": "",
                          "At risk": np.nan, "Not yet started (excluded)": np.nan, "Analysed": td.n, "HR": td.hr,
                          "Lower 95% CI": td.lcl, "Upper 95% CI": td.ucl, "P": td.p})
-    col = spec.exposure_start
+    col = ctx.d.label(spec.exposure_start)
     text = (f"Immortal time. Membership of an arm is defined by the start of the exposure ({col}), which comes after "
             "time zero: a patient who dies or progresses before their exposure starts cannot be counted in an arm "
             "whose exposure starts late, so that arm's early follow-up is event-free by construction (immortal "
