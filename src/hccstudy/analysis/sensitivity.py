@@ -257,6 +257,7 @@ class _Context:
     exposure: np.ndarray | None   # exposure start (NaN: not started), None when not configured
     original: pd.DataFrame | None
     excluded: pd.DataFrame | None
+    cache: dict = field(default_factory=dict)  # what every endpoint shares: the weights and their balance
 
 
 @dataclass(frozen=True)
@@ -524,6 +525,14 @@ def _centre_ps(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
 
 
 def _weights(ctx: _Context, estimand: str):
+    """The estimand's weights (computed once for every endpoint)."""
+    key = ("weights", estimand)
+    if key not in ctx.cache:
+        ctx.cache[key] = _compute_weights(ctx, estimand)
+    return ctx.cache[key]
+
+
+def _compute_weights(ctx: _Context, estimand: str):
     _need_ps(ctx)
     weighting = _optional("stats.weighting")
     if weighting is None:
@@ -539,7 +548,10 @@ def _weights(ctx: _Context, estimand: str):
 def _iptw(ctx: _Context, ep: _Endpoint, ev, estimand: str, summaries: dict) -> SensitivityEstimate:
     wt = _weights(ctx, estimand)
     if estimand not in summaries:
-        summaries[estimand] = _weighting_summary(ctx, wt)
+        key = ("balance", estimand)
+        if key not in ctx.cache:
+            ctx.cache[key] = _weighting_summary(ctx, wt)
+        summaries[estimand] = ctx.cache[key]
     keep = wt.w > 0
     fit, notes = _fit(ctx.cfg, ep.time[keep], ep.event[keep], ctx.other[keep], [ctx.term], weights=wt.w[keep], robust=True)
     s = ctx.spec.weighting
