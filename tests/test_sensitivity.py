@@ -247,3 +247,49 @@ def test_landmark_percentile_rounds_up():
     (t, how), (t2, _) = landmark_times(spec, x, treated)
     assert np.quantile([0.5, 1.0, 1.5, 4.11], 0.95) == pytest.approx(3.7185)  # type 7: 1.5 + 0.85 * (4.11 - 1.5)
     assert t == 3.8 and "3.718" in how and t2 == 2.0
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    ({"methods": ["foo"]}, "sensitivity.methods"),
+    ({"endpoints": ["dfs"]}, "sensitivity.endpoints"),
+    ({"landmarks": [3, "p9x"]}, "sensitivity.landmarks"),
+    ({"landmarks": [3, 3.0]}, "sensitivity.landmarks"),
+    ({"centre": "arm"}, "sensitivity.centre"),
+    ({"weighting": {"trim": [0.9, 0.1]}}, "sensitivity.weighting.trim"),
+    ({"weighting": {"estimands": ["ATE", "ATE"]}}, "sensitivity.weighting.estimands"),
+    ({"bootstrap": {"replicates": True}}, "sensitivity.bootstrap.replicates"),
+    ({"design_grid": {"ratios": []}}, "sensitivity.design_grid"),
+    ({"imputation": {"m": 1}}, "sensitivity.imputation.m"),
+])
+def test_plan_mistakes_name_the_key(change, key):
+    from hccstudy.analysis.config import builtin_plan_mapping, load_plan
+
+    plan = builtin_plan_mapping()
+    plan["sensitivity"] = {**plan["sensitivity"], **change}
+    with pytest.raises(ConfigError) as exc:
+        load_plan(plan)
+    assert str(exc.value).startswith(key), str(exc.value)
+
+
+def test_builtin_study_has_every_method_in_results_report_and_text(builtin_run):
+    """The built-in study (sensitivity on by default): every method of the issue in results.json for
+    both endpoints, nothing skipped, the report's section and figures, the manuscript sentences."""
+    out = builtin_run.out
+    d = json.loads((out / "results.json").read_text())
+    expected = {"unadjusted", "multivariable", "psm_robust", "psm_stratified", "psm_centre_ps", "iptw_ate",
+                "iptw_att", "overlap", "doubly_robust", "landmark_3", "time_dependent", "centre_stratified",
+                "mi_psm", "bootstrap_psm"}
+    for name in ("os", "pfs"):
+        ep = d["endpoints"][name]
+        assert expected <= set(ep["sensitivity"]), sorted(expected - set(ep["sensitivity"]))
+        assert len([m for m in ep["sensitivity"] if m.startswith("landmark_")]) == 2  # 3 months and p95
+        assert {"rmst", "centres", "weighting", "design_grid", "bootstrap", "imputation", "evalue"} <= set(ep)
+        assert all(list(v) == METHOD_KEYS for v in ep["sensitivity"].values())
+    assert [s for s in d["skipped"] if " sensitivity" in s["part"]] == []
+    html = (out / "report.html").read_text()
+    assert "Sensitivity analyses" in html and "Immortal time" in html
+    for key in ("sensitivity_forest_os", "sensitivity_forest_pfs", "sensitivity_centres_os", "sensitivity_love_weighted",
+                "sensitivity_design_grid_os"):
+        assert (out / "figures" / f"{key}.png").is_file(), key
+    text = (out / "manuscript.md").read_text()
+    assert "Landmark at 3 months: overall survival HR" in text and "E-values (VanderWeele and Ding, 2017)" in text
