@@ -806,21 +806,25 @@ def _replicates(ctx: _Context, ep: _Endpoint, ev, methods: dict, blocks: dict, s
         return
     kw = {"scheduler": spec.scheduler, "workers": spec.workers}
     prepared = (ctx.data, ctx.excluded, ctx.labels)
+
+    def method(name: str, row: dict) -> None:
+        if not np.isfinite(row.get("hr", np.nan)):
+            skipped.append({"part": f"{where}: {name}", "reason": row.get("note") or "not estimable"})
+            return
+        p = row.get("p")
+        methods[name] = _result(name, float(row["hr"]), float(row["lcl"]), float(row["ucl"]),
+                                float("nan") if p is None else float(p), row["n"], row["events"], row.get("note", ""), ev)
+
     if "bootstrap_psm" in wanted:
         b = mod.bootstrap_psm(prepared, ctx.cfg, ep.spec, spec, **kw)
         blocks["bootstrap"] = b
-        lo, hi = b.bca
-        methods["bootstrap_psm"] = _result("bootstrap_psm", float(b.hr), float(lo), float(hi), float("nan"),
-                                           int(ctx.data[WEIGHT].gt(0).sum()), int(ep.event[ctx.data[WEIGHT].to_numpy() > 0].sum()),
-                                           f"{spec.bootstrap.replicates} bootstrap replicates (PS re-fitted and "
-                                           f"re-matched in each), BCa interval", ev)
+        method("bootstrap_psm", b.method())
     if "mi_psm" in wanted:
-        mi = mod.mi_psm(prepared, ctx.cfg, ep.spec, spec, **kw) if ctx.original is None else \
-            mod.mi_psm((ctx.original, ctx.excluded, ctx.labels), ctx.cfg, ep.spec, spec, **kw)
+        # the user's table with the rows excluded for missing values: imputation brings them back
+        source = prepared if ctx.original is None else (ctx.original, ctx.excluded, ctx.labels)
+        mi = mod.mi_psm(source, ctx.cfg, ep.spec, spec, **kw)
         blocks["imputation"] = mi
-        row = mi.pooled
-        methods["mi_psm"] = _result("mi_psm", row["hr"], row["lcl"], row["ucl"], row["p"], row["n"], row["events"],
-                                    row.get("note", ""), ev)
+        method("mi_psm", mi.pooled)
     if "design_grid" in wanted:
         blocks["design_grid"] = mod.design_grid(prepared, ctx.cfg, ep.spec, spec, **kw)
 
