@@ -102,7 +102,7 @@ def design_grid_figure(calipers: Sequence[str], series: dict[str, tuple[Sequence
     ax.set_xlabel("Caliper (SD of the propensity score)")
     ax.set_ylabel(ylabel)
     ax.tick_params(axis="both", labelsize=SMALL_SIZE)
-    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(k + 1, 5), fontsize=SMALL_SIZE)
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=SMALL_SIZE)
     return fig
 
 
