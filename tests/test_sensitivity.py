@@ -184,11 +184,11 @@ def test_centre_with_one_arm_and_late_landmark():
     df.loc[df["trt"] == 2, "site"] = np.where(df.loc[df["trt"] == 2, "site"] == "c", "a", df.loc[df["trt"] == 2, "site"])
     r = analyze(veteran_config(methods=["centres", "centre_stratified", "landmark"], landmarks=[30, 5000]), df)
     ep = r.to_dict()["endpoints"]["os"]
-    assert ep["centres"]["excluded"] == [{"centre": "c", "reason": "only one arm"}]
+    assert ep["centres"]["excluded"] == [{"centre": "c", "reason": "only one treatment group"}]
     assert [c["centre"] for c in ep["centres"]["per_centre"]] == ["a", "b"]
     assert ep["centres"]["interaction"]["centres"] == ["a", "b"] and ep["centres"]["interaction"]["df"] == 1
     skips = _skips(r)
-    assert skips["endpoint os sensitivity: centre c"] == "only one arm"
+    assert skips["endpoint os sensitivity: centre c"] == "only one treatment group"
     assert "no events" in skips["endpoint os sensitivity: landmark_5000"]
     assert list(ep["sensitivity"]) == ["landmark_30", "centre_stratified"]
 

@@ -301,7 +301,7 @@ def _fit(cfg: AnalysisConfig, time, event, X, names, **kw) -> tuple[CoxFit, list
     if X.ndim == 1:
         X = X[:, None]
     if np.ptp(X[:, 0]) == 0:
-        raise _Skip("only one arm")
+        raise _Skip("only one treatment group")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -321,7 +321,7 @@ def _estimate(ctx: _Context, method: str, fit: CoxFit, n: int, events: int, note
               ev: EValueFn) -> SensitivityEstimate:
     row = fit.table.iloc[0]
     if fit.infinite and fit.infinite[0]:
-        notes = [*notes, "the arm coefficient may be infinite (monotone likelihood)"]
+        notes = [*notes, "the treatment coefficient may be infinite (monotone likelihood)"]
     return _result(method, float(row["hr"]), float(row["lcl"]), float(row["ucl"]), float(row["p"]), n, events,
                    "; ".join([note, *notes]), ev)
 
@@ -439,7 +439,7 @@ def _counts(ep: _Endpoint, keep: np.ndarray | None = None) -> tuple[int, int]:
 
 def _unadjusted(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
     fit, notes = _fit(ctx.cfg, ep.time, ep.event, ctx.other, [ctx.term])
-    return _estimate(ctx, "unadjusted", fit, *_counts(ep), "Cox of the arm, all analysed patients", notes, ev)
+    return _estimate(ctx, "unadjusted", fit, *_counts(ep), "Cox of the treatment group, all analysed patients", notes, ev)
 
 
 def _covariates(ctx: _Context, rows: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
@@ -453,7 +453,7 @@ def _multivariable(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
     X, names = _varying(np.column_stack([ctx.other, Z]), [ctx.term, *names])
     fit, notes = _fit(ctx.cfg, ep.time, ep.event, X, names)
     return _estimate(ctx, "multivariable", fit, *_counts(ep),
-                     f"Cox of the arm adjusted for {', '.join(ctx.adjust)}, all analysed patients", notes, ev)
+                     f"Cox of the treatment group adjusted for {', '.join(ctx.adjust)}, all analysed patients", notes, ev)
 
 
 def _need_ps(ctx: _Context) -> None:
@@ -587,7 +587,7 @@ def _doubly_robust(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
 
 
 def landmark_times(spec: SensitivitySpec, exposure: np.ndarray, treated: np.ndarray,
-                   arm: str = "the treated arm") -> list[tuple[float, str]]:
+                   arm: str = "the treated group") -> list[tuple[float, str]]:
     """The landmarks as (time, how it was chosen); a percentile ``"p95"`` is that quantile (type 7, R's
     default) of the treated arm's exposure start, rounded up to one decimal, so that at least that
     share of the arm has started by the landmark."""
@@ -597,7 +597,7 @@ def landmark_times(spec: SensitivitySpec, exposure: np.ndarray, treated: np.ndar
             q = float(lm[1:])
             x = exposure[treated & np.isfinite(exposure)]
             if len(x) == 0:
-                raise _Skip(f"landmark {lm}: no patient of the treated arm has an exposure start")
+                raise _Skip(f"landmark {lm}: no patient of the treated group has an exposure start")
             value = float(np.quantile(x, q / 100))
             t = math.ceil(round(value * 10, 9)) / 10
             out.append((t, f"{q:g}th percentile of {spec.exposure_start} in {arm} ({value:.3f}), rounded up to {t:g}"))
@@ -630,7 +630,7 @@ def _landmarks(ctx: _Context, ep: _Endpoint, ev, methods: dict, info: dict, skip
         except _Skip as why:
             skipped.append({"part": f"{where}: {name}", "reason": f"at the landmark {t:g}: {why}"})
             continue
-        note = (f"alive and event-free at {t:g} with the arm started by then ({int((alive & ~started).sum())} "
+        note = (f"alive and event-free at {t:g} with the treatment started by then ({int((alive & ~started).sum())} "
                 f"not yet started excluded); time from the landmark")
         methods[name] = _estimate(ctx, name, fit, *_counts(ep, keep), note, notes, ev)
 
@@ -659,7 +659,7 @@ def _time_dependent(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
         keep = exposed
         x = ctx.other[patient[keep]]
         if np.ptp(x) == 0:
-            raise _Skip("an arm has no exposed follow-up")
+            raise _Skip("a treatment group has no exposed follow-up")
         fit, notes = _fit(ctx.cfg, cd.tstop[keep], cd.event[keep], x, [ctx.term], start=cd.tstart[keep],
                           cluster=patient[keep])
         note = (f"{note0}(start, stop] Cox from {ctx.spec.exposure_start}: no event occurred before the exposure started, "
@@ -668,7 +668,7 @@ def _time_dependent(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
         return _estimate(ctx, "time_dependent", fit, n, events, note, notes, ev)
     X = np.column_stack([exposed & arm_a, exposed & ~arm_a]).astype(float)
     if np.ptp(X[:, 0]) == 0 or np.ptp(X[:, 1]) == 0:
-        raise _Skip("an arm has no exposed follow-up")
+        raise _Skip("a treatment group has no exposed follow-up")
     fit, notes = _fit(ctx.cfg, cd.tstop, cd.event, X, [f"exposed_{a}", f"exposed_{b}"], start=cd.tstart, cluster=patient)
     V = fit.robust_var if fit.robust_var is not None else fit.var
     diff = float(fit.coefficients[0] - fit.coefficients[1])
@@ -677,7 +677,7 @@ def _time_dependent(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
 
     z = norm.ppf(1 - (1 - fit.conf_level) / 2)
     p = float(2 * norm.sf(abs(diff / se))) if se > 0 else float("nan")
-    note = (f"{note0}(start, stop] Cox: pre-exposure from the origin until {ctx.spec.exposure_start}, then the arm; "
+    note = (f"{note0}(start, stop] Cox: pre-exposure from the origin until {ctx.spec.exposure_start}, then the treatment group; "
             f"HR = exp(b_{a} - b_{b}) of the two exposed states, robust SE clustered on the patient "
             f"({len(cd)} intervals, {int(cd.event[~exposed].sum())} events before exposure)")
     if any(fit.infinite):
@@ -699,7 +699,7 @@ def _centre_stratified(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
     keep, centre = _need_centre(ctx)
     fit, notes = _fit(ctx.cfg, ep.time[keep], ep.event[keep], ctx.other[keep], [ctx.term], strata=centre[keep])
     missing = int((~keep).sum())
-    note = f"Cox of the arm stratified on {ctx.spec.centre}, all analysed patients" + (
+    note = f"Cox of the treatment group stratified on {ctx.spec.centre}, all analysed patients" + (
         f" ({missing} without a centre left out)" if missing else "")
     return _estimate(ctx, "centre_stratified", fit, *_counts(ep, keep), note, notes, ev)
 
@@ -716,7 +716,7 @@ def _centres(ctx: _Context, ep: _Endpoint, skipped: list[dict], where: str) -> C
             skipped.append({"part": f"{where}: centre {name}", "reason": str(why)})
             continue
         if fit.infinite and fit.infinite[0]:
-            why = "infinite HR (no events in one arm)"
+            why = "infinite HR (no events in one treatment group)"
             excluded.append({"centre": name, "reason": why})
             skipped.append({"part": f"{where}: centre {name}", "reason": why})
             continue
@@ -747,7 +747,7 @@ def _interaction(ctx: _Context, ep: _Endpoint, keep: np.ndarray, centre: np.ndar
     both = [k for k in range(len(ctx.centre_names))
             if len(np.unique(ctx.other[keep & (centre == k)])) == 2]
     if len(both) < 2:
-        skipped.append({"part": f"{where}: centre x arm interaction", "reason": "fewer than two centres with both arms"})
+        skipped.append({"part": f"{where}: centre x treatment interaction", "reason": "fewer than two centres with both treatment groups"})
         return None
     m = keep & np.isin(centre, both)
     c = centre[m]
@@ -757,13 +757,13 @@ def _interaction(ctx: _Context, ep: _Endpoint, keep: np.ndarray, centre: np.ndar
         f0, _ = _fit(ctx.cfg, ep.time[m], ep.event[m], np.column_stack([x, dummies]), None)
         f1, notes = _fit(ctx.cfg, ep.time[m], ep.event[m], np.column_stack([x, dummies, dummies * x[:, None]]), None)
     except _Skip as why:
-        skipped.append({"part": f"{where}: centre x arm interaction", "reason": str(why)})
+        skipped.append({"part": f"{where}: centre x treatment interaction", "reason": str(why)})
         return None
     from scipy.stats import chi2
 
     stat = 2 * (f1.loglik[1] - f0.loglik[1])
     df = len(both) - 1
-    return {"test": "likelihood ratio: Cox arm + centre vs arm x centre", "chisq": float(stat), "df": df,
+    return {"test": "likelihood ratio: Cox treatment + centre vs treatment x centre", "chisq": float(stat), "df": df,
             "p": float(chi2.sf(stat, df)), "centres": [ctx.centre_names[k] for k in both],
             "notes": notes}
 
@@ -774,12 +774,12 @@ def _rmst(ctx: _Context, ep: _Endpoint) -> RmstSummary:
         raise _Skip("hccstudy.stats.rmst is not available in this build")
     g = ctx.other == 1
     if g.all() or not g.any():
-        raise _Skip("only one arm")
+        raise _Skip("only one treatment group")
     tau = ctx.spec.rmst_tau
     source = "configured (sensitivity.rmst_tau)"
     if tau is None:
         tau = rmst_mod.default_tau(ep.time, g)
-        source = "the smaller of the arms' last follow-up times"
+        source = "the smaller of the groups' last follow-up times"
     r = rmst_mod.rmst_difference(ep.time, ep.event, g, tau)
     a, b = ctx.labels["treated"], ctx.labels["control"]
     if ctx.cfg.cox.arm_reference == "treated":

@@ -41,8 +41,8 @@ def sensitivity_methods(results: Results, d: Dictionary, arms: Arms) -> list[str
     w = spec.weighting
     how = ("stabilised " if w.stabilize else "") + "{} weights" + (
         f", the propensity score trimmed outside its {w.trim[0]:g}{DASH}{w.trim[1]:g} quantiles" if w.trim else "")
-    centre = d.label(spec.centre) if spec.centre else "centre"
-    expo = d.label(spec.exposure_start) if spec.exposure_start else ""
+    centre = _name(d, spec.centre, "centre")
+    expo = _name(d, spec.exposure_start, "the exposure start")
     unit = next(iter(results.endpoints.values())).unit if results.endpoints else ""
     landmarks = sorted({v["time"] for s in results.sensitivity.values() for v in s.landmarks.values()})
     arm = d.label(cfg.arm.column)
@@ -57,7 +57,7 @@ def sensitivity_methods(results: Results, d: Dictionary, arms: Arms) -> list[str
                      "patients alive and event-free at the landmark whose exposure had started by then (exposure start: "
                      f"{_lower(expo)}), with time measured from the landmark."),
         "time_dependent": ("A Cox model with the exposure as time-dependent ((start, stop] data: pre-exposure from time "
-                           f"zero until the exposure start, {_lower(expo)}) compared the arms after the exposure started, "
+                           f"zero until the exposure start, {_lower(expo)}) compared the groups after the exposure started, "
                            "with a robust variance clustered on the patient."),
         "centre_stratified": (f"A Cox model stratified by {_lower(centre)} was fitted; centre-specific HRs were pooled by "
                               "inverse-variance fixed-effect and DerSimonian–Laird random-effects meta-analysis "
@@ -80,6 +80,12 @@ def sensitivity_methods(results: Results, d: Dictionary, arms: Arms) -> list[str
     s.append("E-values (VanderWeele and Ding, 2017) gave the strength of unmeasured confounding needed to explain "
              "each HR away.")
     return s
+
+
+def _name(d: Dictionary, column: str | None, default: str) -> str:
+    """A column's label when the dictionary has one, else ``default`` (a generic word, not the code)."""
+    spec = d.specs.get(column) if column else None
+    return d.label(column) if spec is not None and spec.label else default
 
 
 def _lower(label: str) -> str:

@@ -7,6 +7,7 @@ not computed is simply absent (its reason is in the "Not estimated" section)."""
 
 from __future__ import annotations
 
+import re
 from functools import partial
 
 import numpy as np
@@ -19,6 +20,20 @@ from .sections import FigureItem, Section, TableItem, _Ctx, term_label
 
 #: the primary analysis leads the summary forest and table
 PRIMARY = "psm_robust"
+
+
+def _relabel(ctx: _Ctx, text: str) -> str:
+    """An analysis note with each column the plan names (covariates, exposure start, centre) shown as its
+    label when the variable dictionary has one (the notes are written with the column names)."""
+    cfg = ctx.results.config
+    spec = cfg.sensitivity
+    names = [*cfg.covariates, *(cfg.matching.on if cfg.matching else []),
+             *([] if spec is None else [spec.exposure_start, spec.centre])]
+    for name in dict.fromkeys(n for n in names if n):
+        known = ctx.d.specs.get(name)
+        if known is not None and known.label:
+            text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", ctx.d.label(name), text)
+    return text
 
 
 def _order(s: EndpointSensitivity) -> list[str]:
@@ -64,7 +79,7 @@ def _method_table(ctx: _Ctx, name: str, s: EndpointSensitivity) -> TableItem:
     data = pd.DataFrame({"Method": [_label(ctx, name, k) for k in order], "n": [x.n for x in m], "Events": [x.events for x in m],
                          "HR": [x.hr for x in m], "Lower 95% CI": [x.lcl for x in m], "Upper 95% CI": [x.ucl for x in m],
                          "P": [x.p for x in m], "E-value": [x.e_value for x in m],
-                         "E-value (CI limit)": [x.e_value_ci for x in m], "Note": [x.note for x in m]})
+                         "E-value (CI limit)": [x.e_value_ci for x in m], "Note": [_relabel(ctx, x.note) for x in m]})
     shown = pd.DataFrame({"Method": data["Method"], "n": [integer(x) for x in data["n"]],
                           "Events": [integer(x) for x in data["Events"]],
                           "HR (95% CI)": [hr_ci(x.hr, x.lcl, x.ucl, rules) for x in m],
@@ -74,7 +89,7 @@ def _method_table(ctx: _Ctx, name: str, s: EndpointSensitivity) -> TableItem:
     how = (f"The outcome is {'common' if s.outcome_common else 'rare'} ({100 * s.event_proportion:.1f}% of patients "
            f"had the event; the threshold is 15%)")
     foot = (f"HR of {other} vs {ref}. E-value (VanderWeele & Ding 2017): the minimum strength of association, on "
-            "the risk-ratio scale, that an unmeasured confounder would need with both the arm and the outcome to "
+            "the risk-ratio scale, that an unmeasured confounder would need with both the treatment and the outcome to "
             f"explain the HR away; in brackets for the confidence limit closer to 1. {how}: "
             f"{s.evalue_transform or 'no E-values'}." + (" The bootstrap row has no P (its CI is the BCa interval)."
                                                           if "bootstrap_psm" in s.methods else ""))
@@ -108,7 +123,7 @@ def _rmst_table(ctx: _Ctx, rows: list[tuple[str, EndpointSensitivity]]) -> Table
                               for a, b, c in zip(data["Difference"], data["Lower 95% CI"], data["Upper 95% CI"], strict=True)],
                           "P": [p_value(p, rules) for p in data["P"]]})
     taus = {s.rmst.tau_source for _, s in rows}
-    return TableItem("sensitivity_rmst", "Restricted mean survival time up to τ by arm", shown,
+    return TableItem("sensitivity_rmst", "Restricted mean survival time up to τ by group", shown,
                      f"τ: {'; '.join(sorted(taus))}. RMST: area under the Kaplan–Meier curve up to τ (R's "
                      "print(survfit(...), rmean = τ)); the difference's SE is sqrt(SE1² + SE0²), normal CI.", data)
 
@@ -152,10 +167,10 @@ def _weighting(ctx: _Ctx, s: EndpointSensitivity) -> Section | None:
     return Section("sensitivity_weighting", "Sensitivity analyses: weighting", tables=[
         TableItem("sensitivity_ess", "Inverse probability of treatment weighting: patients and effective sample size",
                   ess_shown, f"{stab.capitalize() or 'Unstabilised '}weights from the propensity score{trim}. ESS: Kish's effective sample size "
-                  "(Σw)²/Σw², per arm.", ess),
+                  "(Σw)²/Σw², per group.", ess),
         TableItem("sensitivity_weighted_balance", "Covariate balance after weighting", bal_shown,
-                  "SMD with cobalt's default SD denominators (ATE, ATO: pooled SD of the unweighted arms; ATT: the "
-                  "treated arm's SD); weighted means and variances. Rows with |SMD| > 0.1 after a weighting are "
+                  "SMD with cobalt's default standard-deviation denominators (ATE, ATO: pooled over the unweighted "
+                  "groups; ATT: the treated group's); weighted means and variances. Rows with |SMD| > 0.1 after a weighting are "
                   "flagged.", bal, tuple(bool(x) for x in flag))], figures=[fig])
 
 
@@ -200,7 +215,7 @@ def _centres(ctx: _Ctx, name: str, s: EndpointSensitivity) -> Section | None:
                              [f"{w}%" if w else "" for w in weights], pooled, favours))
     return Section(f"sensitivity_centres_{name}", f"Sensitivity analyses: centres, {label}", tables=[
         TableItem(f"sensitivity_centres_{name}", f"Hazard ratio by centre, {label}", pd.DataFrame(rows),
-                  "Cox of the arm within each centre; inverse-variance meta-analysis of the log HRs.", data)],
+                  "Cox of the treatment group within each centre; inverse-variance meta-analysis of the log HRs.", data)],
         figures=[fig], notes=notes)
 
 
@@ -231,7 +246,7 @@ def _grid(ctx: _Ctx, name: str, s: EndpointSensitivity) -> Section | None:
                               "HR (95% CI)": [hr_ci(h, lo, hi, rules) for h, lo, hi in zip(g["hr"], g["lcl"], g["ucl"], strict=True)],
                               "P": [p_value(p, rules) for p in g["p"]]})
         tables.append(TableItem(f"sensitivity_design_grid_{name}", f"Matched hazard ratio by matching design, {label}",
-                                shown, "Caliper in SD of the propensity score; none: no caliper.",
+                                shown, "Caliper in standard deviations of the propensity score; none: no caliper.",
                                 g.drop(columns=["caliper_text"])))
     if b is not None:
         pct, bca = b.percentile, b.bca
@@ -257,7 +272,7 @@ def _immortal_time(ctx: _Ctx, rows: list[tuple[str, EndpointSensitivity]]) -> Se
         for m, info in s.landmarks.items():
             est = s.methods.get(m)
             recs.append({"Endpoint": ctx.d.endpoint(name), "Landmark": info["time"], "Unit": ctx.results.endpoints[name].unit,
-                         "Chosen": info["chosen"],
+                         "Chosen": _relabel(ctx, info["chosen"]),
                          "At risk": info["at_risk"], "Not yet started (excluded)": info["not_started"],
                          "Analysed": info["analysed"], "HR": est.hr if est else np.nan, "Lower 95% CI": est.lcl if est else np.nan,
                          "Upper 95% CI": est.ucl if est else np.nan, "P": est.p if est else np.nan})
@@ -267,13 +282,13 @@ def _immortal_time(ctx: _Ctx, rows: list[tuple[str, EndpointSensitivity]]) -> Se
                          "At risk": np.nan, "Not yet started (excluded)": np.nan, "Analysed": td.n, "HR": td.hr,
                          "Lower 95% CI": td.lcl, "Upper 95% CI": td.ucl, "P": td.p})
     col = ctx.d.label(spec.exposure_start)
-    text = (f"Immortal time. Membership of an arm is defined by the start of the exposure ({col}), which comes after "
-            "time zero: a patient who dies or progresses before their exposure starts cannot be counted in an arm "
-            "whose exposure starts late, so that arm's early follow-up is event-free by construction (immortal "
+    text = (f"Immortal time. Membership of a treatment group is defined by the start of the exposure ({col}), which comes after "
+            "time zero: a patient who dies or progresses before their exposure starts cannot be counted in a group "
+            "whose exposure starts late, so that group's early follow-up is event-free by construction (immortal "
             "time), biasing its hazard downwards (Suissa 2008). Two analyses remove that time. Landmark: only patients "
-            "alive and event-free at the landmark whose exposure had started by then are analysed, the arm taken as "
+            "alive and event-free at the landmark whose exposure had started by then are analysed, the group taken as "
             "known at the landmark and time measured from it (Anderson, Cain & Gelber 1983). Time-dependent Cox: every "
-            "patient is pre-exposure from time zero until the exposure starts and in their arm afterwards "
+            "patient is pre-exposure from time zero until the exposure starts and in their group afterwards "
             f"((start, stop] data as survival::tmerge); the HR of {other} vs {ref} contrasts the two exposed states, "
             "exp(b_A − b_B), with a robust SE clustered on the patient.")
     tables = []
