@@ -36,7 +36,9 @@ def lung_table() -> pd.DataFrame:
 
 def veteran_config(**sensitivity) -> dict:
     sens = {"exposure_start": "expo", "centre": "site", "landmarks": [30], "methods": None,
-            "weighting": {"estimands": ["ATE"], "stabilize": True}, **sensitivity}
+            "weighting": {"estimands": ["ATE"], "stabilize": True},
+            "bootstrap": {"replicates": 20}, "imputation": {"m": 2}, "workers": 1,  # small and in-process: fast
+            **sensitivity}
     return {"data": "veteran.csv", "id": "rowid",
             "arm": {"column": "trt", "treated": 2, "control": 1, "labels": {2: "Test", 1: "Standard"}},
             "covariates": ["karno", "diagtime", "age", "prior", "celltype"], "categorical": ["celltype"],
@@ -189,7 +191,7 @@ def test_centre_with_one_arm_and_late_landmark():
     assert ep["centres"]["interaction"]["centres"] == ["a", "b"] and ep["centres"]["interaction"]["df"] == 1
     skips = _skips(r)
     assert skips["endpoint os sensitivity: centre c"] == "only one treatment group"
-    assert "no events" in skips["endpoint os sensitivity: landmark_5000"]
+    assert skips["endpoint os sensitivity: landmark_5000"] == "at the landmark 5000: no patients"
     assert list(ep["sensitivity"]) == ["landmark_30", "centre_stratified"]
 
 
@@ -293,3 +295,19 @@ def test_builtin_study_has_every_method_in_results_report_and_text(builtin_run):
         assert (out / "figures" / f"{key}.png").is_file(), key
     text = (out / "manuscript.md").read_text()
     assert "Landmark at 3 months: overall survival HR" in text and "E-values (VanderWeele and Ding, 2017)" in text
+
+
+def test_no_events_and_no_exposure_are_skipped_not_crashed():
+    """An endpoint without events, an exposure start never recorded: every method is skipped with its
+    reason (the Cox models, the centres, the landmarks, the time-dependent model); nothing crashes."""
+    df = veteran_table().assign(status=0, expo=np.nan)
+    r = analyze(veteran_config(landmarks=[30, "p95"]), df)
+    ep = r.to_dict()["endpoints"]["os"]
+    assert ep["sensitivity"] == {}
+    skips = _skips(r)
+    for m in ("unadjusted", "multivariable", "psm_robust", "iptw_ate", "doubly_robust", "centre_stratified"):
+        assert skips[f"endpoint os sensitivity: {m}"] == "no events", m
+    assert "no patient of the treated group has an exposure start" in skips["endpoint os sensitivity: landmark"]
+    assert skips["endpoint os sensitivity: time_dependent"] == "a treatment group has no exposed follow-up"
+    assert [e["reason"] for e in ep["centres"]["excluded"]] == ["no events"] * 3
+    assert "centre x treatment interaction" in " ".join(skips)

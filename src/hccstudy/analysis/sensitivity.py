@@ -295,6 +295,8 @@ def check_columns(cfg: AnalysisConfig, df: pd.DataFrame) -> None:
 def _fit(cfg: AnalysisConfig, time, event, X, names, **kw) -> tuple[CoxFit, list[str]]:
     """coxph with the plan's ties; warnings are returned as notes, a fit that fails is a :class:`_Skip`."""
     kw = {k: v for k, v in kw.items() if v is not None}
+    if len(np.asarray(event)) == 0:
+        raise _Skip("no patients")
     if not np.asarray(event).astype(bool).any():
         raise _Skip("no events")
     X = np.asarray(X, dtype=float)
@@ -652,6 +654,10 @@ def _time_dependent(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
     if ctx.cfg.cox.arm_reference == "treated":
         a, b = b, a
     n, events = len(rows), int(ep.event[rows].sum())
+    if not (exposed & arm_a).any() or not (exposed & ~arm_a).any():
+        raise _Skip("a treatment group has no exposed follow-up")
+    if not events:
+        raise _Skip("no events")
     if not cd.event[~exposed].any():
         # no event in the pre-exposure state: its hazard is 0 and both exposed coefficients diverge
         # together (monotone likelihood); the limit of the model, and what it estimates, is the arm
