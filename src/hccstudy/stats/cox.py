@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -57,7 +58,18 @@ class CoxFit:
     conf_level: float = 0.95
     infinite: tuple[bool, ...] = ()
     prep: object = field(default=None, repr=False, compare=False)
-    robust_score: float | None = None   # R's fit$rscore: the robust score test (robust fits only)
+    clusters: np.ndarray | None = field(default=None, repr=False, compare=False)  # robust: codes, sorted rows
+
+    @cached_property
+    def robust_score(self) -> float | None:
+        """R's ``fit$rscore`` (robust fits only): the score test at beta = 0 with the sandwich variance
+        of the score, u' (S'S)^-1 u, S the weighted score residuals at 0 summed within clusters.
+        Computed on first use (it needs a second pass of score residuals)."""
+        if self.robust_var is None or self.prep is None or not len(self.coefficients):
+            return None
+        S0 = _by_cluster(_weighted_residuals(np.zeros(len(self.coefficients)), self.prep), self.clusters)
+        u0 = S0.sum(axis=0)
+        return float(u0 @ _inverse(S0.T @ S0, np.finfo(float).eps ** 0.75) @ u0)
 
     @property
     def se(self) -> np.ndarray:
@@ -500,16 +512,13 @@ def coxph(time, event, X, names: list[str] | None = None, *, start=None, weights
         which = ", ".join(str(i + 1) for i in np.flatnonzero(infinite))
         warnings.warn(f"Loglik converged before variable {which}; coefficient may be infinite.", RuntimeWarning,
                       stacklevel=2)
-    robust_var = robust_score = None
+    robust_var = cl = None
     if robust and p:
         cl = (np.arange(prep.n) if cluster is None else pd.factorize(np.asarray(cluster)[prep.order])[0])
         Dc = _by_cluster(_weighted_residuals(beta, prep) @ var, cl)   # R: dfbeta residuals, weighted, collapsed
         robust_var = Dc.T @ Dc
-        S0 = _by_cluster(_weighted_residuals(np.zeros(p), prep), cl)  # R's fit$rscore: score residuals at 0
-        u0 = S0.sum(axis=0)
-        robust_score = float(u0 @ _inverse(S0.T @ S0, toler_chol) @ u0)
     return CoxFit(beta, var, robust_var, list(names), (ll0, loglik), score, it, converged, len(prep.time),
-                  int(prep.event.sum()), ties, conf_level, tuple(bool(v) for v in infinite), prep, robust_score)
+                  int(prep.event.sum()), ties, conf_level, tuple(bool(v) for v in infinite), prep, cl)
 
 
 def _weighted_residuals(beta: np.ndarray, prep: _Prepared) -> np.ndarray:
