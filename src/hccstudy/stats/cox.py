@@ -1,8 +1,22 @@
-"""Cox proportional-hazards regression as R ``survival::coxph`` (right-censored data).
+"""Cox proportional-hazards regression as R ``survival::coxph``: right-censored or counting-process
+(start, stop] data, case weights, strata, robust (sandwich) variance.
 
 Partial likelihood with Efron's (default) or Breslow's handling of tied event times, optionally
 stratified.  For a tie group of d events at time t with risk-set sums S0, S1, S2 and tied-event sums
 E0, E1, E2, Efron's term is  sum_{i in D} eta_i - sum_{r=0}^{d-1} log(S0 - (r/d) E0)  (Breslow: r = 0).
+
+Case weights v_i (R's ``weights``; ``coxfit6``/``agfit4``): every risk-set sum is of v_i exp(eta_i); the
+events contribute sum_{i in D} v_i eta_i; each of Efron's d sub-steps counts with the mean weight of the
+tied events, m = sum_{i in D} v_i / d (Breslow: the one step counts with sum_{i in D} v_i):
+loglik = sum_D v_i eta_i - m sum_r log(S0 - (r/d) E0), and likewise m times each sub-step's score and
+information term (Therneau & Grambsch 2000, sec. 7.2).  ``n`` and ``n_events`` are unweighted (R's
+``fit$n``, ``fit$nevent``).
+
+Counting process (``start``; R's ``Surv(start, stop, event)``, ``agreg.fit``): a row is at risk at t when
+start < t <= stop (late entry, several rows per subject, time-dependent covariates; Therneau & Grambsch
+2000, ch. 3).  The risk set at an event time t is "stop >= t" (the cumulative sums below) less "start >=
+t": each row also records the first event group (stratum, t) at which it has not entered yet, and the
+rows are summed by that group and cumulated -- two cumulative sums per iteration, no per-time loop.
 
 Newton–Raphson exactly as ``coxfit6``: start at beta = 0; step beta + I^-1 U; converged when
 |1 - loglik_old / loglik_new| <= eps (1e-9) on a step that was not halved; a step that lowers the
@@ -17,11 +31,19 @@ tied: ~6000 distinct times for 10^6 rows).  Writing the risk set less the tied e
 sub-step r has den_r = R0 + (1 - r/d) E0 and mean a_r = (R1 + (1 - r/d) E1) / den_r, so the score and
 the a a' part of the information need only per-time sums of 1/den_r, (1 - r/d)/den_r, ... (scalars per
 event); the S2 part is X' diag(w A) X with A per cell.  The sort and tie bookkeeping (:func:`risk_sets`)
-depend only on time, event and strata: fits on one sample that differ only in X (univariable then
-multivariable) share them.
+depend only on time, event, strata and start: fits on one sample that differ only in X or the weights
+(univariable then multivariable) share them.
 
-Robust variance (``cluster``): Lin & Wei's sandwich D'D with D = score residuals x I^-1 summed within
-clusters -- R's ``coxph(..., cluster = id)``; the score residuals use Efron's weights consistently.
+Robust variance (``robust``, ``cluster``): Lin & Wei's (1989) sandwich D'D, D the weighted dfbeta
+residuals v_i U_i I^-1 (U_i the score residual, with Efron's weights) summed within clusters, each row
+its own cluster when no ``cluster`` is given -- R's ``coxph(..., robust = TRUE)`` /
+``cluster = id``, i.e. ``crossprod(residuals(fit, "dfbeta", weighted = TRUE, collapse = cluster))``.
+``CoxFit.table`` then gives z, P and the CI from the robust SE, as ``summary.coxph``; the Wald test uses
+the robust variance and ``robust_score`` is R's robust score test (``fit$rscore``).  R's default
+(``robust=None``) is robust when a cluster is given or a weight is not an integer (IPTW weights).
+
+References: Therneau TM, Grambsch PM. Modeling Survival Data: Extending the Cox Model. Springer 2000.
+Lin DY, Wei LJ. The robust inference for the Cox proportional hazards model. JASA 1989;84:1074-8.
 """
 
 from __future__ import annotations
