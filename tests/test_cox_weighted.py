@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cox_cases import check_case, fit_case, load_cases
-from hccstudy.stats.cox import coxph, risk_sets
+from hccstudy.stats.cox import cox_zph, coxph, risk_sets
 
 CASES = load_cases("cox_weighted.json")
 
@@ -66,3 +66,10 @@ def test_bad_weights_and_ignored_cluster():
     with pytest.warns(RuntimeWarning, match="cluster ignored"):
         fit = coxph(time, event, X, cluster=s, robust=False)
     assert fit.robust_var is None and "robust_se" not in fit.table
+
+
+def test_cox_zph_refuses_weighted_and_counting_fits():
+    time, event, X, w, _ = _sample(80)
+    for fit in (coxph(time, event, X, weights=w), coxph(time, event, X, start=np.zeros(80))):
+        with pytest.raises(ValueError, match="unweighted right-censored fits only"):
+            cox_zph(fit)

@@ -64,7 +64,9 @@ Ties = Literal["efron", "breslow"]
 
 @dataclass(frozen=True)
 class CoxFit:
-    """A fitted Cox model.  ``table``: term, coef, hr, se, robust_se (when clustered), z, p, lcl, ucl."""
+    """A fitted Cox model.  ``table``: term, coef, hr, se, robust_se (robust fits), z, p, lcl, ucl -- z, p and
+    the CI from the robust SE when robust (``summary.coxph``).  ``n``, ``n_events``: rows and events,
+    unweighted (R's ``fit$n``, ``fit$nevent``)."""
 
     coefficients: np.ndarray
     var: np.ndarray
