@@ -240,7 +240,7 @@ def risk_sets(time, event, strata=None, ties: Ties = "efron", start=None) -> Ris
         ev_keep = (dd - rank) / dd
     else:
         ev_keep = np.ones(len(ev_rows))
-    counting = {} if start is None else _entries(np.asarray(start, dtype=float)[order], ss, t[cell_start[ev_cell]],
+    counting = {} if start is None else _entries(_checked_start(start, time)[order], ss, t[cell_start[ev_cell]],
                                                  ss[cell_start[ev_cell]])
     cell_strat = np.cumsum(new_strat[cell_start]) - 1
     multi = bool(cell_strat[-1] > 0)
@@ -254,6 +254,19 @@ def risk_sets(time, event, strata=None, ties: Ties = "efron", start=None) -> Ris
     return RiskSets(order, t, e, ties, cell_start, cell_len, ev_cell, ev_rows, ev_group, ev_first, ev_keep, d, True,
                     strat_first[cell_strat[ev_cell]], next_strat, np.where(after < next_strat[ev_cell], after, C),
                     **counting)
+
+
+def _checked_start(start, time: np.ndarray) -> np.ndarray:
+    """``start`` as floats, one finite value per row below its stop time (R: "Stop time must be > start
+    time")."""
+    start = np.asarray(start, dtype=float)
+    if len(start) != len(time) or not np.isfinite(start).all():
+        raise ValueError("start: needs one finite entry time per row")
+    if (start >= time).any():
+        rows = np.flatnonzero(start >= time)
+        raise ValueError(f"start: {len(rows)} row(s) (first: row {rows[0]}) have start >= stop time; a "
+                         f"(start, stop] interval needs start < stop")
+    return start
 
 
 def _entries(start: np.ndarray, row_strat: np.ndarray, ev_time: np.ndarray, ev_strat: np.ndarray) -> dict:
@@ -474,13 +487,7 @@ def coxph(time, event, X, names: list[str] | None = None, *, start=None, weights
     if not np.asarray(event).astype(bool).any():
         raise ValueError("no events: Cox regression needs at least one event")
     if start is not None:
-        start = np.asarray(start, dtype=float)
-        if len(start) != len(t_arr) or not np.isfinite(start).all():
-            raise ValueError("start: needs one finite entry time per row")
-        if (start >= t_arr).any():
-            rows = np.flatnonzero(start >= t_arr)
-            raise ValueError(f"start: {len(rows)} row(s) (first: row {rows[0]}) have start >= stop time; a "
-                             f"(start, stop] interval needs start < stop")
+        start = _checked_start(start, t_arr)
     if weights is not None:
         weights = np.asarray(weights, dtype=float)
         if len(weights) != len(t_arr) or not (np.isfinite(weights) & (weights > 0)).all():
