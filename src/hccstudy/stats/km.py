@@ -12,6 +12,26 @@
 * ``surv_at``: ``summary(fit, times, extend = TRUE)`` -- the step function at each time, n at risk =
   #{time >= t}; beyond the last time the curve is carried forward with n at risk 0.
 * ``median_followup``: reverse Kaplan–Meier (censoring as the event) median, the usual definition.
+
+**Case weights** (``weights=``), exactly as ``survfit(Surv(t, e) ~ 1, weights = w)`` (survival 3.5):
+n_j and d_j are sums of weights (``n_risk``, ``n_event``, ``n_censor`` are then floats; ``n`` and
+``events`` stay unweighted counts, R's "records"), S(t) = prod (1 - d_j / n_j).  The variance depends
+on the weights, as ``survfitKM``'s default ``robust = NULL`` decides:
+
+* all weights whole numbers (frequency weights): Greenwood on the weighted counts, as above;
+* any non-integer weight (e.g. IPT weights): ``robust = TRUE`` with every unit its own cluster, the
+  infinitesimal-jackknife (IJ) variance var S(t) = sum_i (w_i D_i(t))^2, where D_i is the derivative
+  of S(t) with respect to w_i: D_i(t) = -S(t) sum_{t_j <= min(t, T_i)} (dN_i(t_j) - h_j) / (n_j - d_j),
+  h_j = d_j / n_j.  Closed form used here (per distinct time, no per-unit loop): with
+  A(t) = sum_{t_j <= t} d_j / (n_j (n_j - d_j)), a unit still at risk after t contributes w_i^2 A(t)^2,
+  a unit with T_i <= t contributes w_i^2 (A(T_i) - delta_i / (n_{T_i} - d_{T_i}))^2.
+  Where S(t) = 0 (all at risk fail) every derivative is 0, so the SE is 0, as R gives it.
+
+R stores ``std.err`` of S itself for the robust fit (``logse = FALSE``) and of the cumulative hazard
+for Greenwood; ``survfit_confint`` divides the former by S before building the band.  Here ``std_err``
+is always on the log-S (cumulative hazard) scale, so R's robust ``std.err`` = ``surv * std_err``, and
+the bands use the same ``confidence_band`` formulas (R's ``conf.type``).  ``robust=`` overrides R's
+default choice.  Units of weight 0 stay in the table (their times are rows, as in R) and add nothing.
 """
 
 from __future__ import annotations
@@ -55,7 +75,7 @@ class KaplanMeier:
         take = lambda col, fill: np.where(i >= 0, t[col].to_numpy()[np.maximum(i, 0)], fill)  # noqa: E731
         j = np.searchsorted(x, times, side="left")  # first time >= t
         nrisk = np.where(j < len(x), t["n_risk"].to_numpy()[np.minimum(j, len(x) - 1)], 0)
-        return pd.DataFrame({"time": times, "n_risk": nrisk.astype(np.int64), "surv": take("surv", 1.0),
+        return pd.DataFrame({"time": times, "n_risk": nrisk.astype(t["n_risk"].dtype), "surv": take("surv", 1.0),
                              "std_err": take("std_err", 0.0), "lower": take("lower", 1.0), "upper": take("upper", 1.0)})
 
 
@@ -99,14 +119,19 @@ def confidence_band(surv: np.ndarray, std_err: np.ndarray, conf_level: float = 0
     return lower, upper
 
 
-def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: ConfType = "log") -> KaplanMeier:
-    """Kaplan–Meier curve of right-censored data (``event`` true/1 = event)."""
+def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: ConfType = "log", weights=None,
+                 robust: bool | None = None) -> KaplanMeier:
+    """Kaplan–Meier curve of right-censored data (``event`` true/1 = event), optionally with case
+    ``weights`` (module docstring: weighted counts; IJ variance when a weight is not a whole number
+    or ``robust=True``, Greenwood otherwise)."""
     time = np.asarray(time, dtype=float)
     event = np.asarray(event).astype(bool)
     if np.isnan(time).any():
         raise ValueError("time has missing values")
     if not np.isfinite(time).all():
         raise ValueError(f"time has {int((~np.isfinite(time)).sum())} infinite value(s): a survival time must be a finite number")
+    if weights is not None:
+        return _weighted_km(time, event, _check_weights(weights, len(time)), conf_level, conf_type, robust)
     ut, inv = np.unique(time, return_inverse=True)
     d = np.bincount(inv, weights=event, minlength=len(ut))
     c = np.bincount(inv, weights=~event, minlength=len(ut))
@@ -120,6 +145,48 @@ def kaplan_meier(time, event, conf_level: float = 0.95, conf_type: ConfType = "l
     table = pd.DataFrame({"time": ut, "n_risk": n_risk.astype(np.int64), "n_event": d.astype(np.int64),
                           "n_censor": c.astype(np.int64), "surv": surv, "std_err": std_err,
                           "lower": lower, "upper": upper})
+    return KaplanMeier(table, int(len(time)), int(event.sum()), conf_level, conf_type)
+
+
+def _check_weights(weights, n: int) -> np.ndarray:
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (n,):
+        raise ValueError(f"weights must have one value per observation ({n}), got shape {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("weights must be finite")
+    if (w < 0).any():
+        raise ValueError("weights must be non-negative")
+    return w
+
+
+def _weighted_km(time: np.ndarray, event: np.ndarray, w: np.ndarray, conf_level: float,
+                 conf_type: ConfType, robust: bool | None) -> KaplanMeier:
+    """survfitKM with case weights (module docstring); vectorised over the distinct times."""
+    if robust is None:  # survfitKM: has.rwt <- any(weights != floor(weights))
+        robust = bool((w != np.floor(w)).any())
+    ut, inv = np.unique(time, return_inverse=True)
+    m = len(ut)
+    d = np.bincount(inv, weights=np.where(event, w, 0.0), minlength=m)
+    c = np.bincount(inv, weights=np.where(event, 0.0, w), minlength=m)
+    n_risk = (d + c)[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1 - d / n_risk)
+        a = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
+        cum_a = np.cumsum(a)
+        if robust:
+            w2 = w * w
+            after = w2.sum() - np.cumsum(np.bincount(inv, weights=w2, minlength=m))  # sum w^2, T_i > t_j
+            g = cum_a[inv] - np.where(event, 1 / (n_risk - d)[inv], 0.0)  # a unit's term once T_i <= t
+            done = np.cumsum(np.bincount(inv, weights=np.where(w > 0, w2 * g * g, 0.0), minlength=m))
+            var = cum_a**2 * after + done
+            # where S = 0 (n_j = d_j) every unit's derivative of S is exactly 0: R's se(S) is 0 and
+            # survfit_confint keeps a 0 SE as 0 (log band NaN, plain band [0, 0])
+            std_err = np.where(surv == 0, 0.0, np.sqrt(var))
+        else:
+            std_err = np.sqrt(cum_a)
+    lower, upper = confidence_band(surv, std_err, conf_level, conf_type)
+    table = pd.DataFrame({"time": ut, "n_risk": n_risk, "n_event": d, "n_censor": c, "surv": surv,
+                          "std_err": std_err, "lower": lower, "upper": upper})
     return KaplanMeier(table, int(len(time)), int(event.sum()), conf_level, conf_type)
 
 
