@@ -105,3 +105,22 @@ def test_zero_weights_keep_their_times_and_add_nothing():
 def test_bad_weights_are_refused(w, msg):
     with pytest.raises(ValueError, match=msg):
         kaplan_meier([1.0, 2, 3], [1, 0, 1], weights=np.array(w))
+
+
+def test_weighted_curve_reports_its_variance_and_reads_at_times():
+    d = F["lung"]
+    s = np.array(d["arm"]) == 1
+    w = _arr(d["weighted"]["ATE"]["w"])[s]
+    km = kaplan_meier(_arr(d["time"])[s], np.array(d["status"])[s], weights=w)
+    assert km.variance == "robust" and kaplan_meier([1.0, 2], [1, 0]).variance == "greenwood"
+    assert kaplan_meier([1.0, 2], [1, 0], weights=np.array([2.0, 1.0])).variance == "greenwood"
+    t = km.table
+    at = km.surv_at([t["time"].iloc[3], t["time"].iloc[3] + 1e-9])
+    assert at["surv"].tolist() == [t["surv"].iloc[3]] * 2
+    assert at["n_risk"].iloc[0] == t["n_risk"].iloc[3] and at["n_risk"].iloc[1] == t["n_risk"].iloc[4]
+    assert 0 < km.median[0] < t["time"].max()
+
+
+def test_all_zero_weights_are_refused():
+    with pytest.raises(ValueError, match="all zero"):
+        kaplan_meier([1.0, 2, 3], [1, 0, 1], weights=np.zeros(3))

@@ -57,6 +57,7 @@ class KaplanMeier:
     events: int
     conf_level: float
     conf_type: str
+    variance: str = "greenwood"  # "robust" (infinitesimal jackknife) for survfit's default with non-integer weights
 
     @property
     def median(self) -> tuple[float, float, float]:
@@ -162,6 +163,8 @@ def _check_weights(weights, n: int) -> np.ndarray:
 def _weighted_km(time: np.ndarray, event: np.ndarray, w: np.ndarray, conf_level: float,
                  conf_type: ConfType, robust: bool | None) -> KaplanMeier:
     """survfitKM with case weights (module docstring); vectorised over the distinct times."""
+    if not (w > 0).any():
+        raise ValueError("weights are all zero: no unit carries weight")
     if robust is None:  # survfitKM: has.rwt <- any(weights != floor(weights))
         robust = bool((w != np.floor(w)).any())
     ut, inv = np.unique(time, return_inverse=True)
@@ -187,7 +190,8 @@ def _weighted_km(time: np.ndarray, event: np.ndarray, w: np.ndarray, conf_level:
     lower, upper = confidence_band(surv, std_err, conf_level, conf_type)
     table = pd.DataFrame({"time": ut, "n_risk": n_risk, "n_event": d, "n_censor": c, "surv": surv,
                           "std_err": std_err, "lower": lower, "upper": upper})
-    return KaplanMeier(table, int(len(time)), int(event.sum()), conf_level, conf_type)
+    return KaplanMeier(table, int(len(time)), int(event.sum()), conf_level, conf_type,
+                       "robust" if robust else "greenwood")
 
 
 def median_followup(time, event) -> tuple[float, float, float]:
