@@ -124,3 +124,19 @@ def test_weighted_curve_reports_its_variance_and_reads_at_times():
 def test_all_zero_weights_are_refused():
     with pytest.raises(ValueError, match="all zero"):
         kaplan_meier([1.0, 2, 3], [1, 0, 1], weights=np.zeros(3))
+
+
+@pytest.mark.parametrize("case", ["to_zero", "carried", "ties"])
+def test_weighted_km_edges_equal_survfit(case):
+    """S reaching 0 (se(S) = 0 in R), weight-0 units after the last weighted time (n at risk 0: carried
+    forward), tied event and censoring times."""
+    from hccstudy.stats.rmst import rmst
+
+    e = F["edges"][case]
+    time, status, w = _arr(e["input"]["time"]), np.array(e["input"]["status"]), _arr(e["input"]["w"])
+    _check(kaplan_meier(time, status, weights=w), e)
+    t = kaplan_meier(time, status, conf_type="plain", weights=w).table
+    for col in ("lower", "upper"):
+        np.testing.assert_allclose(t[col].to_numpy(dtype=float), _arr(e["plain"][col]), rtol=REL, equal_nan=True)
+    r = rmst(time, status, e["rmst"]["tau"], weights=w)
+    np.testing.assert_allclose([r.rmst, r.se], [e["rmst"]["rmst"], e["rmst"]["se"]], rtol=REL)

@@ -75,4 +75,18 @@ res <- list(
   lung = one_set(lung, arm ~ age + ph.ecog, c(365, 730), int_w = TRUE),
   veteran = one_set(vet, arm ~ karno + diagtime + age + prior + celltype, c(90, 365)),
   colon = one_set(col, arm ~ age + sex + obstruct + nodes, c(1000, 2500)))
+# edge cases: weight-0 units after the last weighted time (n.risk = 0: curve and SE carried forward),
+# all remaining weight failing (S = 0: se(S) = 0, log band NA)
+edge <- function(time, status, w, tau) {
+  c(km_w(time, status, w, "log"), list(plain = km_w(time, status, w, "plain")[c("lower", "upper")],
+                                       rmst = rmean(time, status, w, tau)))
+}
+res$edges <- list(
+  to_zero = c(list(input = list(time = c(1, 2, 3, 4, 5), status = c(1, 0, 1, 1, 0), w = c(1.5, 0.5, 2.2, 0, 0))),
+              edge(c(1, 2, 3, 4, 5), c(1, 0, 1, 1, 0), c(1.5, 0.5, 2.2, 0, 0), 5)),
+  carried = c(list(input = list(time = c(1, 2, 3, 4, 5), status = c(1, 0, 0, 1, 0), w = c(1.5, 0.5, 2.2, 0, 0))),
+              edge(c(1, 2, 3, 4, 5), c(1, 0, 0, 1, 0), c(1.5, 0.5, 2.2, 0, 0), 4.5)),
+  ties = c(list(input = list(time = c(2, 2, 2, 3, 3, 5, 5, 6), status = c(1, 1, 0, 1, 0, 1, 1, 0),
+                             w = c(0.3, 1.7, 2.5, 0.9, 1.1, 0.4, 2.6, 1.3))),
+           edge(c(2, 2, 2, 3, 3, 5, 5, 6), c(1, 1, 0, 1, 0, 1, 1, 0), c(0.3, 1.7, 2.5, 0.9, 1.1, 0.4, 2.6, 1.3), 5.5)))
 writeLines(to_json(res), file.path(here, "km_weighted.json"))

@@ -24,7 +24,9 @@ on the weights, as ``survfitKM``'s default ``robust = NULL`` decides:
   of S(t) with respect to w_i: D_i(t) = -S(t) sum_{t_j <= min(t, T_i)} (dN_i(t_j) - h_j) / (n_j - d_j),
   h_j = d_j / n_j.  Closed form used here (per distinct time, no per-unit loop): with
   A(t) = sum_{t_j <= t} d_j / (n_j (n_j - d_j)), a unit still at risk after t contributes w_i^2 A(t)^2,
-  a unit with T_i <= t contributes w_i^2 (A(T_i) - delta_i / (n_{T_i} - d_{T_i}))^2.
+  a unit with T_i <= t contributes w_i^2 (A(T_i) - delta_i / (n_{T_i} - d_{T_i}))^2; summed per
+  distinct time from two weighted counts (sum w^2, sum w^2 delta), so O(n log n) for the sort only.
+  Where n_j = 0 (only weight-0 units remain) there is no hazard: S and its SE are carried forward.
   Where S(t) = 0 (all at risk fail) every derivative is 0, so the SE is 0, as R gives it.
 
 R stores ``std.err`` of S itself for the robust fit (``logse = FALSE``) and of the cumulative hazard
@@ -173,15 +175,19 @@ def _weighted_km(time: np.ndarray, event: np.ndarray, w: np.ndarray, conf_level:
     c = np.bincount(inv, weights=np.where(event, 0.0, w), minlength=m)
     n_risk = (d + c)[::-1].cumsum()[::-1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1 - d / n_risk)
+        # n_j = 0 (only weight-0 units left): no hazard, the curve and its SE are carried forward (as R)
+        surv = np.cumprod(1 - np.where(n_risk > 0, d / n_risk, 0.0))
         a = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
         cum_a = np.cumsum(a)
         if robust:
             w2 = w * w
-            after = w2.sum() - np.cumsum(np.bincount(inv, weights=w2, minlength=m))  # sum w^2, T_i > t_j
-            g = cum_a[inv] - np.where(event, 1 / (n_risk - d)[inv], 0.0)  # a unit's term once T_i <= t
-            done = np.cumsum(np.bincount(inv, weights=np.where(w > 0, w2 * g * g, 0.0), minlength=m))
-            var = cum_a**2 * after + done
+            w2_all = np.bincount(inv, weights=w2, minlength=m)  # sum w^2 of the units whose time is t_j
+            w2_ev = np.bincount(inv, weights=np.where(event, w2, 0.0), minlength=m)  # ... with an event
+            after = w2.sum() - np.cumsum(w2_all)  # sum w^2 over T_i > t_j
+            # units ending at t_j: sum w^2 (A_j - delta_i c_j)^2, c_j = 1 / (n_j - d_j)
+            cj = np.where(w2_ev > 0, 1 / (n_risk - d), 0.0)
+            ending = cum_a**2 * w2_all + np.where(w2_ev > 0, (cj * cj - 2 * cum_a * cj) * w2_ev, 0.0)
+            var = cum_a**2 * after + np.cumsum(ending)
             # where S = 0 (n_j = d_j) every unit's derivative of S is exactly 0: R's se(S) is 0 and
             # survfit_confint keeps a 0 SE as 0 (log band NaN, plain band [0, 0])
             std_err = np.where(surv == 0, 0.0, np.sqrt(var))
