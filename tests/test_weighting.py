@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from hccstudy.stats.balance import balance_terms, weighted_balance
-from hccstudy.stats.weighting import effective_sample_size, iptw_weights, trim_mask, weights
+from hccstudy.stats.weighting import effective_sample_size, iptw, iptw_weights, trim_mask
 
 REF = Path(__file__).parent / "reference"
 F = json.loads((REF / "weighting.json").read_text())
@@ -37,14 +37,14 @@ def test_weights_equal_r(name, estimand):
     ref = d["estimands"][estimand]
     np.testing.assert_allclose(iptw_weights(ps, t, estimand), _arr(ref["w"]), rtol=1e-12)
     np.testing.assert_allclose(iptw_weights(ps, t, estimand, stabilize=True), _arr(ref["w_stabilized"]), rtol=1e-12)
-    W = weights(ps, t, estimand, trim=tuple(d["trim"]))
+    W = iptw(ps, t, estimand, trim=tuple(d["trim"]))
     assert W.trimmed_mask.tolist() == d["trimmed"]
     np.testing.assert_allclose(W.w, _arr(ref["w_trimmed"]), rtol=1e-12)
     np.testing.assert_allclose(iptw_weights(ps, t, estimand, stabilize=True, trim=tuple(d["trim"])),
                                _arr(ref["w_trimmed_stabilized"]), rtol=1e-12)
     np.testing.assert_allclose([W.ess_treated, W.ess_control],
                                [ref["ess_trimmed_treated"], ref["ess_trimmed_control"]], rtol=1e-12)
-    U = weights(ps, t, estimand)
+    U = iptw(ps, t, estimand)
     np.testing.assert_allclose([U.ess_treated, U.ess_control], [ref["ess_treated"], ref["ess_control"]], rtol=1e-12)
     assert U.n_trimmed == 0 and W.n_trimmed == sum(d["trimmed"]) > 0
 

@@ -91,11 +91,11 @@ def trim_mask(ps, trim: tuple[float, float]) -> np.ndarray:
 def iptw_weights(ps, treated, estimand: Estimand = "ATE", stabilize: bool = False,
                  trim: tuple[float, float] | None = None) -> np.ndarray:
     """IPT weights for ``estimand`` (table in the module docstring); trimmed units get weight 0.
-    Use :func:`weights` for the mask and the effective sample sizes as well."""
-    return weights(ps, treated, estimand, stabilize, trim).w
+    Use :func:`iptw` for the mask and the effective sample sizes as well."""
+    return iptw(ps, treated, estimand, stabilize, trim).w
 
 
-def weights(ps, treated, estimand: Estimand = "ATE", stabilize: bool = False,
+def iptw(ps, treated, estimand: Estimand = "ATE", stabilize: bool = False,
             trim: tuple[float, float] | None = None) -> Weights:
     """:func:`iptw_weights` with the trimming mask and Kish's ESS per arm, as a :class:`Weights`."""
     e, t = _check(ps, treated)
