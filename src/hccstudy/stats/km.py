@@ -15,8 +15,10 @@
 
 **Case weights** (``weights=``), exactly as ``survfit(Surv(t, e) ~ 1, weights = w)`` (survival 3.5):
 n_j and d_j are sums of weights (``n_risk``, ``n_event``, ``n_censor`` are then floats; ``n`` and
-``events`` stay unweighted counts, R's "records"), S(t) = prod (1 - d_j / n_j).  The variance depends
-on the weights, as ``survfitKM``'s default ``robust = NULL`` decides:
+``events`` stay unweighted counts, R's "records"), S(t) = prod (1 - d_j / n_j) (survfit's default
+``stype = 1``, the product-limit curve; ``ctype`` only concerns the cumulative hazard, not used here).
+The variance depends on the weights, as ``survfitKM``'s default ``robust = NULL`` decides (robust is
+TRUE when a weight is not a whole number, or with ``cluster``/``id``, which are not offered here):
 
 * all weights whole numbers (frequency weights): Greenwood on the weighted counts, as above;
 * any non-integer weight (e.g. IPT weights): ``robust = TRUE`` with every unit its own cluster, the
