@@ -111,3 +111,18 @@ def test_types_and_errors():
         mice_impute(df.assign(e=np.nan), ["e"], m=1)
     with pytest.raises(ValueError, match="logreg needs a binary column"):
         mice_impute(df, ["c"], m=1, methods={"c": "logreg"})
+
+
+def test_nullable_dtypes_are_kept():
+    rng = np.random.default_rng(0)
+    n = 60
+    df = pd.DataFrame({"a": pd.array(rng.integers(0, 50, n), dtype="Int64"),
+                       "b": pd.array(rng.random(n) < 0.5, dtype="boolean"),
+                       "c": pd.array(rng.choice(["x", "y", "z"], n), dtype="string"),
+                       "d": rng.integers(0, 9, n)})
+    for col in "abc":
+        df.loc[rng.random(n) < 0.2, col] = pd.NA
+    out = mice_impute(df, list("abcd"), m=1, seed=1, iterations=2)[0]
+    assert out.dtypes.to_dict() == df.dtypes.to_dict()
+    assert not out.isna().any().any()
+    assert set(out["c"]) <= {"x", "y", "z"}
