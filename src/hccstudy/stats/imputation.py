@@ -270,7 +270,7 @@ def impute_one(df: pd.DataFrame, columns: Iterable[str], seed_sequence: np.rando
     return out
 
 
-def mice_impute(df: pd.DataFrame, columns: Iterable[str], m: int = 20, seed: int = 0, iterations: int = 10, *,
+def mice_impute(df: pd.DataFrame, columns: Iterable[str], m: int = 20, *, seed: int, iterations: int = 10,
                 predictors: Iterable[str] = (), methods: Mapping[str, str] | None = None,
                 donors: int = 5) -> list[pd.DataFrame]:
     """Impute the missing values of ``columns`` m times by chained equations; return m completed copies of
@@ -279,8 +279,8 @@ def mice_impute(df: pd.DataFrame, columns: Iterable[str], m: int = 20, seed: int
     Method by column type unless ``methods`` says otherwise: ``pmm`` for numeric columns with more than
     two observed values, ``logreg`` for binary columns (two observed values: bool, 0/1, two labels),
     ``polyreg`` for unordered categorical columns (object, string or category, more than two levels).
-    Each column's model uses the other ``columns`` and the complete ``predictors``.  Imputation i is
-    seeded by ``SeedSequence(seed).spawn(m)[i]`` (see module docstring)."""
+    Each column's model uses the other ``columns`` and the complete ``predictors``.  ``seed`` is required:
+    imputation i is seeded by ``SeedSequence(seed).spawn(m)[i]`` (see module docstring)."""
     if m < 1:
         raise ValueError(f"m must be >= 1, got {m}")
     columns = list(columns)
