@@ -27,8 +27,8 @@ likelihood-ratio test), ``weighting`` (effective sample size and weighted balanc
 
 Every HR is the plan's arm contrast (``cox.arm_reference``: the other arm vs this one) and carries its
 E-value (VanderWeele & Ding 2017) for the point estimate and the confidence limit closer to 1; the
-outcome counts as common (HR -> RR by the square-root transformation) when more than 15 % of the
-analysed patients had the event by the end of follow-up (the crude proportion).
+outcome counts as common (HR -> RR by the square-root transformation) when its Kaplan–Meier cumulative
+incidence at the end of follow-up exceeds 15 % (:func:`hccstudy.stats.evalue.outcome_is_common`).
 
 A method whose inputs are absent (no centre or exposure column named, an empty arm, no events, a model
 that cannot be fitted) is left out and listed in ``Results.skipped`` with the reason -- never a crash.
@@ -46,14 +46,20 @@ import numpy as np
 import pandas as pd
 
 from .._yaml import ConfigError
+from ..stats.counting import landmark, split_at
 from ..stats.cox import CoxFit, coxph
+from ..stats.evalue import evalue_hr, outcome_is_common
+from ..stats.km import kaplan_meier
 from ..stats.matching import nearest_neighbor
+from ..stats.meta import MetaAnalysis, meta_analysis
 from ..stats.propensity import LogisticFit, design_matrix, logistic_irls
+from ..stats.rmst import default_tau, rmst_difference
+from ..stats.weighting import Weights, iptw
 from .columns import PAIR, TREATED, WEIGHT
 from .config import ESTIMAND_METHOD, AnalysisConfig, EndpointSpec, SensitivitySpec
 from .records import frame_records
 
-#: the crude event proportion above which an outcome is "common" for the E-value (VanderWeele 2017)
+#: the cumulative incidence at the end of follow-up above which an outcome is "common" for the E-value
 COMMON_OUTCOME = 0.15
 
 #: method -> how the report names it
@@ -133,7 +139,7 @@ class CentreAnalysis:
 
     column: str
     table: pd.DataFrame
-    meta: Any
+    meta: MetaAnalysis | None
     interaction: dict | None
     excluded: tuple[dict, ...]
 
@@ -374,16 +380,16 @@ def sensitivity_analyses(cfg: AnalysisConfig, data: pd.DataFrame, labels: dict, 
 def _endpoint(ctx: _Context, ep: _Endpoint, skipped: list[dict]) -> EndpointSensitivity:
     spec = ctx.spec
     where = f"endpoint {ep.spec.name} sensitivity"
-    proportion = float(ep.event.mean()) if len(ep.event) else float("nan")
-    common = bool(proportion > COMMON_OUTCOME)
-    evalue = _optional("stats.evalue")
+    # the outcome's cumulative incidence at the end of follow-up (1 - KM survival at the last time)
+    proportion = float(1 - kaplan_meier(ep.time, ep.event).table["surv"].iloc[-1]) if len(ep.time) else float("nan")
+    common = outcome_is_common(ep.time, ep.event) if len(ep.time) else False
     transform = ""
 
     def ev(hr, lcl, ucl):
         nonlocal transform
-        if evalue is None or not all(np.isfinite([hr, lcl, ucl])) or hr <= 0 or lcl <= 0:
+        if not all(np.isfinite([hr, lcl, ucl])) or hr <= 0 or lcl <= 0:
             return None, None
-        e = evalue.evalue_hr(hr, lcl, ucl, common)
+        e = evalue_hr(hr, lcl, ucl, common)
         transform = e.transform
         return float(e.point), float(e.ci)
 
@@ -426,8 +432,6 @@ def _endpoint(ctx: _Context, ep: _Endpoint, skipped: list[dict]) -> EndpointSens
             blocks["centres"] = _centres(ctx, ep, skipped, where)
         except _Skip as why:
             skipped.append({"part": f"{where}: centres", "reason": str(why)})
-    if evalue is None and methods:
-        skipped.append({"part": f"{where}: E-values", "reason": "hccstudy.stats.evalue is not available in this build"})
     return EndpointSensitivity(ep.spec.name, methods, proportion, common, transform, blocks["landmarks"],
                                blocks.get("rmst"), blocks.get("centres"), blocks["weighting"], blocks.get("design_grid"),
                                blocks.get("bootstrap"), blocks.get("imputation"))
@@ -526,7 +530,7 @@ def _centre_ps(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
     return _matched_fit(ctx, ep, ev, "psm_centre_ps", match.weights, match.units["pair"].to_numpy(), prefix)
 
 
-def _weights(ctx: _Context, estimand: str):
+def _weights(ctx: _Context, estimand: str) -> Weights:
     """The estimand's weights (computed once for every endpoint)."""
     key = ("weights", estimand)
     if key not in ctx.cache:
@@ -534,14 +538,11 @@ def _weights(ctx: _Context, estimand: str):
     return ctx.cache[key]
 
 
-def _compute_weights(ctx: _Context, estimand: str):
+def _compute_weights(ctx: _Context, estimand: str) -> Weights:
     _need_ps(ctx)
-    weighting = _optional("stats.weighting")
-    if weighting is None:
-        raise _Skip("hccstudy.stats.weighting is not available in this build")
     w = ctx.spec.weighting
     try:
-        return weighting.iptw(ctx.ps, ctx.data[TREATED].to_numpy(), estimand, w.stabilize,
+        return iptw(ctx.ps, ctx.data[TREATED].to_numpy(), estimand, w.stabilize,
                                  None if w.trim is None else tuple(w.trim))
     except ValueError as exc:
         raise _Skip(f"{estimand} weights: {exc}") from exc
@@ -612,7 +613,6 @@ def _landmarks(ctx: _Context, ep: _Endpoint, ev, methods: dict, info: dict, skip
     if ctx.exposure is None:
         skipped.append({"part": f"{where}: landmark", "reason": "no exposure start column (sensitivity.exposure_start is null)"})
         return
-    counting = _optional("stats.counting")
     try:
         times = landmark_times(ctx.spec, ctx.exposure, ctx.data[TREATED].to_numpy(), ctx.labels["treated"])
     except _Skip as why:
@@ -622,7 +622,7 @@ def _landmarks(ctx: _Context, ep: _Endpoint, ev, methods: dict, info: dict, skip
         name = f"landmark_{t:g}"
         if name in methods:
             continue
-        alive = ep.time > t if counting is None else counting.landmark(ep.time, ep.event, t)[0]
+        alive = landmark(ep.time, ep.event, t)[0]
         started = ctx.exposure <= t  # NaN: not started
         keep = alive & started
         info[name] = {"time": t, "chosen": how, "at_risk": int(alive.sum()), "not_started": int((alive & ~started).sum()),
@@ -640,13 +640,10 @@ def _landmarks(ctx: _Context, ep: _Endpoint, ev, methods: dict, info: dict, skip
 def _time_dependent(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
     if ctx.exposure is None:
         raise _Skip("no exposure start column (sensitivity.exposure_start is null)")
-    counting = _optional("stats.counting")
-    if counting is None:
-        raise _Skip("hccstudy.stats.counting is not available in this build")
     ok = ep.time > 0
     note0 = f"{int((~ok).sum())} patient(s) with zero follow-up left out; " if not ok.all() else ""
     rows = np.flatnonzero(ok)
-    cd = counting.split_at(ep.time[rows], ep.event[rows], ctx.exposure[rows])
+    cd = split_at(ep.time[rows], ep.event[rows], ctx.exposure[rows])
     patient = rows[cd.row]
     arm_a = ctx.other[patient] == 1
     exposed = cd.exposed.astype(bool)
@@ -733,13 +730,9 @@ def _centres(ctx: _Context, ep: _Endpoint, skipped: list[dict], where: str) -> C
     table = pd.DataFrame(rows, columns=["centre", "n", "events", "hr", "lcl", "ucl", "p", "log_hr", "se"])
     meta = None
     if len(table) >= 2:
-        meta_mod = _optional("stats.meta")
-        if meta_mod is None:
-            skipped.append({"part": f"{where}: centres meta-analysis", "reason": "hccstudy.stats.meta is not available"})
-        else:
-            meta = meta_mod.meta_analysis(table["log_hr"].to_numpy(), table["se"].to_numpy(), table["centre"].tolist())
-            table["weight_fixed"] = np.asarray(meta.fixed.weights, dtype=float)
-            table["weight_random"] = np.asarray(meta.random.weights, dtype=float)
+        meta = pooled = meta_analysis(table["log_hr"].to_numpy(), table["se"].to_numpy(), table["centre"].tolist())
+        table["weight_fixed"] = np.asarray(pooled.fixed.weights, dtype=float)
+        table["weight_random"] = np.asarray(pooled.random.weights, dtype=float)
     else:
         skipped.append({"part": f"{where}: centres meta-analysis", "reason": f"{len(table)} centre(s) with an estimable HR"})
     interaction = _interaction(ctx, ep, keep, centre, skipped, where)
@@ -775,18 +768,15 @@ def _interaction(ctx: _Context, ep: _Endpoint, keep: np.ndarray, centre: np.ndar
 
 
 def _rmst(ctx: _Context, ep: _Endpoint) -> RmstSummary:
-    rmst_mod = _optional("stats.rmst")
-    if rmst_mod is None:
-        raise _Skip("hccstudy.stats.rmst is not available in this build")
     g = ctx.other == 1
     if g.all() or not g.any():
         raise _Skip("only one treatment group")
     tau = ctx.spec.rmst_tau
     source = "configured (sensitivity.rmst_tau)"
     if tau is None:
-        tau = rmst_mod.default_tau(ep.time, g)
+        tau = default_tau(ep.time, g)
         source = "the smaller of the groups' last follow-up times"
-    r = rmst_mod.rmst_difference(ep.time, ep.event, g, tau)
+    r = rmst_difference(ep.time, ep.event, g, tau)
     a, b = ctx.labels["treated"], ctx.labels["control"]
     if ctx.cfg.cox.arm_reference == "treated":
         a, b = b, a

@@ -86,8 +86,8 @@ def _method_table(ctx: _Ctx, name: str, s: EndpointSensitivity) -> TableItem:
                           "P": [p_value(x.p, rules) for x in m],
                           "E-value (CI limit)": [_evalue_text(x.e_value, x.e_value_ci) for x in m],
                           "Note": data["Note"]})
-    how = (f"The outcome is {'common' if s.outcome_common else 'rare'} ({100 * s.event_proportion:.1f}% of patients "
-           f"had the event; the threshold is 15%)")
+    how = (f"The outcome is {'common' if s.outcome_common else 'rare'} (Kaplan–Meier cumulative incidence "
+           f"{100 * s.event_proportion:.1f}% at the end of follow-up; the threshold is 15%)")
     foot = (f"HR of {other} vs {ref}. E-value (VanderWeele & Ding 2017): the minimum strength of association, on "
             "the risk-ratio scale, that an unmeasured confounder would need with both the treatment and the outcome to "
             f"explain the HR away; in brackets for the confidence limit closer to 1. {how}: "
