@@ -376,11 +376,16 @@ def _propensity(data: pd.DataFrame, cfg: AnalysisConfig, treated: np.ndarray) ->
     return fit, [f"propensity score: {w.message}" for w in caught]
 
 
-def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | None = None) -> Results:
+def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | None = None, *,
+            supplement: pd.DataFrame | None = None) -> Results:
     """Run the generic analysis (see module docstring).  ``data``: the table itself (then the config's
-    ``data`` path is only a label), e.g. the derived analysis table of a study; it is never modified."""
+    ``data`` path is only a label), e.g. the derived analysis table of a study; it is never modified.
+    ``supplement``: rows left out of ``data`` upstream because a baseline value is missing (a study's
+    ``complete_data`` criterion), with the same columns: only the multiple-imputation sensitivity
+    analysis (``mi_psm``) reads them, as it reads the rows ``analyze`` itself excludes for missing values."""
     cfg = config if isinstance(config, AnalysisConfig) else load_analysis_config(config)
     df = load_table(cfg.data_path) if data is None else data
+    original = df if supplement is None or not len(supplement) else pd.concat([df, supplement], ignore_index=True)
     data, excluded, labels = prepare(cfg, df)
     order = [labels["control"], labels["treated"]]
     t1_before = table1(data, ARM, cfg.covariates, groups=order, categorical=cfg.categorical,
@@ -390,7 +395,7 @@ def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | Non
         samples = {"full": data}
         eps = endpoint_results(cfg, samples, labels, skipped)
         resp, ae = outcome_tables(cfg, samples, labels)
-        sens = sensitivity_analyses(cfg, data, labels, None, skipped, original=df, excluded=excluded)
+        sens = sensitivity_analyses(cfg, data, labels, None, skipped, original=original, excluded=excluded)
         return Results(cfg, data, excluded, t1_before, None, None, None, None, None, labels, [], eps, resp, ae,
                        skipped, sens)
     m = cfg.matching
@@ -432,6 +437,6 @@ def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | Non
                                 "adverse events", "reason": why + "; balance after matching is weighted and reported"})
     eps = endpoint_results(cfg, samples, labels, skipped)
     resp, ae = outcome_tables(cfg, samples, labels)
-    sens = sensitivity_analyses(cfg, data, labels, fit, skipped, original=df, excluded=excluded)
+    sens = sensitivity_analyses(cfg, data, labels, fit, skipped, original=original, excluded=excluded)
     return Results(cfg, data, excluded, t1_before, t1_after, fit, match, bal, sizes, labels, notes, eps, resp, ae,
                    skipped, sens)
