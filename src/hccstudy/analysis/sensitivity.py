@@ -39,6 +39,7 @@ from __future__ import annotations
 import importlib
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +49,7 @@ import pandas as pd
 from .._yaml import ConfigError
 from ..stats.counting import landmark, split_at
 from ..stats.cox import CoxFit, coxph
-from ..stats.evalue import evalue_hr, outcome_is_common
+from ..stats.evalue import COMMON_TRANSFORM, RARE_TRANSFORM, evalue_hr, outcome_is_common
 from ..stats.km import kaplan_meier
 from ..stats.matching import nearest_neighbor
 from ..stats.meta import MetaAnalysis, meta_analysis
@@ -334,7 +335,8 @@ def _estimate(ctx: _Context, method: str, fit: CoxFit, n: int, events: int, note
                    "; ".join([note, *notes]), ev)
 
 
-EValueFn = Any
+#: an endpoint's E-value function: (hr, lcl, ucl) -> (E-value, E-value of the CI limit closer to 1)
+EValueFn = Callable[[float, float, float], tuple[float | None, float | None]]
 
 
 def _result(method, hr, lcl, ucl, p, n, events, note, ev) -> SensitivityEstimate:
@@ -383,14 +385,13 @@ def _endpoint(ctx: _Context, ep: _Endpoint, skipped: list[dict]) -> EndpointSens
     # the outcome's cumulative incidence at the end of follow-up (1 - KM survival at the last time)
     proportion = float(1 - kaplan_meier(ep.time, ep.event).table["surv"].iloc[-1]) if len(ep.time) else float("nan")
     common = outcome_is_common(ep.time, ep.event) if len(ep.time) else False
-    transform = ""
+    transform = COMMON_TRANSFORM if common else RARE_TRANSFORM
 
-    def ev(hr, lcl, ucl):
-        nonlocal transform
+    def ev(hr, lcl, ucl) -> tuple[float | None, float | None]:
+        """E-values of an HR and its CI (none for an HR or limit that is not a finite positive number)."""
         if not all(np.isfinite([hr, lcl, ucl])) or hr <= 0 or lcl <= 0:
             return None, None
         e = evalue_hr(hr, lcl, ucl, common)
-        transform = e.transform
         return float(e.point), float(e.ci)
 
     methods: dict[str, SensitivityEstimate] = {}
