@@ -109,14 +109,14 @@ def csv_columns(df: pd.DataFrame, date_format: str | None = None):
 
 
 def write_csv(df: pd.DataFrame, path: str | Path, date_format: str | None = None) -> Path:
-    """Write ``df`` as ``df.to_csv(path, index=False, date_format=date_format)`` would, from Arrow text
-    columns where the table allows (see the module docstring)."""
+    """Write ``df`` as ``df.to_csv(path, index=False, date_format=date_format, lineterminator="\\n")``
+    would, from Arrow text columns where the table allows (see the module docstring)."""
     import pyarrow.csv as pacsv
 
     path = Path(path)
     table = csv_columns(df, date_format)
     if table is None:
-        df.to_csv(path, index=False, date_format=date_format)
+        df.to_csv(path, index=False, date_format=date_format, lineterminator="\n")
         return path
     with open(path, "wb") as fh:
         fh.write((",".join(table.column_names) + "\n").encode("utf-8"))

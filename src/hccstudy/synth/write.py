@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..schema.csvout import float_text as _float_text
+from ..schema.csvout import write_csv
 from .generate import SyntheticCohort
 
 #: Excel holds at most 1,048,576 rows a sheet; bigger centres are written as CSV instead (with a note).
@@ -27,13 +27,10 @@ def _as_text_dates(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _csv(df: pd.DataFrame, path: Path) -> None:
-    """Write one table as CSV (pandas' writer, floats pre-formatted by :func:`_float_text` into Arrow
-    text columns: the same bytes as ``to_csv`` on the float columns, several times faster at 10^6 rows;
-    not object columns, which ``to_csv`` with a date format visits value by value)."""
-    floats = {c: _float_text(df[c].to_numpy()) for c in df.columns if df[c].dtype == np.float64}
-    if floats:
-        df = df.assign(**{c: pd.Series(pd.arrays.ArrowStringArray(t), index=df.index) for c, t in floats.items()})
-    df.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d", encoding="utf-8")
+    """Write one table as CSV: pandas' ``to_csv`` bytes (dates as YYYY-MM-DD, floats as pandas writes
+    them), laid out from Arrow text columns (:func:`hccstudy.schema.csvout.write_csv`; pandas itself
+    for a table with text it would quote)."""
+    write_csv(df, path, date_format="%Y-%m-%d")
 
 
 _NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
