@@ -114,8 +114,8 @@ def pytest_collection_modifyitems(config, items):
     """Put every test that uses a costly session fixture (a whole run of a study) into that fixture's
     xdist group (``--dist loadgroup`` in pyproject.toml), so that it is built by one worker, once, while
     the other workers take the rest of the suite, and queue the groups first (xdist hands out work in
-    collection order), so that the two built-in runs start at once on two workers and the short tests
-    fill in around them.  Without xdist the marks are inert (only the order changes).  ``tryfirst``:
+    collection order), so that the two built-in runs start at once on two workers, then the tests
+    marked ``costly``, and the short tests fill in around them (no long test left for the end).  Without xdist the marks are inert (only the order changes).  ``tryfirst``:
     xdist reads the marks in its own hook (it appends ``@group`` to the node ids), which must run after
     this."""
     order = {g: i for i, g in enumerate(dict.fromkeys(GROUPS.values()))}
@@ -129,4 +129,6 @@ def pytest_collection_modifyitems(config, items):
             group = groups.pop()
             item.add_marker(pytest.mark.xdist_group(group))
             rank[item.nodeid] = order[group]
-    items.sort(key=lambda item: rank.get(item.nodeid, len(order)))  # stable: collection order otherwise
+    # then the costly ungrouped tests, so that none of them is left for the end of the run
+    costly = len(order)
+    items.sort(key=lambda item: rank.get(item.nodeid, costly if item.get_closest_marker("costly") else costly + 1))
