@@ -67,6 +67,11 @@ def test_trimming_keeps_units_on_the_cut_offs_and_quantiles_are_type_7():
     m = trim_mask(ps, (0.1, 0.9))  # type-7 quantiles fall exactly on the 2nd and 10th values
     assert m.tolist() == [True] + [False] * 9 + [True]
     assert not trim_mask(ps, (0.0, 1.0)).any()
+    # the case above is the same mask for most quantile types; this one is not: type 7 puts the cut-offs
+    # at 0.1 + 0.2 x 0.2 = 0.14 and 0.5 + 0.2 x 0.2 = 0.54 (h = (n - 1) p = 0.2 and 2.2), so 0.1 is trimmed;
+    # hazen, weibull, types 8/9, inverted_cdf, lower, nearest keep 0.1, higher keeps 0.7, interpolated_inverted_cdf
+    # trims 0.5 (midpoint interpolates inside the same gap as type 7: always the same mask)
+    assert trim_mask([0.1, 0.3, 0.5, 0.7, 0.9], (0.05, 0.55)).tolist() == [True, False, False, True, True]
 
 
 @pytest.mark.parametrize(("call", "msg"), [
