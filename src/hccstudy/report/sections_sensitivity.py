@@ -36,9 +36,19 @@ def _relabel(ctx: _Ctx, text: str) -> str:
     return text
 
 
+#: the report's order of the methods: the primary analysis, the other matched analyses, weighting,
+#: regression, then the immortal-time analyses (landmarks in time order)
+DISPLAY_ORDER = ("psm_robust", "psm_stratified", "psm_centre_ps", "bootstrap_psm", "mi_psm", "iptw_ate", "iptw_att",
+                 "iptw_atc", "overlap", "doubly_robust", "unadjusted", "multivariable", "centre_stratified", "landmark",
+                 "time_dependent")
+
+
 def _order(s: EndpointSensitivity) -> list[str]:
-    names = list(s.methods)
-    return ([PRIMARY] if PRIMARY in names else []) + [m for m in names if m != PRIMARY]
+    def key(m: str) -> tuple[int, float]:
+        if m.startswith("landmark_"):
+            return DISPLAY_ORDER.index("landmark"), float(m[len("landmark_"):])
+        return (DISPLAY_ORDER.index(m) if m in DISPLAY_ORDER else len(DISPLAY_ORDER)), 0.0
+    return sorted(s.methods, key=key)
 
 
 def _evalue_text(e, e_ci) -> str:
