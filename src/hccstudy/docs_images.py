@@ -3,7 +3,8 @@
     python -m hccstudy.docs_images [FOLDER]      (default: docs/images)
 
 Runs the built-in synthetic study (seed 6, as ``hccstudy run``) in a temporary folder and writes
-``km_composite.png``, ``forest_subgroups_os_matched.png`` and ``patient_flow.png`` at 150 dpi (small
+``km_composite.png``, ``forest_subgroups_os_matched.png``, ``patient_flow.png`` and
+``sensitivity_forest_os.png`` (docs/sensitivity.md) at 150 dpi (small
 enough to commit; the report itself writes 300 dpi PNG, SVG, PDF and 600 dpi TIFF).  The output is
 byte-stable: rerunning on the same version gives the same files.
 """
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-DOCS_FIGURES = ("km_composite", "forest_subgroups_os_matched", "patient_flow")
+DOCS_FIGURES = ("km_composite", "forest_subgroups_os_matched", "patient_flow", "sensitivity_forest_os")
 DPI = 150
 
 

@@ -15,16 +15,20 @@ _LAZY = {
     "ResponseSummary": ".records", "SurvivalComparison": ".records",
     "AnalysisError": ".run", "Results": ".run", "analyze": ".run",
     "write_results": ".write",
+    "SensitivitySpec": ".config", "EndpointSensitivity": ".sensitivity", "SensitivityEstimate": ".sensitivity",
+    "sensitivity_table": ".sensitivity",
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports these names stand for
-    from .config import AnalysisConfig, load_analysis_config
+    from .config import AnalysisConfig, SensitivitySpec, load_analysis_config
     from .records import AdverseEventSummary, EndpointResult, HazardRatio, ResponseSummary, SurvivalComparison
     from .run import AnalysisError, Results, analyze
+    from .sensitivity import EndpointSensitivity, SensitivityEstimate, sensitivity_table
     from .write import write_results
 
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
-__all__ = ["AdverseEventSummary", "AnalysisConfig", "AnalysisError", "EndpointResult", "HazardRatio", "ResponseSummary",
-           "Results", "SurvivalComparison", "analyze", "load_analysis_config", "write_results"]
+__all__ = ["AdverseEventSummary", "AnalysisConfig", "AnalysisError", "EndpointResult", "EndpointSensitivity", "HazardRatio",
+           "ResponseSummary", "Results", "SensitivityEstimate", "SensitivitySpec", "SurvivalComparison", "analyze",
+           "load_analysis_config", "sensitivity_table", "write_results"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -175,6 +176,133 @@ class ReportSpec(_Strict):
         return self
 
 
+#: the sensitivity methods (results.json ``endpoints.<name>.sensitivity.<method>``); ``landmark`` stands for
+#: every ``landmark_<months>`` of ``sensitivity.landmarks``
+SENSITIVITY_METHODS = ("unadjusted", "multivariable", "psm_robust", "psm_stratified", "psm_centre_ps", "iptw_ate",
+                       "iptw_att", "iptw_atc", "overlap", "doubly_robust", "landmark", "time_dependent",
+                       "centre_stratified", "mi_psm", "bootstrap_psm")
+#: the blocks beside the methods (``endpoints.<name>.<block>``)
+SENSITIVITY_BLOCKS = ("rmst", "centres", "design_grid")
+#: IPTW estimand -> its method name
+ESTIMAND_METHOD = {"ATE": "iptw_ate", "ATT": "iptw_att", "ATC": "iptw_atc", "ATO": "overlap"}
+
+Seed = Annotated[int, Interval(ge=0, le=2**32 - 1), NUMBER]
+Percentile = Annotated[float, Interval(gt=0, lt=1), NUMBER]
+
+
+class WeightingSpec(_Strict):
+    """IPTW from the plan's propensity score (``sensitivity.weighting``)."""
+
+    estimands: list[Literal["ATE", "ATT", "ATC", "ATO"]] = Field(
+        ["ATE", "ATT", "ATO"], description="ATE -> iptw_ate, ATT -> iptw_att, ATC -> iptw_atc, ATO (overlap) -> overlap")
+    stabilize: bool = Field(True, description="multiply the weights by the marginal arm proportion (WeightIt)")
+    trim: tuple[Percentile, Percentile] | None = Field(
+        None, description="[lo, hi] percentiles of the propensity score: units outside get weight 0 (excluded)")
+
+    @field_validator("estimands")
+    @classmethod
+    def _once(cls, v):
+        if len(set(v)) != len(v):
+            raise ValueError("an estimand is listed twice")
+        return v
+
+    @field_validator("trim")
+    @classmethod
+    def _ordered(cls, v):
+        if v is not None and not v[0] < v[1]:
+            raise ValueError(f"the lower percentile ({v[0]:g}) must be below the upper ({v[1]:g})")
+        return v
+
+
+class ImputationSpec(_Strict):
+    m: Annotated[int, Interval(ge=2, le=500), NUMBER] = Field(20, description="number of imputed data sets")
+    seed: Seed = 1
+    iterations: Annotated[int, Interval(ge=1, le=200), NUMBER] = Field(10, description="chained-equation iterations")
+
+
+class BootstrapSpec(_Strict):
+    replicates: Annotated[int, Interval(ge=10, le=100_000), NUMBER] = 1000
+    seed: Seed = 1
+
+
+class DesignGridSpec(_Strict):
+    calipers: list[Annotated[float, Interval(gt=0, le=10), NUMBER] | None] = Field(
+        [0.01, 0.02, 0.05, 0.1, 0.2, None], description="in SD of the distance; null = no caliper")
+    ratios: list[Annotated[int, Interval(ge=1, le=10), NUMBER]] = [1, 2]
+    replace: list[bool] = [False, True]
+
+    @model_validator(mode="after")
+    def _nonempty_once(self):
+        for key in ("calipers", "ratios", "replace"):
+            v = getattr(self, key)
+            if not v:
+                raise ValueError(f"{key}: list at least one value")
+            if len(set(v)) != len(v):
+                raise ValueError(f"{key}: a value is listed twice")
+        return self
+
+
+#: a landmark given as a percentile of the treated arm's exposure start: "p95"
+LANDMARK_PERCENTILE = r"^p([1-9][0-9]?(\.[0-9]+)?)$"
+
+
+class SensitivitySpec(_Strict):
+    """The sensitivity analyses (plan key ``sensitivity``; absent or null: none).  Methods whose input is
+    absent (no ``centre`` or ``exposure_start`` column named, no events, an empty arm) are skipped with
+    the reason in ``Results.skipped``; docs/sensitivity.md describes each method."""
+
+    endpoints: list[str] | None = Field(None, description="endpoints analysed; null = every endpoint")
+    methods: list[str] | None = Field(
+        None, description="null = every method whose inputs exist; else a subset of the method and block names")
+    weighting: WeightingSpec = WeightingSpec()
+    exposure_start: str | None = Field(
+        None, description="column: time from the endpoint origin to the start of the exposure that defines the arm")
+    landmarks: list[float | str] = Field(
+        [3, "p95"], description='endpoint time units, or "p95": the 95th percentile of the treated arm\'s exposure start')
+    centre: str | None = Field(None, description="column naming the centre")
+    imputation: ImputationSpec = ImputationSpec()
+    bootstrap: BootstrapSpec = BootstrapSpec()
+    design_grid: DesignGridSpec = DesignGridSpec()
+    rmst_tau: Annotated[float, Interval(gt=0, le=1e6), NUMBER] | None = Field(
+        None, description="RMST horizon (endpoint time units); null = the smaller of the arms' last follow-up times")
+    scheduler: str | None = Field(None, description="address of a running Dask scheduler (tcp://host:8786)")
+    workers: Annotated[int, Interval(ge=1, le=1024), NUMBER] | None = Field(None, description="local Dask workers; null = cores")
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, v):
+        if v is None:
+            return v
+        known = (*SENSITIVITY_METHODS, *SENSITIVITY_BLOCKS)
+        unknown = [m for m in v if m not in known]
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(known)}")
+        if len(set(v)) != len(v):
+            raise ValueError("a method is listed twice")
+        return v
+
+    @field_validator("landmarks", mode="before")
+    @classmethod
+    def _landmarks(cls, v):
+        if not isinstance(v, list):
+            return v
+        for x in v:
+            if isinstance(x, str):
+                if not re.fullmatch(LANDMARK_PERCENTILE, x):
+                    raise ValueError(f"{x!r}: give a time (a number > 0) or a percentile of the exposure start "
+                                     '("p95": between p1 and p99)')
+            elif isinstance(x, bool) or not isinstance(x, (int, float)) or not (0 < x <= 1e4):
+                raise ValueError(f"{x!r}: a landmark is a time > 0 and <= 10000 (endpoint units) or \"p95\"")
+        if len({x if isinstance(x, str) else float(x) for x in v}) != len(v):
+            raise ValueError("a landmark is listed twice")
+        return v
+
+    def wants(self, method: str) -> bool:
+        """Whether ``method`` (a method or block name; ``landmark_<t>`` counts as ``landmark``) is asked for."""
+        base = "landmark" if method.startswith("landmark_") else method
+        return self.methods is None or base in self.methods
+
+
 class AnalysisPlan(_Strict):
     """What to analyse and how: the analysis config without ``data`` (study.yaml's ``analysis:`` key;
     the built-in study's plan is :func:`builtin_plan`).  :meth:`with_data` makes it an
@@ -196,6 +324,22 @@ class AnalysisPlan(_Strict):
     report: ReportSpec = ReportSpec()
     labels: dict[str, VariableLabelSpec] = Field({}, description="the variable dictionary (analysis/labels.py)")
     name: str = Field("Analysis", max_length=300)
+    sensitivity: SensitivitySpec | None = Field(None, description="sensitivity analyses (docs/sensitivity.md); null = none")
+
+    @model_validator(mode="after")
+    def _sensitivity_endpoints(self):
+        """``sensitivity.endpoints`` names endpoints of the plan; its columns are not the id or the arm."""
+        s = self.sensitivity
+        if s is None:
+            return self
+        names = [e.name for e in self.endpoints]
+        unknown = [e for e in (s.endpoints or []) if e not in names]
+        if unknown:
+            raise ValueError(f"sensitivity.endpoints: unknown endpoint(s) {unknown} (the plan has {names})")
+        for key, col in (("sensitivity.exposure_start", s.exposure_start), ("sensitivity.centre", s.centre)):
+            if col is not None and col in (self.id, self.arm.column):
+                raise ValueError(f"{key}: {col!r} is the {'id' if col == self.id else 'arm'} column")
+        return self
 
     @model_validator(mode="after")
     def _roles(self):

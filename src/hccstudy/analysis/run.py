@@ -38,6 +38,7 @@ from .columns import ARM, DISTANCE, PAIR, PREFIX, STATUS, TREATED, WEIGHT
 from .config import AnalysisConfig, load_analysis_config
 from .jsontext import Placeholders, column_values, frame_text, list_text, rows_text
 from .records import AdverseEventSummary, EndpointResult, ResponseSummary, frame_records, native
+from .sensitivity import EndpointSensitivity, check_columns, sensitivity_analyses
 from .survival import endpoint_results, outcome_tables
 
 
@@ -65,6 +66,7 @@ class Results:
     response: dict[str, ResponseSummary] | None = None          # by sample
     adverse_events: dict[str, AdverseEventSummary] | None = None  # by sample
     skipped: list[dict] = field(default_factory=list)   # {"part", "reason"}: what was not estimated
+    sensitivity: dict[str, EndpointSensitivity] = field(default_factory=dict)  # by endpoint (plan key sensitivity)
 
     @property
     def matched(self) -> pd.DataFrame:
@@ -135,6 +137,8 @@ class Results:
             out["balance"] = frame_records(self.balance)
         if self.endpoints:
             out["endpoints"] = {k: v.to_dict() for k, v in self.endpoints.items()}
+            for k, sens in self.sensitivity.items():  # endpoints.<name>.sensitivity.<method>, then its blocks
+                out["endpoints"][k].update(sens.to_dict())
         if self.response is not None:
             out["response"] = {k: v.to_dict() for k, v in self.response.items()}
         if self.adverse_events is not None:
@@ -326,6 +330,7 @@ def prepare(cfg: AnalysisConfig, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
         if unknown:
             raise ConfigError(f"{key}: unknown column(s) {unknown}")
     _check_endpoints(cfg, df)
+    check_columns(cfg, df)
     used = list(dict.fromkeys([cfg.arm.column, *cfg.covariates, *(cfg.matching.on if cfg.matching else []),
                                *ep_cols, *cox_vars, *sub_vars]))
     miss = df[used].isna()
@@ -371,11 +376,16 @@ def _propensity(data: pd.DataFrame, cfg: AnalysisConfig, treated: np.ndarray) ->
     return fit, [f"propensity score: {w.message}" for w in caught]
 
 
-def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | None = None) -> Results:
+def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | None = None, *,
+            supplement: pd.DataFrame | None = None) -> Results:
     """Run the generic analysis (see module docstring).  ``data``: the table itself (then the config's
-    ``data`` path is only a label), e.g. the derived analysis table of a study; it is never modified."""
+    ``data`` path is only a label), e.g. the derived analysis table of a study; it is never modified.
+    ``supplement``: rows left out of ``data`` upstream because a baseline value is missing (a study's
+    ``complete_data`` criterion), with the same columns: only the multiple-imputation sensitivity
+    analysis (``mi_psm``) reads them, as it reads the rows ``analyze`` itself excludes for missing values."""
     cfg = config if isinstance(config, AnalysisConfig) else load_analysis_config(config)
     df = load_table(cfg.data_path) if data is None else data
+    original = df if supplement is None or not len(supplement) else pd.concat([df, supplement], ignore_index=True)
     data, excluded, labels = prepare(cfg, df)
     order = [labels["control"], labels["treated"]]
     t1_before = table1(data, ARM, cfg.covariates, groups=order, categorical=cfg.categorical,
@@ -385,8 +395,9 @@ def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | Non
         samples = {"full": data}
         eps = endpoint_results(cfg, samples, labels, skipped)
         resp, ae = outcome_tables(cfg, samples, labels)
+        sens = sensitivity_analyses(cfg, data, labels, None, skipped, original=original, excluded=excluded)
         return Results(cfg, data, excluded, t1_before, None, None, None, None, None, labels, [], eps, resp, ae,
-                       skipped)
+                       skipped, sens)
     m = cfg.matching
     treated = data[TREATED].to_numpy()
     fit, notes = _propensity(data, cfg, treated)
@@ -426,5 +437,6 @@ def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | Non
                                 "adverse events", "reason": why + "; balance after matching is weighted and reported"})
     eps = endpoint_results(cfg, samples, labels, skipped)
     resp, ae = outcome_tables(cfg, samples, labels)
+    sens = sensitivity_analyses(cfg, data, labels, fit, skipped, original=original, excluded=excluded)
     return Results(cfg, data, excluded, t1_before, t1_after, fit, match, bal, sizes, labels, notes, eps, resp, ae,
-                   skipped)
+                   skipped, sens)

@@ -13,7 +13,7 @@ from .run import Results
 
 def write_results(results: Results, out: str | Path) -> list[Path]:
     """results.json, and Table 1 (before/after), balance, pairs, unmatched and excluded rows, Cox,
-    subgroup, response and adverse-event tables as CSV.  Figures are the report's
+    subgroup, response, adverse-event and sensitivity tables as CSV.  Figures are the report's
     (:mod:`hccstudy.report`): the analysis layer draws nothing."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -44,6 +44,26 @@ def write_results(results: Results, out: str | Path) -> list[Path]:
                                 "match_status": d[STATUS].to_numpy()[unmatched]}), out / "unmatched.csv")
         paths += [out / n for n in ("balance.csv", "pairs.csv", "unmatched.csv")]
     paths += _outcome_outputs(results, out)
+    paths += _sensitivity_outputs(results, out)
+    return paths
+
+
+def _sensitivity_outputs(results: Results, out: Path) -> list[Path]:
+    """sensitivity.csv (the arm HR by endpoint and method, with E-values), and per endpoint the centres'
+    HRs and the design grid when they were estimated."""
+    if not results.sensitivity:
+        return []
+    from .sensitivity import sensitivity_table
+
+    paths = [out / "sensitivity.csv"]
+    sensitivity_table(results.sensitivity).to_csv(paths[0], index=False)
+    for name, s in results.sensitivity.items():
+        for key, table in (("sensitivity_centres", None if s.centres is None else s.centres.table),
+                           ("sensitivity_design_grid", s.design_grid)):
+            if table is not None and len(table):
+                path = out / f"{key}_{name}.csv"
+                table.to_csv(path, index=False)
+                paths.append(path)
     return paths
 
 

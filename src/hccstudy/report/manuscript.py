@@ -24,6 +24,7 @@ from ..analysis.columns import ARM
 from ..analysis.labels import Dictionary
 from ..analysis.run import Results
 from .format import p_value
+from .manuscript_sensitivity import sensitivity_methods, sensitivity_results
 
 if TYPE_CHECKING:
     from .sections import Arms
@@ -148,6 +149,7 @@ def methods_paragraph(results: Results, d: Dictionary, arms: Arms, software: dic
                  "exact test.")
     if results.adverse_events:
         s.append("Adverse events were graded by CTCAE version 5.0 and counted by each patient's worst grade.")
+    s += sensitivity_methods(results, d, arms)
     s.append("All tests were two-sided and P < 0.05 was considered significant.")
     if software:
         py = software.get("python")
@@ -271,7 +273,7 @@ def results_paragraph(results: Results, d: Dictionary, arms: Arms, flow: pd.Data
     """Cohort and matching counts, survival by endpoint and sample, multivariable factors, response
     rates and grade 3–4 adverse events: every number drawn from ``results`` (and the patient flow)."""
     return " ".join([*_cohort(results, arms, flow), *_survival(results, d, arms), *_response(results, d, arms),
-                     *_adverse_events(results, d, arms)])
+                     *_adverse_events(results, d, arms), *sensitivity_results(results, d, arms)])
 
 
 def manuscript_text(results: Results, d: Dictionary, arms: Arms, *, flow: pd.DataFrame | None = None,
