@@ -1,0 +1,374 @@
+"""The matched analysis re-done many times: bootstrap with re-matching, the design grid, and multiple
+imputation with matching within each imputed set.
+
+All three run the same *chain* (:class:`MatchedChain`): logistic propensity score on the plan's
+``matching.on`` (R's ``glm``, :mod:`hccstudy.stats.propensity`) -> nearest-neighbour matching with the
+plan's spec (MatchIt, :func:`hccstudy.stats.matching.match_rows`) -> Cox of the arm on the matched
+sample (the plan's arm contrast, ``cox.arm_reference``; :func:`hccstudy.stats.cox.coxph`).  The chain
+works on arrays made once from the analysed table (the propensity design matrix, the arm, the endpoint
+times and events), so a replicate is a few numpy calls and no pandas: ~5 ms on the built-in study.
+The propensity score and the matching do not depend on the endpoint: one replicate gives the log HR of
+every endpoint.
+
+* :func:`bootstrap_psm`: each replicate resamples patients with replacement within arm (stratified
+  bootstrap), re-fits the propensity score, re-matches and re-fits the matched Cox; its seed is the
+  replicate's child of ``numpy.random.SeedSequence(bootstrap.seed)`` (so the replicates do not depend on
+  how they are spread over workers).  Percentile and BCa intervals of the log HR
+  (:func:`hccstudy.stats.bootstrap_ci.bootstrap_intervals`); BCa's acceleration from the jackknife of
+  the whole chain (each patient left out in turn: n more chains), as Efron & Tibshirani (1993, ch. 14).
+  A replicate that cannot be estimated (no pair within the caliper, no event in the matched sample, a
+  propensity score or a Cox model that cannot be fitted or diverges) is counted in ``failed`` with its
+  reason and left out of the intervals.  Reference: Austin & Small (2014), *Stat Med* 33:4306 (the
+  bootstrap of matched estimates with re-matching).
+* :func:`design_grid`: the matched HR for every caliper x ratio x replacement of the plan's
+  ``sensitivity.design_grid`` (other matching options as the plan's).  1:1 without replacement (every
+  weight 1): Cox with the robust SE clustered on the pair, as the main matched analysis.  With
+  replacement or unequal 1:k sets: Cox weighted by MatchIt's matching weights with the robust
+  (sandwich) SE, clustered on the matched set without replacement (Austin & Cafri 2020, MatchIt's
+  vignette "Estimating effects").
+* :func:`mi_psm`: multiple imputation of the baseline covariates, the whole chain within each imputed
+  set, pooled by Rubin's rules (the "within" approach, Leyrat et al. 2019, *Stat Methods Med Res*
+  28:3).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..stats.cox import CoxFit, coxph
+from ..stats.cox_arm import arm_coefficient
+from ..stats.matching import match_rows
+from ..stats.propensity import design_matrix, logistic_irls
+from .columns import TREATED
+from .config import AnalysisConfig, EndpointSpec
+from .replicates import ReplicatePool, replicate_pool
+
+#: ``coxph`` takes case weights (the weighted Cox of issue 14): needed for unequal matching weights
+_WEIGHTED_COX = "weights" in inspect.signature(coxph).parameters
+
+
+def _endpoints(cfg: AnalysisConfig, endpoint) -> list[EndpointSpec]:
+    """The endpoint(s) asked for: an EndpointSpec, its name, a list of either, or None (all)."""
+    if endpoint is None:
+        return list(cfg.endpoints)
+    items = endpoint if isinstance(endpoint, (list, tuple)) else [endpoint]
+    out = []
+    for e in items:
+        if isinstance(e, EndpointSpec):
+            out.append(e)
+            continue
+        found = [ep for ep in cfg.endpoints if ep.name == e]
+        if not found:
+            raise ValueError(f"endpoint {e!r} is not in the plan (endpoints: {[ep.name for ep in cfg.endpoints]})")
+        out.append(found[0])
+    return out
+
+
+def _frame(prepared) -> pd.DataFrame:
+    """The analysed rows: ``prepare()``'s data, or its whole (data, excluded, labels) tuple."""
+    return prepared[0] if isinstance(prepared, tuple) else prepared
+
+
+@dataclass(frozen=True)
+class ChainFit:
+    """One run of the chain: per endpoint the matched Cox log HR (NaN when not estimable), its SE and
+    the number of matched treated units.  ``reason``: per endpoint why it failed ('' when it did not)."""
+
+    log_hr: np.ndarray
+    n_pairs: int
+    reason: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MatchedChain:
+    """PS -> matching -> matched Cox on arrays (module docstring).  Built by :meth:`from_data`;
+    picklable (numpy arrays and plain values), so it travels to Dask workers once."""
+
+    X: np.ndarray             # propensity design matrix, n x p (intercept first), R's model.matrix
+    names: tuple[str, ...]
+    treated: np.ndarray       # bool: MatchIt's treated (arm.treated)
+    arm: np.ndarray           # float 0/1: the Cox arm term (1 = the arm compared with cox.arm_reference)
+    times: np.ndarray         # n x E
+    events: np.ndarray        # n x E bool
+    endpoints: tuple[str, ...]
+    link: str
+    matching: dict = field(default_factory=dict)   # match_rows keywords
+    ties: str = "efron"
+
+    @classmethod
+    def from_data(cls, data: pd.DataFrame, cfg: AnalysisConfig, endpoints: list[EndpointSpec]) -> MatchedChain:
+        m = cfg.matching
+        if m is None:
+            raise ValueError("the plan has no matching: nothing to re-match")
+        X, names, _ = design_matrix(data, m.on, [c for c in cfg.categorical if c in m.on])
+        treated = data[TREATED].to_numpy(dtype=bool)
+        arm = (treated if cfg.cox.arm_reference == "control" else ~treated).astype(float)
+        times = np.column_stack([pd.to_numeric(data[ep.time]).to_numpy(dtype=float) for ep in endpoints]) \
+            if endpoints else np.zeros((len(data), 0))
+        events = np.column_stack([(data[ep.event] == ep.event_value).to_numpy(dtype=bool) for ep in endpoints]) \
+            if endpoints else np.zeros((len(data), 0), dtype=bool)
+        spec = {"caliper": m.caliper, "std_caliper": m.std_caliper, "ratio": m.ratio, "order": m.order,
+                "discard": m.discard, "ties": m.ties, "seed": m.seed, "replace": m.replace}
+        return cls(np.ascontiguousarray(X), tuple(names), treated, arm, times, events,
+                   tuple(ep.name for ep in endpoints), m.link, spec, cfg.cox.ties)
+
+    @property
+    def n(self) -> int:
+        return len(self.treated)
+
+    def match(self, rows: np.ndarray, **overrides):
+        """PS fit and matching on ``rows`` (positions, repeats allowed).  Returns (Matches, weights) or
+        a failure reason (str)."""
+        y = self.treated[rows]
+        if y.all() or not y.any():
+            return "one arm empty in the resample"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # glm.fit's warnings (fitted 0/1, aliased terms): the fit stands
+            try:
+                fit = logistic_irls(self.X[rows], y.astype(float), list(self.names))
+            except (ValueError, np.linalg.LinAlgError):
+                return "propensity score not estimable"
+        distance = fit.fitted if self.link == "logit" else fit.linear_predictor
+        if not np.isfinite(distance).all():
+            return "propensity score not estimable"
+        try:
+            m = match_rows(distance, y, **{**self.matching, **overrides})
+        except ValueError:
+            return "matching failed"
+        if len(m.treated) == 0:
+            return "no pairs"
+        return m, m.weights(len(rows))
+
+    def cox(self, rows: np.ndarray, m, weights: np.ndarray, k: int, *, variance: bool = False,
+            replace: bool | None = None) -> CoxFit | str:
+        """The matched Cox of endpoint ``k`` on ``rows`` (a CoxFit or a failure reason).  ``variance``:
+        with the robust SE (clustered on the matched set; weighted when the weights are unequal)."""
+        sel = weights > 0
+        e = self.events[rows, k][sel]
+        if not e.any():
+            return "no events in the matched sample"
+        t = self.times[rows, k][sel]
+        x = self.arm[rows][sel][:, None]
+        w = weights[sel]
+        uniform = bool(np.all(w == 1.0))
+        replace = self.matching["replace"] if replace is None else replace
+        kw: dict = {}
+        if not uniform:
+            if not _WEIGHTED_COX:
+                return "unequal matching weights need the weighted Cox (not available)"
+            kw["weights"] = w
+            if variance:
+                kw["robust"] = True
+        if variance and not replace:
+            kw["cluster"] = _set_ids(len(rows), m.treated, m.control)[sel]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fit = coxph(t, e, x, ["arm"], ties=self.ties, **kw)
+            except (ValueError, np.linalg.LinAlgError):
+                return "Cox model not estimable"
+        if not fit.converged or (fit.infinite and fit.infinite[0]) or not np.isfinite(fit.coefficients[0]):
+            return "Cox model did not converge (infinite HR)"
+        return fit
+
+    def log_hr(self, rows: np.ndarray) -> ChainFit:
+        """The chain's log HR per endpoint on ``rows``: the matched Cox coefficient by
+        :func:`~hccstudy.stats.cox_arm.arm_coefficient` (coxph's to rounding, ~5x faster; no variance)."""
+        E = len(self.endpoints)
+        got = self.match(rows)
+        if isinstance(got, str):
+            return ChainFit(np.full(E, np.nan), 0, (got,) * E)
+        m, w = got
+        sel = w > 0
+        x = self.arm[rows][sel]
+        ws = w[sel]
+        weights = None if np.all(ws == 1.0) else ws
+        out = np.full(E, np.nan)
+        why = []
+        for k in range(E):
+            e = self.events[rows, k][sel]
+            if not e.any():
+                why.append("no events in the matched sample")
+                continue
+            fit = arm_coefficient(self.times[rows, k][sel], e, x, weights, ties=self.ties)
+            if not (fit.converged and np.isfinite(fit.coef)) or fit.infinite:
+                why.append("Cox model did not converge (infinite HR)")
+                continue
+            out[k] = fit.coef
+            why.append("")
+        return ChainFit(out, int(len(np.unique(m.treated))), tuple(why))
+
+
+def _set_ids(n: int, treated_rows: np.ndarray, control_rows: np.ndarray) -> np.ndarray:
+    """Per row the matched set (numbered by its treated unit), -1 when unmatched; without replacement
+    (each control in one set)."""
+    ids = np.full(n, -1, dtype=np.int64)
+    ut, inv = np.unique(treated_rows, return_inverse=True)
+    ids[ut] = np.arange(len(ut))
+    ids[control_rows] = inv
+    return ids
+
+
+class _BootstrapReplicate:
+    """One bootstrap replicate from its seed: resample within arm, then the chain (module docstring)."""
+
+    def __init__(self, chain: MatchedChain):
+        self.chain = chain
+        self.t_rows = np.flatnonzero(chain.treated)
+        self.c_rows = np.flatnonzero(~chain.treated)
+
+    def __call__(self, seed: np.random.SeedSequence) -> ChainFit:
+        rng = np.random.default_rng(seed)
+        rows = np.concatenate([self.t_rows[rng.integers(0, len(self.t_rows), len(self.t_rows))],
+                               self.c_rows[rng.integers(0, len(self.c_rows), len(self.c_rows))]])
+        rows.sort()  # the original row order (matching ties and pair numbers follow row order)
+        return self.chain.log_hr(rows)
+
+
+class _Jackknife:
+    """The chain without patient ``i``."""
+
+    def __init__(self, chain: MatchedChain):
+        self.chain = chain
+        self.all = np.arange(chain.n)
+
+    def __call__(self, i: int) -> ChainFit:
+        return self.chain.log_hr(np.delete(self.all, i))
+
+
+@dataclass(frozen=True)
+class BootstrapPsm:
+    """The bootstrap of the matched HR for one endpoint (module docstring).
+
+    ``hr``: the matched HR of the data themselves; ``replicates``: the log HR of each replicate (NaN
+    where it failed), in replicate order; ``n_pairs``: matched treated units per replicate (0 where no
+    pair); ``percentile`` / ``bca``: (lower, upper) confidence limits on the HR scale; ``failed``: the
+    replicates left out, ``failures`` their reasons with counts; ``acceleration``: how BCa's
+    acceleration was estimated."""
+
+    endpoint: str
+    hr: float
+    log_hr: float
+    replicates: np.ndarray
+    n_pairs: np.ndarray
+    percentile: tuple[float, float]
+    bca: tuple[float, float]
+    failed: int
+    failures: dict[str, int]
+    seed: int
+    conf_level: float = 0.95
+    n: int = 0          # matched patients in the data themselves
+    events: int = 0     # their events
+    acceleration: str = "jackknife of the whole chain (each patient left out)"
+
+    @property
+    def n_replicates(self) -> int:
+        return len(self.replicates)
+
+    def pairs_distribution(self) -> dict:
+        """Matched treated units over the replicates: min, quartiles, max, mean."""
+        p = self.n_pairs[self.n_pairs > 0]
+        if len(p) == 0:
+            return {"min": None, "q1": None, "median": None, "q3": None, "max": None, "mean": None}
+        q = np.quantile(p, [0.25, 0.5, 0.75])
+        return {"min": int(p.min()), "q1": float(q[0]), "median": float(q[1]), "q3": float(q[2]),
+                "max": int(p.max()), "mean": float(p.mean())}
+
+    def method(self) -> dict:
+        """The ``bootstrap_psm`` row of the sensitivity summary: the matched HR with the BCa interval."""
+        ok = self.n_replicates - self.failed
+        note = (f"{ok} of {self.n_replicates} bootstrap replicates (seed {self.seed}; re-matched each time), "
+                f"BCa interval")
+        if self.failed:
+            note += "; failed: " + ", ".join(f"{k} {v}" for k, v in sorted(self.failures.items()))
+        return {"hr": self.hr, "lcl": self.bca[0], "ucl": self.bca[1], "p": None, "n": self.n,
+                "events": self.events, "note": note}
+
+    def to_dict(self) -> dict:
+        """The endpoint's ``bootstrap`` block of results.json."""
+        return {"replicates": self.n_replicates, "seed": self.seed, "failed": self.failed,
+                "failures": dict(sorted(self.failures.items())), "conf_level": self.conf_level,
+                "hr": self.hr, "percentile": list(self.percentile), "bca": list(self.bca),
+                "acceleration": self.acceleration, "pairs": self.pairs_distribution()}
+
+
+def _spec(spec, key: str):
+    return getattr(spec, key) if spec is not None else None
+
+
+def bootstrap_psm(prepared, cfg: AnalysisConfig, endpoint, spec, *, scheduler: str | None = None,
+                  workers: int | None = None, pool: ReplicatePool | None = None, progress=None
+                  ) -> BootstrapPsm | dict[str, BootstrapPsm]:
+    """The bootstrap of the matched HR (module docstring).  ``prepared``: ``analysis.run.prepare()``'s
+    analysed rows (or its whole tuple); ``endpoint``: an endpoint (spec or name) -> a
+    :class:`BootstrapPsm`, or a list of them / None (every endpoint) -> ``{name: BootstrapPsm}`` from
+    the same replicates (the resampling and matching are shared by the endpoints).  ``spec``: the plan's
+    ``sensitivity`` (``bootstrap.replicates``, ``bootstrap.seed``; ``scheduler`` / ``workers`` unless
+    given here).  ``pool``: an open :func:`~hccstudy.analysis.replicates.replicate_pool` to reuse."""
+    from ..stats.bootstrap_ci import bootstrap_intervals
+
+    single = endpoint is not None and not isinstance(endpoint, (list, tuple))
+    eps = _endpoints(cfg, endpoint)
+    data = _frame(prepared)
+    chain = MatchedChain.from_data(data, cfg, eps)
+    n_rep, seed = int(spec.bootstrap.replicates), int(spec.bootstrap.seed)
+    seeds = np.random.SeedSequence(seed).spawn(n_rep)
+    full = chain.log_hr(np.arange(chain.n))
+    sizes = _matched_sizes(chain)
+    with _pool(pool, scheduler or _spec(spec, "scheduler"), workers or _spec(spec, "workers")) as p:
+        reps = p.map(_BootstrapReplicate(chain), seeds, label="Bootstrap (re-matching)", progress=progress)
+        jack = p.map(_Jackknife(chain), range(chain.n), label="Jackknife (BCa acceleration)", progress=progress)
+    out = {}
+    for k, ep in enumerate(eps):
+        est = np.array([r.log_hr[k] for r in reps])
+        pairs = np.array([r.n_pairs for r in reps], dtype=np.int64)
+        why = Counter(r.reason[k] for r in reps if r.reason[k])
+        jk = np.array([r.log_hr[k] for r in jack])
+        ok = np.isfinite(est)
+        theta = float(full.log_hr[k])
+        if not np.isfinite(theta) or ok.sum() < 2:
+            lim = (math.nan, math.nan)
+            pct = bca = lim
+        else:
+            ci = bootstrap_intervals(theta, est[ok], jk[np.isfinite(jk)])
+            pct = tuple(float(np.exp(v)) for v in ci.percentile)
+            bca = tuple(float(np.exp(v)) for v in ci.bca)
+        n_m, ev = sizes[k]
+        out[ep.name] = BootstrapPsm(ep.name, float(np.exp(theta)), theta, est, pairs, pct, bca,
+                                    int((~ok).sum()), dict(why), seed, n=n_m, events=ev)
+    return out[eps[0].name] if single else out
+
+
+def _matched_sizes(chain: MatchedChain) -> list[tuple[int, int]]:
+    """Per endpoint (matched patients, events) in the data themselves."""
+    got = chain.match(np.arange(chain.n))
+    if isinstance(got, str):
+        return [(0, 0)] * len(chain.endpoints)
+    sel = got[1] > 0
+    return [(int(sel.sum()), int(chain.events[sel, k].sum())) for k in range(len(chain.endpoints))]
+
+
+class _pool:
+    """The caller's pool, or a new one closed at the end."""
+
+    def __init__(self, pool: ReplicatePool | None, scheduler, workers):
+        self.given, self.scheduler, self.workers = pool, scheduler, workers
+        self._cm = None
+
+    def __enter__(self) -> ReplicatePool:
+        if self.given is not None:
+            return self.given
+        self._cm = replicate_pool(self.scheduler, self.workers)
+        return self._cm.__enter__()
+
+    def __exit__(self, *exc):
+        if self._cm is not None:
+            return self._cm.__exit__(*exc)
+        return False
