@@ -70,6 +70,7 @@ def _rich_bar() -> Progress:
 
 
 _PROGRESS: ContextVar[Progress | None | str] = ContextVar("hccstudy_replicate_progress", default="auto")
+_POOL: ContextVar[ReplicatePool | None] = ContextVar("hccstudy_replicate_pool", default=None)
 
 
 @contextlib.contextmanager
@@ -229,13 +230,25 @@ class ReplicatePool:
 @contextlib.contextmanager
 def replicate_pool(scheduler: str | None = None, workers: int | None = None) -> Iterator[ReplicatePool]:
     """A :class:`ReplicatePool`, closed (the local cluster shut down) when the block ends, however it
-    ends.  Open one around several replicate runs (bootstrap, design grid, imputation) to start the
-    cluster once."""
+    ends.  Within the block it is the *current* pool (:func:`current_pool`): the replicate analyses
+    (bootstrap, imputation, design grid) run there instead of starting a cluster each, so that::
+
+        with replicate_pool(workers=4):
+            results = hccstudy.analyze("study.yaml")
+
+    starts one cluster for the whole analysis (the command line does this)."""
     pool = ReplicatePool(scheduler, workers)
+    token = _POOL.set(pool)
     try:
         yield pool
     finally:
+        _POOL.reset(token)
         pool.close()
+
+
+def current_pool() -> ReplicatePool | None:
+    """The innermost open :func:`replicate_pool` (None outside one)."""
+    return _POOL.get()
 
 
 def run_replicates(func: Callable, seeds: Sequence, *, scheduler: str | None = None, workers: int | None = None,
@@ -243,7 +256,9 @@ def run_replicates(func: Callable, seeds: Sequence, *, scheduler: str | None = N
                    label: str = "Replicates") -> list:
     """``[func(s) for s in seeds]`` on Dask (see module docstring), in order.  ``seeds``: typically
     ``np.random.SeedSequence(seed).spawn(n)``; any picklable items do.  ``pool``: an open
-    :func:`replicate_pool` to reuse (then ``scheduler`` / ``workers`` are the pool's)."""
+    :func:`replicate_pool` to reuse (default: the current one, if any; then ``scheduler`` / ``workers``
+    are the pool's)."""
+    pool = pool or current_pool()
     if pool is not None:
         return pool.map(func, seeds, label=label, progress=progress)
     with replicate_pool(scheduler, workers) as own:

@@ -33,6 +33,7 @@ every endpoint.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import math
 import warnings
@@ -48,7 +49,7 @@ from ..stats.matching import match_rows
 from ..stats.propensity import design_matrix, logistic_irls
 from .columns import TREATED
 from .config import AnalysisConfig, EndpointSpec
-from .replicates import ReplicatePool, replicate_pool
+from .replicates import ReplicatePool, current_pool, replicate_pool
 
 #: ``coxph`` takes case weights (the weighted Cox of issue 14): needed for unequal matching weights
 _WEIGHTED_COX = "weights" in inspect.signature(coxph).parameters
@@ -312,21 +313,28 @@ def bootstrap_psm(prepared, cfg: AnalysisConfig, endpoint, spec, *, scheduler: s
     the same replicates (the resampling and matching are shared by the endpoints).  ``spec``: the plan's
     ``sensitivity`` (``bootstrap.replicates``, ``bootstrap.seed``; ``scheduler`` / ``workers`` unless
     given here).  ``pool``: an open :func:`~hccstudy.analysis.replicates.replicate_pool` to reuse."""
+    single = endpoint is not None and not isinstance(endpoint, (list, tuple))
+    asked = _endpoints(cfg, endpoint)
+    chain = MatchedChain.from_data(_frame(prepared), cfg, _plan_endpoints(cfg, spec, asked))
+    n_rep, seed = int(spec.bootstrap.replicates), int(spec.bootstrap.seed)
+    key = _digest("bootstrap", *_chain_key(chain), n_rep, seed)
+    every = _cached(key, lambda: _bootstrap(chain, n_rep, seed, pool, scheduler or _spec(spec, "scheduler"),
+                                            workers or _spec(spec, "workers"), progress))
+    out = {ep.name: every[ep.name] for ep in asked}
+    return out[asked[0].name] if single else out
+
+
+def _bootstrap(chain: MatchedChain, n_rep: int, seed: int, pool, scheduler, workers, progress) -> dict:
     from ..stats.bootstrap_ci import bootstrap_intervals
 
-    single = endpoint is not None and not isinstance(endpoint, (list, tuple))
-    eps = _endpoints(cfg, endpoint)
-    data = _frame(prepared)
-    chain = MatchedChain.from_data(data, cfg, eps)
-    n_rep, seed = int(spec.bootstrap.replicates), int(spec.bootstrap.seed)
     seeds = np.random.SeedSequence(seed).spawn(n_rep)
     full = chain.log_hr(np.arange(chain.n))
     sizes = _matched_sizes(chain)
-    with _pool(pool, scheduler or _spec(spec, "scheduler"), workers or _spec(spec, "workers")) as p:
+    with _pool(pool, scheduler, workers) as p:
         reps = p.map(_BootstrapReplicate(chain), seeds, label="Bootstrap (re-matching)", progress=progress)
         jack = p.map(_Jackknife(chain), range(chain.n), label="Jackknife (BCa acceleration)", progress=progress)
     out = {}
-    for k, ep in enumerate(eps):
+    for k, name in enumerate(chain.endpoints):
         est = np.array([r.log_hr[k] for r in reps])
         pairs = np.array([r.n_pairs for r in reps], dtype=np.int64)
         why = Counter(r.reason[k] for r in reps if r.reason[k])
@@ -334,16 +342,15 @@ def bootstrap_psm(prepared, cfg: AnalysisConfig, endpoint, spec, *, scheduler: s
         ok = np.isfinite(est)
         theta = float(full.log_hr[k])
         if not np.isfinite(theta) or ok.sum() < 2:
-            lim = (math.nan, math.nan)
-            pct = bca = lim
+            pct = bca = (math.nan, math.nan)
         else:
             ci = bootstrap_intervals(theta, est[ok], jk[np.isfinite(jk)])
             pct = tuple(float(np.exp(v)) for v in ci.percentile)
             bca = tuple(float(np.exp(v)) for v in ci.bca)
         n_m, ev = sizes[k]
-        out[ep.name] = BootstrapPsm(ep.name, float(np.exp(theta)), theta, est, pairs, pct, bca,
-                                    int((~ok).sum()), dict(why), seed, n=n_m, events=ev)
-    return out[eps[0].name] if single else out
+        out[name] = BootstrapPsm(name, float(np.exp(theta)), theta, est, pairs, pct, bca, int((~ok).sum()), dict(why),
+                                 seed, n=n_m, events=ev)
+    return out
 
 
 def _matched_sizes(chain: MatchedChain) -> list[tuple[int, int]]:
@@ -356,10 +363,12 @@ def _matched_sizes(chain: MatchedChain) -> list[tuple[int, int]]:
 
 
 class _pool:
-    """The caller's pool, or a new one closed at the end."""
+    """The pool to use: the caller's, else the current :func:`replicate_pool`, else (``own``) a new one
+    closed at the end, or (not ``own``) in this process."""
 
-    def __init__(self, pool: ReplicatePool | None, scheduler, workers):
-        self.given, self.scheduler, self.workers = pool, scheduler, workers
+    def __init__(self, pool: ReplicatePool | None, scheduler, workers, own: bool = True):
+        self.given = pool or current_pool()
+        self.scheduler, self.workers = scheduler, workers if own or scheduler is not None else 1
         self._cm = None
 
     def __enter__(self) -> ReplicatePool:
@@ -372,3 +381,116 @@ class _pool:
         if self._cm is not None:
             return self._cm.__exit__(*exc)
         return False
+
+
+#: results of the last few runs, by a digest of everything they depend on: the plan's endpoints are
+#: computed together (the resampling, PS and matching are shared), so the call for the second endpoint
+#: of the same analysis is a look-up
+_CACHE: dict[str, object] = {}
+_CACHE_SIZE = 8
+
+
+def _digest(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        if isinstance(p, np.ndarray):
+            h.update(str((p.dtype, p.shape)).encode())
+            h.update(np.ascontiguousarray(p).tobytes())
+        elif isinstance(p, pd.DataFrame):
+            h.update(pd.util.hash_pandas_object(p, index=False).to_numpy().tobytes())
+            h.update(repr(list(p.columns)).encode())
+        else:
+            h.update(repr(p).encode())
+    return h.hexdigest()
+
+
+def _cached(key: str, compute):
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = compute()
+    return _CACHE[key]
+
+
+def _plan_endpoints(cfg: AnalysisConfig, spec, asked: list[EndpointSpec]) -> list[EndpointSpec]:
+    """The endpoints computed together: the sensitivity block's (``sensitivity.endpoints``; all when
+    null) plus any asked for."""
+    names = getattr(spec, "endpoints", None)
+    eps = [ep for ep in cfg.endpoints if names is None or ep.name in names]
+    return eps + [ep for ep in asked if ep.name not in {e.name for e in eps}]
+
+
+def _chain_key(chain: MatchedChain) -> tuple:
+    return (chain.X, chain.treated, chain.arm, chain.times, chain.events, chain.names, chain.endpoints,
+            chain.link, sorted(chain.matching.items()), chain.ties)
+
+
+# --------------------------------------------------------------------------------------------- grid
+
+#: columns of the design grid table
+GRID_COLUMNS = ["caliper", "ratio", "replace", "n_pairs", "n", "events", "hr", "lcl", "ucl", "p", "se", "note"]
+
+
+class _GridCell:
+    """One design of the grid: match with (caliper, ratio, replace), then the matched Cox per endpoint."""
+
+    def __init__(self, chain: MatchedChain):
+        self.chain = chain
+
+    def __call__(self, cell: tuple) -> list[dict]:
+        caliper, ratio, replace = cell
+        c = self.chain
+        rows = np.arange(c.n)
+        base = {"caliper": caliper, "ratio": int(ratio), "replace": bool(replace)}
+        got = c.match(rows, caliper=caliper, ratio=int(ratio), replace=bool(replace))
+        if isinstance(got, str):
+            return [{**base, "n_pairs": 0, "n": 0, "events": 0, "note": got} for _ in c.endpoints]
+        m, w = got
+        sel = w > 0
+        uniform = bool(np.all(w[sel] == 1.0))
+        how = ("Cox, robust SE clustered on the matched set" if uniform and not replace else
+               "Cox weighted by the matching weights, robust SE" + ("" if replace else " clustered on the matched set"))
+        out = []
+        for k in range(len(c.endpoints)):
+            row = {**base, "n_pairs": int(len(np.unique(m.treated))), "n": int(sel.sum()),
+                   "events": int(c.events[sel, k].sum())}
+            fit = c.cox(rows, m, w, k, variance=True, replace=bool(replace))
+            if isinstance(fit, str):
+                out.append({**row, "note": fit})
+                continue
+            t = fit.table.iloc[0]
+            se = float(t["robust_se"]) if "robust_se" in t else float(t["se"])
+            out.append({**row, "hr": float(t["hr"]), "lcl": float(t["lcl"]), "ucl": float(t["ucl"]),
+                        "p": float(t["p"]), "se": se, "note": how})
+        return out
+
+
+def design_grid(prepared, cfg: AnalysisConfig, endpoint, spec, *, scheduler: str | None = None,
+                workers: int | None = None, pool: ReplicatePool | None = None, progress=None
+                ) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """The matched HR for every caliper x ratio x replacement of ``spec.design_grid`` (module
+    docstring): a table with :data:`GRID_COLUMNS` (``caliper`` None = no caliper; ``hr`` ... missing
+    with the reason in ``note`` where a design gives no pair, no event or no estimable model).  The
+    plan's other matching options (order, link, discard, std_caliper) are kept.  ``endpoint``: one
+    (-> a table) or a list / None (-> ``{name: table}``).  The cells are cheap (~24 fits): they run in
+    this process unless a pool is given or current."""
+    single = endpoint is not None and not isinstance(endpoint, (list, tuple))
+    asked = _endpoints(cfg, endpoint)
+    chain = MatchedChain.from_data(_frame(prepared), cfg, _plan_endpoints(cfg, spec, asked))
+    g = spec.design_grid
+    cells = [(c, int(r), bool(rep)) for c in g.calipers for r in g.ratios for rep in g.replace]
+    key = _digest("grid", *_chain_key(chain), cells, _WEIGHTED_COX)
+
+    def compute() -> dict:
+        with _pool(pool, scheduler or _spec(spec, "scheduler"), workers, own=False) as p:
+            res = p.map(_GridCell(chain), cells, label="Design grid", progress=progress)
+        tables = {}
+        for k, name in enumerate(chain.endpoints):
+            t = pd.DataFrame([cell[k] for cell in res], columns=GRID_COLUMNS)
+            t["caliper"] = pd.Series([c for c, _, _ in cells], dtype=object)  # None: no caliper (not NaN)
+            tables[name] = t
+        return tables
+
+    every = _cached(key, compute)
+    out = {ep.name: every[ep.name].copy() for ep in asked}
+    return out[asked[0].name] if single else out
