@@ -34,6 +34,9 @@ from typing import Any
 #: Dask tasks per worker: enough to balance uneven chunks, few enough to amortise the task overhead
 CHUNKS_PER_WORKER = 4
 
+#: how long to try to reach an existing scheduler before giving up (SchedulerError)
+CONNECT_TIMEOUT = "10s"
+
 #: ``progress(label, done, total)``: called with ``done = 0`` before the first chunk and after each one
 Progress = Callable[[str, int, int], None]
 
@@ -158,7 +161,7 @@ class ReplicatePool:
 
         if self.scheduler is not None:
             try:
-                self._client = Client(self.scheduler, timeout="10s", set_as_default=False)
+                self._client = Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
             except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 raise SchedulerError(f"sensitivity.scheduler: cannot reach the Dask scheduler at {self.scheduler!r}: "
                                      f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc

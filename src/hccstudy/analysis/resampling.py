@@ -390,6 +390,11 @@ _CACHE: dict[str, object] = {}
 _CACHE_SIZE = 8
 
 
+def clear_cache() -> None:
+    """Forget the cached bootstrap / grid / imputation results (tests, benchmarks)."""
+    _CACHE.clear()
+
+
 def _digest(*parts) -> str:
     h = hashlib.sha256()
     for p in parts:

@@ -7,7 +7,7 @@ the patients whose *only* problem is one of those: a patient is brought back whe
 
 * ``complete_data`` is the only criterion they fail (every other criterion is met and decided: their
   stage, Child–Pugh class, arm ... are known), and
-* every missing analysis field feeds one of the given covariates (``afp`` -> ``afp_gt_400``,
+* at least one of the given covariates is missing, and every missing analysis field feeds one of them (``afp`` -> ``afp_gt_400``,
   ``tumour_number`` -> ``multiple_tumours``, the Child–Pugh inputs -> ``child_pugh_b``, a covariate that
   is itself a field -> itself; :data:`DERIVED_FROM`).  A missing follow-up date, or a field only the
   report uses (height for the dose intensity), keeps the patient out: imputation of outcomes or of
@@ -73,7 +73,10 @@ def mi_supplement(patients: pd.DataFrame, columns: Iterable[str]) -> pd.DataFram
     for col, source in _COMPARED.items():
         if col in out.columns and source in out.columns:
             out[col] = out[col].astype("boolean").mask(out[source].isna().to_numpy())
-    return out
+    # only patients with something to impute: one whose missing field no imputed covariate needs (an
+    # albumin when the Child-Pugh class is decided anyway) is not brought back by imputing
+    present = [c for c in dict.fromkeys(columns) if c in out.columns]
+    return out[out[present].isna().any(axis=1).to_numpy()].reset_index(drop=True)
 
 
 def flow_with_imputed(flow: pd.DataFrame, n: int) -> pd.DataFrame:

@@ -1,0 +1,94 @@
+"""The Dask replicate runner (hccstudy.analysis.replicates): results in item order whatever the
+workers and chunks, byte-identical between one worker (in-process) and two local worker processes,
+progress reported to the end, errors raised, an unreachable scheduler a one-line SchedulerError."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hccstudy.analysis import replicates as R
+from hccstudy.analysis.replicates import (
+    ReplicatePool,
+    SchedulerError,
+    replicate_pool,
+    run_replicates,
+    use_progress,
+)
+
+
+def _draw(seed: np.random.SeedSequence) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(4)
+
+
+def _boom(i: int) -> int:
+    if i == 7:
+        raise ZeroDivisionError("replicate 7")
+    return i
+
+
+@pytest.mark.parametrize("n, parts", [(1, 4), (5, 4), (10, 3), (1000, 8), (7, 7), (3, 10)])
+def test_chunks_cover_the_items_in_order(n, parts):
+    chunks = R._chunks(n, parts)
+    assert [i for c in chunks for i in c] == list(range(n))
+    assert len(chunks) == min(n, parts) and all(len(c) for c in chunks)
+    assert max(map(len, chunks)) - min(map(len, chunks)) <= 1
+
+
+def test_in_process_results_in_seed_order_and_progress_to_the_end():
+    seeds = np.random.SeedSequence(11).spawn(23)
+    seen = []
+    out = run_replicates(_draw, seeds, workers=1, progress=lambda label, done, total: seen.append((done, total)))
+    assert [o.tobytes() for o in out] == [_draw(s).tobytes() for s in seeds]
+    assert seen[0] == (0, 23) and seen[-1] == (23, 23)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert run_replicates(_draw, [], workers=1) == []
+
+
+def test_use_progress_none_silences_and_a_callable_receives():
+    got = []
+    with use_progress(lambda label, done, total: got.append(label)):
+        run_replicates(_draw, np.random.SeedSequence(1).spawn(3), workers=1, label="Bootstrap")
+    assert got and set(got) == {"Bootstrap"}
+    with use_progress(None):
+        assert R._progress(None) is None
+    assert R._progress(False) is None
+
+
+def test_a_failing_replicate_raises_in_the_caller():
+    with pytest.raises(ZeroDivisionError, match="replicate 7"):
+        run_replicates(_boom, range(10), workers=1)
+
+
+def test_workers_must_be_a_whole_number():
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="workers"):
+            ReplicatePool(workers=bad)
+
+
+def test_current_pool_is_shared_and_closed():
+    assert R.current_pool() is None
+    with replicate_pool(workers=1) as pool:
+        assert R.current_pool() is pool
+        assert pool.in_process and pool.workers == 1
+    assert R.current_pool() is None
+
+
+def test_unreachable_scheduler_is_a_scheduler_error(monkeypatch):
+    monkeypatch.setattr(R, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(SchedulerError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'") as exc:
+        run_replicates(_draw, np.random.SeedSequence(1).spawn(2), scheduler="tcp://127.0.0.1:9")
+    assert exc.value.exit_code == 1 and "\n" not in str(exc.value)
+
+
+def test_one_and_two_local_workers_give_the_same_bytes_and_errors_come_back():
+    """Two worker processes (a LocalCluster, chunked) against the in-process run: the same bytes, in
+    seed order; an exception in a worker reaches the caller."""
+    seeds = np.random.SeedSequence(5).spawn(40)
+    one = run_replicates(_draw, seeds, workers=1)
+    with replicate_pool(workers=2) as pool:
+        two = pool.map(_draw, seeds, progress=False)
+        assert pool.workers == 2
+        with pytest.raises(ZeroDivisionError, match="replicate 7"):
+            pool.map(_boom, range(10), progress=False)
+    assert b"".join(o.tobytes() for o in one) == b"".join(t.tobytes() for t in two)
