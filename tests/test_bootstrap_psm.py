@@ -13,6 +13,7 @@ import pytest
 
 from hccstudy.analysis import analyze, load_analysis_config
 from hccstudy.analysis import resampling as RS
+from hccstudy.analysis.replicates import replicate_pool
 from hccstudy.analysis.run import prepare
 from hccstudy.stats.cox import coxph
 from hccstudy.stats.cox_arm import arm_coefficient
@@ -93,13 +94,26 @@ def test_replicates_are_stratified_and_seeded(veteran, monkeypatch):
         assert chain.treated[rows].sum() == chain.treated.sum()   # arm sizes kept (stratified)
 
 
+def _boom(i: int) -> int:
+    if i == 7:
+        raise ZeroDivisionError("replicate 7")
+    return i
+
+
 def test_bootstrap_same_bytes_with_one_and_two_local_workers(veteran):
+    """The issue's test: the bootstrap with one worker (in this process) and with two local worker
+    processes (a LocalCluster; chunks of replicates per task), compared byte for byte.  The same cluster
+    shows that an exception in a worker reaches the caller."""
     cfg, _, data = veteran
     spec = _spec(replicates=30)
     RS.clear_cache()
     one = RS.bootstrap_psm(data, cfg, "os", spec, workers=1)
     RS.clear_cache()
-    two = RS.bootstrap_psm(data, cfg, "os", spec, workers=2)
+    with replicate_pool(workers=2) as pool:
+        two = RS.bootstrap_psm(data, cfg, "os", spec)   # the current pool
+        assert pool.workers == 2 and not pool.in_process
+        with pytest.raises(ZeroDivisionError, match="replicate 7"):
+            pool.map(_boom, range(10), progress=False)
     RS.clear_cache()
     assert one.replicates.tobytes() == two.replicates.tobytes()
     assert one.n_pairs.tobytes() == two.n_pairs.tobytes()

@@ -1,6 +1,7 @@
 """The Dask replicate runner (hccstudy.analysis.replicates): results in item order whatever the
-workers and chunks, byte-identical between one worker (in-process) and two local worker processes,
-progress reported to the end, errors raised, an unreachable scheduler a one-line SchedulerError."""
+workers and chunks, progress reported to the end, errors raised, an unreachable scheduler a one-line
+SchedulerError.  One worker (in-process) against two local worker processes, byte for byte, is
+tests/test_bootstrap_psm.py (one cluster for the suite)."""
 
 from __future__ import annotations
 
@@ -79,16 +80,3 @@ def test_unreachable_scheduler_is_a_scheduler_error(monkeypatch):
     with pytest.raises(SchedulerError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'") as exc:
         run_replicates(_draw, np.random.SeedSequence(1).spawn(2), scheduler="tcp://127.0.0.1:9")
     assert exc.value.exit_code == 1 and "\n" not in str(exc.value)
-
-
-def test_one_and_two_local_workers_give_the_same_bytes_and_errors_come_back():
-    """Two worker processes (a LocalCluster, chunked) against the in-process run: the same bytes, in
-    seed order; an exception in a worker reaches the caller."""
-    seeds = np.random.SeedSequence(5).spawn(40)
-    one = run_replicates(_draw, seeds, workers=1)
-    with replicate_pool(workers=2) as pool:
-        two = pool.map(_draw, seeds, progress=False)
-        assert pool.workers == 2
-        with pytest.raises(ZeroDivisionError, match="replicate 7"):
-            pool.map(_boom, range(10), progress=False)
-    assert b"".join(o.tobytes() for o in one) == b"".join(t.tobytes() for t in two)

@@ -268,6 +268,7 @@ class BootstrapPsm:
     n: int = 0          # matched patients in the data themselves
     events: int = 0     # their events
     acceleration: str = "jackknife of the whole chain (each patient left out)"
+    notes: tuple[str, ...] = ()    # e.g. boot.ci's warning that extreme order statistics were used
 
     @property
     def n_replicates(self) -> int:
@@ -297,7 +298,7 @@ class BootstrapPsm:
         return {"replicates": self.n_replicates, "seed": self.seed, "failed": self.failed,
                 "failures": dict(sorted(self.failures.items())), "conf_level": self.conf_level,
                 "hr": self.hr, "percentile": list(self.percentile), "bca": list(self.bca),
-                "acceleration": self.acceleration, "pairs": self.pairs_distribution()}
+                "acceleration": self.acceleration, "pairs": self.pairs_distribution(), "notes": list(self.notes)}
 
 
 def _spec(spec, key: str):
@@ -341,15 +342,21 @@ def _bootstrap(chain: MatchedChain, n_rep: int, seed: int, pool, scheduler, work
         jk = np.array([r.log_hr[k] for r in jack])
         ok = np.isfinite(est)
         theta = float(full.log_hr[k])
+        notes: list[str] = []
         if not np.isfinite(theta) or ok.sum() < 2:
             pct = bca = (math.nan, math.nan)
+            notes.append("not estimable: " + ("the matched HR of the data is not estimable" if not np.isfinite(theta)
+                                              else "fewer than 2 replicates could be estimated"))
         else:
-            ci = bootstrap_intervals(theta, est[ok], jk[np.isfinite(jk)])
+            with warnings.catch_warnings(record=True) as caught:  # boot.ci's "extreme order statistics"
+                warnings.simplefilter("always")
+                ci = bootstrap_intervals(theta, est[ok], jk[np.isfinite(jk)])
+            notes += list(dict.fromkeys(str(w.message) for w in caught))
             pct = tuple(float(np.exp(v)) for v in ci.percentile)
             bca = tuple(float(np.exp(v)) for v in ci.bca)
         n_m, ev = sizes[k]
         out[name] = BootstrapPsm(name, float(np.exp(theta)), theta, est, pairs, pct, bca, int((~ok).sum()), dict(why),
-                                 seed, n=n_m, events=ev)
+                                 seed, n=n_m, events=ev, notes=tuple(notes))
     return out
 
 
@@ -499,3 +506,223 @@ def design_grid(prepared, cfg: AnalysisConfig, endpoint, spec, *, scheduler: str
     every = _cached(key, compute)
     out = {ep.name: every[ep.name].copy() for ep in asked}
     return out[asked[0].name] if single else out
+
+
+# ---------------------------------------------------------------------------------- imputation
+
+#: the imputation model's own predictors (in their own namespace: never a user's column)
+_MI_ARM = ".hcc_mi_arm"
+_MI_EVENT = ".hcc_mi_event_"
+_MI_CUMHAZ = ".hcc_mi_cumhaz_"
+
+
+def mi_columns(cfg: AnalysisConfig) -> list[str]:
+    """The baseline covariates the imputation fills in: the propensity score's (``matching.on``) and
+    the Cox models' (``cox.variables`` other than the arm), in that order, once each."""
+    on = list(cfg.matching.on) if cfg.matching else []
+    return list(dict.fromkeys([*on, *[v for v in cfg.cox.variables if v != cfg.arm.column]]))
+
+
+def _used_columns(cfg: AnalysisConfig) -> list[str]:
+    """Every column whose missing value excludes a row from the complete-case analysis (``prepare``)."""
+    sub = [s if isinstance(s, str) else s.variable for s in cfg.subgroups]
+    ep = [c for e in cfg.endpoints for c in (e.time, e.event)]
+    return list(dict.fromkeys([cfg.arm.column, *cfg.covariates, *(cfg.matching.on if cfg.matching else []),
+                               *ep, *[v for v in cfg.cox.variables if v != cfg.arm.column], *sub]))
+
+
+def _same(v, value) -> bool:
+    return v == value or str(v) == str(value)
+
+
+def nelson_aalen(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """The Nelson–Aalen cumulative hazard at each patient's own time: with the event indicator, the
+    outcome's summary in the imputation model (White & Royston 2009, *Stat Med* 28:1982)."""
+    order = np.argsort(time, kind="stable")
+    t, e = time[order], event[order].astype(float)
+    ut, first = np.unique(t, return_index=True)
+    d = np.add.reduceat(e, first)
+    at_risk = len(t) - first
+    H = np.cumsum(d / at_risk)
+    return H[np.searchsorted(ut, time)]
+
+
+class _MiSet:
+    """One imputation: complete the covariates with its own seed (:func:`~hccstudy.stats.imputation.impute_one`)
+    and run the chain with the robust (pair-clustered) variance per endpoint."""
+
+    def __init__(self, frame: pd.DataFrame, impute: list[str], predictors: list[str], iterations: int,
+                 chain: MatchedChain, cfg_on: list[str], categorical: list[str]):
+        self.frame, self.impute, self.predictors, self.iterations = frame, impute, predictors, iterations
+        self.chain, self.on, self.categorical = chain, cfg_on, categorical
+
+    def __call__(self, seed: np.random.SeedSequence) -> list[tuple]:
+        from ..stats.imputation import impute_one
+
+        done = impute_one(self.frame, self.impute, seed, iterations=self.iterations, predictors=self.predictors)
+        X, _, _ = design_matrix(done, self.on, self.categorical)
+        chain = MatchedChain(np.ascontiguousarray(X), self.chain.names, self.chain.treated, self.chain.arm,
+                             self.chain.times, self.chain.events, self.chain.endpoints, self.chain.link,
+                             self.chain.matching, self.chain.ties)
+        rows = np.arange(chain.n)
+        got = chain.match(rows)
+        if isinstance(got, str):
+            return [(np.nan, np.nan, 0, 0, 0, got)] * len(chain.endpoints)
+        m, w = got
+        sel = w > 0
+        out = []
+        for k in range(len(chain.endpoints)):
+            fit = chain.cox(rows, m, w, k, variance=True)
+            ev = int(chain.events[sel, k].sum())
+            if isinstance(fit, str):
+                out.append((np.nan, np.nan, int(sel.sum()), ev, int(len(np.unique(m.treated))), fit))
+                continue
+            v = fit.robust_var if fit.robust_var is not None else fit.var
+            out.append((float(fit.coefficients[0]), float(v[0, 0]), int(sel.sum()), ev,
+                        int(len(np.unique(m.treated))), ""))
+        return out
+
+
+@dataclass(frozen=True)
+class MiPsm:
+    """Multiple imputation -> PS -> matching -> matched Cox, pooled by Rubin's rules, for one endpoint.
+
+    ``pooled``: the ``mi_psm`` row (hr, lcl, ucl, p, n, events, note; n and events: the mean matched
+    sample over the imputations); ``rubin``: :func:`~hccstudy.stats.pooling.rubin_pool`'s row on the
+    log HR (riv, lambda, fmi, df ...); ``per_imputation``: log HR, robust variance, matched n, events,
+    pairs per imputed set; ``m``; ``n_recovered``: patients analysed only thanks to the imputation;
+    ``n_complete``: the complete cases; ``imputed``: the covariates with missing values that were
+    imputed (with their number of missing values)."""
+
+    endpoint: str
+    pooled: dict
+    rubin: pd.DataFrame | None
+    per_imputation: pd.DataFrame
+    m: int
+    n_recovered: int
+    n_complete: int
+    imputed: dict[str, int]
+    seed: int
+    iterations: int
+
+    def to_dict(self) -> dict:
+        """The endpoint's ``imputation`` block of results.json."""
+        r = None if self.rubin is None else {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                                             for k, v in self.rubin.iloc[0].items() if k != "term"}
+        return {"m": self.m, "seed": self.seed, "iterations": self.iterations, "n_complete": self.n_complete,
+                "n_recovered": self.n_recovered, "imputed": dict(self.imputed), "pooled": dict(self.pooled),
+                "rubin": r, "per_imputation": self.per_imputation.to_dict(orient="records")}
+
+
+def mi_psm(prepared, cfg: AnalysisConfig, endpoint, spec, *, scheduler: str | None = None,
+           workers: int | None = None, pool: ReplicatePool | None = None, progress=None
+           ) -> MiPsm | dict[str, MiPsm]:
+    """Multiple imputation of the baseline covariates, the whole chain in each imputed set, pooled by
+    Rubin's rules (module docstring).
+
+    ``prepared``: the table with the incomplete rows -- the user's table (``analyze``'s data; or
+    ``prepare()``'s tuple whose first item is it).  Rows analysed: the complete cases plus every row
+    whose missing values are all in :func:`mi_columns` (arm and endpoints known); a row missing another
+    analysed column (a Table 1-only covariate, a subgroup variable) stays out, as in the cohort's
+    supplement (:mod:`hccstudy.cohort.missing_supplement`).  The imputation model (chained equations,
+    :func:`~hccstudy.stats.imputation.impute_one`, ``spec.imputation.m`` sets from
+    ``SeedSequence(spec.imputation.seed)``, ``iterations``) imputes the covariates with missing values
+    from the other covariates, the arm and, per endpoint, the event indicator and the Nelson–Aalen
+    cumulative hazard (White & Royston 2009).  Each imputed set is one replicate (Dask)."""
+    from ..stats.pooling import dfcom_cox, rubin_pool
+
+    single = endpoint is not None and not isinstance(endpoint, (list, tuple))
+    asked = _endpoints(cfg, endpoint)
+    eps = _plan_endpoints(cfg, spec, asked)
+    df = _frame(prepared)
+    df = df[[c for c in df.columns if not str(c).startswith(".hcc_")]]
+    imp = spec.imputation
+    m_sets, seed, iters = int(imp.m), int(imp.seed), int(imp.iterations)
+    cols = mi_columns(cfg)
+    used = _used_columns(cfg)
+    miss = df[used].isna()
+    complete = ~miss.any(axis=1).to_numpy()
+    other = [c for c in used if c not in cols]
+    fixable = ~miss[other].any(axis=1).to_numpy() & ~complete
+    rows = complete | fixable
+    frame = df.loc[rows].reset_index(drop=True)
+    treated = np.array([_same(v, cfg.arm.treated) for v in frame[cfg.arm.column]], dtype=bool)
+    key = _digest("mi", frame, cols, m_sets, seed, iters, sorted(cfg.matching.model_dump().items()),
+                  cfg.cox.arm_reference, cfg.cox.ties, [e.model_dump_json() for e in eps], _WEIGHTED_COX)
+
+    def compute() -> dict:
+        data = frame.assign(**{TREATED: treated})
+        n_missing = {c: int(frame[c].isna().sum()) for c in cols if frame[c].isna().any()}
+        imputed = list(n_missing)
+        chain = MatchedChain.from_data(_filled(data, cfg.matching.on), cfg, eps)
+        mi = frame[cols].copy()
+        mi[_MI_ARM] = treated.astype(float)
+        preds = [_MI_ARM]
+        for k, ep in enumerate(eps):
+            mi[_MI_EVENT + ep.name] = chain.events[:, k].astype(float)
+            mi[_MI_CUMHAZ + ep.name] = nelson_aalen(chain.times[:, k], chain.events[:, k])
+            preds += [_MI_EVENT + ep.name, _MI_CUMHAZ + ep.name]
+        cats = [c for c in cfg.categorical if c in cfg.matching.on]
+        if not imputed:  # nothing missing: every set would be the complete data
+            return {ep.name: _no_imputation(ep.name, chain, k, m_sets, seed, iters, int(complete.sum()))
+                    for k, ep in enumerate(eps)}
+        task = _MiSet(mi, cols, preds, iters, chain, list(cfg.matching.on), cats)
+        children = np.random.SeedSequence(seed).spawn(m_sets)
+        with _pool(pool, scheduler or _spec(spec, "scheduler"), workers or _spec(spec, "workers")) as p:
+            sets = p.map(task, children, label="Multiple imputation (PS, matching, Cox per set)", progress=progress)
+        out = {}
+        for k, ep in enumerate(eps):
+            per = pd.DataFrame([s[k] for s in sets], columns=["log_hr", "variance", "n", "events", "n_pairs", "failed"])
+            per.insert(0, "imputation", np.arange(1, m_sets + 1))
+            ok = np.isfinite(per["log_hr"].to_numpy()) & np.isfinite(per["variance"].to_numpy())
+            n_rec = int(fixable.sum())
+            note = (f"m = {m_sets} imputations (seed {seed}, {iters} iterations) of {', '.join(imputed)}; "
+                    f"{n_rec} patients brought back; PS matching within each imputed set, Cox with robust SE by "
+                    f"matched set, pooled by Rubin's rules")
+            if ok.sum() < 2:
+                pooled = {"hr": math.nan, "lcl": math.nan, "ucl": math.nan, "p": math.nan, "n": 0, "events": 0,
+                          "note": note + f"; not estimable: {int((~ok).sum())} imputed sets failed"}
+                out[ep.name] = MiPsm(ep.name, pooled, None, per, m_sets, n_rec, int(complete.sum()), n_missing,
+                                     seed, iters)
+                continue
+            if (~ok).any():
+                note += f"; {int((~ok).sum())} imputed sets left out (no pair or no model)"
+            first = per[ok].iloc[0]
+            rub = rubin_pool(per.loc[ok, "log_hr"].to_numpy(), per.loc[ok, "variance"].to_numpy(),
+                             df_complete=dfcom_cox(int(first["events"]), 1), names=["arm"])
+            r = rub.iloc[0]
+            pooled = {"hr": float(np.exp(r["estimate"])), "lcl": float(np.exp(r["lcl"])),
+                      "ucl": float(np.exp(r["ucl"])), "p": float(r["p.value"]),
+                      "n": int(round(per.loc[ok, "n"].mean())), "events": int(round(per.loc[ok, "events"].mean())),
+                      "note": note}
+            out[ep.name] = MiPsm(ep.name, pooled, rub, per, m_sets, n_rec, int(complete.sum()), n_missing, seed, iters)
+        return out
+
+    every = _cached(key, compute)
+    out = {ep.name: every[ep.name] for ep in asked}
+    return out[asked[0].name] if single else out
+
+
+def _filled(data: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    """``data`` with the propensity covariates' missing values set to a placeholder (their first observed
+    value): only to build the chain's arrays; each imputed set replaces the design matrix."""
+    fill = {c: data[c].dropna().iloc[0] for c in on if data[c].isna().any() and data[c].notna().any()}
+    return data.fillna(fill) if fill else data
+
+
+def _no_imputation(name: str, chain: MatchedChain, k: int, m: int, seed: int, iters: int, n_complete: int) -> MiPsm:
+    """No analysed covariate has a missing value: MI is the complete-case analysis (said in the note)."""
+    rows = np.arange(chain.n)
+    got = chain.match(rows)
+    pooled = {"hr": math.nan, "lcl": math.nan, "ucl": math.nan, "p": math.nan, "n": 0, "events": 0,
+              "note": "no analysed covariate has a missing value: nothing to impute (the complete-case "
+                      "psm_robust estimate applies)"}
+    if not isinstance(got, str):
+        fit = chain.cox(rows, got[0], got[1], k, variance=True)
+        sel = got[1] > 0
+        if not isinstance(fit, str):
+            t = fit.table.iloc[0]
+            pooled.update(hr=float(t["hr"]), lcl=float(t["lcl"]), ucl=float(t["ucl"]), p=float(t["p"]),
+                          n=int(sel.sum()), events=int(chain.events[sel, k].sum()))
+    per = pd.DataFrame(columns=["imputation", "log_hr", "variance", "n", "events", "n_pairs", "failed"])
+    return MiPsm(name, pooled, None, per, 0, 0, n_complete, {}, seed, iters)
