@@ -86,3 +86,11 @@ def flow_with_imputed(flow: pd.DataFrame, n: int) -> pd.DataFrame:
     centre = flow["step"].astype(str).str.startswith("centre_").to_numpy()
     at = int(np.argmax(centre)) if centre.any() else len(flow)
     return pd.concat([flow.iloc[:at], row, flow.iloc[at:]], ignore_index=True)
+
+
+def supplement_table(patients: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """:func:`mi_supplement` as rows of the derived analysis table (the plan's columns, as
+    :func:`~hccstudy.cohort.analysis_table.study_table` makes them for the included patients)."""
+    from .analysis_table import study_table
+
+    return study_table(mi_supplement(patients, columns))
