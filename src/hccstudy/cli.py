@@ -161,6 +161,17 @@ class _ReplicateBar:
             self._bar = None
 
 
+def _shared_pool(plan):
+    """One Dask pool for every replicate analysis of the command (bootstrap, imputation, design grid of
+    every endpoint): the local cluster starts once, when the first needs it, and is shut down at the end."""
+    sens = getattr(plan, "sensitivity", None)
+    if sens is None:
+        return nullcontext()
+    from .analysis.replicates import replicate_pool
+
+    return replicate_pool(sens.scheduler, sens.workers)
+
+
 def _replicate_progress(quiet: bool, pause=None):
     """Where the replicates report progress: a bar on a terminal, nothing with --quiet / --log-json."""
     from .analysis.replicates import use_progress
@@ -440,7 +451,7 @@ def run(
     from .analysis.replicates import SchedulerError
 
     try:
-        with _replicate_progress(quiet or log_json, pause=progress.stop):
+        with _replicate_progress(quiet or log_json, pause=progress.stop), _shared_pool(cfg.analysis):
             done = run_study(study_dir, cfg, out, seed=seed if study_dir is None else None, progress=progress,
                              force=force, inputs=[config] if config is not None else [])
     except SchedulerError as exc:  # not the user's data: exit 1, one line
@@ -522,7 +533,7 @@ def analyze(
     with _output_folder(out, force, [config, cfg.data_path], "analyze") as o:
         try:
             status = console.status("Analysing...")
-            with status, _replicate_progress(False, pause=status.stop):
+            with status, _replicate_progress(False, pause=status.stop), _shared_pool(cfg):
                 results = run_analysis(cfg)
         except ConfigError as exc:
             config_error(exc)
