@@ -24,7 +24,7 @@ VETERAN = "src/hccstudy/data/veteran/veteran.yaml"
 def _spec(replicates=40, seed=3, **grid):
     g = {"calipers": [0.05, 0.2, None], "ratios": [1, 2], "replace": [False, True], **grid}
     return NS(bootstrap=NS(replicates=replicates, seed=seed), design_grid=NS(**g), scheduler=None, workers=None,
-              endpoints=None)
+              endpoints=None, imputation=NS(m=4, seed=1, iterations=3))
 
 
 @pytest.fixture(scope="module")
@@ -102,15 +102,21 @@ def _boom(i: int) -> int:
 
 def test_bootstrap_same_bytes_with_one_and_two_local_workers(veteran):
     """The issue's test: the bootstrap with one worker (in this process) and with two local worker
-    processes (a LocalCluster; chunks of replicates per task), compared byte for byte.  The same cluster
-    shows that an exception in a worker reaches the caller."""
-    cfg, _, data = veteran
+    processes (a LocalCluster; chunks of replicates per task), compared byte for byte; the imputations
+    too.  The same cluster shows that an exception in a worker reaches the caller."""
+    cfg, df, data = veteran
     spec = _spec(replicates=30)
+    gappy = df.assign(karno=df["karno"].mask(df.index % 9 == 0))      # for the imputations
     RS.clear_cache()
     one = RS.bootstrap_psm(data, cfg, "os", spec, workers=1)
+    mi_one = RS.mi_psm(gappy, cfg, "os", spec, workers=1)
     RS.clear_cache()
     with replicate_pool(workers=2) as pool:
         two = RS.bootstrap_psm(data, cfg, "os", spec)   # the current pool
+        mi_two = RS.mi_psm(gappy, cfg, "os", spec)
+        assert mi_one.n_recovered == 16 and mi_one.m == 4
+        assert mi_one.per_imputation.to_json() == mi_two.per_imputation.to_json()
+        assert mi_one.pooled == mi_two.pooled
         assert pool.workers == 2 and not pool.in_process
         with pytest.raises(ZeroDivisionError, match="replicate 7"):
             pool.map(_boom, range(10), progress=False)
