@@ -223,6 +223,11 @@ class ReplicatePool:
                     show(label, done, n)
             for f in futures:
                 out += f.result()
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] in ("distributed", "dask", "tornado"):  # the cluster, not a replicate
+                raise SchedulerError(f"the Dask cluster failed while running the replicates ({label}): "
+                                     f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+            raise
         finally:
             if show is not None and done < n:
                 show(label, n, n)  # close the bar on an error
