@@ -159,3 +159,11 @@ def test_design_grid_cells(veteran):
     assert one["n_pairs"].tolist() == sorted(one["n_pairs"].tolist())
     # every cell has an estimate or says why not
     assert (g["hr"].notna() | g["note"].str.len().gt(0)).all()
+
+
+def test_design_grid_cell_without_pairs_says_why(veteran):
+    cfg, _, data = veteran
+    RS.clear_cache()
+    g = RS.design_grid(data, cfg, ["os"], _spec(calipers=[1e-9], ratios=[1], replace=[False]))["os"]
+    assert len(g) == 1 and g["n_pairs"].iloc[0] == 0 and np.isnan(g["hr"].iloc[0])
+    assert g["note"].iloc[0] == "no pairs"
