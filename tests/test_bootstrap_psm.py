@@ -112,6 +112,7 @@ def test_bootstrap_same_bytes_with_one_and_two_local_workers(veteran):
     mi_one = RS.mi_psm(gappy, cfg, "os", spec, workers=1)
     RS.clear_cache()
     with replicate_pool(workers=2) as pool:
+        pool.prestart()                                 # the workers start in the background (as the CLI does)
         two = RS.bootstrap_psm(data, cfg, "os", spec)   # the current pool
         mi_two = RS.mi_psm(gappy, cfg, "os", spec)
         assert mi_one.n_recovered == 16 and mi_one.m == 4

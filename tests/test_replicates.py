@@ -80,3 +80,14 @@ def test_unreachable_scheduler_is_a_scheduler_error(monkeypatch):
     with pytest.raises(SchedulerError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'") as exc:
         run_replicates(_draw, np.random.SeedSequence(1).spawn(2), scheduler="tcp://127.0.0.1:9")
     assert exc.value.exit_code == 1 and "\n" not in str(exc.value)
+
+
+def test_prestart_in_process_does_nothing_and_an_unreachable_scheduler_fails_at_first_use(monkeypatch):
+    monkeypatch.setattr(R, "CONNECT_TIMEOUT", "1s")
+    with replicate_pool(workers=1) as pool:
+        pool.prestart()
+        assert pool._starter is None and pool.map(len, [[1, 2]], progress=False) == [2]
+    with replicate_pool(scheduler="tcp://127.0.0.1:9") as pool:
+        pool.prestart()                              # in the background: no error yet
+        with pytest.raises(SchedulerError, match="cannot reach"):
+            pool.map(len, [[1]], progress=False)

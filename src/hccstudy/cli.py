@@ -161,15 +161,22 @@ class _ReplicateBar:
             self._bar = None
 
 
-def _shared_pool(plan):
+@contextmanager
+def _shared_pool(plan) -> Iterator[None]:
     """One Dask pool for every replicate analysis of the command (bootstrap, imputation, design grid of
-    every endpoint): the local cluster starts once, when the first needs it, and is shut down at the end."""
+    every endpoint), shut down at the end.  When the plan runs one of them, the cluster starts in the
+    background right away, so that its workers start while the study is read and analysed."""
     sens = getattr(plan, "sensitivity", None)
     if sens is None:
-        return nullcontext()
+        yield
+        return
     from .analysis.replicates import replicate_pool
 
-    return replicate_pool(sens.scheduler, sens.workers)
+    wants = getattr(sens, "wants", lambda method: True)
+    with replicate_pool(sens.scheduler, sens.workers) as pool:
+        if getattr(plan, "matching", None) is not None and any(wants(m) for m in ("bootstrap_psm", "mi_psm", "design_grid")):
+            pool.prestart()
+        yield
 
 
 def _replicate_progress(quiet: bool, pause=None):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -142,6 +143,8 @@ class ReplicatePool:
         self._client = None
         self._cluster = None
         self._stack = contextlib.ExitStack()
+        self._starter: threading.Thread | None = None
+        self._start_error: BaseException | None = None
 
     @property
     def in_process(self) -> bool:
@@ -156,6 +159,32 @@ class ReplicatePool:
         if self._client is not None:
             return max(1, len(self._client.scheduler_info().get("workers", {})))
         return self.requested or os.cpu_count() or 1
+
+    def prestart(self) -> None:
+        """Start the cluster (or connect to the scheduler) in the background now, so that the workers
+        import while this process does other work (a study's ingest, Table 1, the main analysis); the
+        first :meth:`map` waits for it.  Nothing happens in-process or when already started."""
+        if self.in_process or self._client is not None or self._starter is not None:
+            return
+
+        def start() -> None:
+            try:
+                self._connect()
+            except BaseException as exc:  # re-raised by the first map, in the caller's thread
+                self._start_error = exc
+
+        self._starter = threading.Thread(target=start, name="hccstudy-dask-start", daemon=True)
+        self._starter.start()
+
+    def _ready(self):
+        """The client, once a background start (:meth:`prestart`) has finished."""
+        if self._starter is not None:
+            self._starter.join()
+            self._starter = None
+        if self._start_error is not None:
+            exc, self._start_error = self._start_error, None
+            raise exc
+        return self._connect()
 
     def _connect(self):
         if self._client is not None:
@@ -208,7 +237,7 @@ class ReplicatePool:
             return out
         from dask.distributed import as_completed
 
-        client = self._connect()
+        client = self._ready()
         chunks = _chunks(n, CHUNKS_PER_WORKER * self.workers)
         remote = client.scatter(func, broadcast=True, hash=False)
         futures = [client.submit(_run_chunk, remote, [items[i] for i in ch], pure=False) for ch in chunks]
@@ -236,6 +265,9 @@ class ReplicatePool:
         return out
 
     def close(self) -> None:
+        if self._starter is not None:  # a background start still running: let it finish, then shut down
+            self._starter.join()
+            self._starter = None
         try:
             if self._client is not None:
                 self._client.close()
