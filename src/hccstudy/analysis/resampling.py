@@ -198,7 +198,8 @@ class MatchedChain:
             if not e.any():
                 why.append("no events in the matched sample")
                 continue
-            fit = arm_coefficient(self.times[rows, k][sel], e, x, weights, ties=self.ties)
+            with np.errstate(all="ignore"):  # exp overflow on a diverging coefficient: reported as a failure
+                fit = arm_coefficient(self.times[rows, k][sel], e, x, weights, ties=self.ties)
             if not (fit.converged and np.isfinite(fit.coef)) or fit.infinite:
                 why.append("Cox model did not converge (infinite HR)")
                 continue
@@ -559,7 +560,9 @@ class _MiSet:
     def __call__(self, seed: np.random.SeedSequence) -> list[tuple]:
         from ..stats.imputation import impute_one
 
-        done = impute_one(self.frame, self.impute, seed, iterations=self.iterations, predictors=self.predictors)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):  # nothing printed from a worker process
+            warnings.simplefilter("ignore")
+            done = impute_one(self.frame, self.impute, seed, iterations=self.iterations, predictors=self.predictors)
         X, _, _ = design_matrix(done, self.on, self.categorical)
         chain = MatchedChain(np.ascontiguousarray(X), self.chain.names, self.chain.treated, self.chain.arm,
                              self.chain.times, self.chain.events, self.chain.endpoints, self.chain.link,
