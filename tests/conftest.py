@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
+import pickle
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,23 +31,54 @@ def tree_digest():
     return _tree_digest
 
 
-#: the xdist group of every test that uses the built-in study's run (see pytest_collection_modifyitems)
+#: the xdist groups of the tests that use the built-in study's two session runs (see
+#: pytest_collection_modifyitems): the library run and the CLI run are built on different workers
 BUILTIN_GROUP = "builtin-study"
+BUILTIN_CLI_GROUP = "builtin-cli"
+
+
+def _shared_root(tmp_path_factory) -> Path:
+    """The folder every xdist worker of this session shares (each worker's basetemp is a sub-folder of
+    it); without xdist, the session's own basetemp."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _once_per_session(root: Path, name: str, build):
+    """``build(folder)`` run once per test session, whichever xdist worker asks first; the others wait
+    for it and read its pickled result.  An exclusive ``flock`` on ``root/name.lock`` is held only while
+    building, so nothing ever waits on a worker that is itself waiting (no deadlock, any grouping, -n0)."""
+    folder, done = root / name, root / f"{name}.pickle"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                value = build(folder)
+                tmp = done.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_bytes(pickle.dumps(value))
+                tmp.replace(done)
+                return value
+            return pickle.loads(done.read_bytes())
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
 def builtin_run(tmp_path_factory):
     """One run of the built-in synthetic study (``hccstudy.run_study(None, ...)``), shared by every
-    test that only reads its output (it takes tens of seconds).  Under pytest-xdist every test that
-    uses it runs on one worker (group ``builtin-study``), so the study runs once per session."""
-    return hccstudy.run_study(None, out=tmp_path_factory.mktemp("builtin") / "report")
+    test that only reads its output (it takes tens of seconds).  It runs once per session: the tests
+    that use it run on one xdist worker (group ``builtin-study``), which builds it, and a test of
+    another worker that needs it too (the CLI = library test) waits for it and reads the same run."""
+    return _once_per_session(_shared_root(tmp_path_factory), "builtin",
+                             lambda folder: hccstudy.run_study(None, out=folder / "report"))
 
 
 @pytest.fixture(scope="session")
 def builtin_cli_run(tmp_path_factory):
     """One fresh ``hccstudy run --log-json`` of the built-in study through the CLI (``out``, ``exit_code``,
     ``output``): the one second run of the session, which tests compare against :func:`builtin_run`
-    (determinism, CLI = library) and read for what only the CLI writes."""
+    (determinism, CLI = library) and read for what only the CLI writes.  Its tests run on their own
+    xdist worker (group ``builtin-cli``), in parallel with the library run."""
     from typer.testing import CliRunner
 
     from hccstudy.cli import app
@@ -67,19 +101,34 @@ def veteran_analyze(tmp_path_factory):
     return SimpleNamespace(out=out, exit_code=r.exit_code, output=r.output)
 
 
-#: session fixture -> the xdist group of the tests that use it (see pytest_collection_modifyitems)
-GROUPS = {"builtin_run": BUILTIN_GROUP, "builtin_cli_run": BUILTIN_GROUP, "veteran_analyze": "veteran-analyze"}
+#: session fixture -> the xdist group of the tests that use it (see pytest_collection_modifyitems), in
+#: the order the groups are queued, before every other test
+GROUPS = {"builtin_run": BUILTIN_GROUP, "builtin_cli_run": BUILTIN_CLI_GROUP, "veteran_analyze": "veteran-analyze"}
+#: fixtures that any worker may share (built once per session, see _once_per_session): a test that uses
+#: one of them and a fixture of another group goes to the other group
+SHAREABLE = {"builtin_run"}
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Put every test that uses a costly session fixture (a whole run of a study) into that fixture's
     xdist group (``--dist loadgroup`` in pyproject.toml), so that it is built by one worker, once, while
-    the other workers take the rest of the suite.  Without xdist the mark is inert.  ``tryfirst``: xdist
-    reads the marks in its own hook (it appends ``@group`` to the node ids), which must run after this."""
+    the other workers take the rest of the suite, and queue the groups first (xdist hands out work in
+    collection order), so that the two built-in runs start at once on two workers, then the tests
+    marked ``costly``, and the short tests fill in around them (no long test left for the end).  Without xdist the marks are inert (only the order changes).  ``tryfirst``:
+    xdist reads the marks in its own hook (it appends ``@group`` to the node ids), which must run after
+    this."""
+    order = {g: i for i, g in enumerate(dict.fromkeys(GROUPS.values()))}
+    rank = {}
     for item in items:
-        groups = {GROUPS[f] for f in getattr(item, "fixturenames", ()) if f in GROUPS}
+        used = [f for f in getattr(item, "fixturenames", ()) if f in GROUPS]
+        groups = {GROUPS[f] for f in used if f not in SHAREABLE} or {GROUPS[f] for f in used}
         if len(groups) > 1:
             raise pytest.UsageError(f"{item.nodeid} uses fixtures of two xdist groups {sorted(groups)}: one group a test")
         if groups:
-            item.add_marker(pytest.mark.xdist_group(groups.pop()))
+            group = groups.pop()
+            item.add_marker(pytest.mark.xdist_group(group))
+            rank[item.nodeid] = order[group]
+    # then the costly ungrouped tests, so that none of them is left for the end of the run
+    costly = len(order)
+    items.sort(key=lambda item: rank.get(item.nodeid, costly if item.get_closest_marker("costly") else costly + 1))

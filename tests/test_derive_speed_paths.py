@@ -84,8 +84,9 @@ def test_orphan_falls_back_to_string_keys(small_study):
 
 
 def test_synth_float_text_matches_to_csv():
-    """The synthetic CSV writer's float text is what pandas' to_csv writes, across magnitudes."""
-    from hccstudy.synth.write import _float_text
+    """The CSV writers' float text (schema.csvout, used by synth and the analysis table) is what pandas' to_csv
+    writes, across magnitudes."""
+    from hccstudy.schema.csvout import float_text as _float_text
 
     rng = np.random.default_rng(7)
     edges = [0.0, -0.0, 1e-5, 9.9e-5, 1e-4, 9999999.999999998, 1e7, 1.5e16, 123456789012345.0, np.inf, -np.inf, np.nan]

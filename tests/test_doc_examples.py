@@ -59,6 +59,7 @@ def test_some_documents_have_runnable_examples():
     assert {"README.md", "analyze.md"} <= names, names  # config.md, data-model.md: test_docs_config, test_docs_own_study
 
 
+@pytest.mark.costly  # whole runs with every figure (README: ~75 s): queued early (conftest)
 @pytest.mark.parametrize("doc", RUNNABLE, ids=lambda d: str(d.relative_to(ROOT)))
 def test_examples_run_as_written(doc, tmp_path):
     env = _shims(tmp_path / ".bin")

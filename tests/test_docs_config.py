@@ -9,6 +9,7 @@ import shlex
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -37,6 +38,7 @@ def test_every_yaml_block_is_a_valid_study_config(tmp_path):
     assert load_config(defaults) == load_config()  # the first block shows the defaults
 
 
+@pytest.mark.costly  # a whole run with every figure: queued early (conftest)
 def test_example_study_yaml_and_commands_run_as_written(tmp_path, monkeypatch):
     start = DOC.index("<!-- example study.yaml")
     study_yaml, = [m.group(2) for m in BLOCK.finditer(DOC, start) if m.group(1) == "yaml"][:1]

@@ -12,6 +12,7 @@ from hccstudy.stats.evalue import (
     evalue_ratio,
     evalue_rr,
     hr_to_rr,
+    outcome_is_common,
 )
 
 
@@ -62,3 +63,13 @@ def test_hr_common_outcome_conversion():
     assert ev.ci == pytest.approx(evalue_rr(hr_to_rr(0.8, True)), rel=1e-15)
     # a common outcome shrinks the HR towards 1, so its E-value is smaller than the rare-outcome one
     assert ev.point < evalue_hr(0.6, 0.45, 0.8, outcome_common=False).point
+
+
+def test_outcome_is_common_by_km_incidence_at_end_of_follow_up():
+    time = np.arange(1.0, 21.0)
+    event = np.zeros(20, bool)
+    event[:2] = True  # the first 2 of 20 have events, the rest are censored later: 1 - S = 0.10
+    assert not outcome_is_common(time, event)
+    event[2:4] = True  # 1 - S = 0.20
+    assert outcome_is_common(time, event)
+    assert outcome_is_common(time, event, threshold=0.19) and not outcome_is_common(time, event, threshold=0.21)

@@ -175,3 +175,27 @@ def test_large_counts_in_the_risk_table_have_thousands_separators():
     F.plt.close(fig)
     assert "15,000" in texts
     assert not any(re.fullmatch(r"\d{4,}", t) for t in texts)
+
+
+def _broken():
+    raise RuntimeError("figure failed")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_started_figures_finish_or_fail_and_leave_no_jobs(tmp_path, workers):
+    """build_report starts the figure processes, writes the files that need no figure, then finishes:
+    the same files as draw_figures; a figure that fails raises from finish(); nothing is left behind."""
+    from hccstudy.report import build
+
+    pending = build.start_figures(_sections(), tmp_path / "a", ("png",), workers=workers)
+    (tmp_path / "meanwhile.txt").write_text("written while the figures draw")
+    sections, files = pending.finish()
+    assert [p.name for p in files] == ["km.png", "love.png", "ps.png"] and build._JOBS == []
+    bad = [Section("bad", "Bad", figures=[FigureItem("bad", "Bad", _broken)])] + _sections()
+    pending = build.start_figures(bad, tmp_path / "b", ("png",), workers=workers)
+    with pytest.raises(RuntimeError, match="figure failed"):
+        pending.finish()
+    assert build._JOBS == [] and pending._pool is None
+    pending = build.start_figures(_sections(), tmp_path / "c", ("png",), workers=workers)
+    pending.close()  # the caller failed before finish(): the workers are stopped
+    assert build._JOBS == [] and pending._pool is None

@@ -22,6 +22,7 @@ from hccstudy.cli import app
 from hccstudy.synth import DEFAULT_SEED, generate, write_cohort
 
 runner = CliRunner()
+pytestmark = pytest.mark.costly  # a 1,500-patient cohort and a whole run: queued early (conftest)
 
 PS = ["age", "sex", "afp_gt_400", "mvi", "ehs"]  # the built-in plan matches on age, sex, diameter, number, MVI, EHS
 STUDY_YAML = {

@@ -314,6 +314,7 @@ def test_expression_three_valued_logic():
 
 
 # --------------------------------------------------------------------------- calibration follows the plan
+@pytest.mark.costly  # a cohort, three ingests and two analyses: queued early (conftest)
 @pytest.mark.filterwarnings("ignore:Loglik converged")  # a small cohort: a Cox term may diverge
 def test_calibration_matches_with_the_plans_caliper(tmp_path):
     write_cohort(generate(3, 700), tmp_path, excel=False)

@@ -46,6 +46,9 @@ def test_cox_on_mice_imputations_matches_mice_pool(case):
     pooled = rubin_pool(np.array(est), np.array(cov), dfcom_cox(fit.n_events, len(fit.coefficients)),
                         names=d["pooled"]["term"])
     _compare(pooled, d["pooled"])
+    hr = rubin_pool(np.array(est), np.array(cov), dfcom_cox(fit.n_events, len(fit.coefficients)), exponentiate=True)
+    for col in ("estimate", "std.error", "lcl", "ucl"):
+        np.testing.assert_allclose(hr[col].to_numpy(), d["pooled"]["exponentiated"][col], rtol=1e-6, err_msg=col)
 
 
 def test_given_estimates_and_variances_nhanes_lm():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -158,22 +159,39 @@ def test_config_errors_name_the_key(tmp_path):
     assert r.exit_code == 2 and "config error" in r.output
 
 
-def test_cli_run_writes_outputs_atomically(tmp_path):
-    out = tmp_path / "report"
-    example = str(hccstudy.example_study_path())
-    r = runner.invoke(app, ["run", example, "--out", str(out), "--no-figures"])  # atomicity, not figures
-    assert r.exit_code == 0, r.output
-    names = {p.name for p in out.iterdir()}
+def test_cli_run_writes_outputs_atomically(builtin_cli_run, tmp_path, monkeypatch, tree_digest):
+    """A finished `hccstudy run` leaves a complete folder that it marks as its own and no temporary; an
+    existing output is refused without --force; with --force, a run that fails while writing leaves the
+    old output exactly as it was and no temporary.  (The session's CLI run of the built-in study is the
+    finished run; the failure is injected into the first writing stage on a copy of it, so no second
+    whole run is needed.  Replacement itself: tests/test_output.py.)"""
+    assert builtin_cli_run.exit_code == 0, builtin_cli_run.output
+    names = {p.name for p in builtin_cli_run.out.iterdir()}
     assert {"analysis_table.csv", "analysis_table.parquet", "exclusions.csv", "flow.csv", "validation.csv",
-            "report.html", "results.json", "manifest.json"} <= names
-    table = pd.read_parquet(out / "analysis_table.parquet")
-    assert len(table) == 11
-    assert runner.invoke(app, ["run", example, "--out", str(out), "--no-figures"]).exit_code == 2  # exists, no --force
-    first = (out / "analysis_table.csv").read_bytes()
-    assert runner.invoke(app, ["run", example, "--out", str(out), "--force", "--no-figures"]).exit_code == 0
-    assert (out / "analysis_table.csv").read_bytes() == first  # deterministic
+            "report.html", "results.json", "manifest.json", "figures", "synthetic-data"} <= names
+    assert len(pd.read_parquet(builtin_cli_run.out / "analysis_table.parquet")) == 575
+    assert not [p for p in builtin_cli_run.out.parent.iterdir() if p.name.startswith(".report.")]  # no temp dir left
+    assert is_hccstudy_output(builtin_cli_run.out)  # so that --force may replace it (tests/test_output.py)
+
+    out = tmp_path / "report"
+    shutil.copytree(builtin_cli_run.out, out)
+    before = tree_digest(out)
+    r = runner.invoke(app, ["run", "--out", str(out), "--no-figures"])
+    assert r.exit_code == 2 and "use --force" in r.output, r.output  # exists, no --force
+
+    import hccstudy.synth
+
+    def disk_full(cohort, folder):
+        folder.mkdir(parents=True)
+        (folder / "partial.csv").write_text("patient_id\n")
+        raise OSError(28, "No space left on device", str(folder / "partial.csv"))
+
+    monkeypatch.setattr(hccstudy.synth, "generate", lambda seed: None)  # not under test here
+    monkeypatch.setattr(hccstudy.synth, "write_cohort", disk_full)
+    r = runner.invoke(app, ["run", "--out", str(out), "--force", "--no-figures"])
+    assert r.exit_code == 1 and "No space left on device" in r.output and "nothing was written" in r.output, r.output
+    assert tree_digest(out) == before  # the old output, byte for byte
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report.")]  # no temp dir left
-    assert is_hccstudy_output(out)  # so that --force may replace it (tests/test_output.py)
 
 
 def test_flow_command_prints_counts():

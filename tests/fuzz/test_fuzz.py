@@ -27,6 +27,7 @@ WORKERS = int(os.environ.get("HCCSTUDY_FUZZ_WORKERS", "2"))
 LIMIT = float(os.environ.get("HCCSTUDY_FUZZ_LIMIT", "30"))
 
 
+@pytest.mark.costly  # 176 cases on two processes: queued early (conftest)
 def test_fuzz_campaign():
     t0 = time.perf_counter()
     results = runner.run_cases(CI_SEED, list(range(CI_CASES)), workers=WORKERS, limit=LIMIT)

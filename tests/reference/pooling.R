@@ -12,7 +12,13 @@ pooled_summary <- function(fits) {
   s <- summary(p, type = "all", conf.int = TRUE)
   list(term = as.character(s$term), estimate = s$estimate, std.error = s$std.error, statistic = s$statistic,
        df = s$df, p.value = s$p.value, lcl = s[["2.5 %"]], ucl = s[["97.5 %"]], riv = s$riv,
-       lambda = s$lambda, fmi = s$fmi, ubar = s$ubar, b = s$b, t = s$t, dfcom = s$dfcom[1])
+       lambda = s$lambda, fmi = s$fmi, ubar = s$ubar, b = s$b, t = s$t, dfcom = s$dfcom[1],
+       exponentiated = exp_summary(p))
+}
+
+exp_summary <- function(p) {
+  s <- summary(p, conf.int = TRUE, exponentiate = TRUE)
+  list(estimate = s$estimate, std.error = s$std.error, lcl = s[["2.5 %"]], ucl = s[["97.5 %"]])
 }
 
 cox_case <- function(data, formula, cols, m, seed) {

@@ -83,6 +83,57 @@ def _draw_job(i: int) -> list[Path]:
     return save(item.draw(), folder / item.key, formats)
 
 
+class PendingFigures:
+    """Figures being drawn (:func:`start_figures`); :meth:`finish` waits for them and returns what
+    :func:`draw_figures` returns.  Meanwhile the caller may write files that need no figure."""
+
+    def __init__(self, sections: list[Section], folder: Path, formats: tuple[str, ...], workers: int | None):
+        self.sections, self.folder, self.formats = sections, folder, tuple(dict.fromkeys(formats))
+        self.items = [f for s in sections for f in s.figures] if self.formats else []
+        jobs = [(f, folder, self.formats) for f in self.items]
+        self._pool = self._async = None
+        if not jobs:
+            return
+        n = figure_workers(len(jobs), workers)
+        _JOBS[:] = jobs
+        if n > 1 and "fork" in multiprocessing.get_all_start_methods():
+            try:  # the workers fork now and inherit _JOBS; the parent goes on with other files
+                self._pool = multiprocessing.get_context("fork").Pool(n)
+                self._async = self._pool.map_async(_draw_job, range(len(jobs)), chunksize=1)
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        """Stop the workers (after :meth:`finish`, or on an error before it) and forget the jobs."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+        _JOBS.clear()
+
+    def finish(self) -> tuple[list[Section], list[Path]]:
+        if not self.formats:
+            return [s.with_figures([]) for s in self.sections], []
+        try:
+            if self._async is not None:
+                written = self._async.get()
+            else:
+                written = [_draw_job(i) for i in range(len(self.items))]
+        finally:
+            self.close()
+        drawn = {f.key: replace(f, path=self.folder / f"{f.key}.png") for f in self.items}
+        out = [s.with_figures([drawn[f.key] for f in s.figures]) for s in self.sections]
+        return out, [p for paths in written for p in paths]
+
+
+def start_figures(sections: list[Section], folder: Path, formats: tuple[str, ...],
+                  workers: int | None = None) -> PendingFigures:
+    """Start drawing the figures of :func:`draw_figures` in its pool of processes and return at once
+    (one worker, or no fork: they are drawn in :meth:`PendingFigures.finish`, here, in order)."""
+    return PendingFigures(sections, folder, formats, workers)
+
+
 def draw_figures(sections: list[Section], folder: Path, formats: tuple[str, ...],
                  workers: int | None = None) -> tuple[list[Section], list[Path]]:
     """Draw and write every figure of the sections under ``folder`` (``<key>.<format>``); the sections
@@ -95,24 +146,7 @@ def draw_figures(sections: list[Section], folder: Path, formats: tuple[str, ...]
     inputs under the same style, and the one piece of per-process state, the shared PDF font subset,
     embeds the same bytes whether it was computed in that process or not -- so the files do not
     depend on the number of workers."""
-    formats = tuple(dict.fromkeys(formats))
-    if not formats:
-        return [s.with_figures([]) for s in sections], []
-    items = [f for s in sections for f in s.figures]
-    jobs = [(f, folder, formats) for f in items]
-    n = figure_workers(len(jobs), workers)
-    _JOBS[:] = jobs
-    try:
-        if n > 1 and "fork" in multiprocessing.get_all_start_methods():
-            with multiprocessing.get_context("fork").Pool(n) as pool:
-                written = pool.map(_draw_job, range(len(jobs)), chunksize=1)
-        else:
-            written = [_draw_job(i) for i in range(len(jobs))]
-    finally:
-        _JOBS.clear()
-    drawn = {f.key: replace(f, path=folder / f"{f.key}.png") for f in items}
-    out = [s.with_figures([drawn[f.key] for f in s.figures]) for s in sections]
-    return out, [p for paths in written for p in paths]
+    return start_figures(sections, folder, formats, workers).finish()
 
 
 def report_formats(results: Results, formats: tuple[str, ...] | list[str] | None = None) -> tuple[str, ...]:
@@ -146,19 +180,25 @@ def build_report(results: Results, out: Path, *, flow: pd.DataFrame | None = Non
     start = time.perf_counter()
     out = Path(out)
     soft = versions()
-    paths = write_results(results, out)
-    if write_table:
-        results.data.to_parquet(out / "analysis_table.parquet", index=False)
-        paths.append(out / "analysis_table.parquet")
     sections = build_sections(results, dictionary, flow=flow, calibration=calibration, software=soft)
     formats = report_formats(results, formats)
-    sections, figs = draw_figures(sections, out / "figures", formats, workers)
+    # the figure processes start first; the files that need no figure are written while they draw
+    pending = start_figures(sections, out / "figures", formats, workers)
+    try:
+        paths = write_results(results, out)
+        if write_table:
+            results.data.to_parquet(out / "analysis_table.parquet", index=False)
+            paths.append(out / "analysis_table.parquet")
+        render_xlsx(sections, out / "tables.xlsx")  # tables only
+    except BaseException:
+        pending.close()
+        raise
+    sections, figs = pending.finish()
     paths += figs
     title = title or results.config.name
     subtitle = "Generated by hccstudy " + soft["hccstudy"]
     if not formats:
         subtitle += ". No figures: report.formats is empty."
-    render_xlsx(sections, out / "tables.xlsx")
     render_docx(sections, out / "tables.docx", title)
     (out / "report.html").write_text(render_html(sections, title, subtitle),
                                      encoding="utf-8")

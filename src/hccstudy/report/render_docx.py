@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pandas as pd
 
 from .render_xlsx import stable_zip
 from .sections import Section, TableItem
+
+_W_DECL = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
 #: a table with more columns than this is set on a landscape page
 WIDE_COLUMNS = 7
@@ -74,6 +77,50 @@ def _orient(doc, landscape: bool) -> None:
         setattr(sec, side, Cm(2))
 
 
+def _run_content(text: str) -> str:
+    """The XML of a run's content for ``text``: one ``<w:t>`` for plain text (none for ""); text with
+    tabs, line breaks or edge spaces goes through python-docx's own run writer, so it is the same XML."""
+    if not text:
+        return ""
+    if text == text.strip() and not any(ch < " " for ch in text):
+        return "<w:t>" + escape(text) + "</w:t>"
+    from docx.oxml import OxmlElement
+    from lxml import etree
+    r = OxmlElement("w:r")
+    r.text = text
+    return "".join(etree.tostring(el, encoding="unicode").replace(_W_DECL, "") for el in r)
+
+
+def _body_rows(t, df: pd.DataFrame) -> None:
+    """Append the body rows of a table as one parsed XML fragment: the elements python-docx writes for
+    ``add_row()``, ``cell.text = ...``, 8-pt runs, no space after, centred columns after the first and
+    a bottom rule on the last row (same XML, tested), without its ~40 element operations per cell."""
+    from docx.oxml.ns import qn
+    from docx.oxml.parser import parse_xml
+
+    widths = [tc.tcPr.tcW.get(qn("w:w")) if tc.tcPr is not None and tc.tcPr.tcW is not None else None
+              for tc in t.rows[0]._tr.tc_lst]
+    rule = '<w:tcBorders><w:bottom w:val="single" w:sz="12" w:color="000000"/></w:tcBorders>'
+
+    def head(j: int, last: bool) -> str:
+        w = "" if widths[j] is None else f'<w:tcW w:type="dxa" w:w="{widths[j]}"/>'
+        pr = w + (rule if last else "")
+        jc = '<w:jc w:val="center"/>' if j else ""
+        return (("<w:tc><w:tcPr>" + pr + "</w:tcPr>" if pr else "<w:tc>")
+                + f'<w:p><w:pPr><w:spacing w:after="0"/>{jc}</w:pPr><w:r><w:rPr><w:sz w:val="16"/></w:rPr>')
+
+    tail = "</w:r></w:p></w:tc>"
+    n = len(df)
+    parts = []
+    for i, row in enumerate(df.itertuples(index=False)):
+        last = i == n - 1
+        parts.append("<w:tr>" + "".join(head(j, last) + _run_content(_text(v)) + tail for j, v in enumerate(row))
+                     + "</w:tr>")
+    frag = parse_xml(f'<w:tbl {_W_DECL}>' + "".join(parts) + "</w:tbl>")
+    for tr in list(frag):
+        t._tbl.append(tr)
+
+
 def _table(doc, item: TableItem, number: int) -> None:
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -92,20 +139,18 @@ def _table(doc, item: TableItem, number: int) -> None:
         cell.paragraphs[0].runs[0].bold = True
         _border(cell, top=12, bottom=6)
     _repeat_header(t.rows[0])
-    for row in df.itertuples(index=False):
-        cells = t.add_row().cells
-        for j, v in enumerate(row):
-            cells[j].text = _text(v)
-    for r in t.rows:
-        for j, cell in enumerate(r.cells):
-            p = cell.paragraphs[0]
-            p.paragraph_format.space_after = Pt(0)
-            if j:
-                p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-            for run in p.runs:
-                run.font.size = Pt(8)
-    for cell in t.rows[-1].cells:
-        _border(cell, bottom=12)
+    for j, cell in enumerate(t.rows[0].cells):
+        p = cell.paragraphs[0]
+        p.paragraph_format.space_after = Pt(0)
+        if j:
+            p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        for run in p.runs:
+            run.font.size = Pt(8)
+    if df.empty:
+        for cell in t.rows[0].cells:
+            _border(cell, bottom=12)
+    else:
+        _body_rows(t, df)
     if item.footnote:
         note = doc.add_paragraph()
         run = note.add_run(item.footnote)

@@ -21,6 +21,17 @@ Per term (factors expanded into every level, logicals as 0/1, plus the ``distanc
 * When fewer than two units carry weight in both arms, the variance ratio and eCDF statistics (and the
   standardised difference) are undefined (NaN), as in MatchIt.
 
+**Weighted balance** (:func:`weighted_balance`, for IPT weights) follows R ``cobalt``'s ``bal.tab``
+defaults for a binary treatment (``col_w_smd``, ``col_w_vr``, ``col_w_ks``, ``col.w.v``; Greifer,
+cobalt 4.x): the SMD denominator is computed once, from the **unweighted** full sample, and chosen by
+the estimand: ATE and ATO the pooled SD sqrt((s_T² + s_C²) / 2), ATT s_T, ATC s_C (continuous: n − 1
+variance; binary: p (1 − p)); no MatchIt fallback.  Means, variance ratios and eCDF statistics use the
+weights as above (the same weighted variance formula as cobalt's ``col.w.v``; the KS statistic is
+cobalt's weighted ``col_w_ks``, identical to the eCDF max here).  ``smd`` is standardised for every term;
+``diff`` is what cobalt prints by default (``binary = "raw"``): the raw difference in proportions for a
+binary term, the SMD otherwise.  Units of weight 0 (trimmed) are in the "before" sample and are
+evaluation points of the weighted eCDFs, as in cobalt.
+
 Matching weights come from :func:`hccstudy.stats.matching.matchit_weights`.  A ``flag`` marks terms
 with |SMD| > ``threshold`` (0.1) after matching.  Sample sizes: all, matched, unmatched and discarded
 per arm, plus the effective sample size (sum w)² / sum w² of the matched sample.
@@ -167,3 +178,58 @@ def sample_sizes(treated, matched, discarded, weights=None) -> pd.DataFrame:
 
         out.insert(2, {"sample": "matched (ESS)", "control": ess(w[~t]), "treated": ess(w[t])})
     return pd.DataFrame(out)
+
+
+WEIGHTED_SD_DENOMINATOR = {"ATE": "pooled", "ATO": "pooled", "ATT": "treated", "ATC": "control"}
+
+
+def _sd_denominator(x: np.ndarray, t: np.ndarray, is_bin: bool, which: str) -> float:
+    """cobalt's SD denominator from the unweighted sample: pooled, treated or control."""
+    def var(v: np.ndarray) -> float:
+        if is_bin:
+            p = v.mean() if len(v) else float("nan")
+            return float(p * (1 - p))
+        return float(np.var(v, ddof=1)) if len(v) > 1 else float("nan")
+    if which == "treated":
+        return float(np.sqrt(var(x[t])))
+    if which == "control":
+        return float(np.sqrt(var(x[~t])))
+    return float(np.sqrt((var(x[t]) + var(x[~t])) / 2))
+
+
+def weighted_balance(X: pd.DataFrame, treated, weights, estimand: str = "ATE", distance=None,
+                     threshold: float = 0.1) -> pd.DataFrame:
+    """Balance before (weight 1) and after weighting (e.g. IPT weights) for every column of ``X`` (use
+    :func:`balance_terms`), as cobalt's ``bal.tab`` computes it for ``estimand`` (module docstring), with
+    the ``distance`` row first when given.  Columns: term, binary, sd_denominator, then
+    ``<stat>_before`` / ``<stat>_after`` for mean_treated, mean_control, smd, diff, var_ratio,
+    ecdf_mean, ecdf_max (= cobalt's KS), and ``flag`` (|smd_after| > threshold)."""
+    est = str(estimand).upper()
+    if est not in WEIGHTED_SD_DENOMINATOR:
+        raise ValueError(f"estimand must be one of {', '.join(WEIGHTED_SD_DENOMINATOR)}, got {estimand!r}")
+    t = np.asarray(treated, dtype=bool)
+    w = np.asarray(weights, dtype=float)
+    if w.shape != t.shape:
+        raise ValueError(f"weights must have one value per unit ({len(t)}), got shape {w.shape}")
+    if (w < 0).any() or not np.isfinite(w).all():
+        raise ValueError("weights must be finite and non-negative")
+    names = [str(c) for c in X.columns]
+    cols = [X.iloc[:, j].to_numpy(dtype=float) for j in range(X.shape[1])]
+    if distance is not None:
+        names.insert(0, "distance")
+        cols.insert(0, np.asarray(distance, dtype=float))
+    binary = [bool(np.isin(x, [0.0, 1.0]).all()) for x in cols]
+    den = [_sd_denominator(x, t, b, WEIGHTED_SD_DENOMINATOR[est]) for x, b in zip(cols, binary, strict=True)]
+    orders = [None if b else np.argsort(x, kind="stable") for x, b in zip(cols, binary, strict=True)]
+    parts = []
+    for key, ww in (("before", np.ones(len(t))), ("after", w)):
+        st = _stats(names, cols, t, ww, den, binary, orders).drop(columns="pair_distance")
+        st.insert(4, "diff", np.where(binary, st["mean_treated"] - st["mean_control"], st["smd"]))
+        st = st.drop(columns="term")
+        st.columns = [f"{c}_{key}" for c in st.columns]
+        parts.append(st)
+    out = pd.concat([pd.DataFrame({"term": names, "binary": binary, "sd_denominator": den}), *parts], axis=1)
+    stats = ["mean_treated", "mean_control", "smd", "diff", "var_ratio", "ecdf_mean", "ecdf_max"]
+    out = out[["term", "binary", "sd_denominator", *[f"{s}_{k}" for k in ("before", "after") for s in stats]]]
+    out["flag"] = out["smd_after"].abs() > threshold
+    return out

@@ -1,8 +1,22 @@
-"""Cox proportional-hazards regression as R ``survival::coxph`` (right-censored data).
+"""Cox proportional-hazards regression as R ``survival::coxph``: right-censored or counting-process
+(start, stop] data, case weights, strata, robust (sandwich) variance.
 
 Partial likelihood with Efron's (default) or Breslow's handling of tied event times, optionally
 stratified.  For a tie group of d events at time t with risk-set sums S0, S1, S2 and tied-event sums
 E0, E1, E2, Efron's term is  sum_{i in D} eta_i - sum_{r=0}^{d-1} log(S0 - (r/d) E0)  (Breslow: r = 0).
+
+Case weights v_i (R's ``weights``; ``coxfit6``/``agfit4``): every risk-set sum is of v_i exp(eta_i); the
+events contribute sum_{i in D} v_i eta_i; each of Efron's d sub-steps counts with the mean weight of the
+tied events, m = sum_{i in D} v_i / d (Breslow: the one step counts with sum_{i in D} v_i):
+loglik = sum_D v_i eta_i - m sum_r log(S0 - (r/d) E0), and likewise m times each sub-step's score and
+information term (Therneau & Grambsch 2000, sec. 7.2).  ``n`` and ``n_events`` are unweighted (R's
+``fit$n``, ``fit$nevent``).
+
+Counting process (``start``; R's ``Surv(start, stop, event)``, ``agreg.fit``): a row is at risk at t when
+start < t <= stop (late entry, several rows per subject, time-dependent covariates; Therneau & Grambsch
+2000, ch. 3).  The risk set at an event time t is "stop >= t" (the cumulative sums below) less "start >=
+t": each row also records the first event group (stratum, t) at which it has not entered yet, and the
+rows are summed by that group and cumulated -- two cumulative sums per iteration, no per-time loop.
 
 Newton–Raphson exactly as ``coxfit6``: start at beta = 0; step beta + I^-1 U; converged when
 |1 - loglik_old / loglik_new| <= eps (1e-9) on a step that was not halved; a step that lowers the
@@ -17,17 +31,26 @@ tied: ~6000 distinct times for 10^6 rows).  Writing the risk set less the tied e
 sub-step r has den_r = R0 + (1 - r/d) E0 and mean a_r = (R1 + (1 - r/d) E1) / den_r, so the score and
 the a a' part of the information need only per-time sums of 1/den_r, (1 - r/d)/den_r, ... (scalars per
 event); the S2 part is X' diag(w A) X with A per cell.  The sort and tie bookkeeping (:func:`risk_sets`)
-depend only on time, event and strata: fits on one sample that differ only in X (univariable then
-multivariable) share them.
+depend only on time, event, strata and start: fits on one sample that differ only in X or the weights
+(univariable then multivariable) share them.
 
-Robust variance (``cluster``): Lin & Wei's sandwich D'D with D = score residuals x I^-1 summed within
-clusters -- R's ``coxph(..., cluster = id)``; the score residuals use Efron's weights consistently.
+Robust variance (``robust``, ``cluster``): Lin & Wei's (1989) sandwich D'D, D the weighted dfbeta
+residuals v_i U_i I^-1 (U_i the score residual, with Efron's weights) summed within clusters, each row
+its own cluster when no ``cluster`` is given -- R's ``coxph(..., robust = TRUE)`` /
+``cluster = id``, i.e. ``crossprod(residuals(fit, "dfbeta", weighted = TRUE, collapse = cluster))``.
+``CoxFit.table`` then gives z, P and the CI from the robust SE, as ``summary.coxph``; the Wald test uses
+the robust variance and ``robust_score`` is R's robust score test (``fit$rscore``).  R's default
+(``robust=None``) is robust when a cluster is given or a weight is not an integer (IPTW weights).
+
+References: Therneau TM, Grambsch PM. Modeling Survival Data: Extending the Cox Model. Springer 2000.
+Lin DY, Wei LJ. The robust inference for the Cox proportional hazards model. JASA 1989;84:1074-8.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -41,7 +64,9 @@ Ties = Literal["efron", "breslow"]
 
 @dataclass(frozen=True)
 class CoxFit:
-    """A fitted Cox model.  ``table``: term, coef, hr, se, robust_se (when clustered), z, p, lcl, ucl."""
+    """A fitted Cox model.  ``table``: term, coef, hr, se, robust_se (robust fits), z, p, lcl, ucl -- z, p and
+    the CI from the robust SE when robust (``summary.coxph``).  ``n``, ``n_events``: rows and events,
+    unweighted (R's ``fit$n``, ``fit$nevent``)."""
 
     coefficients: np.ndarray
     var: np.ndarray
@@ -57,6 +82,18 @@ class CoxFit:
     conf_level: float = 0.95
     infinite: tuple[bool, ...] = ()
     prep: object = field(default=None, repr=False, compare=False)
+    clusters: np.ndarray | None = field(default=None, repr=False, compare=False)  # robust: codes, sorted rows
+
+    @cached_property
+    def robust_score(self) -> float | None:
+        """R's ``fit$rscore`` (robust fits only): the score test at beta = 0 with the sandwich variance
+        of the score, u' (S'S)^-1 u, S the weighted score residuals at 0 summed within clusters.
+        Computed on first use (it needs a second pass of score residuals)."""
+        if self.robust_var is None or self.prep is None or not len(self.coefficients):
+            return None
+        S0 = _by_cluster(_weighted_residuals(np.zeros(len(self.coefficients)), self.prep), self.clusters)
+        u0 = S0.sum(axis=0)
+        return float(u0 @ _inverse(S0.T @ S0, np.finfo(float).eps ** 0.75) @ u0)
 
     @property
     def se(self) -> np.ndarray:
@@ -133,6 +170,11 @@ class RiskSets:
     ev_strat_first: np.ndarray | None = None  # per event group: first cell of its stratum (multi strata)
     cell_next_strat: np.ndarray | None = None  # per cell: first cell of the next stratum (n_cells if none)
     ev_after: np.ndarray | None = None  # per event group: the next cell in its stratum (n_cells if none)
+    # counting process (start, stop] only (None for right-censored data):
+    entry_group: np.ndarray | None = None  # per row: first event group (global index) at which it is not yet
+    #                                        at risk (event time <= start, same stratum); K if none
+    entry_next: np.ndarray | None = None   # per row: first event group of the next stratum (K if none or no entry)
+    ev_group_strat_first: np.ndarray | None = None  # per event group: the first event group of its stratum
 
     @property
     def n(self) -> int:
@@ -150,7 +192,10 @@ class RiskSets:
 @dataclass(frozen=True)
 class _Prepared(RiskSets):
     XT: np.ndarray = None    # centred covariates in the risk-set order, p x n  # type: ignore[assignment]
-    X_events_sum: np.ndarray = None  # type: ignore[assignment]
+    X_events_sum: np.ndarray = None  # sum over events of (case weight) x  # type: ignore[assignment]
+    wt: np.ndarray | None = None     # case weights in the risk-set order (None: all 1)
+    ev_m: np.ndarray | None = None   # per event group: the mean case weight of its events (R's meanwt)
+    ev_wd: np.ndarray | None = None  # per event group: the sum of the case weights of its events
 
     @property
     def X(self) -> np.ndarray:
@@ -158,9 +203,15 @@ class _Prepared(RiskSets):
         return self.XT.T
 
 
-def risk_sets(time, event, strata=None, ties: Ties = "efron") -> RiskSets:
+def risk_sets(time, event, strata=None, ties: Ties = "efron", start=None) -> RiskSets:
     """Sort one sample for Cox fitting (see :class:`RiskSets`); pass the result to :func:`coxph` as
-    ``risk_sets`` for every fit on the same time, event and strata."""
+    ``risk_sets`` for every fit on the same time, event, strata, ties and ``start``.
+
+    ``start`` (counting-process data, R's ``Surv(start, stop, event)``): a row is at risk at t when
+    start < t <= stop.  The rows are sorted by stop time as for right-censored data (the risk set at t
+    is then every row with stop >= t) and each row also records the first event group at which it has not
+    entered yet (event time <= start): the risk set is "stopped at or after t" less "entered at or after
+    t", two cumulative sums -- the same bookkeeping as R's ``agfit4``."""
     if ties not in ("efron", "breslow"):
         raise ValueError(f"unknown ties method {ties!r}")
     time = np.asarray(time, dtype=float)
@@ -171,7 +222,8 @@ def risk_sets(time, event, strata=None, ties: Ties = "efron") -> RiskSets:
     t, e, ss = time[order], event[order], s[order]
     if n == 0:
         z = np.zeros(0, dtype=np.int64)
-        return RiskSets(order, t, e, ties, z, z, z, z, z, z, np.zeros(0), z)
+        return RiskSets(order, t, e, ties, z, z, z, z, z, z, np.zeros(0), z,
+                        **({} if start is None else {"entry_group": z, "entry_next": z, "ev_group_strat_first": z}))
     new_strat = np.r_[True, ss[1:] != ss[:-1]]
     new_cell = new_strat | np.r_[True, (t[1:] != t[:-1]) | (e[1:] != e[:-1])]
     cell_start = np.flatnonzero(new_cell)
@@ -188,25 +240,65 @@ def risk_sets(time, event, strata=None, ties: Ties = "efron") -> RiskSets:
         ev_keep = (dd - rank) / dd
     else:
         ev_keep = np.ones(len(ev_rows))
+    counting = {} if start is None else _entries(_checked_start(start, time)[order], ss, t[cell_start[ev_cell]],
+                                                 ss[cell_start[ev_cell]])
     cell_strat = np.cumsum(new_strat[cell_start]) - 1
     multi = bool(cell_strat[-1] > 0)
     if not multi:
-        return RiskSets(order, t, e, ties, cell_start, cell_len, ev_cell, ev_rows, ev_group, ev_first, ev_keep, d)
+        return RiskSets(order, t, e, ties, cell_start, cell_len, ev_cell, ev_rows, ev_group, ev_first, ev_keep, d,
+                        **counting)
     C = len(cell_start)
     strat_first = np.flatnonzero(new_strat[cell_start])
     next_strat = np.r_[strat_first[1:], C][cell_strat]
     after = ev_cell + 1
     return RiskSets(order, t, e, ties, cell_start, cell_len, ev_cell, ev_rows, ev_group, ev_first, ev_keep, d, True,
-                    strat_first[cell_strat[ev_cell]], next_strat, np.where(after < next_strat[ev_cell], after, C))
+                    strat_first[cell_strat[ev_cell]], next_strat, np.where(after < next_strat[ev_cell], after, C),
+                    **counting)
 
 
-def _prepare(time, event, X, strata, ties: Ties, rs: RiskSets | None = None) -> _Prepared:
-    rs = risk_sets(time, event, strata, ties) if rs is None else rs
+def _checked_start(start, time: np.ndarray) -> np.ndarray:
+    """``start`` as floats, one finite value per row below its stop time (R: "Stop time must be > start
+    time")."""
+    start = np.asarray(start, dtype=float)
+    if len(start) != len(time) or not np.isfinite(start).all():
+        raise ValueError("start: needs one finite entry time per row")
+    if (start >= time).any():
+        rows = np.flatnonzero(start >= time)
+        raise ValueError(f"start: {len(rows)} row(s) (first: row {rows[0]}) have start >= stop time; a "
+                         f"(start, stop] interval needs start < stop")
+    return start
+
+
+def _entries(start: np.ndarray, row_strat: np.ndarray, ev_time: np.ndarray, ev_strat: np.ndarray) -> dict:
+    """Counting process: per (sorted) row the first event group of its stratum with event time <= its start
+    (from there on the row has not entered yet), found by one ``searchsorted`` on integer keys
+    (stratum, rank of the time descending) -- the event groups are in that order already."""
+    K = len(ev_time)
+    u = np.unique(ev_time)
+    U = len(u)
+    ev_key = ev_strat * (U + 1) + (U - np.searchsorted(u, ev_time, side="right"))
+    row_key = row_strat * (U + 1) + (U - np.searchsorted(u, start, side="right"))
+    idx = np.searchsorted(ev_key, row_key, side="left")
+    next_of_strat = np.searchsorted(ev_strat, row_strat, side="right")   # first group of the next stratum
+    entered_late = idx < next_of_strat
+    first_of_strat = np.searchsorted(ev_strat, ev_strat, side="left")
+    return {"entry_group": np.where(entered_late, idx, K), "entry_next": np.where(entered_late, next_of_strat, K),
+            "ev_group_strat_first": first_of_strat}
+
+
+def _prepare(time, event, X, strata, ties: Ties, rs: RiskSets | None = None, weights=None, start=None) -> _Prepared:
+    rs = risk_sets(time, event, strata, ties, start) if rs is None else rs
     XT = np.asarray(X, dtype=float).T[:, rs.order]   # p x n, C-contiguous
     if rs.n:
         XT -= XT.mean(axis=1)[:, None]
-    return _Prepared(**{f.name: getattr(rs, f.name) for f in fields(RiskSets)}, XT=XT,
-                     X_events_sum=XT @ rs.event.astype(float))
+    extra = {}
+    ev = rs.event.astype(float)
+    if weights is not None:
+        wt = np.asarray(weights, dtype=float)[rs.order]
+        ev_wt = np.add.reduceat(wt[rs.ev_rows], rs.ev_first) if len(rs.ev_rows) else np.zeros(0)
+        extra = {"wt": wt, "ev_m": ev_wt / rs.ev_d, "ev_wd": ev_wt}
+        ev = ev * wt
+    return _Prepared(**{f.name: getattr(rs, f.name) for f in fields(RiskSets)}, XT=XT, X_events_sum=XT @ ev, **extra)
 
 
 def _linear_predictor(XT: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -236,10 +328,13 @@ def _sums(beta: np.ndarray, prep: _Prepared, second: bool = True) -> _Sums:
     XT = prep.XT
     p = XT.shape[0]
     w = np.exp(_linear_predictor(XT, beta)) if prep.n else np.zeros(0)
+    if prep.wt is not None:   # case weights: every risk-set sum is of wt exp(x beta)
+        w *= prep.wt
     ec = prep.ev_cell
     if prep.n == 0 or len(ec) == 0:
         z = np.zeros(0)
         return _Sums(w, z, np.zeros((0, p)), z, np.zeros((0, p)), 0.0, np.zeros((5 if second else 2, 0)))
+    counting = prep.entry_group is not None
     if p == 1:  # w, w x and w x^2 summed per cell in one pass
         rows = np.empty((3, prep.n))
         rows[0] = w
@@ -247,9 +342,11 @@ def _sums(beta: np.ndarray, prep: _Prepared, second: bool = True) -> _Sums:
         np.multiply(XT[0], rows[1], out=rows[2])
         cells = np.add.reduceat(rows, prep.cell_start, axis=1)
         cw, cwx, cell_wxx = cells[0], cells[1][:, None], cells[2]
+        wx = rows[1][None, :]
     else:
         cw = np.add.reduceat(w, prep.cell_start)
-        cwx = np.add.reduceat(XT * w, prep.cell_start, axis=1).T    # cells x p
+        wx = XT * w
+        cwx = np.add.reduceat(wx, prep.cell_start, axis=1).T    # cells x p
         cell_wxx = None
     c0 = np.r_[0.0, np.cumsum(cw)]                                  # sum over cells before c: c0[c]
     c1 = np.vstack([np.zeros((1, p)), np.cumsum(cwx, axis=0)])
@@ -259,13 +356,23 @@ def _sums(beta: np.ndarray, prep: _Prepared, second: bool = True) -> _Sums:
     if prep.multi_strata:
         R0 = R0 - c0[prep.ev_strat_first]
         R1 = R1 - c1[prep.ev_strat_first]
+    if counting:  # less the rows that have not entered yet (start >= t), summed by their entry group
+        K = len(ec)
+        eg, first = prep.entry_group, prep.ev_group_strat_first
+        e0 = np.r_[0.0, np.cumsum(np.bincount(eg, weights=w, minlength=K + 1)[:K])]
+        R0 = R0 - (e0[1:] - e0[first])
+        e1 = np.vstack([np.zeros((1, p)), np.cumsum(np.column_stack(
+            [np.bincount(eg, weights=wx[j], minlength=K + 1)[:K] for j in range(p)]), axis=0)])
+        R1 = R1 - (e1[1:] - e1[first])
+        cell_wxx = None   # the information needs per-row risk-set membership
     E0, E1 = cw[ec], cwx[ec]
+    m = prep.ev_m   # case weights: every sub-step of a group counts with the mean weight of its events
     if prep.ties == "breslow":  # every sub-step of a group has den = R0 + E0: per-group sums
         S0 = R0 + E0
         inv = 1.0 / S0
-        q1 = prep.ev_d * inv
+        q1 = prep.ev_d * inv if m is None else prep.ev_wd * inv
         q = np.vstack([q1, q1, q1 * inv, q1 * inv, q1 * inv]) if second else np.vstack([q1, q1])
-        return _Sums(w, R0, R1, E0, E1, float(prep.ev_d @ np.log(S0)), q, cell_wxx)
+        return _Sums(w, R0, R1, E0, E1, float((prep.ev_d if m is None else prep.ev_wd) @ np.log(S0)), q, cell_wxx)
     g = prep.ev_keep
     den = np.repeat(R0, prep.ev_d)
     den += g * np.repeat(E0, prep.ev_d)
@@ -277,7 +384,10 @@ def _sums(beta: np.ndarray, prep: _Prepared, second: bool = True) -> _Sums:
         np.multiply(g, inv2, out=per_event[3])
         np.multiply(g, per_event[3], out=per_event[4])
     q = np.add.reduceat(per_event, prep.ev_first, axis=1)  # events are sorted by group
-    return _Sums(w, R0, R1, E0, E1, float(np.log(den).sum()), q, cell_wxx)
+    if m is None:
+        return _Sums(w, R0, R1, E0, E1, float(np.log(den).sum()), q, cell_wxx)
+    q *= m
+    return _Sums(w, R0, R1, E0, E1, float(np.add.reduceat(np.log(den), prep.ev_first) @ m), q, cell_wxx)
 
 
 def _loglik(beta: np.ndarray, prep: _Prepared, want_hessian: bool = True):
@@ -310,13 +420,27 @@ def _at_risk(full: np.ndarray, own: np.ndarray, prep: RiskSets) -> np.ndarray:
     return out
 
 
+def _at_risk_rows(full: np.ndarray, own: np.ndarray, prep: RiskSets) -> np.ndarray:
+    """Per row: :func:`_at_risk` of its cell; with counting-process data less the event groups at which
+    it has not entered yet (event time <= start: ``full`` summed from its entry group to the end of its
+    stratum)."""
+    out = np.repeat(_at_risk(full, own, prep), prep.cell_len, axis=0)
+    if prep.entry_group is not None:
+        rg = np.zeros((len(full) + 1,) + full.shape[1:])
+        rg[:-1] = full
+        rg = rg[::-1].cumsum(axis=0)[::-1]            # sum over groups k' >= k (rg[K] = 0)
+        out -= rg[prep.entry_group] - rg[prep.entry_next]
+    return out
+
+
 def _information(prep: _Prepared, st: _Sums, c: np.ndarray | None = None) -> np.ndarray:
     """sum over events (Efron sub-steps r) of c V_r, V_r = S2_r / den_r - a_r a_r' (the weighted covariance
     of the risk set; ``c`` is constant within an event group, default 1).
 
     S2 part: X' diag(w A) X, A per cell the sum of c/den over the sub-steps at which its rows are at
     risk (tied events with weight 1 - r/d).  a a' part: with a_r = (R1 + g_r E1)/den_r, g_r = 1 - r/d,
-    per group R1 R1' sum 1/den^2 + (R1 E1' + E1 R1') sum g/den^2 + E1 E1' sum g^2/den^2."""
+    per group R1 R1' sum 1/den^2 + (R1 E1' + E1 R1') sum g/den^2 + E1 E1' sum g^2/den^2.  With case
+    weights every sub-step is multiplied by the group's mean event weight (folded into ``q``)."""
     XT = prep.XT
     p = XT.shape[0]
     if prep.n == 0 or len(prep.ev_cell) == 0:
@@ -324,23 +448,29 @@ def _information(prep: _Prepared, st: _Sums, c: np.ndarray | None = None) -> np.
     q1, qg, k2, k1, k0 = st.q
     if c is not None:
         q1, qg, k2, k1, k0 = q1 * c, qg * c, k2 * c, k1 * c, k0 * c
-    A = _at_risk(q1, qg, prep)
     if st.cell_wxx is not None:
-        H = np.array([[A @ st.cell_wxx]])
+        H = np.array([[_at_risk(q1, qg, prep) @ st.cell_wxx]])
     else:
-        H = (XT * (st.w * np.repeat(A, prep.cell_len))) @ XT.T
+        H = (XT * (st.w * _at_risk_rows(q1, qg, prep))) @ XT.T
     R1, E1 = st.R1, st.E1
     cross = (R1 * k1[:, None]).T @ E1
     H -= (R1 * k2[:, None]).T @ R1 + cross + cross.T + (E1 * k0[:, None]).T @ E1
     return H
 
 
-def coxph(time, event, X, names: list[str] | None = None, *, strata=None, cluster=None, ties: Ties = "efron",
-          eps: float = 1e-9, iter_max: int = 20, conf_level: float = 0.95,
-          toler_chol: float = np.finfo(float).eps ** 0.75, risk_sets: RiskSets | None = None) -> CoxFit:
+def coxph(time, event, X, names: list[str] | None = None, *, start=None, weights=None, robust: bool | None = None,
+          strata=None, cluster=None, ties: Ties = "efron", eps: float = 1e-9, iter_max: int = 20,
+          conf_level: float = 0.95, toler_chol: float = np.finfo(float).eps ** 0.75,
+          risk_sets: RiskSets | None = None) -> CoxFit:
     """Fit a Cox model (see module docstring).  ``X``: n x p covariate matrix (no intercept).
-    ``risk_sets``: :func:`risk_sets` of the same time, event, strata and ties, to share the sort
-    across fits that differ only in ``X`` (the result is identical to fitting without it)."""
+
+    ``start``: entry times for counting-process data, R's ``Surv(start, time, event)`` (a row is at risk
+    at t when start < t <= time: late entry, several rows per subject, time-dependent covariates);
+    ``weights``: case weights (> 0), R's ``coxph(..., weights = w)``; ``robust``: R's ``robust`` --
+    None (R's default) means robust when ``cluster`` is given or a weight is not an integer; robust
+    without ``cluster`` treats each row as its own cluster (right-censored data only, as R).
+    ``risk_sets``: :func:`risk_sets` of the same time, event, strata, ties and start, to share the sort
+    across fits that differ only in ``X`` or ``weights`` (the result is identical to fitting without it)."""
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:
         X = X[:, None]
@@ -356,10 +486,27 @@ def coxph(time, event, X, names: list[str] | None = None, *, strata=None, cluste
         raise ValueError(f"covariate(s) {bad} have missing or infinite values: Cox regression needs finite values")
     if not np.asarray(event).astype(bool).any():
         raise ValueError("no events: Cox regression needs at least one event")
-    if risk_sets is not None and (risk_sets.n != len(X) or risk_sets.ties != ties):
-        raise ValueError(f"risk_sets: built for {risk_sets.n} rows with ties={risk_sets.ties!r}, but X has "
-                         f"{len(X)} rows and ties={ties!r}")
-    prep = _prepare(time, event, X, strata, ties, risk_sets)
+    if start is not None:
+        start = _checked_start(start, t_arr)
+    if weights is not None:
+        weights = np.asarray(weights, dtype=float)
+        if len(weights) != len(t_arr) or not (np.isfinite(weights) & (weights > 0)).all():
+            raise ValueError("weights: needs one finite weight > 0 per row (as R's coxph: 'Invalid weights, "
+                             "must be >0')")
+    robust_given = robust is not None
+    if robust is None:
+        robust = cluster is not None or (weights is not None and bool((weights != np.floor(weights)).any()))
+    elif not robust and cluster is not None:
+        warnings.warn("cluster specified with robust=False, cluster ignored", RuntimeWarning, stacklevel=2)
+        cluster = None
+    if robust and cluster is None and start is not None and robust_given:
+        raise ValueError("robust with (start, stop] data needs cluster= (the subject id), as R's coxph")
+    if risk_sets is not None and (risk_sets.n != len(X) or risk_sets.ties != ties
+                                  or (risk_sets.entry_group is None) != (start is None)):
+        raise ValueError(f"risk_sets: built for {risk_sets.n} rows with ties={risk_sets.ties!r} and "
+                         f"{'no ' if risk_sets.entry_group is None else ''}start, but X has {len(X)} rows, "
+                         f"ties={ties!r} and {'no ' if start is None else ''}start")
+    prep = _prepare(time, event, X, strata, ties, risk_sets, weights, start)
     beta = np.zeros(p)
     ll0, U, H, _ = _loglik(beta, prep)
     score = float(U @ _solve(H, U, toler_chol)) if p else 0.0
@@ -396,15 +543,24 @@ def coxph(time, event, X, names: list[str] | None = None, *, strata=None, cluste
         which = ", ".join(str(i + 1) for i in np.flatnonzero(infinite))
         warnings.warn(f"Loglik converged before variable {which}; coefficient may be infinite.", RuntimeWarning,
                       stacklevel=2)
-    robust = None
-    if cluster is not None:
-        resid = score_residuals(beta, prep)
-        D = resid @ var
-        cl = pd.factorize(np.asarray(cluster)[prep.order])[0]
-        Dc = np.column_stack([np.bincount(cl, weights=D[:, k], minlength=cl.max() + 1) for k in range(p)])
-        robust = Dc.T @ Dc
-    return CoxFit(beta, var, robust, list(names), (ll0, loglik), score, it, converged, len(prep.time),
-                  int(prep.event.sum()), ties, conf_level, tuple(bool(v) for v in infinite), prep)
+    robust_var = cl = None
+    if robust and p:
+        cl = (np.arange(prep.n) if cluster is None else pd.factorize(np.asarray(cluster)[prep.order])[0])
+        Dc = _by_cluster(_weighted_residuals(beta, prep) @ var, cl)   # R: dfbeta residuals, weighted, collapsed
+        robust_var = Dc.T @ Dc
+    return CoxFit(beta, var, robust_var, list(names), (ll0, loglik), score, it, converged, len(prep.time),
+                  int(prep.event.sum()), ties, conf_level, tuple(bool(v) for v in infinite), prep, cl)
+
+
+def _weighted_residuals(beta: np.ndarray, prep: _Prepared) -> np.ndarray:
+    """Score residuals times the case weights (R's ``weighted = TRUE``)."""
+    resid = score_residuals(beta, prep)
+    return resid if prep.wt is None else resid * prep.wt[:, None]
+
+
+def _by_cluster(D: np.ndarray, cl: np.ndarray) -> np.ndarray:
+    """Rows of ``D`` summed within clusters (codes 0..G-1)."""
+    return np.column_stack([np.bincount(cl, weights=D[:, k], minlength=cl.max() + 1) for k in range(D.shape[1])])
 
 
 def _solve(H: np.ndarray, U: np.ndarray, toler: float) -> np.ndarray:
@@ -446,7 +602,11 @@ def _inverse(H: np.ndarray, toler: float) -> np.ndarray:
 
 def score_residuals(beta: np.ndarray, prep: _Prepared) -> np.ndarray:
     """Efron/Breslow score residuals (rows in the prepared order): U_i = int (x_i - xbar(t)) dM_i(t),
-    with Efron's sub-step weights (tied events carry weight 1 - r/d in sub-step r)."""
+    dM_i(t) = dN_i(t) - Y_i(t) exp(x_i beta) dLambda(t), with Efron's sub-step weights (tied events carry
+    weight 1 - r/d in sub-step r).  With case weights the hazard increments are the weighted ones
+    (mean event weight / weighted risk-set sum) and the residuals are not multiplied by the row's own
+    weight (R's ``residuals(fit, "score")``; ``weighted = TRUE`` multiplies them by it).  With
+    counting-process data Y_i(t) = 1 only for start < t <= stop."""
     X = prep.X
     p = X.shape[1]
     if len(prep.ev_cell) == 0:
@@ -455,11 +615,12 @@ def score_residuals(beta: np.ndarray, prep: _Prepared) -> np.ndarray:
     q1, qg, k2, k1, k0 = st.q
     R1, E1 = st.R1, st.E1
     # per event group: sum_r a_r / den_r (at risk) and sum_r g_r a_r / den_r (the tied events themselves)
-    h = _at_risk(q1, qg, prep)
-    G = _at_risk(R1 * k2[:, None] + E1 * k1[:, None], R1 * k1[:, None] + E1 * k0[:, None], prep)
-    resid = -st.w[:, None] * (X * np.repeat(h, prep.cell_len)[:, None] - np.repeat(G, prep.cell_len, axis=0))
+    h = _at_risk_rows(q1, qg, prep)
+    G = _at_risk_rows(R1 * k2[:, None] + E1 * k1[:, None], R1 * k1[:, None] + E1 * k0[:, None], prep)
+    r = st.w if prep.wt is None else st.w / prep.wt          # exp(x beta); weights are > 0
+    resid = -r[:, None] * (X * h[:, None] - G)
     # event part: x_i - the mean over its group's sub-steps of a_r
-    abar = (R1 * q1[:, None] + E1 * qg[:, None]) / prep.ev_d[:, None]
+    abar = (R1 * q1[:, None] + E1 * qg[:, None]) / (prep.ev_d if prep.ev_wd is None else prep.ev_wd)[:, None]
     er = prep.ev_rows
     resid[er] += X[er] - abar[prep.ev_group]
     return resid
@@ -492,6 +653,8 @@ def cox_zph(fit: CoxFit, terms: dict[str, list[str]] | None = None, transform: s
     t ("identity") or log t ("log"), centred over the events.  Per term (its coefficients together,
     ``terms``: {term: [column names]}, default one per column) and GLOBAL."""
     prep: _Prepared = fit.prep
+    if prep.wt is not None or prep.entry_group is not None:
+        raise ValueError("cox_zph: implemented for unweighted right-censored fits only (no weights, no start)")
     X = prep.X
     p = X.shape[1]
     beta = fit.coefficients

@@ -28,6 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .km import kaplan_meier
+
+COMMON_THRESHOLD = 0.15
 COMMON_TRANSFORM = "common outcome: HR -> RR by (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))"
 RARE_TRANSFORM = "rare outcome: HR ~ RR"
 
@@ -69,6 +72,13 @@ def hr_to_rr(hr, outcome_common: bool):
     with np.errstate(divide="ignore", invalid="ignore"):
         rr = np.where(h == 1, 1.0, (1 - 0.5 ** np.sqrt(h)) / (1 - 0.5 ** np.sqrt(1 / h)))
     return float(rr) if rr.ndim == 0 else rr
+
+
+def outcome_is_common(time, event, threshold: float = COMMON_THRESHOLD) -> bool:
+    """Whether the outcome is common in the sense of the HR conversion: the Kaplan-Meier cumulative
+    incidence at the end of follow-up (1 - S(t_max), all patients pooled) exceeds ``threshold`` (15 %)."""
+    km = kaplan_meier(time, event)
+    return bool(1 - km.table["surv"].iloc[-1] > threshold)
 
 
 def _ci_evalue(est: float, lcl: float, ucl: float) -> float:

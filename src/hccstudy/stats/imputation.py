@@ -8,7 +8,7 @@ partly imputed values) and the given complete ``predictors`` as covariates (nume
 categorical as dummies of all but the first level, plus an intercept).  Methods:
 
 * ``pmm`` (numeric; ``mice.impute.pmm``, matching type 1): least squares on the observed rows, beta-hat
-  and V = (X'X)^-1 (a ridge of 1e-5 diag(X'X) when X'X is singular, as ``mice:::estimice``); a Bayesian
+  = V X'y with V = (X'X)^-1 (normal equations by Cholesky) (a ridge of 1e-5 diag(X'X) when X'X is singular, as ``mice:::estimice``); a Bayesian
   draw sigma* = sqrt(RSS / chi2_{n_obs - p}), beta* = beta-hat + sigma* chol(V)' z; predicted means
   X_obs beta-hat for the observed and X_mis beta* for the missing rows; each missing row takes the observed
   value of a donor drawn at random among the ``donors`` (5) observed rows with the closest predicted mean.
@@ -131,14 +131,14 @@ def _chol_draw(v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _pmm(y, X, miss, donors, rng):
     Xo, yo = X[~miss], y[~miss]
-    coef = np.linalg.lstsq(Xo, yo, rcond=None)[0]
-    resid = yo - Xo @ coef
     xtx = Xo.T @ Xo
     try:
-        v = np.linalg.inv(np.linalg.cholesky(xtx).T)
-        v = v @ v.T
-    except np.linalg.LinAlgError:
+        low_inv = np.linalg.inv(np.linalg.cholesky(xtx))
+        v = low_inv.T @ low_inv
+    except np.linalg.LinAlgError:  # (nearly) collinear predictors: mice's ridge
         v = np.linalg.inv(xtx + np.diag(RIDGE_LS * np.diag(xtx)))
+    coef = v @ (Xo.T @ yo)
+    resid = yo - Xo @ coef
     df = max(len(yo) - X.shape[1], 1)
     sigma = np.sqrt((resid @ resid) / rng.chisquare(df))
     beta = coef + _chol_draw(v, rng) * sigma
@@ -200,8 +200,12 @@ def _multinomial_fit(X, y, k):
     ll, p = loglik(B)
     for _ in range(50):
         grad = X.T @ (Y - p) - pen * B
-        W = p[:, :, None] * (np.eye(k - 1)[None] - p[:, None, :])  # n x (k-1) x (k-1)
-        H = np.einsum("ij,iab,il->jalb", X, W, X).reshape(q * (k - 1), q * (k - 1)) + np.diag(pen.ravel())
+        H4 = np.empty((q, k - 1, q, k - 1))  # block (a, b): X' diag(p_a (delta_ab - p_b)) X
+        for a in range(k - 1):
+            for b in range(a, k - 1):
+                w = p[:, a] * ((a == b) - p[:, b])
+                H4[:, a, :, b] = H4[:, b, :, a] = (X * w[:, None]).T @ X
+        H = H4.reshape(q * (k - 1), q * (k - 1)) + np.diag(pen.ravel())
         step = np.linalg.solve(H, grad.ravel()).reshape(q, k - 1)
         for _half in range(30):
             new_ll, new_p = loglik(B + step)
@@ -266,7 +270,7 @@ def impute_one(df: pd.DataFrame, columns: Iterable[str], seed_sequence: np.rando
     return out
 
 
-def mice_impute(df: pd.DataFrame, columns: Iterable[str], m: int = 20, seed: int = 0, iterations: int = 10, *,
+def mice_impute(df: pd.DataFrame, columns: Iterable[str], m: int = 20, *, seed: int, iterations: int = 10,
                 predictors: Iterable[str] = (), methods: Mapping[str, str] | None = None,
                 donors: int = 5) -> list[pd.DataFrame]:
     """Impute the missing values of ``columns`` m times by chained equations; return m completed copies of
@@ -275,8 +279,8 @@ def mice_impute(df: pd.DataFrame, columns: Iterable[str], m: int = 20, seed: int
     Method by column type unless ``methods`` says otherwise: ``pmm`` for numeric columns with more than
     two observed values, ``logreg`` for binary columns (two observed values: bool, 0/1, two labels),
     ``polyreg`` for unordered categorical columns (object, string or category, more than two levels).
-    Each column's model uses the other ``columns`` and the complete ``predictors``.  Imputation i is
-    seeded by ``SeedSequence(seed).spawn(m)[i]`` (see module docstring)."""
+    Each column's model uses the other ``columns`` and the complete ``predictors``.  ``seed`` is required:
+    imputation i is seeded by ``SeedSequence(seed).spawn(m)[i]`` (see module docstring)."""
     if m < 1:
         raise ValueError(f"m must be >= 1, got {m}")
     columns = list(columns)

@@ -47,14 +47,16 @@ def barnard_rubin(m: int, b, t, dfcom: float = np.inf) -> np.ndarray:
 
 
 def rubin_pool(estimates, variances, df_complete: float | None = None, names: list[str] | None = None,
-               conf_level: float = 0.95) -> pd.DataFrame:
+               conf_level: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
     """Pool m completed-data fits by Rubin's rules (see module docstring).
 
     ``estimates``: m x p (or length-m for one parameter); ``variances``: m x p variances, or m x p x p
     covariance matrices (only their diagonals enter, as in mice); ``df_complete``: the complete-data df
     (None: infinite, as mice when it cannot find one; at least 1, as mice).  Returns one row per
     parameter: term, m, estimate, std.error, statistic, df, p.value, lcl, ucl, riv, lambda, fmi, ubar, b,
-    t, dfcom -- the columns of ``summary(pool(.), type = "all", conf.int = TRUE)``.
+    t, dfcom -- the columns of ``summary(pool(.), type = "all", conf.int = TRUE)``.  ``exponentiate``
+    (e.g. pooled log HRs -> HR): estimate, lcl and ucl are exponentiated, everything else stays on the
+    pooling scale, as ``summary(..., exponentiate = TRUE)``.
     """
     q = np.asarray(estimates, dtype=float)
     if q.ndim == 1:
@@ -94,6 +96,10 @@ def rubin_pool(estimates, variances, df_complete: float | None = None, names: li
         stat = qbar / se
     p_value = 2 * t_dist.sf(np.abs(stat), np.maximum(df, 0.001))
     half = t_dist.ppf(1 - (1 - conf_level) / 2, df) * se
-    return pd.DataFrame({"term": names, "m": m, "estimate": qbar, "std.error": se, "statistic": stat, "df": df,
-                         "p.value": p_value, "lcl": qbar - half, "ucl": qbar + half, "riv": riv, "lambda": lam,
+    lcl, ucl = qbar - half, qbar + half
+    est = qbar
+    if exponentiate:
+        est, lcl, ucl = np.exp(qbar), np.exp(lcl), np.exp(ucl)
+    return pd.DataFrame({"term": names, "m": m, "estimate": est, "std.error": se, "statistic": stat, "df": df,
+                         "p.value": p_value, "lcl": lcl, "ucl": ucl, "riv": riv, "lambda": lam,
                          "fmi": fmi, "ubar": ubar, "b": b, "t": t, "dfcom": dfcom})

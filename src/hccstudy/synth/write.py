@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..schema.csvout import write_csv
 from .generate import SyntheticCohort
 
 #: Excel holds at most 1,048,576 rows a sheet; bigger centres are written as CSV instead (with a note).
@@ -25,36 +26,11 @@ def _as_text_dates(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _float_text(v: np.ndarray):
-    """float64 -> the text pandas' ``to_csv`` writes (numpy's shortest repr: ``40.0``, ``14.8``,
-    ``1e-05``) as an Arrow string array, missing -> null.  Arrow's cast (C++, shortest round-trip
-    digits) gives the same digits for 1e-4 <= |x| < 1e7 but drops the ``.0`` of integral values, which
-    is added back; values outside that range (exponent notation differs) are formatted by numpy."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    finite = np.isfinite(v)
-    mag = np.abs(v)
-    by_arrow = finite & (((mag >= 1e-4) & (mag < 1e7)) | (v == 0))
-    text = pc.cast(pa.array(np.where(by_arrow, v, 0.0)), pa.string())
-    integral = pa.array(by_arrow & (v == np.round(v)))
-    text = pc.if_else(integral, pc.binary_join_element_wise(text, ".0", ""), text)
-    rest = ~by_arrow & ~np.isnan(v)
-    if rest.any():
-        out = text.to_numpy(zero_copy_only=False)
-        out[rest] = v[rest].astype(str)
-        text = pa.array(out, pa.string())
-    return pc.if_else(pa.array(np.isnan(v)), pa.scalar(None, pa.string()), text)
-
-
 def _csv(df: pd.DataFrame, path: Path) -> None:
-    """Write one table as CSV (pandas' writer, floats pre-formatted by :func:`_float_text` into Arrow
-    text columns: the same bytes as ``to_csv`` on the float columns, several times faster at 10^6 rows;
-    not object columns, which ``to_csv`` with a date format visits value by value)."""
-    floats = {c: _float_text(df[c].to_numpy()) for c in df.columns if df[c].dtype == np.float64}
-    if floats:
-        df = df.assign(**{c: pd.Series(pd.arrays.ArrowStringArray(t), index=df.index) for c, t in floats.items()})
-    df.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d", encoding="utf-8")
+    """Write one table as CSV: pandas' ``to_csv`` bytes (dates as YYYY-MM-DD, floats as pandas writes
+    them), laid out from Arrow text columns (:func:`hccstudy.schema.csvout.write_csv`; pandas itself
+    for a table with text it would quote)."""
+    write_csv(df, path, date_format="%Y-%m-%d")
 
 
 _NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
