@@ -100,6 +100,7 @@ def _boom(i: int) -> int:
     return i
 
 
+@pytest.mark.costly  # a LocalCluster of two processes: 10-40 s on the shared 2-core machine
 def test_bootstrap_same_bytes_with_one_and_two_local_workers(veteran):
     """The issue's test: the bootstrap with one worker (in this process) and with two local worker
     processes (a LocalCluster; chunks of replicates per task), compared byte for byte; the imputations
