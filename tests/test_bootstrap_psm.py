@@ -159,8 +159,10 @@ def test_design_grid_cells(veteran):
     # a wider caliper never gives fewer 1:1 pairs; no caliper matches every treated unit it can
     one = g[(g["ratio"] == 1) & ~g["replace"]]
     assert one["n_pairs"].tolist() == sorted(one["n_pairs"].tolist())
-    # every cell has an estimate or says why not
+    # every cell has an estimate or says why not; with replacement: the weighted Cox with a robust SE
     assert (g["hr"].notna() | g["note"].str.len().gt(0)).all()
+    rep = g[g["replace"]]
+    assert rep["hr"].notna().all() and rep["note"].str.startswith("Cox weighted by the matching weights").all()
 
 
 def test_design_grid_cell_without_pairs_says_why(veteran):
@@ -169,3 +171,24 @@ def test_design_grid_cell_without_pairs_says_why(veteran):
     g = RS.design_grid(data, cfg, ["os"], _spec(calipers=[1e-9], ratios=[1], replace=[False]))["os"]
     assert len(g) == 1 and g["n_pairs"].iloc[0] == 0 and np.isnan(g["hr"].iloc[0])
     assert g["note"].iloc[0] == "no pairs"
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_weighted_arm_coefficient_is_weighted_coxph(ties):
+    """Matching weights (with replacement, 1:k): the case-weighted partial likelihood of R's coxfit6."""
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        n = int(rng.integers(10, 250))
+        t = np.round(rng.exponential(10, n), int(rng.integers(0, 2)))
+        e = rng.random(n) < 0.6
+        x = rng.random(n) < 0.5
+        w = np.round(rng.uniform(0.2, 3, n), 3)
+        if not e.any() or x.all() or not x.any():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            f = coxph(t, e, x.astype(float)[:, None], ties=ties, weights=w)
+        a = arm_coefficient(t, e, x, w, ties=ties)
+        assert a.infinite == bool(f.infinite[0])
+        if not a.infinite:
+            assert a.coef == pytest.approx(f.coefficients[0], rel=1e-9, abs=1e-12)
