@@ -371,18 +371,12 @@ def _propensity(data: pd.DataFrame, cfg: AnalysisConfig, treated: np.ndarray) ->
     return fit, [f"propensity score: {w.message}" for w in caught]
 
 
-def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | None = None, *,
-            supplement: pd.DataFrame | None = None) -> Results:
+def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | None = None) -> Results:
     """Run the generic analysis (see module docstring).  ``data``: the table itself (then the config's
-    ``data`` path is only a label), e.g. the derived analysis table of a study; it is never modified.
-    ``supplement``: further rows with the same columns that only the multiple-imputation sensitivity
-    analysis (``mi_psm``) uses -- a study's patients excluded for a missing baseline covariate
-    (:mod:`hccstudy.cohort.missing_supplement`); every other analysis is on ``data`` alone."""
+    ``data`` path is only a label), e.g. the derived analysis table of a study; it is never modified."""
     cfg = config if isinstance(config, AnalysisConfig) else load_analysis_config(config)
     df = load_table(cfg.data_path) if data is None else data
     data, excluded, labels = prepare(cfg, df)
-    if supplement is not None and len(supplement):  # the incomplete rows MI brings back, beside the user's
-        df = pd.concat([df, supplement[[c for c in df.columns if c in supplement.columns]]], ignore_index=True)
     order = [labels["control"], labels["treated"]]
     t1_before = table1(data, ARM, cfg.covariates, groups=order, categorical=cfg.categorical,
                        nonnormal=cfg.nonnormal, options=cfg.table1)
