@@ -18,7 +18,7 @@ Where the work runs (:func:`replicate_pool`):
 The items are cut into contiguous chunks, a few per worker (:data:`CHUNKS_PER_WORKER`), each a single
 Dask task, so that the per-task overhead (~1 ms) is paid per chunk rather than per replicate; ``func``
 is sent to the workers once (``scatter``), not with every task.  Dask's own logging is kept off the
-terminal (errors only).  Progress: ``progress(label, done, total)`` after each chunk (see
+terminal (a failure reaches the caller as an exception instead).  Progress: ``progress(label, done, total)`` after each chunk (see
 :func:`use_progress`); by default a transient rich bar on a terminal, nothing otherwise.
 """
 
@@ -117,13 +117,14 @@ def _run_chunk(func: Callable, items: list) -> list:
 
 @contextlib.contextmanager
 def _quiet_dask() -> Iterator[None]:
-    """Dask's loggers at ERROR while the pool lives (no 'Stream is closed' chatter on the terminal)."""
+    """Dask's loggers at CRITICAL while the pool lives: no 'Stream is closed' chatter on the terminal
+    (a worker's heartbeat racing the shutdown logs an ERROR that means nothing)."""
     names = ["distributed", "distributed.scheduler", "distributed.worker", "distributed.nanny",
              "distributed.core", "distributed.comm", "distributed.client", "distributed.batched",
              "distributed.utils_perf", "distributed.http.proxy", "tornado", "asyncio"]
     saved = {n: logging.getLogger(n).level for n in names}
-    for n in names:
-        logging.getLogger(n).setLevel(logging.ERROR)
+    for n in names:  # a failure reaches the caller as an exception; the logs would only repeat it
+        logging.getLogger(n).setLevel(logging.CRITICAL)
     try:
         yield
     finally:
@@ -208,7 +209,7 @@ class ReplicatePool:
         n = self.requested or os.cpu_count() or 1
         with dask.config.set(_WORKER_CONFIG):  # passed on to the worker processes by their nannies
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                         silence_logs=logging.ERROR)
+                                         silence_logs=logging.CRITICAL)
         self._client = Client(self._cluster, set_as_default=False)
         return self._client
 
