@@ -91,3 +91,11 @@ def test_prestart_in_process_does_nothing_and_an_unreachable_scheduler_fails_at_
         pool.prestart()                              # in the background: no error yet
         with pytest.raises(SchedulerError, match="cannot reach"):
             pool.map(len, [[1]], progress=False)
+
+
+def test_a_nested_pool_is_the_outer_one():
+    with replicate_pool(workers=1) as outer:
+        with replicate_pool(workers=3) as inner:
+            assert inner is outer and R.current_pool() is outer
+        assert R.current_pool() is outer and outer._client is None   # not closed by the inner block
+    assert R.current_pool() is None

@@ -288,7 +288,13 @@ def replicate_pool(scheduler: str | None = None, workers: int | None = None) -> 
         with replicate_pool(workers=4):
             results = hccstudy.analyze("study.yaml")
 
-    starts one cluster for the whole analysis (the command line does this)."""
+    starts one cluster for the whole analysis (the command line does this).  Inside an open pool a
+    nested ``replicate_pool`` is that same pool (its own arguments are not used): the outermost caller,
+    e.g. the command line with ``--workers``, decides where the replicates run."""
+    outer = current_pool()
+    if outer is not None:
+        yield outer
+        return
     pool = ReplicatePool(scheduler, workers)
     token = _POOL.set(pool)
     try:
