@@ -106,6 +106,86 @@ SetOpt = Annotated[list[str] | None, typer.Option(
          "VALUE is YAML: 0.1, [6, 12, 36], null, {a: 1}.")]
 
 
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", metavar="ADDRESS",
+    help="Run the sensitivity analyses' replicates (bootstrap, imputation, design grid) on an existing Dask "
+         "cluster, e.g. tcp://host:8786 (overrides sensitivity.scheduler).")]
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=1, max=1024,
+    help="Local Dask worker processes for the sensitivity replicates (overrides sensitivity.workers; "
+         "default: one per core; 1: in this process, no cluster).  Results do not depend on it.")]
+
+
+def _scale_out(plan, scheduler: str | None, workers: int | None, quiet: bool = False):
+    """The plan with ``--scheduler`` / ``--workers`` put into its ``sensitivity`` block (the plan itself
+    when neither is given; a note when the plan runs no sensitivity analyses, which use no workers)."""
+    if scheduler is None and workers is None:
+        return plan
+    sens = getattr(plan, "sensitivity", None)
+    if sens is None:
+        if not quiet:
+            err.print("[yellow]note:[/] --scheduler / --workers ignored: the plan runs no sensitivity analyses")
+        return plan
+    update = {k: v for k, v in (("scheduler", scheduler), ("workers", workers)) if v is not None}
+    if scheduler is not None and (not scheduler.strip() or any(c.isspace() for c in scheduler)):
+        _fail(f"--scheduler: {scheduler!r} is not an address (e.g. tcp://host:8786)")
+    return plan.model_copy(update={"sensitivity": sens.model_copy(update=update)})
+
+
+class _ReplicateBar:
+    """The replicates' progress (bootstrap, imputation, design grid) as a transient rich bar on the
+    command's console; ``pause`` stops the stage spinner first (one live display at a time)."""
+
+    def __init__(self, pause=None):
+        self.pause = pause
+        self._bar = None
+        self._task = None
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if not console.is_terminal:
+            return
+        if self._bar is None:
+            if done >= total:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            if self.pause is not None:
+                self.pause()
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=console._console, transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(label, total=total)
+        self._bar.update(self._task, completed=done)
+        if done >= total:
+            self._bar.stop()
+            self._bar = None
+
+
+@contextmanager
+def _shared_pool(plan) -> Iterator[None]:
+    """One Dask pool for every replicate analysis of the command (bootstrap, imputation, design grid of
+    every endpoint), shut down at the end.  When the plan runs one of them, the cluster starts in the
+    background right away, so that its workers start while the study is read and analysed."""
+    sens = getattr(plan, "sensitivity", None)
+    if sens is None:
+        yield
+        return
+    from .analysis.replicates import replicate_pool
+
+    wants = getattr(sens, "wants", lambda method: True)
+    with replicate_pool(sens.scheduler, sens.workers) as pool:
+        if getattr(plan, "matching", None) is not None and any(wants(m) for m in ("bootstrap_psm", "mi_psm", "design_grid")):
+            pool.prestart()
+        yield
+
+
+def _replicate_progress(quiet: bool, pause=None):
+    """Where the replicates report progress: a bar on a terminal, nothing with --quiet / --log-json."""
+    from .analysis.replicates import use_progress
+
+    return use_progress(None if quiet else _ReplicateBar(pause))
+
+
 def _fail(message: str, code: int = 2) -> NoReturn:
     """One plain line on stderr, then exit with ``code``."""
     err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
@@ -355,6 +435,8 @@ def run(
     no_figures: Annotated[bool, typer.Option(
         "--no-figures", help="Write no figure files: the same as --set analysis.report.formats=[] "
                              "(tables, results.json and report.html are still written).")] = False,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Run the whole study: ingest, validate, derive, eligibility flow, Table 1, matching, balance,
     survival, Cox, subgroups, response, adverse events -> DIR/report.html, tables.xlsx/.docx, figures/,
@@ -366,14 +448,22 @@ def run(
     from .schema import StudyInputError
 
     cfg = _config(config, set_ if not no_figures else [*(set_ or ()), "analysis.report.formats=[]"])
+    if scheduler is not None or workers is not None:
+        cfg = cfg.model_copy(update={"analysis": _scale_out(cfg.analysis, scheduler, workers, quiet or log_json)})
     _check_seed(seed)
     progress = _Progress(quiet, log_json)
     if study_dir is None and not (quiet or log_json):
         console.print(f"[bold]No study folder given:[/] running on the calibrated synthetic five-centre cohort "
                       f"(seed {seed}; raw records in {out / 'synthetic-data'}).")
+    from .analysis.replicates import SchedulerError
+
     try:
-        done = run_study(study_dir, cfg, out, seed=seed if study_dir is None else None, progress=progress, force=force,
-                         inputs=[config] if config is not None else [])
+        with _replicate_progress(quiet or log_json, pause=progress.stop), _shared_pool(cfg.analysis):
+            done = run_study(study_dir, cfg, out, seed=seed if study_dir is None else None, progress=progress,
+                             force=force, inputs=[config] if config is not None else [])
+    except SchedulerError as exc:  # not the user's data: exit 1, one line
+        progress.stop()
+        _fail(str(exc), exc.exit_code)
     except StudyInputError as exc:
         progress.stop()
         print_issues(exc.report, out=err)
@@ -423,6 +513,8 @@ def analyze(
     no_figures: Annotated[bool, typer.Option(
         "--no-figures", help="Write no figure files: the same as --set report.formats=[] "
                              "(tables, results.json and report.html are still written).")] = False,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Analyse an analysis-ready table: Table 1, propensity score, matching, balance, survival, Cox,
     subgroups, response, AEs -> the same report as `run` (report.html, tables, figures, results.json)."""
@@ -442,12 +534,18 @@ def analyze(
         cfg = load_analysis_config(config, overrides=[*(set_ or ()), *(["report.formats=[]"] if no_figures else [])])
     except ConfigError as exc:
         config_error(exc)
+    cfg = _scale_out(cfg, scheduler, workers)
+    from .analysis.replicates import SchedulerError
+
     with _output_folder(out, force, [config, cfg.data_path], "analyze") as o:
         try:
-            with console.status("Analysing..."):
+            status = console.status("Analysing...")
+            with status, _replicate_progress(False, pause=status.stop), _shared_pool(cfg):
                 results = run_analysis(cfg)
         except ConfigError as exc:
             config_error(exc)
+        except SchedulerError as exc:  # not the user's data: exit 1, one line
+            _fail(str(exc), exc.exit_code)
         inputs = [{"file": str(cfg.data_path), "sha256": sha256(cfg.data_path)}]  # a read: not in writing()
         with o.writing(), console.status("Writing the report..."):
             build_report(results, o.path, inputs=inputs)

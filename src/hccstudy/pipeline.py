@@ -99,6 +99,22 @@ class _Clock:
         return result
 
 
+def _mi_supplement(study: Study, plan) -> tuple[Study, pd.DataFrame | None]:
+    """The patients excluded only for a missing baseline covariate, for the multiple-imputation
+    sensitivity analysis (:mod:`hccstudy.cohort.missing_supplement`), and the flow with their row; no
+    supplement when the plan does not run ``mi_psm``."""
+    sens = getattr(plan, "sensitivity", None)
+    if sens is None or plan.matching is None or not sens.wants("mi_psm"):
+        return study, None
+    from dataclasses import replace
+
+    from .analysis.resampling import mi_columns
+    from .cohort.missing_supplement import flow_with_imputed, supplement_table
+
+    rows = supplement_table(study.patients, mi_columns(plan))
+    return replace(study, flow=flow_with_imputed(study.flow, len(rows))), rows
+
+
 def run_study(study_dir: str | Path | None = None, config: StudyConfig | str | Path | dict | None = None,
               out: str | Path = "report", *, seed: int | None = None, progress: Progress | None = None,
               force: bool = False, inputs: Sequence[str | Path] = ()) -> StudyRun:
@@ -140,7 +156,9 @@ def run_study(study_dir: str | Path | None = None, config: StudyConfig | str | P
         if study.analysis.empty:
             raise AnalysisError("no patient was included: every screened patient failed an eligibility criterion")
         plan = cfg.analysis.with_data("analysis_table.parquet")  # the data path is only a label here
-        results = clock("analyze", lambda: analyze(plan, study_table(study.analysis)))
+        study, supplement = _mi_supplement(study, plan)
+        extra = {} if supplement is None else {"supplement": supplement}  # analyze(supplement=): PLAN's keyword
+        results = clock("analyze", lambda: analyze(plan, study_table(study.analysis), **extra))
         calibration = (calibration_table(study, results.matched, results.matching.n_pairs if results.matching else None,
                                          plan=cfg.analysis) if synthetic else None)
         manifest_inputs = [{"file": str(Path(i.path).relative_to(tmp)) if synthetic else str(i.path), "sha256": i.sha256}

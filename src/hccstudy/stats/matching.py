@@ -100,12 +100,30 @@ def caliper_width(distance: np.ndarray, caliper: float | None, std_caliper: bool
     return abs(caliper) * float(np.std(d, ddof=1)) if std_caliper else abs(caliper)
 
 
-def nearest_neighbor(
+@dataclass(frozen=True)
+class Matches:
+    """The bare matches of :func:`match_rows`, before any table is built: row positions of each
+    (treated, control) match and its round, the caliper width and the discarded units.  For loops
+    that only need the matched rows (the bootstrap re-matches ~1000 times); :func:`nearest_neighbor`
+    is this plus the ``pairs`` / ``units`` tables and the weights."""
+
+    treated: np.ndarray     # row of the treated unit of each match
+    control: np.ndarray     # row of its control
+    round: np.ndarray       # 1..ratio
+    caliper_width: float | None
+    discarded: np.ndarray   # per input row: outside the common support (``discard``)
+
+    def weights(self, n: int) -> np.ndarray:
+        """MatchIt's matching weights per input row (:func:`matchit_weights`)."""
+        return matchit_weights(n, self.treated, self.control)
+
+
+def match_rows(
     distance, treated, *, caliper: float | None = None, std_caliper: bool = True, ratio: int = 1,
     order: Order = "largest", discard: Discard = "none", ties: Ties = "matchit", seed: int | None = None,
     replace: bool = False,
-) -> MatchResult:
-    """1:k greedy nearest-neighbour matching, without or with replacement (see module docstring)."""
+) -> Matches:
+    """The matches of :func:`nearest_neighbor` (same arguments, same matches) without its tables."""
     d = np.asarray(distance, dtype=float)
     t = np.asarray(treated, dtype=bool)
     n = len(d)
@@ -140,7 +158,19 @@ def nearest_neighbor(
         elif order != "data":
             raise ValueError(f"unknown order {order!r}")
         mt, mc, mr = _match_without_replacement(d, t, disc, pos_order, pos_of_row, t_rows, width, ratio, ties)
-    return _result(d, t, disc, width, ratio, replace, mt, mc, mr)
+    return Matches(mt, mc, mr, width, disc)
+
+
+def nearest_neighbor(
+    distance, treated, *, caliper: float | None = None, std_caliper: bool = True, ratio: int = 1,
+    order: Order = "largest", discard: Discard = "none", ties: Ties = "matchit", seed: int | None = None,
+    replace: bool = False,
+) -> MatchResult:
+    """1:k greedy nearest-neighbour matching, without or with replacement (see module docstring)."""
+    m = match_rows(distance, treated, caliper=caliper, std_caliper=std_caliper, ratio=ratio, order=order,
+                   discard=discard, ties=ties, seed=seed, replace=replace)
+    return _result(np.asarray(distance, dtype=float), np.asarray(treated, dtype=bool), m.discarded, m.caliper_width,
+                   ratio, replace, m.treated, m.control, m.round)
 
 
 def _match_without_replacement(d, t, disc, pos_order, pos_of_row, t_rows, width, ratio, ties):
