@@ -13,12 +13,6 @@ from typer.testing import CliRunner
 
 from hccstudy import cli
 from hccstudy.analysis import replicates as R
-from hccstudy.analysis.config import AnalysisPlan
-
-#: the plan's `sensitivity` block is helper PLAN's (branch i1x-plan); until both are merged these tests
-#: have no block to put the options into (this guard is then a no-op and may go)
-pytestmark = pytest.mark.skipif("sensitivity" not in AnalysisPlan.model_fields,
-                                reason="needs the plan's sensitivity block (i1x-plan)")
 
 ROOT = Path(__file__).resolve().parent.parent
 SENS = "sensitivity={methods: [bootstrap_psm, design_grid], bootstrap: {replicates: 12}, design_grid: {calipers: [0.2], ratios: [1], replace: [false]}}"

@@ -157,8 +157,7 @@ def run_study(study_dir: str | Path | None = None, config: StudyConfig | str | P
             raise AnalysisError("no patient was included: every screened patient failed an eligibility criterion")
         plan = cfg.analysis.with_data("analysis_table.parquet")  # the data path is only a label here
         study, supplement = _mi_supplement(study, plan)
-        extra = {} if supplement is None else {"supplement": supplement}  # analyze(supplement=): PLAN's keyword
-        results = clock("analyze", lambda: analyze(plan, study_table(study.analysis), **extra))
+        results = clock("analyze", lambda: analyze(plan, study_table(study.analysis), supplement=supplement))
         calibration = (calibration_table(study, results.matched, results.matching.n_pairs if results.matching else None,
                                          plan=cfg.analysis) if synthetic else None)
         manifest_inputs = [{"file": str(Path(i.path).relative_to(tmp)) if synthetic else str(i.path), "sha256": i.sha256}

@@ -36,7 +36,6 @@ that cannot be fitted) is left out and listed in ``Results.skipped`` with the re
 
 from __future__ import annotations
 
-import importlib
 import math
 import warnings
 from collections.abc import Callable
@@ -59,6 +58,7 @@ from ..stats.weighting import Weights, iptw
 from .columns import PAIR, TREATED, WEIGHT
 from .config import ESTIMAND_METHOD, AnalysisConfig, EndpointSpec, SensitivitySpec
 from .records import frame_records
+from .replicates import replicate_pool
 
 #: the cumulative incidence at the end of follow-up above which an outcome is "common" for the E-value
 COMMON_OUTCOME = 0.15
@@ -274,14 +274,6 @@ class _Endpoint:
     event: np.ndarray   # bool
 
 
-def _optional(module: str):
-    """A module of hccstudy built in parallel (the replicate analyses), or None when absent."""
-    try:
-        return importlib.import_module(f"hccstudy.{module}")
-    except ImportError:
-        return None
-
-
 def check_columns(cfg: AnalysisConfig, df: pd.DataFrame) -> None:
     """The columns ``sensitivity`` names exist (a :class:`ConfigError` naming the key otherwise)."""
     s = cfg.sensitivity
@@ -371,11 +363,14 @@ def sensitivity_analyses(cfg: AnalysisConfig, data: pd.DataFrame, labels: dict, 
     ctx = _Context(cfg, spec, data, labels, other, term, None if propensity is None else np.asarray(propensity.fitted),
                    adjust, [c for c in cfg.categorical if c in adjust], centre, names or [], exposure, original, excluded)
     out = {}
-    for ep in cfg.endpoints:
-        if spec.endpoints is not None and ep.name not in spec.endpoints:
-            continue
-        e = _Endpoint(ep, pd.to_numeric(data[ep.time]).to_numpy(dtype=float), (data[ep.event] == ep.event_value).to_numpy())
-        out[ep.name] = _endpoint(ctx, e, skipped)
+    # one pool for every endpoint's replicate analyses (an enclosing pool, e.g. the CLI's, is reused)
+    with replicate_pool(spec.scheduler, spec.workers):
+        for ep in cfg.endpoints:
+            if spec.endpoints is not None and ep.name not in spec.endpoints:
+                continue
+            e = _Endpoint(ep, pd.to_numeric(data[ep.time]).to_numpy(dtype=float),
+                          (data[ep.event] == ep.event_value).to_numpy())
+            out[ep.name] = _endpoint(ctx, e, skipped)
     return out
 
 
@@ -795,12 +790,7 @@ def _replicates(ctx: _Context, ep: _Endpoint, ev, methods: dict, blocks: dict, s
         for m in wanted:
             skipped.append({"part": f"{where}: {m}", "reason": "no propensity score: the plan has no matching block"})
         return
-    mod = _optional("analysis.resampling")
-    if mod is None:
-        for m in wanted:
-            skipped.append({"part": f"{where}: {m}", "reason": "the replicate analyses (hccstudy.analysis.resampling) "
-                                                               "are not available in this build"})
-        return
+    from . import resampling as mod  # Dask is imported only when replicates run
     kw = {"scheduler": spec.scheduler, "workers": spec.workers}
     prepared = (ctx.data, ctx.excluded, ctx.labels)
 
