@@ -71,11 +71,38 @@ def _as_text(s: pd.Series) -> pd.Series:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        arr = pc.utf8_trim_whitespace(s.array.__arrow_array__())
-        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        arr = s.array.__arrow_array__()
+        if _needs_trim(arr):
+            arr = pc.utf8_trim_whitespace(arr)
+        if _has_empty(arr):
+            arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
         return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
     t = s.astype("string").str.strip()
     return t.mask(t == "")
+
+
+#: bytes that may start or end a value needing a trim: ASCII whitespace, and every non-ASCII byte (a
+#: multi-byte character may be Unicode whitespace, which Arrow's trim also removes)
+_TRIM_BYTES = np.zeros(256, dtype=bool)
+_TRIM_BYTES[list(b" \t\n\v\f\r\x1c\x1d\x1e\x1f")] = True
+_TRIM_BYTES[0x80:] = True
+
+
+def _needs_trim(arr) -> bool:
+    """Whether trimming whitespace could change any value of an Arrow string array: one table lookup
+    over its character bytes (no whitespace and no non-ASCII byte anywhere -> the trim is the identity,
+    and the copy it makes is skipped)."""
+    chunks = arr.chunks if hasattr(arr, "chunks") else [arr]
+    return any(_TRIM_BYTES[np.frombuffer(c.buffers()[2] or b"", dtype=np.uint8)].any() for c in chunks)
+
+
+def _has_empty(arr) -> bool:
+    """Whether any present value of an Arrow string array is the empty string."""
+    import pyarrow.compute as pc
+
+    if len(arr) == 0:
+        return False
+    return bool(pc.any(pc.equal(pc.binary_length(arr), 0)).as_py())
 
 
 #: a plain decimal (no exponent) of at most 15 characters: at most 15 significant digits, so its value
@@ -137,7 +164,11 @@ _INT_LIMIT = 2.0**53
 
 
 def parse_int(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    f, bad = parse_float(s)
+    return _int_of_float(*parse_float(s))
+
+
+def _int_of_float(f: pd.Series, bad: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """:func:`parse_int` from the column's :func:`parse_float` result (a non-whole number is bad)."""
     v = f.to_numpy()
     nonint = np.isfinite(v) & (v != np.round(v))
     castable = np.abs(np.nan_to_num(v)) <= _INT_LIMIT
@@ -364,7 +395,12 @@ def _type_table(
     out = raw[list(PROVENANCE)].copy()
     for f in rt.fields:
         col = raw[f.name] if f.name in raw else pd.Series(pd.NA, index=raw.index, dtype=object)
-        vals, bad = parse_field(col, f)
+        as_float = None
+        if f.kind == "int":  # parsed once: the range check reads the number before the whole-number rule
+            as_float, float_bad = parse_float(col)
+            vals, bad = _int_of_float(as_float, float_bad)
+        else:
+            vals, bad = parse_field(col, f)
         log.add_rows(raw, bad, column=f.name, rule="type", message=_type_message(f))
         if f.quantity and rt.name == "patients":
             ucol = f"{f.name}_unit"
@@ -374,7 +410,7 @@ def _type_table(
                          message=f"unknown unit for {f.quantity}; accepted: {', '.join(sorted(QUANTITIES[f.quantity].factors))}")
             vals = vals * np.where(np.isnan(factors), np.nan, factors)
             out[f"{f.name}_unit_reported"] = units.fillna(QUANTITIES[f.quantity].canonical)
-        outside = _check_range(f, col, vals, raw, log)
+        outside = _check_range(f, col, vals, raw, log, as_float)
         missing = vals.isna().to_numpy() & ~bad & ~outside
         if f.need == "always":
             log.add_rows(raw, missing & (f.name in raw), column=f.name, rule="required",
@@ -391,19 +427,24 @@ def _type_table(
     return out
 
 
-def _check_range(f: Field, col: pd.Series, vals: pd.Series, raw: pd.DataFrame, log: IssueLog) -> np.ndarray:
+def _check_range(f: Field, col: pd.Series, vals: pd.Series, raw: pd.DataFrame, log: IssueLog,
+                 as_float: pd.Series | None = None) -> np.ndarray:
     """Rule ``range``: values outside [f.lo, f.hi] (numbers in the canonical unit, dates as ISO);
-    returns the mask.  Integers are checked on their numeric value, so 1e300 in an integer column is
-    out of range rather than an overflow."""
+    returns the mask.  Integers are checked on their numeric value (``as_float``: the column's
+    :func:`parse_float`, computed here when not given), so 1e300 in an integer column is out of range
+    rather than an overflow."""
     if f.lo is None and f.hi is None or f.kind not in ("float", "int", "date"):
         return np.zeros(len(raw), dtype=bool)
     if f.kind == "date":
         lo, hi = pd.Timestamp(f.lo), pd.Timestamp(f.hi)
         outside = (vals.notna() & ((vals < lo) | (vals > hi))).to_numpy(dtype=bool)
-        log.add_rows(raw, outside, column=f.name, rule="range", value=_as_text(col),
-                     message=f"outside the plausible dates [{f.lo}, {f.hi}]")
+        if outside.any():  # the text as written, only when there is something to report
+            log.add_rows(raw, outside, column=f.name, rule="range", value=_as_text(col),
+                         message=f"outside the plausible dates [{f.lo}, {f.hi}]")
         return outside
-    v = (parse_float(col)[0] if f.kind == "int" else vals).to_numpy(dtype=float, na_value=np.nan)
+    if f.kind == "int" and as_float is None:
+        as_float = parse_float(col)[0]
+    v = (as_float if f.kind == "int" else vals).to_numpy(dtype=float, na_value=np.nan)
     lo = -np.inf if f.lo is None else f.lo
     hi = np.inf if f.hi is None else f.hi
     outside = ~np.isnan(v) & ((v < lo) | (v > hi))
