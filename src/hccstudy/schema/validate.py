@@ -81,19 +81,35 @@ def _as_text(s: pd.Series) -> pd.Series:
     return t.mask(t == "")
 
 
-#: bytes that may start or end a value needing a trim: ASCII whitespace, and every non-ASCII byte (a
-#: multi-byte character may be Unicode whitespace, which Arrow's trim also removes)
-_TRIM_BYTES = np.zeros(256, dtype=bool)
-_TRIM_BYTES[list(b" \t\n\v\f\r\x1c\x1d\x1e\x1f")] = True
-_TRIM_BYTES[0x80:] = True
+def _value_bytes(chunk) -> np.ndarray:
+    """The character bytes of an Arrow string array's own values (a slice, e.g. a CSV column without
+    its header line, shares a buffer that holds more)."""
+    data = chunk.buffers()[2]
+    if data is None or len(chunk) == 0:
+        return np.zeros(0, dtype=np.uint8)
+    import pyarrow as pa
+
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=width)
+    lo, hi = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+    return np.frombuffer(data, dtype=np.uint8)[lo:hi]
+
+
+def _chunks(arr) -> list:
+    return arr.chunks if hasattr(arr, "chunks") else [arr]
 
 
 def _needs_trim(arr) -> bool:
     """Whether trimming whitespace could change any value of an Arrow string array: one table lookup
     over its character bytes (no whitespace and no non-ASCII byte anywhere -> the trim is the identity,
     and the copy it makes is skipped)."""
-    chunks = arr.chunks if hasattr(arr, "chunks") else [arr]
-    return any(_TRIM_BYTES[np.frombuffer(c.buffers()[2] or b"", dtype=np.uint8)].any() for c in chunks)
+    for c in _chunks(arr):
+        b = _value_bytes(c)
+        # every byte Arrow trims is ASCII whitespace (<= 0x20) or part of a non-ASCII character (>= 0x80):
+        # two reductions, no temporary array
+        if b.size and (b.min() <= 0x20 or b.max() >= 0x80):
+            return True
+    return False
 
 
 def _has_empty(arr) -> bool:
@@ -124,7 +140,7 @@ def _text_to_float(t: pd.Series) -> np.ndarray:
     arr = t.array.__arrow_array__()
     null = pa.scalar(None, pa.string())
     out = None
-    if all(_PLAIN_BYTES[np.frombuffer(c.buffers()[2] or b"", dtype=np.uint8)].all() for c in arr.chunks):
+    if all(_PLAIN_BYTES[_value_bytes(c)].all() for c in _chunks(arr)):
         # only digits, signs and points in the whole column (one pass over its bytes): if Arrow parses
         # every value, each is a plain decimal, and the regular expression below is not needed
         plain = pc.fill_null(pc.less_equal(pc.binary_length(arr), 15), False)
@@ -229,25 +245,41 @@ def _plain_iso_days(t: pd.Series) -> np.ndarray | None:
     if raw.size == 0:
         return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     b = raw.reshape(-1, 10)  # missing values hold no bytes: one row per present value, in order
-    digit = np.array([0, 1, 2, 3, 5, 6, 8, 9])
-    if not ((b[:, [4, 7]] == ord("-")).all() and ((b[:, digit] >= 48) & (b[:, digit] <= 57)).all()):
+    if not ((b[:, 4] == 45).all() and (b[:, 7] == 45).all()):  # "-"
         return None
-    v = (b - 48).astype(np.int64)
-    year = v[:, 0] * 1000 + v[:, 1] * 100 + v[:, 2] * 10 + v[:, 3]
-    month = v[:, 5] * 10 + v[:, 6]
-    day = v[:, 8] * 10 + v[:, 9]
+    v = b[:, [0, 1, 2, 3, 5, 6, 8, 9]] - np.uint8(48)  # digits 0-9; any other byte wraps above 9
+    if not (v <= 9).all():
+        return None
+    v = v.astype(np.int32)
+    year = ((v[:, 0] * 10 + v[:, 1]) * 10 + v[:, 2]) * 10 + v[:, 3]
+    month = v[:, 4] * 10 + v[:, 5]
+    day = v[:, 6] * 10 + v[:, 7]
     late, early = year > 2130, year < 1850
     year = np.where(late, 2130, np.where(early, 1850, year))
     month = np.where(late, 12, np.where(early, 1, month))
     day = np.where(late, 31, np.where(early, 1, day))
     ok = (month >= 1) & (month <= 12) & (day >= 1)
-    start = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
-    length = ((start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")).astype(np.int64)
-    ok &= day <= length
-    dates = start.astype("datetime64[D]") + (np.clip(day, 1, 31) - 1).astype("timedelta64[D]")
+    m = np.clip(month, 1, 12)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    ok &= day <= _MONTH_DAYS[m - 1] + (leap & (m == 2))
+    dates = _days_from_civil(year, m, np.clip(day, 1, 31)).astype("datetime64[D]")
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     out[present] = np.where(ok, dates, np.datetime64("NaT"))
     return out
+
+
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (year >= 0), in integer arithmetic on whole
+    arrays: H. Hinnant's ``days_from_civil`` (http://howardhinnant.github.io/date_algorithms.html)."""
+    y = year.astype(np.int64) - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400                                  # [0, 399]
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1  # [0, 365], the year starting in March
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy        # [0, 146096]
+    return era * 146097 + doe - 719468
 
 
 def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
