@@ -156,7 +156,9 @@ def assess_responses(
     ``origin``): baseline_date, baseline_sod, measurable, bor, bor_unconfirmed, first_pd_date,
     last_assessment_date (last evaluable post-baseline scan up to the first PD), n_assessments.
     """
-    a = assessments.dropna(subset=[*keys, "date", "lesion_id"])
+    # only the columns used: every filter below copies the rows of each column it carries
+    used = [*keys, "date", "lesion_id", "lesion_type", "viable_diameter_mm", "non_target_status"]
+    a = assessments[[c for c in dict.fromkeys(used) if c in assessments]].dropna(subset=[*keys, "date", "lesion_id"])
     if a.empty:  # no imaging at all: every patient NE, no time points
         return _no_assessments(origin, keys)
     okeys = pd.MultiIndex.from_frame(a[keys]) if len(keys) > 1 else pd.Index(a[keys[0]])
