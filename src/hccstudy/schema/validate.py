@@ -570,13 +570,18 @@ def _check_patient_dates(p: pd.DataFrame, log: IssueLog) -> None:
     _date_order(p, log, p["first_systemic_date"] > p["death_date"], "first_systemic_date", "systemic therapy after death")
 
 
-def _check_children(name: str, df: pd.DataFrame, patients: pd.DataFrame, log: IssueLog) -> pd.DataFrame:
+def _check_children(name: str, df: pd.DataFrame, patients: pd.DataFrame, log: IssueLog,
+                    patient_keys=None) -> pd.DataFrame:
     """Orphans and dates of a child table against its patient's dates.  Each child row is looked up
-    once in the patients' joined (centre, patient_id) keys (an Arrow hash lookup, no MultiIndex)."""
+    once in the patients' joined (centre, patient_id) keys (an Arrow hash lookup, no MultiIndex);
+    ``patient_keys``: those joined keys (``joined_key(patients, ["centre", "patient_id"], MISSING)``),
+    built once for all child tables."""
     keys = ["centre", "patient_id"]
     pid = df["patient_id"].notna().to_numpy()
     # a missing key part matches a missing one (as a MultiIndex reindex does); first patient row wins
-    at = key_positions(df, joined_key(patients, keys, MISSING), keys, MISSING)
+    if patient_keys is None:
+        patient_keys = joined_key(patients, keys, MISSING)
+    at = key_positions(df, patient_keys, keys, MISSING)
     known = (at >= 0) & pid
     log.add_rows(df, ~known & pid, column="patient_id", rule="orphan",
                  message=f"{name} record for a patient not in the centre's patients table")
@@ -690,8 +695,9 @@ def validate_tables(
     p = typed["patients"]
     _check_patient_dates(p, log)
     typed["patients"] = _derive_age(p, log)
+    patient_keys = joined_key(typed["patients"], ["centre", "patient_id"], MISSING)
     for name in ("haic_cycles", "systemic", "labs", "assessments", "adverse_events"):
-        _check_children(name, typed[name], typed["patients"], log)
+        _check_children(name, typed[name], typed["patients"], log, patient_keys)
     _check_cycles(typed["haic_cycles"], typed["patients"], log)
     _check_systemic(typed["systemic"], log)
     _check_assessments(typed["assessments"], log)
