@@ -130,7 +130,9 @@ def lab_toxicity(labs: pd.DataFrame, origin: pd.Series, keys: list[str],
     """
     if abnormal_baseline_grade not in ("zero", "uln"):
         raise ValueError("abnormal_baseline_grade must be 'zero' or 'uln'")
-    labs = labs[labs["test"].isin(list(LAB_TERMS))].dropna(subset=[*keys, "date", "value"])
+    # only the columns used: every filter below copies the rows of each column it carries
+    used = [c for c in dict.fromkeys([*keys, "test", "date", "value", "uln", "lln"]) if c in labs]
+    labs = labs.loc[labs["test"].isin(list(LAB_TERMS)).to_numpy(dtype=bool), used].dropna(subset=[*keys, "date", "value"])
     columns = [*keys, "term", "baseline_grade", "worst_grade", "emergent"]
     if labs.empty:  # (joins on empty Arrow-backed keys fail in pandas 3)
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
@@ -138,10 +140,18 @@ def lab_toxicity(labs: pd.DataFrame, origin: pd.Series, keys: list[str],
     o = origin.reindex(ix).to_numpy()
     labs = labs.assign(origin=o)
     labs = labs[labs["origin"].notna()]
-    labs = labs.sort_values([*keys, "test", "date"], kind="stable")
+    # the test as an integer code ranked like the names: sorting and grouping by it give the order the
+    # names give, without hashing the strings at every step
+    tk = "_test_code"
+    while tk in labs:
+        tk = "_" + tk
+    tcode, tests = pd.factorize(labs["test"], sort=True)
+    labs = labs.assign(**{tk: tcode})
+    group = [*keys, tk]
+    labs = labs.sort_values([*group, "date"], kind="stable")
     pre = labs[labs["date"] <= labs["origin"]]
-    base = pre.groupby([*keys, "test"], sort=False)["value"].last().rename("baseline_value")
-    labs = labs.join(base, on=[*keys, "test"])
+    base = pre.groupby(group, sort=False)["value"].last().rename("baseline_value")
+    labs = labs.join(base, on=group)
     labs["grade"] = grade_labs(labs, labs["baseline_value"], limits)
     post = labs[labs["date"] > labs["origin"]]
     if window_end is not None:
@@ -150,10 +160,10 @@ def lab_toxicity(labs: pd.DataFrame, origin: pd.Series, keys: list[str],
     pre_rows = labs[labs["date"] <= labs["origin"]]
     if abnormal_baseline_grade == "uln":  # baseline values graded against the ULN, not against themselves
         pre_rows = pre_rows.assign(grade=grade_labs(pre_rows, None, limits))
-    bgrade = pre_rows.groupby([*keys, "test"], sort=False)["grade"].last().rename("baseline_grade")
-    worst = post.groupby([*keys, "test"], sort=False)["grade"].max().rename("worst_grade")
+    bgrade = pre_rows.groupby(group, sort=False)["grade"].last().rename("baseline_grade")
+    worst = post.groupby(group, sort=False)["grade"].max().rename("worst_grade")
     out = pd.concat([bgrade, worst], axis=1).reset_index()
-    out["term"] = out["test"].map(LAB_TERMS)
+    out["term"] = pd.Series(tests.take(out[tk].to_numpy()), index=out.index).map(LAB_TERMS)
     out["emergent"] = out["worst_grade"].fillna(-1) > out["baseline_grade"].fillna(0)
     for c in ("baseline_grade", "worst_grade"):
         out[c] = out[c].astype("Int64")

@@ -106,6 +106,14 @@ def best_overall_responses(
 
     Patients in ``origin`` without any time point get NE.
     """
+    return _bor_of(_bor_time_points(tp, origin, keys), origin, keys, options)
+
+
+def _bor_time_points(tp: pd.DataFrame, origin: pd.Series, keys: list[str]) -> pd.DataFrame:
+    """The time points that count for the BOR (each patient's, in date order, up to and including the
+    first PD), with their response rank and days from ``origin``: the part of
+    :func:`best_overall_responses` that does not depend on the options, computed once for the
+    confirmed and the unconfirmed BOR."""
     tp = tp.sort_values([*keys, "date"], kind="stable")
     rank = tp["response"].map(RANK).to_numpy()
     is_pd = rank == RANK["PD"]
@@ -115,6 +123,11 @@ def best_overall_responses(
     tp = tp.loc[before.to_numpy()].assign(rank=rank[before.to_numpy()])
     org = origin.reindex(pd.MultiIndex.from_frame(tp[keys]) if len(keys) > 1 else pd.Index(tp[keys[0]]))
     tp["days"] = (tp["date"].to_numpy() - org.to_numpy()).astype("timedelta64[D]").astype(float)
+    return tp
+
+
+def _bor_of(tp: pd.DataFrame, origin: pd.Series, keys: list[str], options: MrecistOptions) -> pd.Series:
+    """BOR per patient of ``origin`` from :func:`_bor_time_points`."""
 
     def confirmed(level: int) -> pd.Series:
         sub = tp[tp["rank"] >= level]
@@ -156,7 +169,9 @@ def assess_responses(
     ``origin``): baseline_date, baseline_sod, measurable, bor, bor_unconfirmed, first_pd_date,
     last_assessment_date (last evaluable post-baseline scan up to the first PD), n_assessments.
     """
-    a = assessments.dropna(subset=[*keys, "date", "lesion_id"])
+    # only the columns used: every filter below copies the rows of each column it carries
+    used = [*keys, "date", "lesion_id", "lesion_type", "viable_diameter_mm", "non_target_status"]
+    a = assessments[[c for c in dict.fromkeys(used) if c in assessments]].dropna(subset=[*keys, "date", "lesion_id"])
     if a.empty:  # no imaging at all: every patient NE, no time points
         return _no_assessments(origin, keys)
     okeys = pd.MultiIndex.from_frame(a[keys]) if len(keys) > 1 else pd.Index(a[keys[0]])
@@ -252,11 +267,9 @@ def assess_responses(
     per = pd.DataFrame(index=origin.index)
     per = per.join(base_date).join(base_sod).join(measurable)
     per["measurable"] = per["measurable"].astype("boolean").fillna(False)
-    per["bor"] = best_overall_responses(timepoints, origin, keys, options)
-    per["bor_unconfirmed"] = best_overall_responses(
-        timepoints, origin, keys,
-        replace(options, confirm=False),
-    )
+    counted = _bor_time_points(timepoints, origin, keys)  # shared by the two BORs
+    per["bor"] = _bor_of(counted, origin, keys, options)
+    per["bor_unconfirmed"] = _bor_of(counted, origin, keys, replace(options, confirm=False))
     tp = timepoints.sort_values([*keys, "date"], kind="stable")
     first_pd = tp[tp["response"] == "PD"].groupby(keys, sort=False)["date"].min().rename("first_pd_date")
     per = per.join(first_pd)

@@ -71,11 +71,54 @@ def _as_text(s: pd.Series) -> pd.Series:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        arr = pc.utf8_trim_whitespace(s.array.__arrow_array__())
-        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        arr = s.array.__arrow_array__()
+        if _needs_trim(arr):
+            arr = pc.utf8_trim_whitespace(arr)
+        if _has_empty(arr):
+            arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
         return pd.Series(pd.arrays.ArrowStringArray(arr), index=s.index)
     t = s.astype("string").str.strip()
     return t.mask(t == "")
+
+
+def _value_bytes(chunk) -> np.ndarray:
+    """The character bytes of an Arrow string array's own values (a slice, e.g. a CSV column without
+    its header line, shares a buffer that holds more)."""
+    data = chunk.buffers()[2]
+    if data is None or len(chunk) == 0:
+        return np.zeros(0, dtype=np.uint8)
+    import pyarrow as pa
+
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=width)
+    lo, hi = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+    return np.frombuffer(data, dtype=np.uint8)[lo:hi]
+
+
+def _chunks(arr) -> list:
+    return arr.chunks if hasattr(arr, "chunks") else [arr]
+
+
+def _needs_trim(arr) -> bool:
+    """Whether trimming whitespace could change any value of an Arrow string array: one table lookup
+    over its character bytes (no whitespace and no non-ASCII byte anywhere -> the trim is the identity,
+    and the copy it makes is skipped)."""
+    for c in _chunks(arr):
+        b = _value_bytes(c)
+        # every byte Arrow trims is ASCII whitespace (<= 0x20) or part of a non-ASCII character (>= 0x80):
+        # two reductions, no temporary array
+        if b.size and (b.min() <= 0x20 or b.max() >= 0x80):
+            return True
+    return False
+
+
+def _has_empty(arr) -> bool:
+    """Whether any present value of an Arrow string array is the empty string."""
+    import pyarrow.compute as pc
+
+    if len(arr) == 0:
+        return False
+    return bool(pc.any(pc.equal(pc.binary_length(arr), 0)).as_py())
 
 
 #: a plain decimal (no exponent) of at most 15 characters: at most 15 significant digits, so its value
@@ -97,7 +140,7 @@ def _text_to_float(t: pd.Series) -> np.ndarray:
     arr = t.array.__arrow_array__()
     null = pa.scalar(None, pa.string())
     out = None
-    if all(_PLAIN_BYTES[np.frombuffer(c.buffers()[2] or b"", dtype=np.uint8)].all() for c in arr.chunks):
+    if all(_PLAIN_BYTES[_value_bytes(c)].all() for c in _chunks(arr)):
         # only digits, signs and points in the whole column (one pass over its bytes): if Arrow parses
         # every value, each is a plain decimal, and the regular expression below is not needed
         plain = pc.fill_null(pc.less_equal(pc.binary_length(arr), 15), False)
@@ -137,7 +180,11 @@ _INT_LIMIT = 2.0**53
 
 
 def parse_int(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    f, bad = parse_float(s)
+    return _int_of_float(*parse_float(s))
+
+
+def _int_of_float(f: pd.Series, bad: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """:func:`parse_int` from the column's :func:`parse_float` result (a non-whole number is bad)."""
     v = f.to_numpy()
     nonint = np.isfinite(v) & (v != np.round(v))
     castable = np.abs(np.nan_to_num(v)) <= _INT_LIMIT
@@ -198,25 +245,41 @@ def _plain_iso_days(t: pd.Series) -> np.ndarray | None:
     if raw.size == 0:
         return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     b = raw.reshape(-1, 10)  # missing values hold no bytes: one row per present value, in order
-    digit = np.array([0, 1, 2, 3, 5, 6, 8, 9])
-    if not ((b[:, [4, 7]] == ord("-")).all() and ((b[:, digit] >= 48) & (b[:, digit] <= 57)).all()):
+    if not ((b[:, 4] == 45).all() and (b[:, 7] == 45).all()):  # "-"
         return None
-    v = (b - 48).astype(np.int64)
-    year = v[:, 0] * 1000 + v[:, 1] * 100 + v[:, 2] * 10 + v[:, 3]
-    month = v[:, 5] * 10 + v[:, 6]
-    day = v[:, 8] * 10 + v[:, 9]
+    v = b[:, [0, 1, 2, 3, 5, 6, 8, 9]] - np.uint8(48)  # digits 0-9; any other byte wraps above 9
+    if not (v <= 9).all():
+        return None
+    v = v.astype(np.int32)
+    year = ((v[:, 0] * 10 + v[:, 1]) * 10 + v[:, 2]) * 10 + v[:, 3]
+    month = v[:, 4] * 10 + v[:, 5]
+    day = v[:, 6] * 10 + v[:, 7]
     late, early = year > 2130, year < 1850
     year = np.where(late, 2130, np.where(early, 1850, year))
     month = np.where(late, 12, np.where(early, 1, month))
     day = np.where(late, 31, np.where(early, 1, day))
     ok = (month >= 1) & (month <= 12) & (day >= 1)
-    start = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
-    length = ((start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")).astype(np.int64)
-    ok &= day <= length
-    dates = start.astype("datetime64[D]") + (np.clip(day, 1, 31) - 1).astype("timedelta64[D]")
+    m = np.clip(month, 1, 12)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    ok &= day <= _MONTH_DAYS[m - 1] + (leap & (m == 2))
+    dates = _days_from_civil(year, m, np.clip(day, 1, 31)).astype("datetime64[D]")
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
     out[present] = np.where(ok, dates, np.datetime64("NaT"))
     return out
+
+
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (year >= 0), in integer arithmetic on whole
+    arrays: H. Hinnant's ``days_from_civil`` (http://howardhinnant.github.io/date_algorithms.html)."""
+    y = year.astype(np.int64) - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400                                  # [0, 399]
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1  # [0, 365], the year starting in March
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy        # [0, 146096]
+    return era * 146097 + doe - 719468
 
 
 def parse_date(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -364,7 +427,12 @@ def _type_table(
     out = raw[list(PROVENANCE)].copy()
     for f in rt.fields:
         col = raw[f.name] if f.name in raw else pd.Series(pd.NA, index=raw.index, dtype=object)
-        vals, bad = parse_field(col, f)
+        as_float = None
+        if f.kind == "int":  # parsed once: the range check reads the number before the whole-number rule
+            as_float, float_bad = parse_float(col)
+            vals, bad = _int_of_float(as_float, float_bad)
+        else:
+            vals, bad = parse_field(col, f)
         log.add_rows(raw, bad, column=f.name, rule="type", message=_type_message(f))
         if f.quantity and rt.name == "patients":
             ucol = f"{f.name}_unit"
@@ -374,7 +442,7 @@ def _type_table(
                          message=f"unknown unit for {f.quantity}; accepted: {', '.join(sorted(QUANTITIES[f.quantity].factors))}")
             vals = vals * np.where(np.isnan(factors), np.nan, factors)
             out[f"{f.name}_unit_reported"] = units.fillna(QUANTITIES[f.quantity].canonical)
-        outside = _check_range(f, col, vals, raw, log)
+        outside = _check_range(f, col, vals, raw, log, as_float)
         missing = vals.isna().to_numpy() & ~bad & ~outside
         if f.need == "always":
             log.add_rows(raw, missing & (f.name in raw), column=f.name, rule="required",
@@ -391,19 +459,24 @@ def _type_table(
     return out
 
 
-def _check_range(f: Field, col: pd.Series, vals: pd.Series, raw: pd.DataFrame, log: IssueLog) -> np.ndarray:
+def _check_range(f: Field, col: pd.Series, vals: pd.Series, raw: pd.DataFrame, log: IssueLog,
+                 as_float: pd.Series | None = None) -> np.ndarray:
     """Rule ``range``: values outside [f.lo, f.hi] (numbers in the canonical unit, dates as ISO);
-    returns the mask.  Integers are checked on their numeric value, so 1e300 in an integer column is
-    out of range rather than an overflow."""
+    returns the mask.  Integers are checked on their numeric value (``as_float``: the column's
+    :func:`parse_float`, computed here when not given), so 1e300 in an integer column is out of range
+    rather than an overflow."""
     if f.lo is None and f.hi is None or f.kind not in ("float", "int", "date"):
         return np.zeros(len(raw), dtype=bool)
     if f.kind == "date":
         lo, hi = pd.Timestamp(f.lo), pd.Timestamp(f.hi)
         outside = (vals.notna() & ((vals < lo) | (vals > hi))).to_numpy(dtype=bool)
-        log.add_rows(raw, outside, column=f.name, rule="range", value=_as_text(col),
-                     message=f"outside the plausible dates [{f.lo}, {f.hi}]")
+        if outside.any():  # the text as written, only when there is something to report
+            log.add_rows(raw, outside, column=f.name, rule="range", value=_as_text(col),
+                         message=f"outside the plausible dates [{f.lo}, {f.hi}]")
         return outside
-    v = (parse_float(col)[0] if f.kind == "int" else vals).to_numpy(dtype=float, na_value=np.nan)
+    if f.kind == "int" and as_float is None:
+        as_float = parse_float(col)[0]
+    v = (as_float if f.kind == "int" else vals).to_numpy(dtype=float, na_value=np.nan)
     lo = -np.inf if f.lo is None else f.lo
     hi = np.inf if f.hi is None else f.hi
     outside = ~np.isnan(v) & ((v < lo) | (v > hi))
@@ -497,13 +570,18 @@ def _check_patient_dates(p: pd.DataFrame, log: IssueLog) -> None:
     _date_order(p, log, p["first_systemic_date"] > p["death_date"], "first_systemic_date", "systemic therapy after death")
 
 
-def _check_children(name: str, df: pd.DataFrame, patients: pd.DataFrame, log: IssueLog) -> pd.DataFrame:
+def _check_children(name: str, df: pd.DataFrame, patients: pd.DataFrame, log: IssueLog,
+                    patient_keys=None) -> pd.DataFrame:
     """Orphans and dates of a child table against its patient's dates.  Each child row is looked up
-    once in the patients' joined (centre, patient_id) keys (an Arrow hash lookup, no MultiIndex)."""
+    once in the patients' joined (centre, patient_id) keys (an Arrow hash lookup, no MultiIndex);
+    ``patient_keys``: those joined keys (``joined_key(patients, ["centre", "patient_id"], MISSING)``),
+    built once for all child tables."""
     keys = ["centre", "patient_id"]
     pid = df["patient_id"].notna().to_numpy()
     # a missing key part matches a missing one (as a MultiIndex reindex does); first patient row wins
-    at = key_positions(df, joined_key(patients, keys, MISSING), keys, MISSING)
+    if patient_keys is None:
+        patient_keys = joined_key(patients, keys, MISSING)
+    at = key_positions(df, patient_keys, keys, MISSING)
     known = (at >= 0) & pid
     log.add_rows(df, ~known & pid, column="patient_id", rule="orphan",
                  message=f"{name} record for a patient not in the centre's patients table")
@@ -617,8 +695,9 @@ def validate_tables(
     p = typed["patients"]
     _check_patient_dates(p, log)
     typed["patients"] = _derive_age(p, log)
+    patient_keys = joined_key(typed["patients"], ["centre", "patient_id"], MISSING)
     for name in ("haic_cycles", "systemic", "labs", "assessments", "adverse_events"):
-        _check_children(name, typed[name], typed["patients"], log)
+        _check_children(name, typed[name], typed["patients"], log, patient_keys)
     _check_cycles(typed["haic_cycles"], typed["patients"], log)
     _check_systemic(typed["systemic"], log)
     _check_assessments(typed["assessments"], log)

@@ -107,7 +107,10 @@ def subgroup_levels(data: pd.DataFrame, spec) -> tuple[str, pd.Series]:
     """(variable name, level label per row) for a subgroup spec: a column name or {variable, cut}."""
     if isinstance(spec, str):
         s = data[spec]
-        return spec, s.astype(object).where(s.notna(), None).map(lambda v: None if v is None else str(v))
+        # str() of each distinct value, taken by code (no per-row Python call)
+        codes, uniques = pd.factorize(s.astype(object).where(s.notna(), None), use_na_sentinel=True)
+        labels = np.array([str(u) for u in uniques] + [None], dtype=object)
+        return spec, pd.Series(labels[codes], index=data.index, dtype=object)
     var, cut = spec["variable"], spec["cut"]
     x = pd.to_numeric(data[var], errors="coerce")
     lab = np.where(x.isna(), None, np.where(x < cut, f"< {cut:g}", f">= {cut:g}"))
@@ -124,24 +127,45 @@ def _unused(columns, base: str) -> str:
 
 def subgroup_analysis(data: pd.DataFrame, time: str, event: str, arm_indicator: str, subgroups: list,
                       ties: str = "efron") -> list[dict]:
-    """Arm HR within each subgroup level and the P for interaction (see module docstring)."""
+    """Arm HR within each subgroup level and the P for interaction (see module docstring).
+
+    Work per subgroup is on the four columns it needs (time, event, arm, level), never on a copy of the
+    whole table; the base and interaction models of a subgroup share one sort of its sample
+    (:func:`~hccstudy.stats.cox.risk_sets`), and subgroups whose variable is never missing share the
+    sort of the whole sample.  The results are those of fitting each model on its own."""
     rows = []
+    slim = data[[c for c in dict.fromkeys((time, event, arm_indicator))]]
+    whole_rs = None  # risk sets of the whole sample, built when a subgroup first needs them
     for spec in subgroups:
         var, level = subgroup_levels(data, spec)
         sub_col = _unused(data.columns, "_sub")
-        d = data.assign(**{sub_col: level}).dropna(subset=[sub_col])
+        present = level.notna().to_numpy()
+        d = slim.assign(**{sub_col: level})
+        if not present.all():
+            d = d[present]
         levels = sorted(d[sub_col].unique().tolist())
         p_int = float("nan")
         note = ""
         if len(levels) >= 2:
-            base = fit_cox(d, time, event, [arm_indicator, sub_col], [sub_col], ties=ties)
-            inter = d.copy()
-            X_cols = []
+            if present.all():
+                if whole_rs is None:
+                    whole_rs = make_risk_sets(d[time].to_numpy(dtype=float), d[event].to_numpy().astype(bool),
+                                              ties=ties)
+                rs = whole_rs
+            else:
+                rs = make_risk_sets(d[time].to_numpy(dtype=float), d[event].to_numpy().astype(bool), ties=ties)
+            base = fit_cox(d, time, event, [arm_indicator, sub_col], [sub_col], ties=ties, risk_sets=rs)
+            taken = set(data.columns) | {sub_col}
+            arm = d[arm_indicator].to_numpy(dtype=float)
+            lev_of = d[sub_col].to_numpy()
+            inter_cols = {}
             for lev in levels[1:]:
-                col = _unused(inter.columns, f"_int_{lev}")
-                inter[col] = inter[arm_indicator].to_numpy(dtype=float) * (inter[sub_col] == lev).to_numpy(dtype=float)
-                X_cols.append(col)
-            full = fit_cox(inter, time, event, [arm_indicator, sub_col, *X_cols], [sub_col], ties=ties)
+                col = _unused(taken, f"_int_{lev}")
+                taken.add(col)
+                inter_cols[col] = arm * (lev_of == lev).astype(float)
+            X_cols = list(inter_cols)
+            inter = d.assign(**inter_cols)
+            full = fit_cox(inter, time, event, [arm_indicator, sub_col, *X_cols], [sub_col], ties=ties, risk_sets=rs)
             if full.fit is not None and base.fit is not None:
                 if len(levels) == 2 and X_cols[0] in full.fit.names:
                     p_int = float(full.fit.table.set_index("term").loc[X_cols[0], "p"])
@@ -149,13 +173,16 @@ def subgroup_analysis(data: pd.DataFrame, time: str, event: str, arm_indicator: 
                     stat = 2 * (full.fit.loglik[1] - base.fit.loglik[1])
                     df = len([c for c in X_cols if c in full.fit.names])
                     p_int = float(chi2.sf(stat, df)) if df else float("nan")
+        lev_col = d[sub_col].to_numpy()
         for lev in levels:
-            sub = d[d[sub_col] == lev]
+            sub = d[lev_col == lev]
+            treated = (sub[arm_indicator] == 1).to_numpy()
+            ev = sub[event]
             nt = int(sub[arm_indicator].sum())
             nc = int(len(sub) - nt)
             row = {"variable": var, "level": lev, "n_treated": nt, "n_control": nc,
-                   "events_treated": int(sub.loc[sub[arm_indicator] == 1, event].sum()),
-                   "events_control": int(sub.loc[sub[arm_indicator] == 0, event].sum()),
+                   "events_treated": int(ev[treated].sum()),
+                   "events_control": int(ev[(sub[arm_indicator] == 0).to_numpy()].sum()),
                    "hr": float("nan"), "lcl": float("nan"), "ucl": float("nan"), "p": float("nan"),
                    "p_interaction": p_int, "note": note}
             if nt == 0 or nc == 0:
