@@ -258,7 +258,7 @@ class SensitivitySpec(_Strict):
     exposure_start: str | None = Field(
         None, description="column: time from the endpoint origin to the start of the exposure that defines the arm")
     landmarks: list[float | str] = Field(
-        [3, "p95"], description='endpoint time units, or "p95": the 95th percentile of the treated arm\'s exposure start')
+        [3.0, "p95"], description='endpoint time units, or "p95": the 95th percentile of the treated arm\'s exposure start')
     centre: str | None = Field(None, description="column naming the centre")
     imputation: ImputationSpec = ImputationSpec()
     bootstrap: BootstrapSpec = BootstrapSpec()
