@@ -43,7 +43,7 @@ def veteran_config(**sensitivity) -> dict:
             "arm": {"column": "trt", "treated": 2, "control": 1, "labels": {2: "Test", 1: "Standard"}},
             "covariates": ["karno", "diagtime", "age", "prior", "celltype"], "categorical": ["celltype"],
             "matching": {"on": ["karno", "diagtime", "age", "prior", "celltype"], "caliper": 0.2},
-            "endpoints": [{"name": "os", "time": "time", "event": "status", "unit": "days"}],
+            "endpoints": [{"name": "os", "time": "time", "event": "status", "unit": "days", "landmarks": [90, 180, 1200]}],
             "sensitivity": sens}
 
 
@@ -51,7 +51,8 @@ def lung_config() -> dict:
     covs = ["age", "ph.ecog", "ph.karno", "wt.loss"]
     return {"data": "lung.csv", "id": "id", "arm": {"column": "sex", "treated": 2, "control": 1, "labels": {2: "F", 1: "M"}},
             "covariates": covs, "matching": {"on": covs, "caliper": 0.2},
-            "endpoints": [{"name": "os", "time": "time", "event": "status", "event_value": 2, "unit": "days"}],
+            "endpoints": [{"name": "os", "time": "time", "event": "status", "event_value": 2, "unit": "days",
+                           "landmarks": [180, 365, 730]}],
             "cox": {"arm_reference": "treated"},
             "sensitivity": {"exposure_start": "expo", "centre": "site", "landmarks": [60],
                             "weighting": {"estimands": ["ATE", "ATT", "ATO"], "stabilize": False, "trim": [0.05, 0.95]},
@@ -160,6 +161,30 @@ def test_weighting_block(runs):
         assert b["n_trimmed"] > 0 and b["trim"] == [0.05, 0.95]
         assert set(b["ess"]) == {"F", "M"} and all(0 < x <= b["n"][a] for a, x in b["ess"].items()), est
         assert b["balance"][0]["term"] == "distance" and "smd_after" in b["balance"][0]
+
+
+@pytest.mark.parametrize("name", ["veteran", "lung"])
+def test_weighted_km_agrees_with_r(runs, name):
+    """The weighted KM per arm of every estimand (weighting.<estimand>.km) is R's survfit(Surv(time, status)
+    ~ arm, weights = w): median and CI, survival and CI at the endpoint's landmarks (1e-6 relative; a
+    band R leaves NA, where S = 0 beyond the last event, is null).  The variance is the robust one, chosen
+    once over both arms' weights: lung's ATT treated arm (weights all 1) alone would get Greenwood."""
+    run = runs[name]
+    weighting = run.to_dict()["endpoints"]["os"]["weighting"]
+    labels = run.labels
+    assert set(weighting) == set(R[name]["weighted_km"])
+    for est, want in R[name]["weighted_km"].items():
+        km = weighting[est]["km"]
+        assert km["variance"] == "robust" and km["conf_type"] == "log" and km["conf_level"] == 0.95, est
+        assert list(km["arms"]) == [labels["treated"], labels["control"]]
+        for arm in ("treated", "control"):
+            got, w = km["arms"][labels[arm]], want[arm]
+            for k, rk in (("median", "median"), ("median_lcl", "lcl"), ("median_ucl", "ucl")):
+                _close(got[k], w[rk], f"{name} {est} {arm} {k}")
+            assert [x["time"] for x in got["landmarks"]] == w["time"]
+            for k in ("surv", "lower", "upper"):
+                for x, y in zip([x[k] for x in got["landmarks"]], w[k], strict=True):
+                    assert (x is None) if y is None else x == pytest.approx(y, rel=1e-6, abs=0), f"{name} {est} {arm} {k}"
 
 
 def _skips(results) -> dict[str, str]:
