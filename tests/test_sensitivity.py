@@ -187,6 +187,35 @@ def test_weighted_km_agrees_with_r(runs, name):
                     assert (x is None) if y is None else x == pytest.approx(y, rel=1e-6, abs=0), f"{name} {est} {arm} {k}"
 
 
+def test_weighted_km_in_the_report(runs):
+    """The weighting section has the weighted KM table of each endpoint (its numbers those of results.json)
+    and the IPTW-adjusted (ATE) curves: both arms, reference first, the iptw_ate HR on the plot."""
+    import matplotlib.pyplot as plt
+
+    from hccstudy.report.sections import build_sections
+
+    run = runs["lung"]
+    sec = next(s for s in build_sections(run) if s.key == "sensitivity_weighting")
+    table = next(t for t in sec.tables if t.key == "sensitivity_weighted_km_os")
+    km = run.to_dict()["endpoints"]["os"]["weighting"]
+    assert table.data["Estimand"].tolist() == ["ATE", "ATE", "ATT", "ATT", "ATO", "ATO"]
+    assert table.data["Group"].tolist()[:2] == ["F", "M"]  # cox.arm_reference: treated (F) first
+    for row in table.data.to_dict("records"):
+        arm = km[row["Estimand"]]["km"]["arms"][row["Group"]]  # lung's display names are its labels
+        assert row["Median"] == arm["median"] and row["n"] == arm["n"]
+        assert row["Survival at 180 days"] == arm["landmarks"][0]["surv"]
+    assert "Survival at 730 days, % (95% CI)" in table.frame.columns
+    fig_item = next(f for f in sec.figures if f.key == "sensitivity_km_weighted_os")
+    assert "weighted" in fig_item.caption and "no numbers at risk" in fig_item.caption
+    fig = fig_item.draw()
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and [t.get_text() for t in ax.get_legend().get_texts()] == ["F", "M"]
+    est = run.sensitivity["os"].methods["iptw_ate"]
+    assert any(t.get_text() == f"IPTW HR {est.hr:.2f} (95% CI {est.lcl:.2f}\u2013{est.ucl:.2f})" for t in ax.texts)
+    assert ax.get_xlabel() == "Days"
+    plt.close(fig)
+
+
 def _skips(results) -> dict[str, str]:
     return {s["part"]: s["reason"] for s in results.skipped if " sensitivity" in s["part"]}
 
@@ -311,12 +340,13 @@ def test_builtin_study_has_every_method_in_results_report_and_text(builtin_run):
         assert expected <= set(ep["sensitivity"]), sorted(expected - set(ep["sensitivity"]))
         assert len([m for m in ep["sensitivity"] if m.startswith("landmark_")]) == 2  # 3 months and p95
         assert {"rmst", "centres", "weighting", "design_grid", "bootstrap", "imputation", "evalue"} <= set(ep)
+        assert all("km" in ep["weighting"][est] for est in ("ATE", "ATT", "ATO"))
         assert all(list(v) == METHOD_KEYS for v in ep["sensitivity"].values())
     assert [s for s in d["skipped"] if " sensitivity" in s["part"]] == []
     html = (out / "report.html").read_text()
     assert "Sensitivity analyses" in html and "Immortal time" in html
     for key in ("sensitivity_forest_os", "sensitivity_forest_pfs", "sensitivity_centres_os", "sensitivity_love_weighted",
-                "sensitivity_design_grid_os"):
+                "sensitivity_design_grid_os", "sensitivity_km_weighted_os", "sensitivity_km_weighted_pfs"):
         assert (out / "figures" / f"{key}.png").is_file(), key
     text = (out / "manuscript.md").read_text()
     assert "Landmark at 3 months: overall survival HR" in text and "E-values (VanderWeele and Ding, 2017)" in text
