@@ -205,6 +205,9 @@ def test_weighted_km_in_the_report(runs):
         assert row["Median"] == arm["median"] and row["n"] == arm["n"]
         assert row["Survival at 180 days"] == arm["landmarks"][0]["surv"]
     assert "Survival at 730 days, % (95% CI)" in table.frame.columns
+    csv = pd.concat([k.table() for k in run.sensitivity["os"].weighted_km.values()], ignore_index=True)
+    assert csv[["estimand", "arm"]].values.tolist() == [[e, a] for e in ("ATE", "ATT", "ATO") for a in ("F", "M")]
+    assert csv["surv_180"].tolist() == table.data["Survival at 180 days"].tolist()
     fig_item = next(f for f in sec.figures if f.key == "sensitivity_km_weighted_os")
     assert "weighted" in fig_item.caption and "no numbers at risk" in fig_item.caption
     fig = fig_item.draw()
@@ -348,6 +351,7 @@ def test_builtin_study_has_every_method_in_results_report_and_text(builtin_run):
     for key in ("sensitivity_forest_os", "sensitivity_forest_pfs", "sensitivity_centres_os", "sensitivity_love_weighted",
                 "sensitivity_design_grid_os", "sensitivity_km_weighted_os", "sensitivity_km_weighted_pfs"):
         assert (out / "figures" / f"{key}.png").is_file(), key
+    assert (out / "sensitivity_weighted_km_os.csv").is_file()
     text = (out / "manuscript.md").read_text()
     assert "Landmark at 3 months: overall survival HR" in text and "E-values (VanderWeele and Ding, 2017)" in text
 

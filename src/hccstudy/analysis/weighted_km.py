@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from ..stats.km import ConfType, KaplanMeier, kaplan_meier
 
@@ -49,6 +50,18 @@ class WeightedKM:
                          "landmarks": [{"time": float(r.time), "n_risk": float(r.n_risk), "surv": _num(r.surv),
                                         "lower": _num(r.lower), "upper": _num(r.upper)} for r in at.itertuples(index=False)]}
         return {"variance": self.variance, "conf_type": self.conf_type, "conf_level": self.conf_level, "arms": arms}
+
+    def table(self) -> pd.DataFrame:
+        """One row per arm: estimand, arm, variance, n, events, median, median_lcl, median_ucl, then per
+        landmark t surv_<t>, lower_<t>, upper_<t> (the CSV sensitivity_weighted_km_<endpoint>.csv)."""
+        rows = []
+        for arm, v in self.to_dict()["arms"].items():
+            row = {"estimand": self.estimand, "arm": arm, "variance": self.variance, "n": v["n"], "events": v["events"],
+                   "median": v["median"], "median_lcl": v["median_lcl"], "median_ucl": v["median_ucl"]}
+            for lm in v["landmarks"]:
+                row.update({f"{k}_{lm['time']:g}": lm[k] for k in ("surv", "lower", "upper")})
+            rows.append(row)
+        return pd.DataFrame(rows)
 
 
 def weighted_km(time: np.ndarray, event: np.ndarray, treated: np.ndarray, w: np.ndarray, labels: dict,
