@@ -43,7 +43,7 @@ def veteran_config(**sensitivity) -> dict:
             "arm": {"column": "trt", "treated": 2, "control": 1, "labels": {2: "Test", 1: "Standard"}},
             "covariates": ["karno", "diagtime", "age", "prior", "celltype"], "categorical": ["celltype"],
             "matching": {"on": ["karno", "diagtime", "age", "prior", "celltype"], "caliper": 0.2},
-            "endpoints": [{"name": "os", "time": "time", "event": "status", "unit": "days"}],
+            "endpoints": [{"name": "os", "time": "time", "event": "status", "unit": "days", "landmarks": [90, 180, 1200]}],
             "sensitivity": sens}
 
 
@@ -51,7 +51,8 @@ def lung_config() -> dict:
     covs = ["age", "ph.ecog", "ph.karno", "wt.loss"]
     return {"data": "lung.csv", "id": "id", "arm": {"column": "sex", "treated": 2, "control": 1, "labels": {2: "F", 1: "M"}},
             "covariates": covs, "matching": {"on": covs, "caliper": 0.2},
-            "endpoints": [{"name": "os", "time": "time", "event": "status", "event_value": 2, "unit": "days"}],
+            "endpoints": [{"name": "os", "time": "time", "event": "status", "event_value": 2, "unit": "days",
+                           "landmarks": [180, 365, 730]}],
             "cox": {"arm_reference": "treated"},
             "sensitivity": {"exposure_start": "expo", "centre": "site", "landmarks": [60],
                             "weighting": {"estimands": ["ATE", "ATT", "ATO"], "stabilize": False, "trim": [0.05, 0.95]},
@@ -160,6 +161,62 @@ def test_weighting_block(runs):
         assert b["n_trimmed"] > 0 and b["trim"] == [0.05, 0.95]
         assert set(b["ess"]) == {"F", "M"} and all(0 < x <= b["n"][a] for a, x in b["ess"].items()), est
         assert b["balance"][0]["term"] == "distance" and "smd_after" in b["balance"][0]
+
+
+@pytest.mark.parametrize("name", ["veteran", "lung"])
+def test_weighted_km_agrees_with_r(runs, name):
+    """The weighted KM per arm of every estimand (weighting.<estimand>.km) is R's survfit(Surv(time, status)
+    ~ arm, weights = w): median and CI, survival and CI at the endpoint's landmarks (1e-6 relative; a
+    band R leaves NA, where S = 0 beyond the last event, is null).  The variance is the robust one, chosen
+    once over both arms' weights: lung's ATT treated arm (weights all 1) alone would get Greenwood."""
+    run = runs[name]
+    weighting = run.to_dict()["endpoints"]["os"]["weighting"]
+    labels = run.labels
+    assert set(weighting) == set(R[name]["weighted_km"])
+    for est, want in R[name]["weighted_km"].items():
+        km = weighting[est]["km"]
+        assert km["variance"] == "robust" and km["conf_type"] == "log" and km["conf_level"] == 0.95, est
+        assert list(km["arms"]) == [labels["treated"], labels["control"]]
+        for arm in ("treated", "control"):
+            got, w = km["arms"][labels[arm]], want[arm]
+            for k, rk in (("median", "median"), ("median_lcl", "lcl"), ("median_ucl", "ucl")):
+                _close(got[k], w[rk], f"{name} {est} {arm} {k}")
+            assert [x["time"] for x in got["landmarks"]] == w["time"]
+            for k in ("surv", "lower", "upper"):
+                for x, y in zip([x[k] for x in got["landmarks"]], w[k], strict=True):
+                    assert (x is None) if y is None else x == pytest.approx(y, rel=1e-6, abs=0), f"{name} {est} {arm} {k}"
+
+
+def test_weighted_km_in_the_report(runs):
+    """The weighting section has the weighted KM table of each endpoint (its numbers those of results.json)
+    and the IPTW-adjusted (ATE) curves: both arms, reference first, the iptw_ate HR on the plot."""
+    import matplotlib.pyplot as plt
+
+    from hccstudy.report.sections import build_sections
+
+    run = runs["lung"]
+    sec = next(s for s in build_sections(run) if s.key == "sensitivity_weighting")
+    table = next(t for t in sec.tables if t.key == "sensitivity_weighted_km_os")
+    km = run.to_dict()["endpoints"]["os"]["weighting"]
+    assert table.data["Estimand"].tolist() == ["ATE", "ATE", "ATT", "ATT", "ATO", "ATO"]
+    assert table.data["Group"].tolist()[:2] == ["F", "M"]  # cox.arm_reference: treated (F) first
+    for row in table.data.to_dict("records"):
+        arm = km[row["Estimand"]]["km"]["arms"][row["Group"]]  # lung's display names are its labels
+        assert row["Median"] == arm["median"] and row["n"] == arm["n"]
+        assert row["Survival at 180 days"] == arm["landmarks"][0]["surv"]
+    assert "Survival at 730 days, % (95% CI)" in table.frame.columns
+    csv = pd.concat([k.table() for k in run.sensitivity["os"].weighted_km.values()], ignore_index=True)
+    assert csv[["estimand", "arm"]].values.tolist() == [[e, a] for e in ("ATE", "ATT", "ATO") for a in ("F", "M")]
+    assert csv["surv_180"].tolist() == table.data["Survival at 180 days"].tolist()
+    fig_item = next(f for f in sec.figures if f.key == "sensitivity_km_weighted_os")
+    assert "weighted" in fig_item.caption and "no numbers at risk" in fig_item.caption
+    fig = fig_item.draw()
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and [t.get_text() for t in ax.get_legend().get_texts()] == ["F", "M"]
+    est = run.sensitivity["os"].methods["iptw_ate"]
+    assert any(t.get_text() == f"IPTW HR {est.hr:.2f} (95% CI {est.lcl:.2f}\u2013{est.ucl:.2f})" for t in ax.texts)
+    assert ax.get_xlabel() == "Days"
+    plt.close(fig)
 
 
 def _skips(results) -> dict[str, str]:
@@ -286,13 +343,15 @@ def test_builtin_study_has_every_method_in_results_report_and_text(builtin_run):
         assert expected <= set(ep["sensitivity"]), sorted(expected - set(ep["sensitivity"]))
         assert len([m for m in ep["sensitivity"] if m.startswith("landmark_")]) == 2  # 3 months and p95
         assert {"rmst", "centres", "weighting", "design_grid", "bootstrap", "imputation", "evalue"} <= set(ep)
+        assert all("km" in ep["weighting"][est] for est in ("ATE", "ATT", "ATO"))
         assert all(list(v) == METHOD_KEYS for v in ep["sensitivity"].values())
     assert [s for s in d["skipped"] if " sensitivity" in s["part"]] == []
     html = (out / "report.html").read_text()
     assert "Sensitivity analyses" in html and "Immortal time" in html
     for key in ("sensitivity_forest_os", "sensitivity_forest_pfs", "sensitivity_centres_os", "sensitivity_love_weighted",
-                "sensitivity_design_grid_os"):
+                "sensitivity_design_grid_os", "sensitivity_km_weighted_os", "sensitivity_km_weighted_pfs"):
         assert (out / "figures" / f"{key}.png").is_file(), key
+    assert (out / "sensitivity_weighted_km_os.csv").is_file()
     text = (out / "manuscript.md").read_text()
     assert "Landmark at 3 months: overall survival HR" in text and "E-values (VanderWeele and Ding, 2017)" in text
 

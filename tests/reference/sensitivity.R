@@ -20,7 +20,23 @@ hr_of <- function(fit, k = 1) {
 
 # d: complete cases with columns time, ev (0/1), a (1 = the arm whose HR is reported), t (1 = MatchIt's
 # treated), site, expo; ps: formula of the propensity score; adjust: the PS covariates
-sensitivity <- function(d, ps_formula, adjust, estimands, stabilize, trim, landmark) {
+# the weighted Kaplan-Meier per arm (t = 1: MatchIt's treated, t = 0): survfit with the weights (robust IJ
+# variance as survfitKM decides over all the weights of the call), the median with its CI and the survival
+# with its CI at the endpoint's landmarks
+weighted_km <- function(dw, times) {
+  f <- survfit(Surv(time, ev) ~ t, data = dw, weights = w)
+  tab <- summary(f)$table
+  s <- summary(f, times = times, extend = TRUE)
+  arm <- function(k) {
+    row <- paste0("t=", k)
+    i <- s$strata == row
+    list(median = unname(tab[row, "median"]), lcl = unname(tab[row, "0.95LCL"]), ucl = unname(tab[row, "0.95UCL"]),
+         time = as.list(s$time[i]), surv = as.list(s$surv[i]), lower = as.list(s$lower[i]), upper = as.list(s$upper[i]))
+  }
+  list(treated = arm(1), control = arm(0))
+}
+
+sensitivity <- function(d, ps_formula, adjust, estimands, stabilize, trim, landmark, km_times) {
   out <- list()
   ps <- fitted(glm(ps_formula, family = binomial, data = d))
   out$unadjusted <- hr_of(coxph(Surv(time, ev) ~ a, data = d))
@@ -47,6 +63,7 @@ sensitivity <- function(d, ps_formula, adjust, estimands, stabilize, trim, landm
     dw$w <- w[w > 0]
     out[[method[[e]]]] <- c(hr_of(coxph(Surv(time, ev) ~ a, data = dw, weights = w, robust = TRUE)),
                             list(n = nrow(dw)))
+    out$weighted_km[[e]] <- weighted_km(dw, km_times)
   }
   w <- weights_of("ATE")
   dw <- d[w > 0, ]
@@ -99,7 +116,7 @@ vet$site <- c("a", "b", "c")[vet$rowid %% 3 + 1]
 vet$expo <- ifelse(vet$trt == 2, (vet$rowid %% 7) * 15 + 1, (vet$rowid %% 3) * 2 + 0.5)
 vet$celltype <- factor(vet$celltype)
 veteran <- sensitivity(vet, t ~ karno + diagtime + age + prior + celltype, c("karno", "diagtime", "age", "prior", "celltype"),
-                       "ATE", TRUE, NULL, 30)
+                       "ATE", TRUE, NULL, 30, c(90, 180, 1200))
 
 # no event before the exposure starts (as in the built-in study): the pre-exposure state drops out and the
 # arms are compared from their exposure start (late entry)
@@ -118,7 +135,7 @@ lung$a <- 1 - lung$t                                # arm_reference: treated -> 
 lung$site <- c("p", "q", "r", "s")[lung$id %% 4 + 1]
 lung$expo <- ifelse(lung$sex == 2, (lung$id %% 5) * 20 + 5, (lung$id %% 4) * 3 + 1)
 lungres <- sensitivity(lung, t ~ age + ph.ecog + ph.karno + wt.loss, c("age", "ph.ecog", "ph.karno", "wt.loss"),
-                       c("ATE", "ATT", "ATO"), FALSE, c(0.05, 0.95), 60)
+                       c("ATE", "ATT", "ATO"), FALSE, c(0.05, 0.95), 60, c(180, 365, 730))
 
 writeLines(to_json(list(veteran = veteran, lung = lungres, veteran_late_entry = late_entry,
                         r = paste(R.version$major, R.version$minor, sep = "."),

@@ -22,7 +22,8 @@ with their ``.hcc_`` columns, the propensity-score fit and the matching):
 
 plus the blocks ``rmst`` (restricted mean survival time per arm and the difference), ``centres``
 (per-centre HRs, fixed and DerSimonian–Laird meta-analysis, centre x arm interaction by a
-likelihood-ratio test), ``weighting`` (effective sample size and weighted balance per estimand),
+likelihood-ratio test), ``weighting`` (effective sample size, weighted balance and the weighted
+Kaplan–Meier per arm, :mod:`hccstudy.analysis.weighted_km`, per estimand),
 ``design_grid``, ``bootstrap``, ``imputation`` and ``evalue`` (how the E-values were computed).
 
 Every HR is the plan's arm contrast (``cox.arm_reference``: the other arm vs this one) and carries its
@@ -59,6 +60,7 @@ from .columns import PAIR, TREATED, WEIGHT
 from .config import ESTIMAND_METHOD, AnalysisConfig, EndpointSpec, SensitivitySpec
 from .records import frame_records
 from .replicates import replicate_pool
+from .weighted_km import WeightedKM, weighted_km
 
 #: the cumulative incidence at the end of follow-up above which an outcome is "common" for the E-value
 COMMON_OUTCOME = 0.15
@@ -200,6 +202,7 @@ class EndpointSensitivity:
     design_grid: pd.DataFrame | None = None
     bootstrap: Any = None
     imputation: Any = None
+    weighted_km: dict[str, WeightedKM] = field(default_factory=dict)  # estimand -> this endpoint's weighted KM
 
     def to_dict(self) -> dict:
         out: dict = {"sensitivity": {k: v.to_dict() for k, v in self.methods.items()}}
@@ -211,6 +214,8 @@ class EndpointSensitivity:
             out["design_grid"] = frame_records(self.design_grid)
         if self.weighting:
             out["weighting"] = {k: v.to_dict() for k, v in self.weighting.items()}
+            for k, km in self.weighted_km.items():  # weighting.<estimand>.km
+                out["weighting"][k]["km"] = km.to_dict()
         if self.bootstrap is not None:
             out["bootstrap"] = _plain(self.bootstrap)
         if self.imputation is not None:
@@ -390,7 +395,7 @@ def _endpoint(ctx: _Context, ep: _Endpoint, skipped: list[dict]) -> EndpointSens
         return float(e.point), float(e.ci)
 
     methods: dict[str, SensitivityEstimate] = {}
-    blocks: dict[str, Any] = {"landmarks": {}, "weighting": {}}
+    blocks: dict[str, Any] = {"landmarks": {}, "weighting": {}, "weighted_km": {}}
 
     def run(method: str, fn) -> None:
         if not spec.wants(method):
@@ -411,7 +416,7 @@ def _endpoint(ctx: _Context, ep: _Endpoint, skipped: list[dict]) -> EndpointSens
     run("psm_stratified", lambda: _matched(ctx, ep, ev, "psm_stratified"))
     run("psm_centre_ps", lambda: _centre_ps(ctx, ep, ev))
     for est in spec.weighting.estimands:
-        run(ESTIMAND_METHOD[est], lambda est=est: _iptw(ctx, ep, ev, est, blocks["weighting"]))
+        run(ESTIMAND_METHOD[est], lambda est=est: _iptw(ctx, ep, ev, est, blocks["weighting"], blocks["weighted_km"]))
     run("doubly_robust", lambda: _doubly_robust(ctx, ep, ev))
     if spec.wants("landmark"):
         _landmarks(ctx, ep, ev, methods, blocks["landmarks"], skipped, where)
@@ -430,7 +435,7 @@ def _endpoint(ctx: _Context, ep: _Endpoint, skipped: list[dict]) -> EndpointSens
             skipped.append({"part": f"{where}: centres", "reason": str(why)})
     return EndpointSensitivity(ep.spec.name, methods, proportion, common, transform, blocks["landmarks"],
                                blocks.get("rmst"), blocks.get("centres"), blocks["weighting"], blocks.get("design_grid"),
-                               blocks.get("bootstrap"), blocks.get("imputation"))
+                               blocks.get("bootstrap"), blocks.get("imputation"), blocks["weighted_km"])
 
 
 def _counts(ep: _Endpoint, keep: np.ndarray | None = None) -> tuple[int, int]:
@@ -544,13 +549,16 @@ def _compute_weights(ctx: _Context, estimand: str) -> Weights:
         raise _Skip(f"{estimand} weights: {exc}") from exc
 
 
-def _iptw(ctx: _Context, ep: _Endpoint, ev, estimand: str, summaries: dict) -> SensitivityEstimate:
+def _iptw(ctx: _Context, ep: _Endpoint, ev, estimand: str, summaries: dict, curves: dict) -> SensitivityEstimate:
     wt = _weights(ctx, estimand)
     if estimand not in summaries:
         key = ("balance", estimand)
         if key not in ctx.cache:
             ctx.cache[key] = _weighting_summary(ctx, wt)
         summaries[estimand] = ctx.cache[key]
+    km = ctx.cfg.km
+    curves[estimand] = weighted_km(ep.time, ep.event, ctx.data[TREATED].to_numpy(), wt.w, ctx.labels, estimand,
+                                   ep.spec.landmarks, km.conf_level, km.conf_type)
     keep = wt.w > 0
     fit, notes = _fit(ctx.cfg, ep.time[keep], ep.event[keep], ctx.other[keep], [ctx.term], weights=wt.w[keep], robust=True)
     s = ctx.spec.weighting
@@ -826,5 +834,5 @@ def sensitivity_table(results: dict[str, EndpointSensitivity]) -> pd.DataFrame:
 
 
 __all__ = ["COMMON_OUTCOME", "METHOD_LABELS", "CentreAnalysis", "EndpointSensitivity", "RmstSummary",
-           "SensitivityEstimate", "WeightingSummary", "check_columns", "landmark_times", "method_label",
+           "SensitivityEstimate", "WeightedKM", "WeightingSummary", "check_columns", "landmark_times", "method_label",
            "sensitivity_analyses", "sensitivity_table"]

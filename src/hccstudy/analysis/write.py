@@ -50,7 +50,7 @@ def write_results(results: Results, out: str | Path) -> list[Path]:
 
 def _sensitivity_outputs(results: Results, out: Path) -> list[Path]:
     """sensitivity.csv (the arm HR by endpoint and method, with E-values), and per endpoint the centres'
-    HRs and the design grid when they were estimated."""
+    HRs, the design grid and the weighted Kaplan–Meier (every estimand) when they were estimated."""
     if not results.sensitivity:
         return []
     from .sensitivity import sensitivity_table
@@ -59,7 +59,9 @@ def _sensitivity_outputs(results: Results, out: Path) -> list[Path]:
     sensitivity_table(results.sensitivity).to_csv(paths[0], index=False)
     for name, s in results.sensitivity.items():
         for key, table in (("sensitivity_centres", None if s.centres is None else s.centres.table),
-                           ("sensitivity_design_grid", s.design_grid)):
+                           ("sensitivity_design_grid", s.design_grid),
+                           ("sensitivity_weighted_km", pd.concat([k.table() for k in s.weighted_km.values()],
+                                                                 ignore_index=True) if s.weighted_km else None)):
             if table is not None and len(table):
                 path = out / f"{key}_{name}.csv"
                 table.to_csv(path, index=False)

@@ -1,7 +1,7 @@
 """Figures of the sensitivity analyses (docs/sensitivity.md): the summary forest of the arm HR by method
 with its E-value, the per-centre forest with the fixed- and random-effects diamonds, the weighted Love
-plot (one marker per weighting estimand) and the design-grid plot (the matched HR across calipers,
-ratios and with / without replacement).  The two forests are :func:`~.figures_forest.forest_figure`
+plot (one marker per weighting estimand), the IPTW-adjusted (weighted Kaplan–Meier) survival curves
+per arm and the design-grid plot (the matched HR across calipers, ratios and with / without replacement).  The two forests are :func:`~.figures_forest.forest_figure`
 layouts; every function takes numbers and display texts only (no refit, nothing read from files)."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .figures import ARM_COLOURS, DOUBLE_COLUMN_IN, SMALL_SIZE, styled
+from .figures import ARM_COLOURS, DOUBLE_COLUMN_IN, SINGLE_COLUMN_IN, SMALL_SIZE, styled
 from .figures_forest import forest_figure
+from .figures_km import STEP_RESOLUTION, _decimate, _steps, break_step, breaks_to, hr_label
 
 
 def summary_forest_figure(methods: Sequence[str], n: Sequence[str], events: Sequence[str], hr, lcl, ucl,
@@ -67,6 +68,61 @@ def weighted_love_figure(terms: list[str], smd_before, smd_after: dict[str, Sequ
 
 
 @styled
+def weighted_km_figure(curves: dict, hr: tuple[float, float, float] | None = None, *, hr_name: str = "IPTW",
+                       xlabel: str = "Months", ylabel: str = "Survival (%)", unit: str = "months",
+                       step: float | None = None):
+    """IPTW-adjusted survival: one weighted Kaplan–Meier step curve per arm (``curves``: display name ->
+    :class:`~hccstudy.stats.km.KaplanMeier` fitted with the weights, legend order, reference arm first as
+    in the unweighted figures) with its pointwise CI as a ribbon, and the weighted Cox HR (``hr``: hr, lcl,
+    ucl) in the lower left corner.  No number-at-risk table: weighted counts are not patients."""
+    fig, ax = plt.subplots(figsize=(SINGLE_COLUMN_IN * 1.5, 2.9), layout="constrained")
+    tmax = max((float(km.table["time"].max()) for km in curves.values() if len(km.table)), default=1.0)
+    xmax = tmax * 1.01
+    dx = xmax / (SINGLE_COLUMN_IN * 1.5 * STEP_RESOLUTION)
+    for k, (label, km) in enumerate(curves.items()):
+        colour = ARM_COLOURS[k % len(ARM_COLOURS)]
+        x, surv, lo, hi, last = _steps(km)
+        keep = _decimate(x, dx)
+        x, surv, lo, hi = x[keep], surv[keep], lo[keep], hi[keep]
+        xs = np.r_[x, last]
+        ax.step(xs, 100 * np.r_[surv, surv[-1]], where="post", color=colour, lw=1.2, label=label)
+        ax.fill_between(xs, 100 * np.nan_to_num(np.r_[lo, lo[-1]], nan=0.0),
+                        100 * np.nan_to_num(np.r_[hi, hi[-1]], nan=1.0), step="post", color=colour, alpha=0.12, lw=0)
+    ax.set_ylim(0, 102)
+    ax.set_xlim(0, xmax)
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    ax.yaxis.set_major_locator(FixedLocator([0, 25, 50, 75, 100]))
+    ax.xaxis.set_major_locator(FixedLocator(breaks_to(tmax, break_step(tmax, unit, step))))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, loc="upper right", handlelength=1.5, borderaxespad=0.2)
+    if hr is not None and all(np.isfinite(hr)):
+        # under the legend when every curve and its band stay below it there, else in the lower left
+        # corner when they stay above that, else wherever fewer curves pass (as the unweighted panels)
+        from .figures_forest import text_width_in
+
+        text = f"{hr_name} {hr_label(*hr)}"
+        fw, fh = fig.get_size_inches()
+        fig.canvas.draw()  # the constrained layout fixes the axes' size
+        pos = ax.get_position()
+        box_w = text_width_in(text) / (pos.width * fw) + 0.02
+        legend_h = (0.05 + 0.17 * len(curves)) / (pos.height * fh)
+
+        def top(at: float, lower: bool) -> float:
+            rows = [km.surv_at([xmax * at]) for km in curves.values()]
+            vals = [float(np.nan_to_num(r["lower" if lower else "upper"].iat[0], nan=r["surv"].iat[0])) for r in rows]
+            return min(vals) if lower else max(vals)
+
+        if top(1 - box_w, False) < 1 - legend_h - 0.12 or top(box_w, True) < 0.2:
+            ax.text(0.98, 1 - legend_h - 0.02, text, transform=ax.transAxes, ha="right", va="top")
+        else:
+            ax.text(0.03, 0.04, text, transform=ax.transAxes, ha="left", va="bottom")
+    return fig
+
+
+@styled
 def design_grid_figure(calipers: Sequence[str], series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
                        primary: tuple[str, float] | None = None, ylabel: str = "Hazard ratio (95% CI)"):
     """The matched HR (and 95% CI) at each caliper (x, in the given order), one series per matching
@@ -106,4 +162,5 @@ def design_grid_figure(calipers: Sequence[str], series: dict[str, tuple[Sequence
     return fig
 
 
-__all__ = ["centre_forest_figure", "design_grid_figure", "summary_forest_figure", "weighted_love_figure"]
+__all__ = ["centre_forest_figure", "design_grid_figure", "summary_forest_figure", "weighted_km_figure",
+           "weighted_love_figure"]

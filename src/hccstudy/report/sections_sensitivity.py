@@ -1,7 +1,8 @@
 """The report's "Sensitivity analyses" sections (issue 14; docs/sensitivity.md), built from
 ``Results.sensitivity``: they open with the summary forest of the arm HR by method with its E-value,
 then the HR table by method (with the RMST), the weighted balance (effective sample sizes, weighted
-SMDs, a weighted Love plot), the per-centre forest with the pooled diamonds and the interaction P, the
+SMDs, a weighted Love plot) and the weighted Kaplan–Meier per arm (medians and landmark survival per
+estimand, the IPTW-adjusted (ATE) curves per endpoint), the per-centre forest with the pooled diamonds and the interaction P, the
 design grid and bootstrap, and the immortal-time paragraph with the landmark counts.  A part that was
 not computed is simply absent (its reason is in the "Not estimated" section)."""
 
@@ -15,7 +16,7 @@ import pandas as pd
 
 from ..analysis.sensitivity import EndpointSensitivity, method_label
 from . import figures_sensitivity as FS
-from .format import count, hr_ci, integer, number, p_value
+from .format import count, hr_ci, integer, median_ci, number, p_value, percent_ci
 from .sections import FigureItem, Section, TableItem, _Ctx, term_label
 
 #: the primary analysis leads the summary forest and table
@@ -138,7 +139,66 @@ def _rmst_table(ctx: _Ctx, rows: list[tuple[str, EndpointSensitivity]]) -> Table
                      "print(survfit(...), rmean = τ)); the difference's SE is sqrt(SE1² + SE0²), normal CI.", data)
 
 
-def _weighting(ctx: _Ctx, s: EndpointSensitivity) -> Section | None:
+def _weighted_km_table(ctx: _Ctx, name: str, s: EndpointSensitivity) -> TableItem | None:
+    """Per estimand and arm: n, events, the weighted median (CI) and the weighted survival (CI) at the
+    endpoint's landmarks."""
+    if not s.weighted_km:
+        return None
+    rules = ctx.results.config.report
+    unit = ctx.results.endpoints[name].unit
+    label = ctx.d.endpoint(name)
+    shown, data = [], []
+    for est, wk in s.weighted_km.items():
+        for a in ctx.arms.order:
+            km = wk.curves.get(a)
+            if km is None:
+                continue
+            med = km.median
+            at = km.surv_at(list(wk.landmarks))
+            rs = {"Estimand": est, "Group": ctx.arms.names[a], "n": integer(km.n), "Events": integer(km.events),
+                  f"Weighted median, {unit} (95% CI)": median_ci(*med, rules)}
+            rd = {"Estimand": est, "Group": ctx.arms.names[a], "n": km.n, "Events": km.events, "Variance": wk.variance,
+                  "Median": med[0], "Median lower 95% CI": med[1], "Median upper 95% CI": med[2]}
+            for t, sv, lo, hi in zip(wk.landmarks, at["surv"], at["lower"], at["upper"], strict=True):
+                head = f"{t:g} {unit}"
+                rs[f"Survival at {head}, % (95% CI)"] = percent_ci(sv, lo, hi, rules)
+                rd.update({f"Survival at {head}": sv, f"Survival at {head}, lower 95% CI": lo,
+                           f"Survival at {head}, upper 95% CI": hi})
+            shown.append(rs)
+            data.append(rd)
+    variances = sorted({wk.variance for wk in s.weighted_km.values()})
+    how = {"robust": "infinitesimal-jackknife (robust) variance", "greenwood": "Greenwood variance"}
+    first = next(iter(s.weighted_km.values()))
+    return TableItem(f"sensitivity_weighted_km_{name}", f"Weighted Kaplan–Meier estimates by group, {label}",
+                     pd.DataFrame(shown),
+                     "Kaplan–Meier with the inverse probability of treatment weights (n, events: patients with a "
+                     f"weight > 0); {' / '.join(how[v] for v in variances)}, {first.conf_type} "
+                     f"{100 * first.conf_level:g}% CI (R's survfit(..., weights = w)). NR: not reached.",
+                     pd.DataFrame(data))
+
+
+def _weighted_km_figure(ctx: _Ctx, name: str, s: EndpointSensitivity) -> FigureItem | None:
+    """The IPTW-adjusted (ATE) survival curves of the endpoint with the ATE-weighted Cox HR."""
+    wk = s.weighted_km.get("ATE")
+    if wk is None or not wk.curves:
+        return None
+    unit = ctx.results.endpoints[name].unit
+    label = ctx.d.endpoint(name)
+    ref, other, _ = _contrast(ctx)
+    curves = {ctx.arms.names[a]: wk.curves[a] for a in ctx.arms.order if a in wk.curves}
+    est = s.methods.get("iptw_ate")
+    hr = None if est is None else (est.hr, est.lcl, est.ucl)
+    step = getattr(ctx.results.config.report, "km_break_months", None) if unit.lower().startswith("month") else None
+    return FigureItem(f"sensitivity_km_weighted_{name}",
+                      f"IPTW-adjusted survival, {label}: Kaplan–Meier curves weighted by the inverse probability of "
+                      f"treatment (ATE weights), with pointwise {100 * wk.conf_level:g}% CIs; HR of {other} vs {ref} from the weighted "
+                      "Cox model with robust SE. The curves are weighted, so no numbers at risk are shown.",
+                      partial(FS.weighted_km_figure, curves, hr, hr_name="IPTW", xlabel=unit.capitalize(),
+                              ylabel=f"{label} (%)", unit=unit, step=step))
+
+
+def _weighting(ctx: _Ctx, rows: list[tuple[str, EndpointSensitivity]]) -> Section | None:
+    s = rows[0][1]  # the weights and their balance are the same for every endpoint
     w = s.weighting
     if not w:
         return None
@@ -174,6 +234,8 @@ def _weighting(ctx: _Ctx, s: EndpointSensitivity) -> Section | None:
     fig = FigureItem("sensitivity_love_weighted", "Love plot: standardised mean differences, unweighted and after "
                      "each weighting", partial(FS.weighted_love_figure, names, bal["SMD unweighted"].to_numpy(),
                                               {method_label(v.method): bal[f"SMD {k}"].to_numpy() for k, v in w.items()}))
+    km_tables = [t for t in (_weighted_km_table(ctx, n, x) for n, x in rows) if t is not None]
+    km_figs = [f for f in (_weighted_km_figure(ctx, n, x) for n, x in rows) if f is not None]
     return Section("sensitivity_weighting", "Sensitivity analyses: weighting", tables=[
         TableItem("sensitivity_ess", "Inverse probability of treatment weighting: patients and effective sample size",
                   ess_shown, f"{stab.capitalize() or 'Unstabilised '}weights from the propensity score{trim}. ESS: Kish's effective sample size "
@@ -181,7 +243,7 @@ def _weighting(ctx: _Ctx, s: EndpointSensitivity) -> Section | None:
         TableItem("sensitivity_weighted_balance", "Covariate balance after weighting", bal_shown,
                   "SMD with cobalt's default standard-deviation denominators (ATE, ATO: pooled over the unweighted "
                   "groups; ATT: the treated group's); weighted means and variances. Rows with |SMD| > 0.1 after a weighting are "
-                  "flagged.", bal, tuple(bool(x) for x in flag))], figures=[fig])
+                  "flagged.", bal, tuple(bool(x) for x in flag)), *km_tables], figures=[fig, *km_figs])
 
 
 def _centres(ctx: _Ctx, name: str, s: EndpointSensitivity) -> Section | None:
@@ -331,7 +393,7 @@ def sensitivity_sections(ctx: _Ctx) -> list[Section]:
     rmst = _rmst_table(ctx, rows)
     out.append(Section("sensitivity_methods", "Sensitivity analyses: hazard ratio by method",
                        tables=tables + ([rmst] if rmst is not None else [])))
-    out.append(_weighting(ctx, rows[0][1]))
+    out.append(_weighting(ctx, rows))
     out += [_centres(ctx, n, s) for n, s in rows]
     out += [_grid(ctx, n, s) for n, s in rows]
     out.append(_immortal_time(ctx, rows))
