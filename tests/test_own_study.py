@@ -105,5 +105,15 @@ def test_run_equals_analyze_on_its_derived_table_with_the_same_plan(own_study, t
     plan["data"] = "derived.parquet"
     (tmp_path / "analyze.yaml").write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
     # results.json of `hccstudy analyze` is Results.to_json() of this call (analysis/write.py); the call
-    # skips the report's figures, which this comparison does not need (the CLI's analyze: test_analysis)
-    assert analyze(tmp_path / "analyze.yaml").to_json().encode("utf-8") == (out / "results.json").read_bytes()
+    # skips the report's figures, which this comparison does not need (the CLI's analyze: test_analysis).
+    # `run` also hands the multiple-imputation analysis the patients the cohort excluded only for a
+    # missing baseline covariate (supplement=): give analyze the same rows
+    from hccstudy.cohort.study import load_study
+    from hccstudy.config import load_config
+    from hccstudy.pipeline import _mi_supplement
+
+    cfg = load_config(config)
+    _, supplement = _mi_supplement(load_study(study, cfg), cfg.analysis)
+    assert supplement is not None and len(supplement) > 0  # the plan runs mi_psm and some patients come back
+    assert analyze(tmp_path / "analyze.yaml", supplement=supplement).to_json().encode("utf-8") == \
+        (out / "results.json").read_bytes()

@@ -319,7 +319,9 @@ def _grid(ctx: _Ctx, name: str, s: EndpointSensitivity) -> Section | None:
                               "P": [p_value(p, rules) for p in g["p"]]})
         tables.append(TableItem(f"sensitivity_design_grid_{name}", f"Matched hazard ratio by matching design, {label}",
                                 shown, "Caliper in standard deviations of the propensity score; none: no caliper.",
-                                g.drop(columns=["caliper_text"])))
+                                # the workbook's copy: numbers stay numeric, a yes/no is text (never a bare bool)
+                                g.drop(columns=["caliper_text"]).assign(
+                                    replace=["yes" if r else "no" for r in g["replace"]])))
     if b is not None:
         pct, bca = b.percentile, b.bca
         pairs = np.asarray(b.n_pairs, dtype=float)
