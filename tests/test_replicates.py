@@ -99,3 +99,30 @@ def test_a_nested_pool_is_the_outer_one():
             assert inner is outer and R.current_pool() is outer
         assert R.current_pool() is outer and outer._client is None   # not closed by the inner block
     assert R.current_pool() is None
+
+
+def test_default_pool_keeps_a_small_job_in_process(monkeypatch):
+    """No workers asked for: a job whose first 2 % predicts little work never starts a cluster."""
+    monkeypatch.setattr(R, "LOCAL_MIN_WORK_S", 1e9)
+    seeds = np.random.SeedSequence(5).spawn(120)
+    seen = []
+    with replicate_pool() as pool:
+        out = pool.map(_draw, seeds, progress=lambda label, done, total: seen.append(done))
+        assert pool._client is None and pool._cluster is None  # no cluster was started
+    assert [o.tobytes() for o in out] == [_draw(s).tobytes() for s in seeds]
+    assert seen[0] == 0 and seen[-1] == 120 and seen == sorted(seen)
+
+
+@pytest.mark.costly  # starts a local cluster of 2 processes
+def test_default_pool_sends_a_large_job_to_the_cluster_after_its_first_slice(monkeypatch):
+    """No workers asked for and a job predicted large: the first 2 % here, the rest on the local cluster,
+    the results in seed order and equal to one worker's."""
+    monkeypatch.setattr(R, "LOCAL_MIN_WORK_S", 0.0)
+    monkeypatch.setattr(R.os, "cpu_count", lambda: 2)  # the default local cluster: 2 workers on any machine
+    seeds = np.random.SeedSequence(6).spawn(120)
+    seen = []
+    with replicate_pool() as pool:
+        out = pool.map(_draw, seeds, progress=lambda label, done, total: seen.append(done))
+        assert pool._client is not None  # the rest went to the cluster
+    assert [o.tobytes() for o in out] == [o.tobytes() for o in run_replicates(_draw, seeds, workers=1)]
+    assert seen[0] == 0 and 3 in seen and seen[-1] == 120 and seen == sorted(seen)  # 3: the first slice (1 warm-up + 2 timed)

@@ -164,8 +164,10 @@ class _ReplicateBar:
 @contextmanager
 def _shared_pool(plan) -> Iterator[None]:
     """One Dask pool for every replicate analysis of the command (bootstrap, imputation, design grid of
-    every endpoint), shut down at the end.  When the plan runs one of them, the cluster starts in the
-    background right away, so that its workers start while the study is read and analysed."""
+    every endpoint), shut down at the end.  When the plan runs one of them on a cluster that was asked for
+    (``--scheduler`` or ``--workers N``), the cluster starts in the background right away, so that its
+    workers start while the study is read and analysed; by default the pool decides from the size of the
+    first job whether a local cluster is worth starting (a small study's replicates stay in-process)."""
     sens = getattr(plan, "sensitivity", None)
     if sens is None:
         yield
@@ -174,7 +176,9 @@ def _shared_pool(plan) -> Iterator[None]:
 
     wants = getattr(sens, "wants", lambda method: True)
     with replicate_pool(sens.scheduler, sens.workers) as pool:
-        if getattr(plan, "matching", None) is not None and any(wants(m) for m in ("bootstrap_psm", "mi_psm", "design_grid")):
+        asked = sens.scheduler is not None or sens.workers is not None
+        if asked and getattr(plan, "matching", None) is not None and \
+                any(wants(m) for m in ("bootstrap_psm", "mi_psm", "design_grid")):
             pool.prestart()
         yield
 

@@ -13,7 +13,10 @@ Where the work runs (:func:`replicate_pool`):
 * ``workers = 1`` (and no scheduler): in this process, with no cluster (the same results as any number
   of workers: tested byte for byte);
 * otherwise a local ``dask.distributed.LocalCluster`` of ``workers`` processes (default: the number of
-  cores), one thread each, started on first use and closed when the pool closes.
+  cores), one thread each, started on first use and closed when the pool closes.  When ``workers`` is
+  not given, a job first runs 2 % of its items in this process; unless that predicts that the
+  cluster's workers would save more than :data:`LOCAL_MIN_WORK_S` seconds (what a local cluster costs
+  to start and feed), the rest runs here too, e.g. a small study's (the results are the same either way).
 
 The items are cut into contiguous chunks, a few per worker (:data:`CHUNKS_PER_WORKER`), each a single
 Dask task, so that the per-task overhead (~1 ms) is paid per chunk rather than per replicate; ``func``
@@ -28,6 +31,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -38,6 +42,11 @@ CHUNKS_PER_WORKER = 4
 #: Dask settings of the local workers: no statistical profiler (it samples the running task's stack every
 #: 10 ms, which doubled the CPU time of a replicate) and no dashboard
 _WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+
+#: seconds it costs to start and feed a local cluster (its workers import numpy, pandas, scipy, hccstudy):
+#: the default local pool (no ``workers``, no scheduler) keeps a job in this process unless timing its
+#: first 2 % here predicts that the cluster's workers would save more than this
+LOCAL_MIN_WORK_S = 4.0
 
 #: how long to try to reach an existing scheduler before giving up (SchedulerError)
 CONNECT_TIMEOUT = "10s"
@@ -224,26 +233,32 @@ class ReplicatePool:
             show(label, 0, n)
         if n == 0:
             return []
-        out: list = []
         if self.in_process:
-            from threadpoolctl import threadpool_limits
-
-            # one BLAS thread, as in a Dask worker (its nanny sets OPENBLAS_NUM_THREADS=1): the same
-            # arithmetic, and no oversubscription (small least-squares solves were 4x slower threaded)
-            with threadpool_limits(limits=1, user_api="blas"):
-                for ch in _chunks(n, CHUNKS_PER_WORKER):
-                    out += _run_chunk(func, [items[i] for i in ch])
-                    if show is not None:
-                        show(label, len(out), n)
-            return out
+            return _here(func, items, show, label, n)
+        out: list = []
+        if self.scheduler is None and self.requested is None:
+            # the default local pool: time a first slice in this process, and when the whole job would
+            # take less than a local cluster costs to start and feed, finish it here (same results)
+            # (the first item warms up, untimed: imports and caches of a first call are not the rate)
+            out = _here(func, items[:1], show, label, n)
+            first = min(n, 1 + max(1, n // 50))
+            t0 = time.perf_counter()
+            out += _here(func, items[1:first], show, label, n, done=1)
+            rest = (time.perf_counter() - t0) * (n - first) / (first - 1)  # predicted seconds here
+            k = self.workers
+            # k workers save rest (1 - 1/k) and cost LOCAL_MIN_WORK_S to start: worth it when they save more
+            if first == n or k < 2 or rest * (1 - 1 / k) < LOCAL_MIN_WORK_S:
+                return out + _here(func, items[first:], show, label, n, done=first)
+            items = items[first:]
         from dask.distributed import as_completed
 
         client = self._ready()
-        chunks = _chunks(n, CHUNKS_PER_WORKER * self.workers)
+        offset = len(out)
+        chunks = _chunks(len(items), CHUNKS_PER_WORKER * self.workers)
         remote = client.scatter(func, broadcast=True, hash=False)
         futures = [client.submit(_run_chunk, remote, [items[i] for i in ch], pure=False) for ch in chunks]
         size = {f.key: len(ch) for f, ch in zip(futures, chunks, strict=True)}
-        done = 0
+        done = offset
         try:
             for f in as_completed(futures, loop=client.loop):
                 done += size[f.key]
@@ -307,6 +322,21 @@ def replicate_pool(scheduler: str | None = None, workers: int | None = None) -> 
 def current_pool() -> ReplicatePool | None:
     """The innermost open :func:`replicate_pool` (None outside one)."""
     return _POOL.get()
+
+
+def _here(func: Callable, items: list, show: Progress | None, label: str, total: int, done: int = 0) -> list:
+    """``[func(x) for x in items]`` in this process, in chunks, reporting progress after each chunk."""
+    from threadpoolctl import threadpool_limits
+
+    out: list = []
+    # one BLAS thread, as in a Dask worker (its nanny sets OPENBLAS_NUM_THREADS=1): the same
+    # arithmetic, and no oversubscription (small least-squares solves were 4x slower threaded)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for ch in _chunks(len(items), CHUNKS_PER_WORKER):
+            out += _run_chunk(func, [items[i] for i in ch])
+            if show is not None:
+                show(label, done + len(out), total)
+    return out
 
 
 def run_replicates(func: Callable, seeds: Sequence, *, scheduler: str | None = None, workers: int | None = None,
