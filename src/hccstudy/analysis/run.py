@@ -31,7 +31,7 @@ from .._files import InputFileError, read_regular_file
 from .._yaml import ConfigError
 from ..schema.readers import MAX_FILE_BYTES, parquet_problem, workbook_problem
 from ..stats.balance import balance_table, balance_terms, sample_sizes
-from ..stats.matching import MatchResult, nearest_neighbor
+from ..stats.matching import MatchResult, match_by_spec
 from ..stats.propensity import LogisticFit, design_matrix, logistic_irls
 from ..stats.table1 import table1
 from .columns import ARM, DISTANCE, PAIR, PREFIX, STATUS, TREATED, WEIGHT
@@ -403,8 +403,7 @@ def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | Non
     fit, notes = _propensity(data, cfg, treated)
     distance = fit.fitted if m.link == "logit" else fit.linear_predictor
     try:
-        match = nearest_neighbor(distance, treated, caliper=m.caliper, std_caliper=m.std_caliper, ratio=m.ratio,
-                                 order=m.order, discard=m.discard, ties=m.ties, seed=m.seed, replace=m.replace)
+        match = match_by_spec(distance, treated, m)
     except ValueError as exc:
         raise AnalysisError(f"matching: {exc}") from exc
     if match.n_pairs == 0:

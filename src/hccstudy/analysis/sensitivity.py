@@ -51,7 +51,7 @@ from ..stats.counting import landmark, split_at
 from ..stats.cox import CoxFit, coxph
 from ..stats.evalue import COMMON_TRANSFORM, RARE_TRANSFORM, evalue_hr, outcome_is_common
 from ..stats.km import kaplan_meier
-from ..stats.matching import nearest_neighbor
+from ..stats.matching import match_by_spec
 from ..stats.meta import MetaAnalysis, meta_analysis
 from ..stats.propensity import LogisticFit, design_matrix, logistic_irls
 from ..stats.rmst import default_tau, rmst_difference
@@ -519,8 +519,7 @@ def _centre_ps(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
         raise _Skip("the propensity score with the centre diverged")
     distance = ps.fitted if m.link == "logit" else ps.linear_predictor
     try:
-        match = nearest_neighbor(distance, treated, caliper=m.caliper, std_caliper=m.std_caliper, ratio=m.ratio,
-                                 order=m.order, discard=m.discard, ties=m.ties, seed=m.seed, replace=m.replace)
+        match = match_by_spec(distance, treated, m)
     except ValueError as exc:
         raise _Skip(f"matching on the propensity score with the centre failed: {exc}") from exc
     if match.n_pairs == 0:

@@ -131,6 +131,17 @@ def _sd_treated(x: np.ndarray, t: np.ndarray, is_bin: bool) -> float:
     return s
 
 
+def _columns(X: pd.DataFrame, distance) -> tuple[list[str], list[np.ndarray], list[bool]]:
+    """The balance terms as float columns (the distance first, when given), with their names and
+    whether each is binary (only 0 and 1)."""
+    names = [str(c) for c in X.columns]
+    cols = [X.iloc[:, j].to_numpy(dtype=float) for j in range(X.shape[1])]
+    if distance is not None:
+        names.insert(0, "distance")
+        cols.insert(0, np.asarray(distance, dtype=float))
+    return names, cols, [bool(np.isin(x, [0.0, 1.0]).all()) for x in cols]
+
+
 def balance_table(X: pd.DataFrame, treated, weights, distance=None, threshold: float = 0.1,
                   pairs: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """Balance before (all units, weight 1) and after (matching weights) for every column of ``X``
@@ -142,12 +153,7 @@ def balance_table(X: pd.DataFrame, treated, weights, distance=None, threshold: f
     (|smd_after| > threshold)."""
     t = np.asarray(treated, dtype=bool)
     w = np.asarray(weights, dtype=float)
-    names = [str(c) for c in X.columns]
-    cols = [X.iloc[:, j].to_numpy(dtype=float) for j in range(X.shape[1])]
-    if distance is not None:
-        names.insert(0, "distance")
-        cols.insert(0, np.asarray(distance, dtype=float))
-    binary = [bool(np.isin(x, [0.0, 1.0]).all()) for x in cols]
+    names, cols, binary = _columns(X, distance)
     sd_t = [_sd_treated(x, t, b) for x, b in zip(cols, binary, strict=True)]
     orders = [None if b else np.argsort(x, kind="stable") for x, b in zip(cols, binary, strict=True)]
     before = _stats(names, cols, t, np.ones(len(t)), sd_t, binary, orders).drop(columns="pair_distance")
@@ -213,12 +219,7 @@ def weighted_balance(X: pd.DataFrame, treated, weights, estimand: str = "ATE", d
         raise ValueError(f"weights must have one value per unit ({len(t)}), got shape {w.shape}")
     if (w < 0).any() or not np.isfinite(w).all():
         raise ValueError("weights must be finite and non-negative")
-    names = [str(c) for c in X.columns]
-    cols = [X.iloc[:, j].to_numpy(dtype=float) for j in range(X.shape[1])]
-    if distance is not None:
-        names.insert(0, "distance")
-        cols.insert(0, np.asarray(distance, dtype=float))
-    binary = [bool(np.isin(x, [0.0, 1.0]).all()) for x in cols]
+    names, cols, binary = _columns(X, distance)
     den = [_sd_denominator(x, t, b, WEIGHTED_SD_DENOMINATOR[est]) for x, b in zip(cols, binary, strict=True)]
     orders = [None if b else np.argsort(x, kind="stable") for x, b in zip(cols, binary, strict=True)]
     parts = []

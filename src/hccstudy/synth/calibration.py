@@ -44,7 +44,7 @@ from ..cohort.analysis_table import study_table
 from ..stats.cox import coxph
 from ..stats.km import kaplan_meier
 from ..stats.logrank import logrank_test
-from ..stats.matching import nearest_neighbor
+from ..stats.matching import match_by_spec
 from ..stats.propensity import design_matrix, logistic_irls
 from . import targets as T
 
@@ -95,8 +95,7 @@ def match_reference(analysis: pd.DataFrame, plan: AnalysisPlan | None = None) ->
     X, names, _ = design_matrix(t, m.on, [c for c in plan.categorical if c in m.on])
     fit = logistic_irls(X, treated.astype(float), names)
     distance = fit.fitted if m.link == "logit" else fit.linear_predictor
-    res = nearest_neighbor(distance, treated, caliper=m.caliper, std_caliper=m.std_caliper, ratio=m.ratio,
-                           order=m.order, discard=m.discard, ties=m.ties, seed=m.seed, replace=m.replace)
+    res = match_by_spec(distance, treated, m)
     a["pair"] = res.units["pair"].to_numpy()
     return MatchedSample(a, a[res.units["matched"].to_numpy()].reset_index(drop=True), res.n_pairs, res.caliper_width)
 
