@@ -635,7 +635,7 @@ def _landmarks(ctx: _Context, ep: _Endpoint, ev, methods: dict, info: dict, skip
         except _Skip as why:
             skipped.append({"part": f"{where}: {name}", "reason": f"at the landmark {t:g}: {why}"})
             continue
-        note = (f"alive and event-free at {t:g} with the treatment started by then ({int((alive & ~started).sum())} "
+        note = (f"alive and event-free at {t:g} {ep.spec.unit} with the treatment started by then ({int((alive & ~started).sum())} "
                 f"not yet started excluded); time from the landmark")
         methods[name] = _estimate(ctx, name, fit, *_counts(ep, keep), note, notes, ev)
 

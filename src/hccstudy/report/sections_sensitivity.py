@@ -269,7 +269,7 @@ def _centres(ctx: _Ctx, name: str, s: EndpointSensitivity) -> Section | None:
             rows.append({"Centre": key, "n": "", "Events": "", "HR (95% CI)": hr_ci(*pooled[-1][1:], rules),
                          "P": p_value(p.p, rules)})
         notes.append(f"Heterogeneity: Cochran's Q = {m.q:.2f} (df {m.df}), P = {p_value(m.p_q, rules)}; "
-                     f"I² = {m.i2:.1f}%; τ² = {m.tau2:.4f}.")
+                     f"I² = {m.i2:.1f}%; τ² = {m.tau2:.3f}.")
     if c.interaction is not None:
         i = c.interaction
         notes.append(f"{ctx.d.label(ctx.results.config.arm.column)} × centre interaction: likelihood-ratio "
