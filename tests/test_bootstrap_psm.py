@@ -108,10 +108,8 @@ def test_bootstrap_same_bytes_with_one_and_two_local_workers(veteran):
     cfg, df, data = veteran
     spec = _spec(replicates=30)
     gappy = df.assign(karno=df["karno"].mask(df.index % 9 == 0))      # for the imputations
-    RS.clear_cache()
     one = RS.bootstrap_psm(data, cfg, "os", spec, workers=1)
     mi_one = RS.mi_psm(gappy, cfg, "os", spec, workers=1)
-    RS.clear_cache()
     with replicate_pool(workers=2) as pool:
         pool.prestart()                                 # the workers start in the background (as the CLI does)
         two = RS.bootstrap_psm(data, cfg, "os", spec)   # the current pool
@@ -122,7 +120,6 @@ def test_bootstrap_same_bytes_with_one_and_two_local_workers(veteran):
         assert pool.workers == 2 and not pool.in_process
         with pytest.raises(ZeroDivisionError, match="replicate 7"):
             pool.map(_boom, range(10), progress=False)
-    RS.clear_cache()
     assert one.replicates.tobytes() == two.replicates.tobytes()
     assert one.n_pairs.tobytes() == two.n_pairs.tobytes()
     assert (one.percentile, one.bca, one.hr, one.failed) == (two.percentile, two.bca, two.hr, two.failed)
@@ -136,7 +133,6 @@ def test_bootstrap_counts_failures_instead_of_crashing(veteran):
     """A caliper so narrow that most resamples have no pair: counted with the reason, no crash."""
     cfg, _, data = veteran
     narrow = cfg.model_copy(update={"matching": cfg.matching.model_copy(update={"caliper": 0.0005})})
-    RS.clear_cache()
     b = RS.bootstrap_psm(data, narrow, "os", _spec(replicates=20), workers=1)
     assert b.failed == int(np.isnan(b.replicates).sum()) and b.failed > 0
     assert sum(b.failures.values()) == b.failed
@@ -146,7 +142,6 @@ def test_bootstrap_counts_failures_instead_of_crashing(veteran):
 
 def test_design_grid_cells(veteran):
     cfg, _, data = veteran
-    RS.clear_cache()
     g = RS.design_grid(data, cfg, "os", _spec())
     assert list(g.columns) == RS.GRID_COLUMNS and len(g) == 3 * 2 * 2
     assert g["caliper"].tolist() == [0.05] * 4 + [0.2] * 4 + [None] * 4
@@ -167,7 +162,6 @@ def test_design_grid_cells(veteran):
 
 def test_design_grid_cell_without_pairs_says_why(veteran):
     cfg, _, data = veteran
-    RS.clear_cache()
     g = RS.design_grid(data, cfg, ["os"], _spec(calipers=[1e-9], ratios=[1], replace=[False]))["os"]
     assert len(g) == 1 and g["n_pairs"].iloc[0] == 0 and np.isnan(g["hr"].iloc[0])
     assert g["note"].iloc[0] == "no pairs"

@@ -55,9 +55,7 @@ def test_analyze_with_one_worker_writes_the_bootstrap(vet, tmp_path):
 
 def test_analyze_unreachable_scheduler_exits_1_and_writes_nothing(vet, tmp_path, monkeypatch):
     monkeypatch.setattr(R, "CONNECT_TIMEOUT", "1s")
-    from hccstudy.analysis import resampling as RS
 
-    RS.clear_cache()
     out = tmp_path / "out"
     got = CliRunner().invoke(cli.app, ["analyze", str(vet), "--out", str(out), "--no-figures",
                                        "--scheduler", "tcp://127.0.0.1:9", "--set", SENS])

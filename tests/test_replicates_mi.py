@@ -39,7 +39,6 @@ def veteran_missing():
 
 def test_mi_brings_back_the_rows_missing_only_imputed_covariates(veteran_missing):
     cfg, df, rows = veteran_missing
-    RS.clear_cache()
     r = RS.mi_psm(df, cfg, "os", _spec())
     assert RS.mi_columns(cfg) == ["karno", "diagtime", "age", "prior", "celltype"]
     assert r.n_recovered == 21                     # not the two without an endpoint time
@@ -57,17 +56,14 @@ def test_mi_brings_back_the_rows_missing_only_imputed_covariates(veteran_missing
     assert "5 imputations" in r.pooled["note"] and "21 patients brought back" in r.pooled["note"]
 
 
-def test_mi_is_seeded_and_cached_by_its_inputs(veteran_missing):
+def test_mi_is_seeded_and_repeatable(veteran_missing):
     cfg, df, _ = veteran_missing
-    RS.clear_cache()
     a = RS.mi_psm(df, cfg, "os", _spec())
-    RS.clear_cache()
     b = RS.mi_psm(df, cfg, "os", _spec())
     c = RS.mi_psm(df, cfg, "os", _spec(seed=3))
     assert a.per_imputation["log_hr"].to_numpy().tobytes() == b.per_imputation["log_hr"].to_numpy().tobytes()
     assert not np.array_equal(a.per_imputation["log_hr"], c.per_imputation["log_hr"])
     # imputation i depends on its own seed only: the first 3 of m = 5 are the sets of m = 3
-    RS.clear_cache()
     d = RS.mi_psm(df, cfg, "os", _spec(m=3))
     assert np.array_equal(d.per_imputation["log_hr"], a.per_imputation["log_hr"][:3])
 
@@ -75,7 +71,6 @@ def test_mi_is_seeded_and_cached_by_its_inputs(veteran_missing):
 def test_mi_without_missing_values_is_the_complete_case_analysis():
     cfg = load_analysis_config(VETERAN)
     df = pd.read_csv(cfg.data_path)
-    RS.clear_cache()
     r = RS.mi_psm(df, cfg, "os", _spec())
     assert r.m == 0 and r.n_recovered == 0 and r.rubin is None
     assert "nothing to impute" in r.pooled["note"]

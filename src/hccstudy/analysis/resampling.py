@@ -29,11 +29,16 @@ every endpoint.
 * :func:`mi_psm`: multiple imputation of the baseline covariates, the whole chain within each imputed
   set, pooled by Rubin's rules (the "within" approach, Leyrat et al. 2019, *Stat Methods Med Res*
   28:3).
+
+The endpoints of the plan's sensitivity block are computed together (:func:`_plan_endpoints`): the
+resampling, the score and the matching are shared, and the imputation model uses every endpoint's
+event and cumulative hazard, so a call for one endpoint runs the chain for all of them.  Ask for all at
+once (``endpoint=None`` or a list), as :func:`hccstudy.analysis.sensitivity.sensitivity_analyses`
+does: one run of each replicate analysis per study, nothing kept between calls.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import math
 import warnings
@@ -245,6 +250,19 @@ class _Jackknife:
         return self.chain.log_hr(np.delete(self.all, i))
 
 
+class _BootstrapAndJackknife:
+    """Both kinds of chain as one job: a SeedSequence item is a bootstrap replicate, an int ``i`` the
+    jackknife chain without patient ``i`` (one map instead of two: the workers receive the chain once
+    and nobody idles between the bootstrap's last chunk and the jackknife's first)."""
+
+    def __init__(self, chain: MatchedChain):
+        self.boot = _BootstrapReplicate(chain)
+        self.jack = _Jackknife(chain)
+
+    def __call__(self, item) -> ChainFit:
+        return self.jack(item) if isinstance(item, (int, np.integer)) else self.boot(item)
+
+
 @dataclass(frozen=True)
 class BootstrapPsm:
     """The bootstrap of the matched HR for one endpoint (module docstring).
@@ -319,9 +337,8 @@ def bootstrap_psm(prepared, cfg: AnalysisConfig, endpoint, spec, *, scheduler: s
     asked = _endpoints(cfg, endpoint)
     chain = MatchedChain.from_data(_frame(prepared), cfg, _plan_endpoints(cfg, spec, asked))
     n_rep, seed = int(spec.bootstrap.replicates), int(spec.bootstrap.seed)
-    key = _digest("bootstrap", *_chain_key(chain), n_rep, seed)
-    every = _cached(key, lambda: _bootstrap(chain, n_rep, seed, pool, scheduler or _spec(spec, "scheduler"),
-                                            workers or _spec(spec, "workers"), progress))
+    every = _bootstrap(chain, n_rep, seed, pool, scheduler or _spec(spec, "scheduler"), workers or _spec(spec, "workers"),
+                       progress)
     out = {ep.name: every[ep.name] for ep in asked}
     return out[asked[0].name] if single else out
 
@@ -332,9 +349,10 @@ def _bootstrap(chain: MatchedChain, n_rep: int, seed: int, pool, scheduler, work
     seeds = np.random.SeedSequence(seed).spawn(n_rep)
     full = chain.log_hr(np.arange(chain.n))
     sizes = _matched_sizes(chain)
-    with _pool(pool, scheduler, workers) as p:
-        reps = p.map(_BootstrapReplicate(chain), seeds, label="Bootstrap (re-matching)", progress=progress)
-        jack = p.map(_Jackknife(chain), range(chain.n), label="Jackknife (BCa acceleration)", progress=progress)
+    with _pool(pool, scheduler, workers) as p:  # one job: one trip to the workers and one tail to wait for
+        both = p.map(_BootstrapAndJackknife(chain), [*seeds, *range(chain.n)],
+                     label="Bootstrap (re-matching) and jackknife", progress=progress)
+    reps, jack = both[:n_rep], both[n_rep:]
     out = {}
     for k, name in enumerate(chain.endpoints):
         est = np.array([r.log_hr[k] for r in reps])
@@ -391,51 +409,12 @@ class _pool:
         return False
 
 
-#: results of the last few runs, by a digest of everything they depend on: the plan's endpoints are
-#: computed together (the resampling, PS and matching are shared), so the call for the second endpoint
-#: of the same analysis is a look-up
-_CACHE: dict[str, object] = {}
-_CACHE_SIZE = 8
-
-
-def clear_cache() -> None:
-    """Forget the cached bootstrap / grid / imputation results (tests, benchmarks)."""
-    _CACHE.clear()
-
-
-def _digest(*parts) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        if isinstance(p, np.ndarray):
-            h.update(str((p.dtype, p.shape)).encode())
-            h.update(np.ascontiguousarray(p).tobytes())
-        elif isinstance(p, pd.DataFrame):
-            h.update(pd.util.hash_pandas_object(p, index=False).to_numpy().tobytes())
-            h.update(repr(list(p.columns)).encode())
-        else:
-            h.update(repr(p).encode())
-    return h.hexdigest()
-
-
-def _cached(key: str, compute):
-    if key not in _CACHE:
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = compute()
-    return _CACHE[key]
-
-
 def _plan_endpoints(cfg: AnalysisConfig, spec, asked: list[EndpointSpec]) -> list[EndpointSpec]:
     """The endpoints computed together: the sensitivity block's (``sensitivity.endpoints``; all when
     null) plus any asked for."""
     names = getattr(spec, "endpoints", None)
     eps = [ep for ep in cfg.endpoints if names is None or ep.name in names]
     return eps + [ep for ep in asked if ep.name not in {e.name for e in eps}]
-
-
-def _chain_key(chain: MatchedChain) -> tuple:
-    return (chain.X, chain.treated, chain.arm, chain.times, chain.events, chain.names, chain.endpoints,
-            chain.link, sorted(chain.matching.items()), chain.ties)
 
 
 # --------------------------------------------------------------------------------------------- grid
@@ -492,8 +471,6 @@ def design_grid(prepared, cfg: AnalysisConfig, endpoint, spec, *, scheduler: str
     chain = MatchedChain.from_data(_frame(prepared), cfg, _plan_endpoints(cfg, spec, asked))
     g = spec.design_grid
     cells = [(c, int(r), bool(rep)) for c in g.calipers for r in g.ratios for rep in g.replace]
-    key = _digest("grid", *_chain_key(chain), cells, _WEIGHTED_COX)
-
     def compute() -> dict:
         with _pool(pool, scheduler or _spec(spec, "scheduler"), workers, own=False) as p:
             res = p.map(_GridCell(chain), cells, label="Design grid", progress=progress)
@@ -504,8 +481,8 @@ def design_grid(prepared, cfg: AnalysisConfig, endpoint, spec, *, scheduler: str
             tables[name] = t
         return tables
 
-    every = _cached(key, compute)
-    out = {ep.name: every[ep.name].copy() for ep in asked}
+    every = compute()
+    out = {ep.name: every[ep.name] for ep in asked}
     return out[asked[0].name] if single else out
 
 
@@ -650,9 +627,6 @@ def mi_psm(prepared, cfg: AnalysisConfig, endpoint, spec, *, scheduler: str | No
     rows = complete | fixable
     frame = df.loc[rows].reset_index(drop=True)
     treated = np.array([_same(v, cfg.arm.treated) for v in frame[cfg.arm.column]], dtype=bool)
-    key = _digest("mi", frame, cols, m_sets, seed, iters, sorted(cfg.matching.model_dump().items()),
-                  cfg.cox.arm_reference, cfg.cox.ties, [e.model_dump_json() for e in eps], _WEIGHTED_COX)
-
     def compute() -> dict:
         data = frame.assign(**{TREATED: treated})
         n_missing = {c: int(frame[c].isna().sum()) for c in cols if frame[c].isna().any()}
@@ -701,7 +675,7 @@ def mi_psm(prepared, cfg: AnalysisConfig, endpoint, spec, *, scheduler: str | No
             out[ep.name] = MiPsm(ep.name, pooled, rub, per, m_sets, n_rec, int(complete.sum()), n_missing, seed, iters)
         return out
 
-    every = _cached(key, compute)
+    every = compute()
     out = {ep.name: every[ep.name] for ep in asked}
     return out[asked[0].name] if single else out
 

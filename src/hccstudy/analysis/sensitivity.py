@@ -370,9 +370,9 @@ def sensitivity_analyses(cfg: AnalysisConfig, data: pd.DataFrame, labels: dict, 
     out = {}
     # one pool for every endpoint's replicate analyses (an enclosing pool, e.g. the CLI's, is reused)
     with replicate_pool(spec.scheduler, spec.workers):
-        for ep in cfg.endpoints:
-            if spec.endpoints is not None and ep.name not in spec.endpoints:
-                continue
+        eps = [ep for ep in cfg.endpoints if spec.endpoints is None or ep.name in spec.endpoints]
+        ctx.cache["replicates"] = _replicate_runs(ctx, eps)  # once for every endpoint (shared chains)
+        for ep in eps:
             e = _Endpoint(ep, pd.to_numeric(data[ep.time]).to_numpy(dtype=float),
                           (data[ep.event] == ep.event_value).to_numpy())
             out[ep.name] = _endpoint(ctx, e, skipped)
@@ -787,8 +787,31 @@ def _rmst(ctx: _Context, ep: _Endpoint) -> RmstSummary:
                        float(r.diff), float(r.se), float(r.lcl), float(r.ucl), float(r.p))
 
 
+def _replicate_runs(ctx: _Context, eps: list[EndpointSpec]) -> dict[str, dict]:
+    """The replicate analyses of hccstudy.analysis.resampling (bootstrap, multiple imputation, design
+    grid), each run once for all the endpoints ``eps`` (one resampling and matching per replicate gives
+    every endpoint's HR): ``{method: {endpoint: result}}``; empty without a propensity score."""
+    spec = ctx.spec
+    wanted = [m for m in ("bootstrap_psm", "mi_psm", "design_grid") if spec.wants(m)]
+    if not wanted or ctx.ps is None or not eps:
+        return {}
+    from . import resampling as mod  # Dask is imported only when replicates run
+    kw = {"scheduler": spec.scheduler, "workers": spec.workers}
+    prepared = (ctx.data, ctx.excluded, ctx.labels)
+    out: dict[str, dict] = {}
+    if "bootstrap_psm" in wanted:
+        out["bootstrap_psm"] = mod.bootstrap_psm(prepared, ctx.cfg, eps, spec, **kw)
+    if "mi_psm" in wanted:
+        # the user's table with the rows excluded for missing values: imputation brings them back
+        source = prepared if ctx.original is None else (ctx.original, ctx.excluded, ctx.labels)
+        out["mi_psm"] = mod.mi_psm(source, ctx.cfg, eps, spec, **kw)
+    if "design_grid" in wanted:
+        out["design_grid"] = mod.design_grid(prepared, ctx.cfg, eps, spec, **kw)
+    return out
+
+
 def _replicates(ctx: _Context, ep: _Endpoint, ev, methods: dict, blocks: dict, skipped: list[dict], where: str) -> None:
-    """The replicate analyses (bootstrap, multiple imputation, design grid) of hccstudy.analysis.resampling."""
+    """One endpoint's share of the replicate analyses (:func:`_replicate_runs`)."""
     spec = ctx.spec
     wanted = [m for m in ("bootstrap_psm", "mi_psm", "design_grid") if spec.wants(m)]
     if not wanted:
@@ -797,30 +820,27 @@ def _replicates(ctx: _Context, ep: _Endpoint, ev, methods: dict, blocks: dict, s
         for m in wanted:
             skipped.append({"part": f"{where}: {m}", "reason": "no propensity score: the plan has no matching block"})
         return
-    from . import resampling as mod  # Dask is imported only when replicates run
-    kw = {"scheduler": spec.scheduler, "workers": spec.workers}
-    prepared = (ctx.data, ctx.excluded, ctx.labels)
+    runs = ctx.cache["replicates"]
+    name = ep.spec.name
 
-    def method(name: str, row: dict) -> None:
+    def method(key: str, row: dict) -> None:
         if not np.isfinite(row.get("hr", np.nan)):
-            skipped.append({"part": f"{where}: {name}", "reason": row.get("note") or "not estimable"})
+            skipped.append({"part": f"{where}: {key}", "reason": row.get("note") or "not estimable"})
             return
         p = row.get("p")
-        methods[name] = _result(name, float(row["hr"]), float(row["lcl"]), float(row["ucl"]),
-                                float("nan") if p is None else float(p), row["n"], row["events"], row.get("note", ""), ev)
+        methods[key] = _result(key, float(row["hr"]), float(row["lcl"]), float(row["ucl"]),
+                               float("nan") if p is None else float(p), row["n"], row["events"], row.get("note", ""), ev)
 
     if "bootstrap_psm" in wanted:
-        b = mod.bootstrap_psm(prepared, ctx.cfg, ep.spec, spec, **kw)
+        b = runs["bootstrap_psm"][name]
         blocks["bootstrap"] = b
         method("bootstrap_psm", b.method())
     if "mi_psm" in wanted:
-        # the user's table with the rows excluded for missing values: imputation brings them back
-        source = prepared if ctx.original is None else (ctx.original, ctx.excluded, ctx.labels)
-        mi = mod.mi_psm(source, ctx.cfg, ep.spec, spec, **kw)
+        mi = runs["mi_psm"][name]
         blocks["imputation"] = mi
         method("mi_psm", mi.pooled)
     if "design_grid" in wanted:
-        blocks["design_grid"] = mod.design_grid(prepared, ctx.cfg, ep.spec, spec, **kw)
+        blocks["design_grid"] = runs["design_grid"][name]
 
 
 def sensitivity_table(results: dict[str, EndpointSensitivity]) -> pd.DataFrame:
