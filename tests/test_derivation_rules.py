@@ -272,3 +272,25 @@ def test_pfs_with_a_data_cutoff_censors_at_the_last_scan_before_it():
             if (raw.loc[raw["patient_id"] == pid, "date"] > cutoff).any()
             and ((raw["patient_id"] == pid) & (raw["date"] <= cutoff) & (raw["date"] > a.loc[pid, "first_haic_date"])).any()]
     assert both and (censored.loc[both, "pfs_months"] > 0).all()
+
+
+# ---------------------------------------------------------------- a missing AFP / tumour count is missing, not "no"
+def test_missing_afp_or_tumour_number_gives_a_missing_flag_not_no(tmp_path):
+    """AFP > 400 and multiple tumours are derived flags: with the AFP (or the tumour count) blank the
+    flag is missing, so the patient is handled as incomplete (excluded, or brought back by multiple
+    imputation), never counted as 'AFP <= 400' / 'single tumour' (a float NaN compares False)."""
+    import shutil
+
+    src = hccstudy.example_study_path()
+    root = tmp_path / "study"
+    shutil.copytree(src, root)
+    f = root / "alpha" / "patients.csv"
+    p = pd.read_csv(f, dtype=str, keep_default_na=False)
+    p.loc[p["patient_id"] == "A01", "afp"] = ""
+    p.loc[p["patient_id"] == "A02", "tumour_number"] = ""
+    p.to_csv(f, index=False)
+    before = hccstudy.load_study(src).patients.set_index("patient_id")
+    after = hccstudy.load_study(root).patients.set_index("patient_id")
+    assert before.loc["A01", "afp_gt_400"] == 1 and before.loc["A02", "multiple_tumours"] == 0
+    assert pd.isna(after.loc["A01", "afp_gt_400"]) and pd.isna(after.loc["A02", "multiple_tumours"])
+    assert after.loc["A01", "multiple_tumours"] == 1 and after.loc["A02", "afp_gt_400"] == 0  # the other flag stays

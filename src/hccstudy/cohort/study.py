@@ -118,8 +118,9 @@ def derive_patients(
     p["bclc_cp_b_flag"] = (p["child_pugh_class"] == "B").fillna(False).to_numpy(dtype=bool)
     d = config.dosing
     p["bsa_m2"] = dosing_bsa(p["height_cm"], p["weight_kg"], d.bsa_formula, d.bsa_round, d.bsa_cap)
-    p["afp_gt_400"] = (p["afp"] > 400).astype("boolean").to_numpy()
-    p["multiple_tumours"] = (p["tumour_number"] > 1).astype("boolean").to_numpy()
+    # a missing AFP or tumour count gives a missing flag, not "no" (a float NaN compares False)
+    p["afp_gt_400"] = (p["afp"] > 400).astype("boolean").mask(p["afp"].isna()).to_numpy()
+    p["multiple_tumours"] = (p["tumour_number"] > 1).astype("boolean").mask(p["tumour_number"].isna()).to_numpy()
 
     regimen = HaicRegimen(d.oxaliplatin_mg_m2, d.folinate_mg_m2, d.fluorouracil_mg_m2, d.cycle_days)
     di = haic_dose_intensity(child["haic_cycles"], pd.Series(p["bsa_m2"].to_numpy(), index=pidx), keys, regimen)
