@@ -60,3 +60,23 @@ def test_levels_are_str_of_each_value():
     assert subgroup_levels(s, "b")[1].tolist() == ["True", None, "False"]
     assert subgroup_levels(s, "f")[1].tolist() == ["1.0", None, "2.5"]
     assert subgroup_levels(s, "o")[1].tolist() == ["x", None, "y"]
+
+
+def test_ties_reach_every_fit(data):
+    """``ties``: the per-level HRs, the interaction P and the univariable / multivariable tables all use
+    the tie method asked for (Breslow differs from Efron on these heavily tied times)."""
+    from hccstudy.stats.subgroup import univariable_then_multivariable
+
+    rows = {t: subgroup_analysis(data, "t", "e", "arm", ["stage"], ties=t) for t in ("efron", "breslow")}
+    for r in rows["breslow"]:
+        sub = data[data["stage"] == r["level"]]
+        hr = float(fit_cox(sub, "t", "e", ["arm"], ties="breslow").fit.table.iloc[0]["hr"])
+        assert r["hr"] == pytest.approx(hr, rel=1e-12)
+    assert rows["breslow"][0]["hr"] != pytest.approx(rows["efron"][0]["hr"], rel=1e-6)
+    d = data.dropna(subset=["stage"])
+    uni, multi, sel = univariable_then_multivariable(d, "t", "e", ["arm", "age"], select_p=1.0, ties="breslow")
+    want = fit_cox(d, "t", "e", ["arm", "age"], ties="breslow").fit.table.set_index("term")["hr"]
+    assert sel == ["arm", "age"]
+    assert {r["term"]: r["hr"] for r in multi} == pytest.approx(want.to_dict(), rel=1e-12)
+    want_uni = float(fit_cox(d, "t", "e", ["age"], ties="breslow").fit.table.iloc[0]["hr"])
+    assert [r["hr"] for r in uni if r["variable"] == "age"][0] == pytest.approx(want_uni, rel=1e-12)

@@ -103,9 +103,9 @@ def compare_arms(cfg: AnalysisConfig, ep: EndpointSpec, sample: str, d0: pd.Data
     cox: dict = {}
     if variables:
         uni, multi, selected, multi_model = univariable_then_multivariable_models(
-            d, TIME, EVENT, variables, cfg.categorical, cfg.cox.select_p, risk_sets=rs)
+            d, TIME, EVENT, variables, cfg.categorical, cfg.cox.select_p, risk_sets=rs, ties=cfg.cox.ties)
         cox = {"univariable": pd.DataFrame(uni), "multivariable": pd.DataFrame(multi), "selected": tuple(selected)}
-        if multi_model is not None and cfg.cox.ties == "efron":  # the same model: not fitted twice
+        if multi_model is not None:  # the same model: not fitted twice
             model = multi_model
         else:
             model = fit_cox(d, TIME, EVENT, selected or [term], cfg.categorical, ties=cfg.cox.ties, risk_sets=rs)

@@ -69,26 +69,27 @@ def term_rows(model: CoxModel, variable_of: dict[str, str] | None = None) -> lis
 
 
 def univariable_then_multivariable(data: pd.DataFrame, time: str, event: str, variables: list[str],
-                                   categorical=(), select_p: float = 0.05, *, risk_sets: RiskSets | None = None
-                                   ) -> tuple[list[dict], list[dict], list[str]]:
-    """(univariable rows with the selection P, multivariable rows, selected variables).  The fits share
-    one sort of the sample (``risk_sets``, Efron ties; built here when not given)."""
+                                   categorical=(), select_p: float = 0.05, *, risk_sets: RiskSets | None = None,
+                                   ties: str = "efron") -> tuple[list[dict], list[dict], list[str]]:
+    """(univariable rows with the selection P, multivariable rows, selected variables).  Every fit uses
+    the ``ties`` method (coxph's ``ties``) and they share one sort of the sample (``risk_sets``; built
+    here when not given or made for another sample or tie method)."""
     uni, multi, selected, _ = univariable_then_multivariable_models(data, time, event, variables, categorical,
-                                                                    select_p, risk_sets=risk_sets)
+                                                                    select_p, risk_sets=risk_sets, ties=ties)
     return uni, multi, selected
 
 
 def univariable_then_multivariable_models(data: pd.DataFrame, time: str, event: str, variables: list[str],
                                           categorical=(), select_p: float = 0.05, *,
-                                          risk_sets: RiskSets | None = None
+                                          risk_sets: RiskSets | None = None, ties: str = "efron"
                                           ) -> tuple[list[dict], list[dict], list[str], CoxModel | None]:
     """:func:`univariable_then_multivariable` and the multivariable :class:`CoxModel` itself (None when no
     variable was selected), so a caller that needs the model does not fit it again."""
     uni, selected = [], []
-    if risk_sets is None or risk_sets.ties != "efron" or risk_sets.n != len(data):
-        risk_sets = make_risk_sets(data[time].to_numpy(dtype=float), data[event].to_numpy().astype(bool))
+    if risk_sets is None or risk_sets.ties != ties or risk_sets.n != len(data):
+        risk_sets = make_risk_sets(data[time].to_numpy(dtype=float), data[event].to_numpy().astype(bool), ties=ties)
     for v in variables:
-        m = fit_cox(data, time, event, [v], categorical, risk_sets=risk_sets)
+        m = fit_cox(data, time, event, [v], categorical, ties=ties, risk_sets=risk_sets)
         rows = term_rows(m)
         if m.fit is not None:
             lr, df, p_lr = m.fit.lr_test
@@ -99,7 +100,7 @@ def univariable_then_multivariable_models(data: pd.DataFrame, time: str, event: 
             if p_lr < select_p:
                 selected.append(v)
         uni += rows
-    model = fit_cox(data, time, event, selected, categorical, risk_sets=risk_sets) if selected else None
+    model = fit_cox(data, time, event, selected, categorical, ties=ties, risk_sets=risk_sets) if selected else None
     return uni, [] if model is None else term_rows(model), selected, model
 
 
@@ -188,7 +189,7 @@ def subgroup_analysis(data: pd.DataFrame, time: str, event: str, arm_indicator: 
             if nt == 0 or nc == 0:
                 row["note"] = "one arm absent in this subgroup: HR not estimable"
             else:
-                m = fit_cox(sub, time, event, [arm_indicator])
+                m = fit_cox(sub, time, event, [arm_indicator], ties=ties)
                 tr = term_rows(m)
                 if tr:
                     row.update({k: tr[0][k] for k in ("hr", "lcl", "ucl", "p")})
