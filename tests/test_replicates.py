@@ -113,12 +113,29 @@ def test_default_pool_keeps_a_small_job_in_process(monkeypatch):
     assert seen[0] == 0 and seen[-1] == 120 and seen == sorted(seen)
 
 
+def test_default_pool_keeps_a_large_job_in_process_on_a_busy_machine(monkeypatch):
+    """No idle core (the load average already fills the machine): more processes would only slow every
+    process down, so even a job predicted large stays here."""
+    monkeypatch.setattr(R, "LOCAL_MIN_WORK_S", 0.0)
+    monkeypatch.setattr(R.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(R.os, "getloadavg", lambda: (2.6, 2.0, 2.0))
+    assert R._idle_cores() == 1
+    seeds = np.random.SeedSequence(6).spawn(60)
+    with replicate_pool() as pool:
+        out = pool.map(_draw, seeds, progress=False)
+        assert pool._client is None and pool._cluster is None
+    assert [o.tobytes() for o in out] == [_draw(s).tobytes() for s in seeds]
+    monkeypatch.setattr(R.os, "getloadavg", lambda: (1.3, 1.0, 1.0))  # this process and a little more: 2 idle
+    assert R._idle_cores() == 2
+
+
 @pytest.mark.costly  # starts a local cluster of 2 processes
 def test_default_pool_sends_a_large_job_to_the_cluster_after_its_first_slice(monkeypatch):
     """No workers asked for and a job predicted large: the first 2 % here, the rest on the local cluster,
     the results in seed order and equal to one worker's."""
     monkeypatch.setattr(R, "LOCAL_MIN_WORK_S", 0.0)
     monkeypatch.setattr(R.os, "cpu_count", lambda: 2)  # the default local cluster: 2 workers on any machine
+    monkeypatch.setattr(R.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # and both cores idle (only this process)
     seeds = np.random.SeedSequence(6).spawn(120)
     seen = []
     with replicate_pool() as pool:

@@ -14,9 +14,10 @@ Where the work runs (:func:`replicate_pool`):
   of workers: tested byte for byte);
 * otherwise a local ``dask.distributed.LocalCluster`` of ``workers`` processes (default: the number of
   cores), one thread each, started on first use and closed when the pool closes.  When ``workers`` is
-  not given, a job first runs 2 % of its items in this process; unless that predicts that the
-  cluster's workers would save more than :data:`LOCAL_MIN_WORK_S` seconds (what a local cluster costs
-  to start and feed), the rest runs here too, e.g. a small study's (the results are the same either way).
+  not given, a job first runs 2 % of its items in this process; unless the CPU time they took predicts
+  that the cluster's workers, on the cores that are idle (the load average), would save more than
+  :data:`LOCAL_MIN_WORK_S` seconds (what a local cluster costs to start and feed), the rest runs here
+  too, e.g. a small study's or any study on a busy machine (the results are the same either way).
 
 The items are cut into contiguous chunks, a few per worker (:data:`CHUNKS_PER_WORKER`), each a single
 Dask task, so that the per-task overhead (~1 ms) is paid per chunk rather than per replicate; ``func``
@@ -125,6 +126,18 @@ def _chunks(n: int, parts: int) -> list[range]:
     parts = max(1, min(parts, n))
     edges = [round(i * n / parts) for i in range(parts + 1)]
     return [range(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _idle_cores() -> int:
+    """Cores free for more workers: the machine's cores less the 1-minute load average of everything
+    else (this process counts as one), at least 1.  Extra workers on cores that are already busy only
+    slow every process down (e.g. a study run inside a parallel test suite)."""
+    n = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on this platform: assume idle
+        return n
+    return max(1, min(n, int(n - max(0.0, load - 1.0) + 0.5)))
 
 
 def _warm_worker(modules: tuple[str, ...] = WORKER_IMPORTS) -> int:
@@ -241,8 +254,10 @@ class ReplicatePool:
             self._warm()
             return self._client
         n = self.requested or os.cpu_count() or 1
+        # the scheduler's small HTTP server (health checks) on any free port: the default ":8787" warns on the
+        # terminal when another cluster holds it
         with dask.config.set(_WORKER_CONFIG):  # passed on to the worker processes by their nannies
-            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                                          silence_logs=logging.CRITICAL)
         self._client = Client(self._cluster, set_as_default=False)
         self._warm()
@@ -275,10 +290,10 @@ class ReplicatePool:
             # (the first item warms up, untimed: imports and caches of a first call are not the rate)
             out = _here(func, items[:1], show, label, n)
             first = min(n, 1 + max(1, n // 50))
-            t0 = time.perf_counter()
+            t0 = time.process_time()  # CPU, not wall: on a busy machine the wall clock would overstate the work
             out += _here(func, items[1:first], show, label, n, done=1)
-            rest = (time.perf_counter() - t0) * (n - first) / (first - 1)  # predicted seconds here
-            k = self.workers
+            rest = (time.process_time() - t0) * (n - first) / (first - 1)  # predicted CPU seconds here
+            k = min(self.workers, _idle_cores())
             # k workers save rest (1 - 1/k) and cost LOCAL_MIN_WORK_S to start: worth it when they save more
             if first == n or k < 2 or rest * (1 - 1 / k) < LOCAL_MIN_WORK_S:
                 return out + _here(func, items[first:], show, label, n, done=first)
