@@ -8,9 +8,19 @@ audit.html and audit.csv.  This package sits above :mod:`hccstudy.stats` (its te
 report and the command line.
 """
 
-from .findings import CONSISTENT, INCONSISTENT, NOT_CHECKABLE, ROUNDING, SEVERITIES, Finding, findings_frame
+from .findings import (
+           CONSISTENT,
+           INCONSISTENT,
+           NOT_CHECKABLE,
+           ROUNDING,
+           RULES,
+           SEVERITIES,
+           Finding,
+           findings_frame,
+)
 from .model import BUILTIN, Paper, load_tables
 from .run import Audit, audit, audit_file
+from .write import write_audit
 
-__all__ = ["BUILTIN", "CONSISTENT", "INCONSISTENT", "NOT_CHECKABLE", "ROUNDING", "SEVERITIES", "Audit", "Finding",
-           "Paper", "audit", "audit_file", "findings_frame", "load_tables"]
+__all__ = ["BUILTIN", "CONSISTENT", "INCONSISTENT", "NOT_CHECKABLE", "ROUNDING", "RULES", "SEVERITIES", "Audit", "Finding",
+           "Paper", "audit", "audit_file", "findings_frame", "load_tables", "write_audit"]

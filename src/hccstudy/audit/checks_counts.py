@@ -65,7 +65,7 @@ def check_row(paper: Paper, table: Table, key: str, row: Row) -> list[Finding]:
             if sev != CONSISTENT:
                 fits = [s for s in _fits(paper, row, arms) if s != sample]
                 if fits:
-                    arith += f"; every percentage of the row fits the arm sizes of {', '.join(fits)} instead"
+                    arith += f"; every percentage of the row fits the arm sizes {', '.join(fits)} instead"
             out.append(Finding(CHECK_PCT, table.title, label, f"% {a}", f"{n.text} ({pct.text}%)",
                                f"{x:.{max(pct.decimals + 2, 2)}f}%", sev, arith))
     elif row.kind == "binary" and row.pct is not None:  # a percentage without its count
@@ -83,7 +83,7 @@ def check_row(paper: Paper, table: Table, key: str, row: Row) -> list[Finding]:
         for a in arms:
             if row.n[a].value > sizes[a] or not row.n[a].value.is_integer() or row.n[a].value < 0:
                 out.append(Finding(CHECK_SIZES, table.title, label, f"n {a}", row.n[a].text, f"0..{sizes[a]}",
-                                   INCONSISTENT, f"a count of the {sample} sample lies in 0..{sizes[a]}"))
+                                   INCONSISTENT, f"a count among the {sizes[a]} patients ({sample}) lies in 0..{sizes[a]}"))
     if row.within is not None:
         bound = table.rows[row.within]
         for a in arms:
@@ -112,12 +112,12 @@ def _levels(paper: Paper, table: Table, label: str, row: Row, sample: str) -> li
     fit = [s for s, sizes in paper.samples.items() if all(sums[a] == sizes[a] for a in arms)]
     stated = paper.samples[sample]
     arith = "; ".join(f"{a}: {terms[a]} = {sums[a]:g}" for a in arms)
-    arith += f"; the {sample} arm sizes are " + ", ".join(f"{a} {stated[a]}" for a in arms)
+    arith += f"; the arm sizes {sample} are " + ", ".join(f"{a} {stated[a]}" for a in arms)
     if sample in fit:
         sev = CONSISTENT
     else:
         sev = INCONSISTENT
-        arith += (f": the counts fit the {' and '.join(fit)} sample instead" if fit
+        arith += (f": the counts fit the arm sizes {' and '.join(fit)} instead" if fit
                   else ": the counts fit no sample of the paper")
     return [Finding(CHECK_SIZES, table.title, label, "levels", shown,
                     ", ".join(f"{s}" for s in fit) or "no sample", sev, arith)]

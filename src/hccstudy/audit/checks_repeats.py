@@ -29,9 +29,10 @@ def check_repeat(r: Repeat) -> Finding:
     shown = "; ".join(f"{place}: {v.text}" for place, v in r.values.items())
     spread = max(v.value for v in vals) - min(v.value for v in vals)
     coarse = min(v.decimals for v in vals)
-    arith = (f"{shown}; largest difference {spread:.{coarse}f}"
+    arith = (f"largest difference {spread:.{coarse}f}"
              f" (one unit of the coarsest printing: {10.0 ** -coarse:g})")
-    return Finding(CHECK, "repeated numbers", r.what, ", ".join(r.values), shown, "", sev, arith)
+    return Finding(CHECK, "repeated numbers", r.what, ", ".join(r.values), shown,
+                   f"differ by {spread:.{coarse}f}" if spread else "equal", sev, arith)
 
 
 def check_repeats(repeats: list[Repeat]) -> list[Finding]:

@@ -24,6 +24,17 @@ INCONSISTENT = "inconsistent"
 NOT_CHECKABLE = "not checkable"
 #: best first: the order of the summary and the sort key of the tables
 SEVERITIES = (CONSISTENT, ROUNDING, INCONSISTENT, NOT_CHECKABLE)
+#: each severity's rule, as audit.html and the report state it
+RULES = {
+    CONSISTENT: "a standard computation (the tests named, 100 n / N, the Wald P of the CI) reproduces the "
+                "reported value at its printed decimals",
+    ROUNDING: "it does not, but comes within one unit of the last printed decimal, or within what the "
+              "rounding of the printed inputs allows (a mean of 50.8 is anything from 50.75 to 50.85)",
+    INCONSISTENT: "no standard computation comes that close: the reported value is impossible under every "
+                  "test the audit knows",
+    NOT_CHECKABLE: "the paper does not print what the check needs (a P for a hazard ratio, survival rates "
+                   "for a median)",
+}
 
 
 @dataclass(frozen=True)

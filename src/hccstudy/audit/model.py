@@ -124,6 +124,18 @@ class Repeat(_Strict):
     values: dict[str, N] = Field(description="place (text, Table 2, Figure 3A) -> value as printed there")
 
 
+class Bound(_Strict):
+    """A mean per arm and the count above a cut-off, for values in a known range (treatment cycles)."""
+
+    what: str
+    sample: str
+    range: tuple[N, N] = Field(description="the smallest and largest possible value")
+    whole: bool = Field(True, description="the values are whole numbers (cycles, counts)")
+    above: N = Field(description="the cut-off: the count is of values above it")
+    n_above: PerArm
+    mean: PerArm
+
+
 class Paper(_Strict):
     """The root of TABLES.yaml."""
 
@@ -134,6 +146,7 @@ class Paper(_Strict):
     hazard_ratios: dict[str, HazardRatios] = Field(default_factory=dict)
     survival: dict[str, Survival] = Field(default_factory=dict)
     repeats: list[Repeat] = Field(default_factory=list)
+    bounds: list[Bound] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _arms_and_samples(self):
@@ -172,6 +185,13 @@ class Paper(_Strict):
                         to_num(t)
                     except ValueError:
                         problems.append(f"survival.{k}.arms.{a}.rates: the time {t!r} is not a number")
+        for i, b in enumerate(self.bounds):
+            if b.sample not in self.samples:
+                problems.append(f"bounds.{i}.sample: {b.sample!r} is not a sample (samples: {', '.join(self.samples)})")
+            per_arm(f"bounds.{i}.n_above", b.n_above)
+            per_arm(f"bounds.{i}.mean", b.mean)
+            if not b.range[0].value <= b.above.value <= b.range[1].value:
+                problems.append(f"bounds.{i}.above: the cut-off lies outside the range")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -256,5 +276,5 @@ def _plain_keys(v):
     return v
 
 
-__all__ = ["BUILTIN", "Paper", "Table", "Row", "HazardRatio", "HazardRatios", "Survival", "SurvivalArm", "Repeat",
+__all__ = ["BUILTIN", "Bound", "Paper", "Table", "Row", "HazardRatio", "HazardRatios", "Survival", "SurvivalArm", "Repeat",
            "PValue", "load_tables"]

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import checks_categorical, checks_continuous, checks_counts, checks_hr, checks_repeats, checks_survival
+from . import (
+    checks_bounds,
+    checks_categorical,
+    checks_continuous,
+    checks_counts,
+    checks_hr,
+    checks_repeats,
+    checks_survival,
+)
 from .findings import SEVERITIES, Finding, findings_frame
 from .model import Paper, load_tables
 
@@ -15,8 +23,8 @@ from .model import Paper, load_tables
 @dataclass(frozen=True)
 class Audit:
     """The findings of one audit file: ``paper`` (its citation) and ``findings`` in the file's order
-    (per table and row: the counts, then the P; then the hazard ratios, the survival curves and the
-    repeated numbers)."""
+    (per table and row: the counts, then the P; then the hazard ratios, the survival curves, the
+    bounds and the repeated numbers)."""
 
     paper: str
     findings: tuple[Finding, ...]
@@ -48,6 +56,7 @@ def audit(paper: Paper) -> Audit:
         out += checks_hr.check_hazard_ratios(hrs)
     for s in paper.survival.values():
         out += checks_survival.check_survival(s)
+    out += checks_bounds.check_bounds(paper)
     out += checks_repeats.check_repeats(paper.repeats)
     return Audit(paper.paper, tuple(out))
 
