@@ -130,3 +130,11 @@ def test_cli_audit_bad_file_is_one_line_and_writes_nothing(tmp_path):
     assert not (tmp_path / "o").exists()
     r = CliRunner().invoke(cli.app, ["audit", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "not found" in r.output and not (tmp_path / "o").exists()
+
+
+def test_docs_show_the_builtin_file_as_it_ships():
+    """docs/audit.md's example is the built-in TABLES.yaml, character for character."""
+    from test_doc_examples import blocks
+    doc = Path(__file__).parent.parent / "docs" / "audit.md"
+    shown = [body for _, _, attrs, body in blocks(doc) if attrs.get("file") == "TABLES.yaml"]
+    assert shown == [BUILTIN.read_text(encoding="utf-8")]

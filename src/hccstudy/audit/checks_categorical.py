@@ -90,7 +90,7 @@ def check_row(paper: Paper, table: Table, key: str, row: Row) -> Finding | None:
             break
     cells = "; ".join(f"{a}: " + "/".join(f"{v:g}" for v in best_t[:, j]) for j, a in enumerate(paper.arms))
     arith = (f"{how + '; ' if how else ''}table ({cells}) -> "
-             + ", ".join(f"{t} P = {fmt(p)}" for t, p in best_ps.items()))
+             + ", ".join(f"{t}: P {fmt(p)}" for t, p in best_ps.items()))
     arith += (f"; reported {row.p.text}: " + (f"reproduced by {', '.join(best_tests)}" if best_sev == CONSISTENT
               else f"within one unit of the last decimal for {', '.join(best_tests)}" if best_sev == ROUNDING
               else "no test gives it"))

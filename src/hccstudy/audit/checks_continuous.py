@@ -62,7 +62,7 @@ def check_row(paper: Paper, table: Table, key: str, row: Row) -> Finding | None:
             sev, tests = ROUNDING, within
     arith = (f"{a}: {row.mean[a].text} ({row.sd[a].text}), n {sizes[a]}; {b}: {row.mean[b].text} "
              f"({row.sd[b].text}), n {sizes[b]} -> "
-             + ", ".join(f"{t} P = {fmt(p)} (over the rounding of the means and SDs "
+             + ", ".join(f"{t}: P {fmt(p)} (over the rounding of the means and SDs "
                          f"{fmt(ranges[t][0])}..{fmt(ranges[t][1])})" for t, p in ps.items()))
     arith += (f"; reported {row.p.text}: " + (f"reproduced by {', '.join(tests)}" if sev == CONSISTENT else
               f"reached by {', '.join(tests)} within the rounding of the inputs or of P" if sev == ROUNDING

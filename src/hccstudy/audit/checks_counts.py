@@ -67,7 +67,7 @@ def check_row(paper: Paper, table: Table, key: str, row: Row) -> list[Finding]:
                 if fits:
                     arith += f"; every percentage of the row fits the arm sizes {', '.join(fits)} instead"
             out.append(Finding(CHECK_PCT, table.title, label, f"% {a}", f"{n.text} ({pct.text}%)",
-                               f"{x:.{max(pct.decimals + 2, 2)}f}%", sev, arith))
+                               f"{x:.{pct.decimals + 1}f}%", sev, arith))
     elif row.kind == "binary" and row.pct is not None:  # a percentage without its count
         for a in arms:
             pct, size = row.pct[a], sizes[a]

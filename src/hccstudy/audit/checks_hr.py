@@ -74,7 +74,7 @@ def check_hr(title: str, key: str, r: HazardRatio) -> list[Finding]:
     se = (lu - ll) / (2 * Z)
     lo_p, hi_p = p_range(hr, lo, hi)
     arith = (f"SE = (ln {hi.text} - ln {lo.text}) / (2 x 1.96) = {se:.4f}; z = ln {hr.text} / SE = {lh / se:.3f}; "
-             f"P = {fmt(p)} (over the rounding of HR and CI {fmt(lo_p)}..{fmt(hi_p)})")
+             f"Wald P {fmt(p)} (over the rounding of HR and CI {fmt(lo_p)}..{fmt(hi_p)})")
     if r.p is None or isinstance(r.p, str):
         out.append(Finding(CHECK_P, title, label, "P", r.p or "", fmt(p), NOT_CHECKABLE,
                            arith + "; no P printed to compare"))

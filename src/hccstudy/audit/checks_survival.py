@@ -61,7 +61,8 @@ def check_arm(title: str, unit: str, name: str, arm: SurvivalArm) -> list[Findin
                 problems.append(f"the CI's lower limit {lo.text} is above the median")
             if hi is not None and hi.interval()[1] < med.interval()[0]:
                 problems.append(f"the CI's upper limit {hi.text} is below the median")
-    arith = f"{rate_text}: {bracket}, so the median lies in [{lo_t:g}, {hi_t:g}]"
+    where = f"in [{lo_t:g}, {hi_t:g}]" if math.isfinite(hi_t) else f"at {lo_t:g} {unit} or later (or is not reached)"
+    arith = f"{rate_text}: {bracket}, so the median lies {where}"
     pair = [(t1, r1, t2, r2) for (t1, r1), (t2, r2) in zip(rates, rates[1:], strict=False)
             if r1.value > 50 >= r2.value and r2.value > 0]
     est = ""
@@ -72,7 +73,8 @@ def check_arm(title: str, unit: str, name: str, arm: SurvivalArm) -> list[Findin
         arith += f"; piecewise exponential between {t1.text} and {t2.text}: {x:.1f} {unit}"
     if problems:
         arith += "; " + "; ".join(problems)
-    out.append(Finding(CHECK, title, name, "median", shown, est or f"[{lo_t:g}, {hi_t:g}]",
+    out.append(Finding(CHECK, title, name, "median", shown, est or (f"[{lo_t:g}, {hi_t:g}]" if math.isfinite(hi_t)
+                                                                     else f">= {lo_t:g}"),
                        INCONSISTENT if problems else CONSISTENT, arith))
     return out
 
