@@ -138,3 +138,30 @@ def test_docs_show_the_builtin_file_as_it_ships():
     doc = Path(__file__).parent.parent / "docs" / "audit.md"
     shown = [body for _, _, attrs, body in blocks(doc) if attrs.get("file") == "TABLES.yaml"]
     assert shown == [BUILTIN.read_text(encoding="utf-8")]
+
+
+# ------------------------------------------------------------------------------------------ the report
+def test_section_only_for_the_builtin_study():
+    """Another study's report (no calibration: not the reference paper's data) has no such section."""
+    from types import SimpleNamespace
+
+    from hccstudy.report.sections_audit import published_consistency
+    assert published_consistency(SimpleNamespace(calibration=None)) is None
+    s = published_consistency(SimpleNamespace(calibration=pd.DataFrame()))
+    assert s.title == "Consistency of the published tables"
+    summary, flagged = s.tables
+    a = audit_file()
+    assert int(summary.frame.drop(columns="Check").to_numpy().sum()) == len(a.findings)
+    assert list(flagged.frame["Severity"]) == sorted((f.severity for f in a.flagged()), key=lambda x: x != "inconsistent")
+    assert sum(flagged.highlight) == a.counts()["inconsistent"]
+
+
+def test_builtin_report_shows_the_audit(builtin_run):
+    import re
+    html = (builtin_run.out / "report.html").read_text(encoding="utf-8")
+    m = re.search(r'<section id="published_consistency">(.*?)</section>', html, re.S)
+    assert m, "no 'Consistency of the published tables' section in the built-in report"
+    body = m.group(1)
+    a = audit_file()
+    assert body.count('<tr class="bad">') == a.counts()["inconsistent"]
+    assert "chi-square (Yates): P 0.0034" in body and "207 / 375 = 55.2%" in body
