@@ -112,6 +112,9 @@ def test_which_test_matches(tmp_path):
     assert match_p(to_p("0.09"), {"x": 0.0985})[0] == "rounding"       # one unit of the last decimal
     (f,) = _one(tmp_path, body % "NS", "categorical P")
     assert f.severity == "not checkable"
+    everyone = body.replace("{A: 10, B: 20}", "{A: 100, B: 100}")      # one level holds every patient
+    (f,) = _one(tmp_path, everyone % "1", "categorical P")
+    assert f.severity == "not checkable" and "no test" in f.arithmetic
 
 
 def test_percentages_without_counts_are_tested_at_every_count_they_allow(tmp_path):

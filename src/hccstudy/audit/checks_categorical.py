@@ -79,6 +79,9 @@ def check_row(paper: Paper, table: Table, key: str, row: Row) -> Finding | None:
     if not tables:
         return Finding(CHECK, table.title, label, "P", row.p.text, "", NOT_CHECKABLE,
                        "no whole counts give the printed percentages (see the count vs percentage finding)")
+    if all(not np.isfinite(p) for p in categorical_ps(tables[0]).values()):
+        return Finding(CHECK, table.title, label, "P", row.p.text, "", NOT_CHECKABLE,
+                       "every patient of both arms is in one level: no test of the counts is defined")
     best_sev, best_tests, best_ps, best_t = None, [], {}, tables[0]
     order = (CONSISTENT, ROUNDING, INCONSISTENT)
     for t in tables:

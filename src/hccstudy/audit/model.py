@@ -208,6 +208,19 @@ class _NumLoader(_Loader):
 _NumLoader.add_constructor("tag:yaml.org,2002:float", _NumLoader.construct_num)
 _NumLoader.add_constructor("tag:yaml.org,2002:int", _NumLoader.construct_num)
 
+if getattr(yaml, "__with_libyaml__", False):
+    class _FastNumLoader(yaml.cyaml.CParser, _NumLoader):  # type: ignore[misc]
+        """The same loader on libyaml's parser (about 10x faster to the same nodes and values)."""
+
+        def __init__(self, stream):
+            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    _LOADER: type = _FastNumLoader
+else:  # pragma: no cover - PyYAML built without libyaml
+    _LOADER = _NumLoader
+
 
 def _line(root: yaml.Node | None, loc: tuple) -> int | None:
     """The line of the YAML node at the key path ``loc`` (the deepest one found)."""
@@ -250,8 +263,12 @@ def load_tables(path: str | Path | None = None) -> Paper:
     text = _read_config_text(p)
     try:
         _check_shape(text)
-        data = yaml.load(text, Loader=_NumLoader)  # noqa: S506 -- a SafeLoader subclass
-        root = yaml.compose(text, Loader=_NumLoader)  # noqa: S506
+        loader = _LOADER(text)  # one parse: the node tree (for the lines of errors), then the values
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from exc
     except ValueError as exc:  # a number YAML accepts but we cannot read (.inf)
