@@ -264,3 +264,15 @@ def test_bad_audit_files_name_file_line_and_key(tmp_path, body, needle):
         load_tables(p)
     msg = str(e.value)
     assert msg.startswith(str(p)) and needle in msg and "\n" not in msg, msg
+
+
+# ------------------------------------------------------------------------------------------ bounds
+def test_mean_against_share_above_a_cut_off(tmp_path):
+    from hccstudy.audit.checks_bounds import mean_range
+    assert mean_range(0.88, 4, 2, 6, True) == pytest.approx((0.88 * 5 + 0.12 * 2, 0.88 * 6 + 0.12 * 4))
+    assert mean_range(0.5, 4, 2, 6, False) == pytest.approx((0.5 * 4 + 0.5 * 2, 0.5 * 6 + 0.5 * 4))
+    body = ("bounds:\n  - {what: cycles, sample: all, range: [2, 6], above: 4, n_above: {A: 88, B: 40},\n"
+            "     mean: {A: 4.01, B: 4.50}}\n")
+    a, b = _one(tmp_path, body)
+    assert (a.severity, b.severity) == ("inconsistent", "consistent")   # A: at least 4.64; B: 2.8..4.8
+    assert a.recomputed == "4.64..5.76" and "0.880 x 5 + 0.120 x 2 = 4.640" in a.arithmetic

@@ -117,9 +117,11 @@ def to_p(v) -> PValue:
 
 
 def fmt(x: float, digits: int = 4) -> str:
-    """A recomputed value for the arithmetic text: ``digits`` significant figures, small P in e-notation."""
+    """A recomputed value for the arithmetic text: below 1 with ``digits`` decimals (trailing zeros kept:
+    0.0150 is not 0.015 printed), below 0.001 in e-notation (1.43e-20), from 1 up ``digits`` significant
+    figures."""
     if x is None or not math.isfinite(x):
         return "NA"
-    if x != 0 and abs(x) < 1e-4:
+    if x != 0 and abs(x) < 1e-3:
         return f"{x:.2e}"
-    return f"{x:.{digits}g}" if abs(x) >= 1 else f"{x:.{digits}f}".rstrip("0").rstrip(".") if x else "0"
+    return f"{x:.{digits}g}" if abs(x) >= 1 else f"{x:.{digits}f}"
