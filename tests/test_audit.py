@@ -52,6 +52,7 @@ def test_reported_p_forms():
     assert to_p("< 0.001").admits(0.0009) and not to_p("< 0.001").admits(0.0012)
     assert to_p("< 0.001").admits(0.0012, 1.0) and not to_p("< 0.001").admits(0.0034, 1.0)
     assert to_p("0.616").admits(0.6164) and not to_p("0.616").admits(0.6166)
+    assert to_p("2e-3").num.decimals == 3 and to_p("2e-3").admits(0.0024) and not to_p("2e-3").admits(0.0026)
     with pytest.raises(ValueError):
         to_p("NS")
     with pytest.raises(ValueError):

@@ -22,8 +22,9 @@ class Num:
 
     @property
     def decimals(self) -> int:
-        mantissa = self.text.lower().split("e")[0]
-        return len(mantissa.split(".")[1]) if "." in mantissa else 0
+        mantissa, _, exponent = self.text.lower().partition("e")
+        places = len(mantissa.split(".")[1]) if "." in mantissa else 0
+        return places - int(exponent or 0)  # 1.5e-4 is printed to the 5th decimal
 
     @property
     def unit(self) -> float:
@@ -92,7 +93,7 @@ class PValue:
         return self.text
 
 
-_P = re.compile(r"^\s*(?:[Pp]\s*)?(<=|>=|<|>|≤|≥|=)?\s*(\d*\.?\d+)\s*$")
+_P = re.compile(r"^\s*(?:[Pp]\s*)?(<=|>=|<|>|≤|≥|=)?\s*(\d*\.?\d+(?:[eE][+-]?\d+)?)\s*$")
 
 
 def to_p(v) -> PValue:
