@@ -277,3 +277,24 @@ def test_mean_against_share_above_a_cut_off(tmp_path):
     a, b = _one(tmp_path, body)
     assert (a.severity, b.severity) == ("inconsistent", "consistent")   # A: at least 4.64; B: 2.8..4.8
     assert a.recomputed == "4.64..5.76" and "0.880 x 5 + 0.120 x 2 = 4.640" in a.arithmetic
+
+
+def test_every_problem_of_a_file_gets_its_own_line(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text(HEAD + "tables:\n  t:\n    title: T\n    sample: all\n    rows:\n"
+                 "      r: {n: {A: -1, B: 2}}\n      s: {mean: {A: 1, B: 2}, sd: {A: 0, B: 2}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_tables(p)
+    msg = str(e.value)
+    for needle in ("line 11: tables.t.rows.r.n.A: a count is >= 0", "line 12: tables.t.rows.s.sd.A: an SD is > 0"):
+        assert needle in msg, msg
+    p.write_text(HEAD + "repeats:\n  - {what: x, values: {text: 1}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 7: repeats.0.values: Dictionary should have at least 2 items"):
+        load_tables(p)
+
+
+def test_a_count_above_its_arm_size_is_flagged_not_tested(tmp_path):
+    body = "tables:\n  t:\n    title: T\n    sample: all\n    rows:\n      r: {n: {A: 120, B: 20}, p: 0.5}\n"
+    found = {f.check: f for f in _one(tmp_path, body)}
+    assert found["counts vs arm sizes"].severity == "inconsistent"
+    assert found["categorical P"].severity == "not checkable"

@@ -52,6 +52,10 @@ def _size(v) -> int:
 Size = Annotated[Any, AfterValidator(_size)]
 
 
+#: between the problems the root's check finds (each names its key; :func:`_messages` gives each its line)
+SEP = " | "
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -121,7 +125,7 @@ class Survival(_Strict):
 
 class Repeat(_Strict):
     what: str
-    values: dict[str, N] = Field(description="place (text, Table 2, Figure 3A) -> value as printed there")
+    values: dict[str, N] = Field(min_length=2, description="place (text, Table 2, Figure 3A) -> value as printed there")
 
 
 class Bound(_Strict):
@@ -171,6 +175,12 @@ class Paper(_Strict):
                     problems.append(f"{key}: {sample!r} is not a sample (samples: {', '.join(self.samples)})")
                 for f in ("n", "pct", "mean", "sd"):
                     per_arm(f"{where}.{f}", getattr(row, f))
+                for f, ok, rule in (("n", lambda v: v >= 0, "a count is >= 0"),
+                                    ("pct", lambda v: 0 <= v <= 100, "a percentage lies in 0..100"),
+                                    ("sd", lambda v: v > 0, "an SD is > 0")):
+                    bad = [a for a, v in (getattr(row, f) or {}).items() if not ok(v.value)]
+                    if bad:
+                        problems.append(f"{where}.{f}.{bad[0]}: {rule}")
                 for lev, d in (row.levels or {}).items():
                     per_arm(f"{where}.levels.{lev}", d)
                 if row.within is not None and (row.within not in table.rows or table.rows[row.within].n is None):
@@ -193,7 +203,7 @@ class Paper(_Strict):
             if not b.range[0].value <= b.above.value <= b.range[1].value:
                 problems.append(f"bounds.{i}.above: the cut-off lies outside the range")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError(SEP.join(problems))
         return self
 
 
@@ -245,10 +255,11 @@ def _messages(exc: ValidationError, root) -> str:
     for e in exc.errors():
         loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith("function-after")))
         msg = _short(e["msg"], 300).removeprefix("Value error, ")
-        if not loc:  # the root's check: its message starts with the key it names
-            key = msg.split(":", 1)[0]
-            line = _line(root, tuple(int(k) if k.isdigit() else k for k in key.split(".")))
-            parts.append(f"line {line}: {msg}" if line else msg)
+        if not loc:  # the root's checks: each message starts with the key it names
+            for one in msg.split(SEP):
+                key = one.split(":", 1)[0]
+                line = _line(root, tuple(int(k) if k.isdigit() else k for k in key.split(".")))
+                parts.append(f"line {line}: {one}" if line else one)
         else:
             key = ".".join(str(x) for x in loc)
             line = _line(root, loc)
