@@ -72,19 +72,19 @@ def test_a_table_on_another_sample_is_named(tmp_path):
     body = ("tables:\n  t:\n    title: T\n    sample: all\n    rows:\n"
             "      grade: {levels: {x: {A: 30, B: 40}, y: {A: 50, B: 50}}}\n"
             "      yes: {n: {A: 40, B: 45}, pct: {A: 50.0, B: 50.0}}\n")
-    sizes, *_ = _one(tmp_path, body, "counts vs arm sizes")
+    sizes, *_ = _one(tmp_path, body, "counts vs group sizes")
     assert sizes.severity == "inconsistent" and sizes.recomputed == "other"
-    assert "fit the arm sizes other instead" in sizes.arithmetic
+    assert "fit the group sizes other instead" in sizes.arithmetic
     pct = _one(tmp_path, body, "count vs percentage")
     assert [f.severity for f in pct] == ["inconsistent", "inconsistent"]
-    assert "fits the arm sizes other instead" in pct[0].arithmetic
+    assert "fits the group sizes other instead" in pct[0].arithmetic
 
 
 def test_levels_that_need_not_cover_everyone_and_bounds(tmp_path):
     body = ("tables:\n  t:\n    title: T\n    sample: all\n    rows:\n"
             "      any: {n: {A: 30, B: 40}}\n"
             "      ev: {complete: false, within: any, levels: {g1: {A: 20, B: 35}, g3: {A: 5, B: 10}}}\n")
-    found = _one(tmp_path, body, "counts vs arm sizes")
+    found = _one(tmp_path, body, "counts vs group sizes")
     within = [f for f in found if f.column.startswith("n ")]
     assert [f.severity for f in within] == ["consistent", "inconsistent"]  # B: 45 with the event > 40 with any
     assert [f.severity for f in found if f.column == "levels"] == ["consistent"]
@@ -296,5 +296,5 @@ def test_every_problem_of_a_file_gets_its_own_line(tmp_path):
 def test_a_count_above_its_arm_size_is_flagged_not_tested(tmp_path):
     body = "tables:\n  t:\n    title: T\n    sample: all\n    rows:\n      r: {n: {A: 120, B: 20}, p: 0.5}\n"
     found = {f.check: f for f in _one(tmp_path, body)}
-    assert found["counts vs arm sizes"].severity == "inconsistent"
+    assert found["counts vs group sizes"].severity == "inconsistent"
     assert found["categorical P"].severity == "not checkable"

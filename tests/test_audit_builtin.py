@@ -40,8 +40,8 @@ def test_t_tests_from_summaries_agree_with_r(case):
 # ------------------------------------------------------------------------------------------ built-in paper
 #: what the paper's own numbers let anyone find (docs/audit.md, "The built-in study")
 EXPECTED_INCONSISTENT = {
-    ("counts vs arm sizes", "Best overall response", "levels"),        # Table 2 sums to 200 / 375, not 182
-    ("count vs percentage", "Objective response rate (CR + PR)", "% SI"),  # 207 / 375 = 55.2 %, not 58 %
+    ("counts vs group sizes", "Best overall response", "levels"),        # Table 2 sums to 200 / 375, not 182
+    ("count vs percentage", "Objective response rate", "% SI"),  # 207 / 375 = 55.2 %, not 58 %
     ("categorical P", "Any adverse event", "P"),                        # < 0.001 printed; ~0.003
     ("categorical P", "Any grade 3-4 event", "P"),                      # < 0.001 printed; ~0.08
     ("mean vs share above a cut-off", "mean", "SE"),                    # 88 % > 4 cycles, mean 4.01 (x2)

@@ -81,7 +81,7 @@ def check_row(paper: Paper, table: Table, key: str, row: Row) -> Finding | None:
                        "no whole counts give the printed percentages (see the count vs percentage finding)")
     if any((t < 0).any() for t in tables):
         return Finding(CHECK, table.title, label, "P", row.p.text, "", NOT_CHECKABLE,
-                       "a count exceeds its arm size (see the counts vs arm sizes finding)")
+                       "a count exceeds its group size (see the counts vs group sizes finding)")
     if all(not np.isfinite(p) for p in categorical_ps(tables[0]).values()):
         return Finding(CHECK, table.title, label, "P", row.p.text, "", NOT_CHECKABLE,
                        "every patient of both arms is in one level: no test of the counts is defined")

@@ -1,12 +1,12 @@
 """Counts against percentages against denominators, and which sample a table's counts fit.
 
-* Percentage: ``100 n / N`` (N the arm size of the row's sample) must round to the printed
+* Percentage: ``100 n / N`` (N the group size of the row's sample) must round to the printed
   percentage.  Every sample of the paper is tried, so a table that states one sample but was computed
   on another (before vs after matching) is named.  A percentage printed without a count is checked the
   other way round: some whole count must give it (``granularity``, as the GRIM test of Brown and
   Heathers, 2017).
-* Levels: the counts of a factor's levels must sum to the arm sizes (``complete: true``) or stay
-  below them (``complete: false``, e.g. adverse-event grades); the samples whose arm sizes equal the
+* Levels: the counts of a factor's levels must sum to the group sizes (``complete: true``) or stay
+  below them (``complete: false``, e.g. adverse-event grades); the samples whose group sizes equal the
   sums are named.
 * ``within``: a row whose counts bound this row's (any adverse event >= any single event).
 """
@@ -20,7 +20,7 @@ from .model import Paper, Row, Table
 from .numbers import Num
 
 CHECK_PCT = "count vs percentage"
-CHECK_SIZES = "counts vs arm sizes"
+CHECK_SIZES = "counts vs group sizes"
 
 
 def pct_severity(n: float, size: int, pct: Num) -> str:
@@ -42,7 +42,7 @@ def counts_for_pct(pct: Num, size: int) -> list[int]:
 
 
 def _fits(paper: Paper, row: Row, arms: list[str]) -> list[str]:
-    """Samples under whose arm sizes every printed percentage of the row is reproduced."""
+    """Samples under whose group sizes every printed percentage of the row is reproduced."""
     out = []
     for name, sizes in paper.samples.items():
         if all(pct_severity(row.n[a].value, sizes[a], row.pct[a]) == CONSISTENT for a in arms):
@@ -65,7 +65,7 @@ def check_row(paper: Paper, table: Table, key: str, row: Row) -> list[Finding]:
             if sev != CONSISTENT:
                 fits = [s for s in _fits(paper, row, arms) if s != sample]
                 if fits:
-                    arith += f"; every percentage of the row fits the arm sizes {', '.join(fits)} instead"
+                    arith += f"; every percentage of the row fits the group sizes {', '.join(fits)} instead"
             out.append(Finding(CHECK_PCT, table.title, label, f"% {a}", f"{n.text} ({pct.text}%)",
                                f"{x:.{pct.decimals + 1}f}%", sev, arith))
     elif row.kind == "binary" and row.pct is not None:  # a percentage without its count
@@ -112,12 +112,12 @@ def _levels(paper: Paper, table: Table, label: str, row: Row, sample: str) -> li
     fit = [s for s, sizes in paper.samples.items() if all(sums[a] == sizes[a] for a in arms)]
     stated = paper.samples[sample]
     arith = "; ".join(f"{a}: {terms[a]} = {sums[a]:g}" for a in arms)
-    arith += f"; the arm sizes {sample} are " + ", ".join(f"{a} {stated[a]}" for a in arms)
+    arith += f"; the group sizes {sample} are " + ", ".join(f"{a} {stated[a]}" for a in arms)
     if sample in fit:
         sev = CONSISTENT
     else:
         sev = INCONSISTENT
-        arith += (f": the counts fit the arm sizes {' and '.join(fit)} instead" if fit
+        arith += (f": the counts fit the group sizes {' and '.join(fit)} instead" if fit
                   else ": the counts fit no sample of the paper")
     return [Finding(CHECK_SIZES, table.title, label, "levels", shown,
                     ", ".join(f"{s}" for s in fit) or "no sample", sev, arith)]

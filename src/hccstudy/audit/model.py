@@ -94,7 +94,7 @@ class Row(_Strict):
 
 class Table(_Strict):
     title: str
-    sample: str = Field(description="a key of samples: the arm sizes this table is reported on")
+    sample: str = Field(description="a key of samples: the group sizes this table is reported on")
     rows: dict[str, Row]
 
 
