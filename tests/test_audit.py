@@ -257,6 +257,8 @@ def test_the_consistent_papers_numbers_are_what_the_tests_give():
     ("tables:\n  t:\n    title: T\n    sample: all\n    rows:\n      r: {n: {A: 1, B: 2}, colour: red}\n",
      "line 11: tables.t.rows.r.colour: Extra inputs are not permitted"),
     ("repeats:\n  - {what: x, values: {a: 1, a: 2}}\n", "key 'a' given twice"),
+    ("tables:\n  t:\n    title: T\n    sample: all\n    rows:\n      r: {n: {A: 1, B: 2}, p: \"1.5\"}\n",
+     "line 11: tables.t.rows.r.p: P = '1.5' is not between 0 and 1"),
 ])
 def test_bad_audit_files_name_file_line_and_key(tmp_path, body, needle):
     p = tmp_path / "bad.yaml"

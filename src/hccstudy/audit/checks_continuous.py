@@ -60,10 +60,10 @@ def check_row(paper: Paper, table: Table, key: str, row: Row) -> Finding | None:
         within = [t for t, (lo, hi) in ranges.items() if lo <= hi_r and hi >= lo_r]
         if within:
             sev, tests = ROUNDING, within
-    arith = (f"{a}: {row.mean[a].text} ({row.sd[a].text}), n {sizes[a]}; {b}: {row.mean[b].text} "
-             f"({row.sd[b].text}), n {sizes[b]} -> "
-             + ", ".join(f"{t}: P {fmt(p)} (over the rounding of the means and SDs "
-                         f"{fmt(ranges[t][0])}..{fmt(ranges[t][1])})" for t, p in ps.items()))
+    arith = (f"{a} {row.mean[a].text} ({row.sd[a].text}), n {sizes[a]}; {b} {row.mean[b].text} ({row.sd[b].text}), "
+             f"n {sizes[b]} -> " + ", ".join(f"{t}: P {fmt(p)}" for t, p in ps.items())
+             + "; over the rounding of the means and SDs " + ", ".join(f"{t} {fmt(lo)}..{fmt(hi)}"
+                                                                       for t, (lo, hi) in ranges.items()))
     arith += (f"; reported {row.p.text}: " + (f"reproduced by {', '.join(tests)}" if sev == CONSISTENT else
               f"reached by {', '.join(tests)} within the rounding of the inputs or of P" if sev == ROUNDING
               else "no test reaches it"))

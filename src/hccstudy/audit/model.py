@@ -27,11 +27,12 @@ def _num_or_none(v):
 
 
 def _p_or_text(v):
-    """A P value; text that is no P (``NS``) is kept as text and reported as not checkable."""
+    """A P value; text without a digit (``NS``, ``n.s.``) is kept as text and reported as not checkable;
+    text with one that is no P (``0.6.1``, ``"1.5"``) is an error."""
     try:
         return to_p(v)
     except ValueError:
-        if isinstance(v, str) and v.strip():
+        if isinstance(v, str) and v.strip() and not any(c.isdigit() for c in v):
             return v.strip()
         raise
 
