@@ -732,6 +732,37 @@ def plan(
 
 
 @app.command()
+def audit(
+    tables: Annotated[Path | None, typer.Argument(help="A paper's reported numbers (YAML; see docs/audit.md). "
+                                                       "Default: the built-in study's published tables.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (audit.html, audit.csv).")] = Path("audit"),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+) -> None:
+    """Recompute a paper's own tables from its reported numbers: P values from counts and from mean (SD),
+    percentages from counts, the P and symmetry of HR CIs, KM medians against landmark rates, repeated
+    numbers -> DIR/audit.html and DIR/audit.csv, each finding with its severity and arithmetic."""
+    from ._yaml import ConfigError
+    from .audit import INCONSISTENT, ROUNDING, audit_file, write_audit
+
+    with _output_folder(out, force, [tables], "audit") as o:
+        try:
+            result = audit_file(tables)
+        except ConfigError as exc:
+            _fail(str(exc))
+        source = str(tables) if tables is not None else "the built-in TABLES.yaml (the reference study)"
+        with o.writing():
+            write_audit(result, o.path, source)
+    counts = result.counts()
+    console.print(f"Audited {len(result.findings)} numbers of {result.paper}: "
+                  + ", ".join(f"{n} {s}" for s, n in counts.items()), soft_wrap=True, markup=False)
+    for f in result.findings:
+        if f.severity in (INCONSISTENT, ROUNDING):
+            console.print(f"{f.severity}: {f.location}: reported {f.reported}; {f.arithmetic}",
+                          soft_wrap=True, markup=False)
+    console.print(f"Wrote {out / 'audit.html'} and {out / 'audit.csv'}", soft_wrap=True, markup=False)
+
+
+@app.command()
 def version() -> None:
     """Print the hccstudy version."""
     console.print(__version__)

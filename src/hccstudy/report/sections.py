@@ -831,6 +831,7 @@ def build_sections(results: Results, dictionary: Dictionary | None = None, flow:
                    calibration: pd.DataFrame | None = None, software: dict[str, str] | None = None) -> list[Section]:
     """The report's sections, in order (see the module docstring).  ``dictionary``: default the
     analysis config's ``labels``; ``software``: name -> version, for the methods."""
+    from .sections_audit import published_consistency  # it builds on this module's model
     from .sections_sensitivity import sensitivity_sections  # it builds on this module's model
 
     d = dictionary if dictionary is not None else Dictionary.from_config(results.config.labels)
@@ -843,7 +844,7 @@ def build_sections(results: Results, dictionary: Dictionary | None = None, flow:
     parts = [methods(ctx), patient_flow(ctx), table1(ctx), balance(ctx), *surv, *[cox(ctx, ep) for ep in eps],
              *[subgroups(ctx, ep) for ep in eps], response(ctx), adverse_events(ctx), *sensitivity_sections(ctx),
              not_estimated(ctx),
-             reproduction(ctx), manuscript(ctx)]
+             reproduction(ctx), published_consistency(ctx), manuscript(ctx)]
     parts.append(strobe(ctx, [s for s in parts if s is not None]))
     parts.append(labels_note(ctx))
     return [s for s in parts if s is not None]
