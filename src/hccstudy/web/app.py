@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -91,8 +92,9 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception):
-        log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
-                  exc_info=exc)
+        # the traceback's frames and the exception's type, not its message: a message may quote a cell
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("internal error on %s %s: %s\n%s", request.method, request.url.path, type(exc).__name__, frames)
         return _error(request, 500, "internal error: the server log has the details; nothing was changed")
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
