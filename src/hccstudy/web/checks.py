@@ -10,7 +10,6 @@ on the server, so 100,000 patients' issues never go to the browser whole.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import threading
 import time
@@ -204,14 +203,4 @@ def flow_svg(c: Check) -> bytes | None:
     return c.svg
 
 
-def warm(folder: Path) -> None:
-    """Check ``folder`` in a background thread (the first page then finds it ready)."""
-    threading.Thread(target=lambda: _quiet(check, folder), daemon=True, name="hccstudy-check").start()
-
-
-def _quiet(fn, *args) -> None:
-    with contextlib.suppress(Exception):  # the page that needs it will run it again and show the error
-        fn(*args)
-
-
-__all__ = ["PAGE_SIZE", "STATE", "Check", "cached", "check", "flow_svg", "input_key", "page", "warm"]
+__all__ = ["PAGE_SIZE", "STATE", "Check", "cached", "check", "flow_svg", "input_key", "memo", "page"]
