@@ -255,8 +255,16 @@ def test_upload_over_the_size_limit_is_413(tmp_path):
     sid, folder = _new_study(c, tmp_path, "small", "empty")
     big = b"patient_id,sex\n" + b"A01,male\n" * 5000
     r = _upload(c, sid, [("files", ("patients.csv", big, "text/csv"))], centre="big")
-    assert r.status_code == 413 and "limit" in r.text
+    assert r.status_code == 413 and "larger than the limit of 10 KB" in r.text and "File too large" in r.text
     assert not (folder / "big").exists()
+    # the same body sent in chunks, without a Content-Length: counted as it arrives
+    b = "XyZ"
+    body = (f'--{b}\r\nContent-Disposition: form-data; name="centre"\r\n\r\nbig\r\n--{b}\r\nContent-Disposition: '
+            f'form-data; name="files"; filename="patients.csv"\r\nContent-Type: text/csv\r\n\r\n').encode() + big \
+        + f"\r\n--{b}--\r\n".encode()
+    headers = {"content-type": f"multipart/form-data; boundary={b}", "x-csrf-token": _csrf(c)}
+    r = c.post(f"/s/{sid}/files/upload", content=(body[i:i + 4096] for i in range(0, len(body), 4096)), headers=headers)
+    assert r.status_code == 413 and not (folder / "big").exists()
 
 
 def test_upload_names_cannot_escape_the_study(app_env):
