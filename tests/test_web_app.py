@@ -503,3 +503,31 @@ def test_page_times_on_the_example_study(broken_env, capsys):
         times[p] = round(1000 * (time.perf_counter() - t0))
     with capsys.disabled():
         print("\nweb page times (ms, example study, cached):", times)
+
+
+def test_serve_prints_the_address_with_the_token_and_turns_uvicorn_access_log_off(monkeypatch):
+    import uvicorn
+
+    from hccstudy.web import serve
+    from hccstudy.web.settings import WebSettings as S
+
+    assert serve.url_of(S(port=8765)) == "http://127.0.0.1:8765/"
+    assert serve.url_of(S(host="::1", port=1, token="t" * 16)) == f"http://[::1]:1/?token={'t' * 16}"
+    seen = {}
+
+    class FakeServer:
+        def __init__(self, config):
+            seen["config"] = config
+            self.started = True
+
+        def run(self):
+            seen["ran"] = True
+
+    opened = []
+    monkeypatch.setattr(uvicorn, "Server", FakeServer)
+    monkeypatch.setattr(serve.webbrowser, "open", opened.append)
+    said = []
+    serve.serve_app("127.0.0.1", 8799, None, open_browser=False, say=said.append)
+    cfg = seen["config"]
+    assert seen["ran"] and cfg.host == "127.0.0.1" and cfg.port == 8799 and cfg.access_log is False
+    assert said == ["hccstudy is running at http://127.0.0.1:8799/ (Ctrl-C to stop)"] and not opened
