@@ -446,7 +446,7 @@ def test_an_internal_error_is_a_friendly_page_and_the_log_has_no_message(broken_
     monkeypatch.setattr(checks, "check", boom)
     with caplog.at_level(logging.INFO, logger="hccstudy.web"):
         r = c.get(f"/s/{sid}/validation")
-    assert r.status_code == 500 and "internal error" in r.text
+    assert r.status_code == 500 and "Internal error: the server log has the details" in r.text
     assert "Traceback" not in r.text and "A01" not in r.text
     assert "RuntimeError" in caplog.text and "A01" not in caplog.text
 
