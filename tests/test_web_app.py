@@ -505,9 +505,10 @@ def test_page_times_on_the_example_study(broken_env, capsys):
         print("\nweb page times (ms, example study, cached):", times)
 
 
-def test_serve_prints_the_address_with_the_token_and_turns_uvicorn_access_log_off(monkeypatch):
+def test_serve_prints_the_address_with_the_token_and_turns_uvicorn_access_log_off(monkeypatch, tmp_path):
     import uvicorn
 
+    monkeypatch.setenv("HCCSTUDY_HOME", str(tmp_path / "home"))
     from hccstudy.web import serve
     from hccstudy.web.settings import WebSettings as S
 

@@ -35,9 +35,13 @@ def _human(n: int) -> str:
 
 def _files_page(request: Request, sid: str, error: str | None = None, done: str | None = None, status: int = 200):
     from ..schema.fields import RECORD_TYPES
+    from .checks import cached
     from .files import centre_files
+    from .studies import warm
 
     s = _info(request, sid)
+    if cached(s.folder) is None:  # validate in the background while the user looks at the files
+        warm(settings_of(request), s.folder)
     files = centre_files(s.folder)
     centres = sorted({f.centre for f in files})
     return render(request, "files.html", status_code=status, title="Centre files", sid=sid, step="files", study=s,
