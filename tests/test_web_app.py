@@ -393,8 +393,9 @@ def test_validation_table_record_and_flow_update_after_a_fix(app_env):
     r = c.get(f"/s/{sid}/validation")
     assert r.status_code == 200 and "2 errors" in r.text and "flow.svg" not in r.text
     assert c.get(f"/s/{sid}/validation/flow.svg").status_code == 404
-    i = re.search(r'/validation/record\?i=(\d+)" class="badge error"', r.text).group(1)
-    rec = c.get(f"/s/{sid}/validation/record?i={i}")
+    i = re.search(r'/validation/record\?i=(\d+)&amp;[^"]*" class="badge error"', r.text).group(1)
+    rec = c.get(f"/s/{sid}/validation/record?i={i}&sort=row&severity=error&evil=x")
+    assert f'href="/s/{sid}/validation?sort=row&amp;severity=error"' in rec.text  # back to the table as it was
     assert rec.status_code == 200 and 'id="highlighted"' in rec.text
     hl = re.search(r'id="highlighted"><th class="hl">([^<]+)</th><td class="mono hl">([^<]*)</td>', rec.text)
     assert hl.groups() == ("age", "abc")

@@ -191,7 +191,9 @@ def _table_context(request: Request, sid: str, c) -> dict:
         c.orders["opts"] = {k: sorted(str(x) for x in c.issues[k].unique() if x != "")
                             for k in ("severity", "centre", "rule", "column")}
     opts = c.orders["opts"]
-    return {"rows": rows, "n": n, "page_no": page_no, "pages": pages, "sort": sort, "desc": desc, "filters": filters,
+    state = {"sort": sort, "desc": "1" if desc else "", "page": str(page_no), **filters}
+    state_qs = urlencode({k: v for k, v in state.items() if v not in ("", None)})
+    return {"state_qs": state_qs, "rows": rows, "n": n, "page_no": page_no, "pages": pages, "sort": sort, "desc": desc, "filters": filters,
             "link": link, "opts": opts, "sortable": SORTABLE, "page_size": PAGE_SIZE}
 
 
@@ -241,8 +243,8 @@ def record_page(request: Request, sid: str):
     col = str(issue["column"])
     wanted = {col.strip().lower(), col.split(" (")[0].strip().lower(), col.split(" (")[-1].rstrip(")").strip().lower()}
     hl = [h.strip().lower() in wanted and bool(col) for h in record[0]] if record else []
-    back = request.headers.get("referer") or f"/s/{sid}/validation"
-    if not back.startswith(str(request.base_url).rstrip("/")) and not back.startswith("/"):
-        back = f"/s/{sid}/validation"
+    # back to the table as it was (sort, filters, page: carried in the record's query string)
+    keep = {k: v for k, v in request.query_params.items() if k in (*_FILTERS, "sort", "desc", "page") and v}
+    back = f"/s/{sid}/validation" + (f"?{urlencode(keep)}" if keep else "")
     return render(request, "record.html", title="Record", sid=sid, step="validation", study=s, issue=issue, i=i,
                   record=record, hl=hl, back=back)
