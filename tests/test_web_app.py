@@ -227,6 +227,7 @@ def test_upload_copies_the_file_and_leaves_the_original(app_env):
     assert r.status_code == 400 and "already exists" in r.text
     r = _upload(c, sid, [("files", ("patients.csv", CSV, "text/csv"))], centre="delta", replace="on")
     assert r.status_code == 200 and (folder / "delta" / "patients.csv").read_bytes() == CSV
+    assert "Replaced delta/patients.csv" in r.text and "Added" not in r.text
 
 
 def test_upload_of_a_workbook_is_a_whole_centre(app_env):

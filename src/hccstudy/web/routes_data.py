@@ -70,7 +70,7 @@ async def upload(request: Request, sid: str):
         return _files_page(request, sid, "name the centre these files come from", status=400)
     if not uploads:
         return _files_page(request, sid, "choose at least one file (CSV, Excel .xlsx or Parquet)", status=400)
-    written = []
+    written, replaced = [], []
     try:
         planned = []
         for f in uploads:
@@ -81,13 +81,15 @@ async def upload(request: Request, sid: str):
         if len({rel for _, rel in planned}) < len(planned):
             raise BadUpload("two of the files would be saved under the same name: upload one file per record type")
         for f, rel in planned:
+            existed = (s.folder / rel).exists()
             write_into(s.folder, rel, f.file, replace=replace)
-            written.append(rel)
+            (replaced if existed else written).append(rel)
     except (BadUpload, UnsafePath) as exc:
-        done = f" (saved before the problem: {', '.join(written)})" if written else ""
+        done = f" (saved before the problem: {', '.join(written + replaced)})" if written or replaced else ""
         return _files_page(request, sid, str(exc) + done, status=400)
     warm(settings_of(request), s.folder)
-    return _files_page(request, sid, done=f"Added {', '.join(written)}. Originals were not changed.")
+    said = ([f"Added {', '.join(written)}"] if written else []) + ([f"Replaced {', '.join(replaced)}"] if replaced else [])
+    return _files_page(request, sid, done="; ".join(said) + ". Your original files were not changed.")
 
 
 @router.post("/s/{sid}/files/folder")
