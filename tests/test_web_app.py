@@ -30,7 +30,8 @@ CSV = b"patient_id,sex\nA01,male\n"
 
 def _client(home: Path, **kw) -> TestClient:
     kw.setdefault("background_checks", False)  # each test asks for what it needs, nothing runs behind it
-    return TestClient(create_app(WebSettings(home=home, **kw)), raise_server_exceptions=False)
+    return TestClient(create_app(WebSettings(home=home, **kw)), raise_server_exceptions=False,
+                      base_url="http://127.0.0.1:8765")
 
 
 def _csrf(c: TestClient) -> str:
@@ -165,6 +166,7 @@ def test_host_header_must_be_loopback_without_a_token(tmp_path):
     assert c.get("/", headers={"host": "127.0.0.1:8765"}).status_code == 200
     assert c.get("/", headers={"host": "localhost:8765"}).status_code == 200
     assert c.get("/", headers={"host": "evil.example:8765"}).status_code == 403
+    assert c.get("/", headers={"host": "testserver"}).status_code == 403
 
 
 def test_token_is_required_on_every_request_when_set(tmp_path):
