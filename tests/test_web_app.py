@@ -339,7 +339,12 @@ def test_mapping_suggests_a_misnamed_column_and_saves_it_into_study_yaml(app_env
     assert "# hccstudy study config" in (folder / "study.yaml").read_text()  # the commented skeleton is kept
     v = c.get(f"/s/{sid}/validation")
     assert "no errors" in v.text and "Validation passed" in v.text
-    assert c.get(f"/s/{sid}/validation/flow.svg").headers["content-type"].startswith("image/svg+xml")
+    from typer.testing import CliRunner
+
+    from hccstudy.cli import app as cli
+
+    r = CliRunner().invoke(cli, ["validate", str(folder), "--config", str(folder / "study.yaml")])
+    assert r.exit_code == 0, r.output  # the command line reads the same study.yaml the same way
 
 
 def test_mapping_that_the_config_refuses_is_not_saved(app_env):
@@ -405,6 +410,8 @@ def test_validation_table_record_and_flow_update_after_a_fix(app_env):
     (folder / "alpha" / "patients.csv").write_bytes(original)  # the fix
     r = c.get(f"/s/{sid}/validation")
     assert "no errors" in r.text and "flow.svg" in r.text
+    svg = c.get(f"/s/{sid}/validation/flow.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml") and b"Patients screened" in svg.content
     assert c.get(f"/s/{sid}/validation/record?i=x").status_code == 400
     assert c.get(f"/s/{sid}/validation/record?i=99999").status_code == 404
 
