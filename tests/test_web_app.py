@@ -407,7 +407,11 @@ def test_validation_table_record_and_flow_update_after_a_fix(app_env):
     assert rec.status_code == 200 and 'id="highlighted"' in rec.text
     hl = re.search(r'id="highlighted"><th class="hl">([^<]+)</th><td class="mono hl">([^<]*)</td>', rec.text)
     assert hl.groups() == ("age", "abc")
+    v = re.search(r'/validation/changed\?v=(\w+)"', r.text).group(1)
+    assert c.get(f"/s/{sid}/validation/changed?v={v}").status_code == 204
     (folder / "alpha" / "patients.csv").write_bytes(original)  # the fix
+    changed = c.get(f"/s/{sid}/validation/changed?v={v}")
+    assert changed.status_code == 200 and changed.headers["HX-Refresh"] == "true"  # the page reloads itself
     r = c.get(f"/s/{sid}/validation")
     assert "no errors" in r.text and "flow.svg" in r.text
     svg = c.get(f"/s/{sid}/validation/flow.svg")

@@ -210,6 +210,18 @@ def validation_page(request: Request, sid: str):
     return render(request, name, title="Validation", sid=sid, step="validation", study=s, c=c, **ctx)
 
 
+@router.get("/s/{sid}/validation/changed")
+def validation_changed(request: Request, sid: str):
+    """Polled by the validation page: 204 while the study's files and study.yaml are as the page showed
+    them (``?v=``), else ``HX-Refresh`` so that htmx reloads the page (table and flow figure)."""
+    from .checks import input_key, version_of
+
+    s = _info(request, sid)
+    if version_of(input_key(s.folder)) == request.query_params.get("v", ""):
+        return Response(status_code=204)
+    return Response(status_code=200, headers={"HX-Refresh": "true"})
+
+
 @router.get("/s/{sid}/validation/flow.svg")
 def flow_figure(request: Request, sid: str):
     from .checks import check, flow_svg
