@@ -245,9 +245,20 @@ def test_upload_of_a_workbook_is_a_whole_centre(app_env):
     ("patients.parquet", b"patient_id\n", "not a PARQUET"),
     ("patients.exe", b"MZ\x90\x00", "only CSV, Excel"),
     ("notes.csv", CSV, "choose what the file holds"),
+    ("zeta.xlsx", b"PK\x03\x04" + b"\x00" * 100, "not an Excel workbook"),
+    ("patients.parquet", b"PAR1" + b"\x00" * 50, "not a Parquet file"),
+    ("zeta.xlsx", None, "without xl/workbook.xml"),
 ])
 def test_bad_uploads_are_refused_with_one_line(app_env, name, content, why):
     c, sid, folder, _ = app_env
+    if content is None:  # a Word-like zip: right magic bytes, not a workbook
+        import io
+        import zipfile
+
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("word/document.xml", "<w/>")
+        content = buf.getvalue()
     r = _upload(c, sid, [("files", (name, content, "application/octet-stream"))], centre="zeta")
     assert r.status_code == 400 and why in r.text and "Traceback" not in r.text
     assert not (folder / "zeta").exists() and not (folder / "zeta.xlsx").exists()

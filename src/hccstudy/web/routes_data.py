@@ -56,7 +56,7 @@ def files_page(request: Request, sid: str):
 
 @router.post("/s/{sid}/files/upload")
 async def upload(request: Request, sid: str):
-    from .files import target_name, write_into
+    from .files import content_problem, target_name, write_into
     from .security import BadUpload, UnsafePath, check_upload
     from .studies import warm
 
@@ -74,9 +74,11 @@ async def upload(request: Request, sid: str):
     try:
         planned = []
         for f in uploads:
-            head = await f.read(4096)
+            data = await f.read()
             await f.seek(0)
-            check_upload(f.filename, head)
+            check_upload(f.filename, data[:4096])
+            if problem := content_problem(f.filename, data):
+                raise BadUpload(problem)
             planned.append((f, target_name(centre, f.filename, record_type if len(uploads) == 1 else None)))
         if len({rel for _, rel in planned}) < len(planned):
             raise BadUpload("two of the files would be saved under the same name: upload one file per record type")
