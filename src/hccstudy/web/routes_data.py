@@ -195,10 +195,13 @@ def _table_context(request: Request, sid: str, c) -> dict:
         c.orders["opts"] = {k: sorted(str(x) for x in c.issues[k].unique() if x != "")
                             for k in ("severity", "centre", "rule", "column")}
     opts = c.orders["opts"]
+    if "by_rule" not in c.orders:  # the count by rule, as `hccstudy validate` ends with
+        g = c.issues.groupby(["severity", "rule"], sort=True).size() if len(c.issues) else {}
+        c.orders["by_rule"] = [(sev, rule, int(n)) for (sev, rule), n in (g.items() if len(c.issues) else [])]
     state = {"sort": sort, "desc": "1" if desc else "", "page": str(page_no), **filters}
     state_qs = urlencode({k: v for k, v in state.items() if v not in ("", None)})
     return {"state_qs": state_qs, "rows": rows, "n": n, "page_no": page_no, "pages": pages, "sort": sort, "desc": desc, "filters": filters,
-            "link": link, "opts": opts, "sortable": SORTABLE, "page_size": PAGE_SIZE}
+            "link": link, "opts": opts, "by_rule": c.orders["by_rule"], "sortable": SORTABLE, "page_size": PAGE_SIZE}
 
 
 @router.get("/s/{sid}/validation")
