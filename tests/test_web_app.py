@@ -558,3 +558,14 @@ def test_serve_prints_the_address_with_the_token_and_turns_uvicorn_access_log_of
     cfg = seen["config"]
     assert seen["ran"] and cfg.host == "127.0.0.1" and cfg.port == 8799 and cfg.access_log is False
     assert said == ["hccstudy is running at http://127.0.0.1:8799/ (Ctrl-C to stop)"] and not opened
+
+
+def test_replace_key_swaps_one_top_level_block_and_keeps_the_rest():
+    from hccstudy.web.studies import replace_key
+
+    text = "# head\nunits:\n  bilirubin_factor: 17.1\ncentres:\n  old: {}\n\n  # inside\n# after\nanalysis:\n  x: 1\n"
+    out = replace_key(text, "centres", "centres:\n  new:\n    units: {}\n")
+    assert out == "# head\nunits:\n  bilirubin_factor: 17.1\ncentres:\n  new:\n    units: {}\n# after\nanalysis:\n  x: 1\n"
+    assert replace_key("a: 1", "centres", "centres: {}") == "a: 1\ncentres: {}\n"  # appended
+    assert replace_key("# centres:\n#   x: {}\n", "centres", "centres: {}\n").endswith("#   x: {}\ncentres: {}\n")
+    assert replace_key("centres: {}\n", "centres", "centres:\n  a: {}\n") == "centres:\n  a: {}\n"
