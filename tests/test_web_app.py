@@ -569,3 +569,22 @@ def test_replace_key_swaps_one_top_level_block_and_keeps_the_rest():
     assert replace_key("a: 1", "centres", "centres: {}") == "a: 1\ncentres: {}\n"  # appended
     assert replace_key("# centres:\n#   x: {}\n", "centres", "centres: {}\n").endswith("#   x: {}\ncentres: {}\n")
     assert replace_key("centres: {}\n", "centres", "centres:\n  a: {}\n") == "centres:\n  a: {}\n"
+
+
+def test_the_app_shows_the_issues_the_cli_reports(broken_env, tmp_path):
+    """A thin layer: the validation table holds exactly `hccstudy validate --csv`'s issues."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from hccstudy.cli import app as cli
+    from hccstudy.web.checks import check
+
+    _, _, folder, _ = broken_env
+    out = tmp_path / "issues.csv"
+    r = CliRunner().invoke(cli, ["validate", str(folder), "--config", str(folder / "study.yaml"), "--csv", str(out)])
+    assert r.exit_code == 2, r.output
+    cli_issues = pd.read_csv(out, dtype=str, keep_default_na=False)
+    app_issues = check(folder).issues.astype(str)
+    cols = ["severity", "centre", "file", "row", "column", "value", "rule", "message"]
+    assert len(app_issues) == len(cli_issues) > 0
+    assert app_issues[cols].to_dict("records") == cli_issues[cols].to_dict("records")
