@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
@@ -77,14 +78,14 @@ async def upload(request: Request, sid: str):
             data = await f.read()
             await f.seek(0)
             check_upload(f.filename, data[:4096])
-            if problem := content_problem(f.filename, data):
+            if problem := await run_in_threadpool(content_problem, f.filename, data):  # off the event loop
                 raise BadUpload(problem)
             planned.append((f, target_name(centre, f.filename, record_type if len(uploads) == 1 else None)))
         if len({rel for _, rel in planned}) < len(planned):
             raise BadUpload("two of the files would be saved under the same name: upload one file per record type")
         for f, rel in planned:
             existed = (s.folder / rel).exists()
-            write_into(s.folder, rel, f.file, replace=replace)
+            await run_in_threadpool(write_into, s.folder, rel, f.file, replace)
             (replaced if existed else written).append(rel)
     except (BadUpload, UnsafePath) as exc:
         done = f" (saved before the problem: {', '.join(written + replaced)})" if written or replaced else ""
@@ -107,7 +108,7 @@ async def add_folder(request: Request, sid: str):
     if not path:
         return _files_page(request, sid, "give the full path of a folder on this computer", status=400)
     try:
-        written = copy_folder(s.folder, Path(path), centre=centre, replace=form.get("replace") == "on")
+        written = await run_in_threadpool(copy_folder, s.folder, Path(path), centre, form.get("replace") == "on")
     except (BadUpload, UnsafePath) as exc:
         return _files_page(request, sid, str(exc), status=400)
     except OSError as exc:
@@ -139,6 +140,11 @@ def mapping_page(request: Request, sid: str):
 
 @router.post("/s/{sid}/mapping")
 async def save_mapping(request: Request, sid: str):
+    form = await request.form()
+    return await run_in_threadpool(_save_mapping, request, sid, form)  # reads every file: off the event loop
+
+
+def _save_mapping(request: Request, sid: str, form):
     from .._yaml import ConfigError
     from ..config import load_config
     from .files import centre_files
@@ -146,7 +152,6 @@ async def save_mapping(request: Request, sid: str):
     from .studies import save_key, warm
 
     s = _info(request, sid)
-    form = await request.form()
     try:
         old = load_config(s.config).centres
     except ConfigError as exc:
