@@ -97,6 +97,14 @@ def test_create_empty_and_template_studies(tmp_path, start):
     assert (folder / "study.yaml").is_file()
     assert (folder / "templates" / "centre_template.xlsx").is_file() == (start == "templates")
     assert c.get("/").status_code == 200
+    if start == "templates":
+        sid = c.get("/").text.split('href="/s/')[1].split("/")[0]
+        page = c.get(f"/s/{sid}/files").text
+        assert "files/template?name=centre_template.xlsx" in page and "csv/patients.csv" in page
+        r = c.get(f"/s/{sid}/files/template?name=centre_template.xlsx")
+        assert r.status_code == 200 and r.content == (folder / "templates" / "centre_template.xlsx").read_bytes()
+        assert c.get(f"/s/{sid}/files/template?name=../study.yaml").status_code == 400
+        assert c.get(f"/s/{sid}/files/template?name=nope.xlsx").status_code == 404
 
 
 def test_create_refuses_an_existing_folder_and_bad_names(tmp_path):

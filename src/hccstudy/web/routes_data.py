@@ -45,14 +45,35 @@ def _files_page(request: Request, sid: str, error: str | None = None, done: str 
         warm(settings_of(request), s.folder)
     files = centre_files(s.folder)
     centres = sorted({f.centre for f in files})
+    tdir = s.folder / "templates"
+    templates = ([p.relative_to(tdir).as_posix() for p in sorted(tdir.rglob("*")) if p.is_file() and not p.is_symlink()]
+                 if tdir.is_dir() and not tdir.is_symlink() else [])
     return render(request, "files.html", status_code=status, title="Centre files", sid=sid, step="files", study=s,
-                  files=files, centres=centres, human=_human, record_types=list(RECORD_TYPES), error=error, done=done,
+                  files=files, centres=centres, templates=templates, human=_human, record_types=list(RECORD_TYPES), error=error, done=done,
                   max_mb=settings_of(request).max_upload_bytes // (1 << 20))
 
 
 @router.get("/s/{sid}/files")
 def files_page(request: Request, sid: str):
     return _files_page(request, sid)
+
+
+@router.get("/s/{sid}/files/template")
+def template_file(request: Request, sid: str):
+    """One of the study's `hccstudy init` templates (``?name=centre_template.xlsx``), to fill in."""
+    from starlette.responses import FileResponse
+
+    from .security import UnsafePath, safe_child
+
+    s = _info(request, sid)
+    name = request.query_params.get("name", "")
+    try:
+        path = safe_child(s.folder / "templates", name)
+    except UnsafePath as exc:
+        raise HTTPException(400, str(exc)) from None
+    if not path.is_file():
+        raise HTTPException(404, f"no template {name!r} in this study")
+    return FileResponse(path, filename=path.name)
 
 
 @router.post("/s/{sid}/files/upload")
