@@ -42,7 +42,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from ..analysis.config import builtin_plan
 from . import targets as T
+from .construct import exact_pairs, moment_match, moment_targets
 
 EPOCH = np.datetime64("2018-01-01", "D")
 STUDY_END = np.datetime64("2022-06-01", "D")
@@ -76,6 +78,9 @@ DRUG_CLASS = {"lenvatinib": "tki", "sorafenib": "tki", "apatinib": "tki", "donaf
 #: HAIC cycle-count distributions (2..6) giving the published means/SDs (SE 4.01 (1.10), SI 4.76 (1.77))
 CYCLE_PROBS = ((0.09, 0.22, 0.35, 0.22, 0.12), (0.25, 0.03, 0.04, 0.05, 0.63))
 DPM = 30.4375  # days per month
+#: the constructed steps (exact pairs, rescaled event times) run for cohorts up to this many screened
+#: patients; bigger (scaled) cohorts are sampled only
+CONSTRUCT_MAX = 20_000
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,7 @@ def _baseline(rng, arm: np.ndarray, reason: np.ndarray) -> dict[str, np.ndarray]
     score = {"child_pugh_b": (z_liv, 1.5), "afp_gt_400": (z_tum, 0.6), "multiple_tumours": (z_tum, 1.0),
              "mvi": (z_tum, 0.7), "ehs": (z_tum, 0.5)}
     group = np.where(reason == "", arm, 2)
+    n_arm = [int((group == g).sum()) for g in (0, 1)]
     for g in (0, 1, 2):
         idx = np.flatnonzero(group == g)
         m = len(idx)
@@ -191,9 +197,12 @@ def _baseline(rng, arm: np.ndarray, reason: np.ndarray) -> dict[str, np.ndarray]
         for key, (c_se, c_si) in T.CONTINUOUS.items():
             mean, sd, lo, hi = (c_se, c_si)[a]
             zz = rng.standard_normal(m) if key == "age" else 0.5 * z_tum[idx] + np.sqrt(0.75) * rng.standard_normal(m)
-            b[key][idx] = _standardised(rng, zz, mean, sd, lo, hi)
-    b["age"] = np.round(b["age"])
-    b["max_diameter_cm"] = np.round(b["max_diameter_cm"], 1)
+            if g == 2:
+                b[key][idx] = np.round(_standardised(rng, zz, mean, sd, lo, hi), 1 if key != "age" else 0)
+            else:  # eligible arms: mean and SD exact on the recording grid, the Table 1 P the paper's
+                mean, sd = moment_targets(tuple((c[0], c[1]) for c in (c_se, c_si)), (n_arm[0], n_arm[1]),
+                                          T.TABLE1_P[key], T.GRID[key], 1, T.SD_DECIMALS[key])[a]
+                b[key][idx] = moment_match(zz, mean, sd, lo, hi, T.GRID[key])
     mult = b["multiple_tumours"]
     b["tumour_number"] = np.where(mult, 2 + rng.choice(5, size=n, p=[0.42, 0.25, 0.14, 0.10, 0.09]), 1)
     b["ecog"] = np.where(rng.random(n) < 0.42, 1, 0)
@@ -256,6 +265,29 @@ def _baseline(rng, arm: np.ndarray, reason: np.ndarray) -> dict[str, np.ndarray]
     return b
 
 
+def _exact_pairs(seed: int, b: dict, arm: np.ndarray, eligible: np.ndarray, centre: np.ndarray, pid: np.ndarray,
+                 n_se: int) -> np.ndarray | None:
+    """Matched flag per screened patient after :func:`~hccstudy.synth.construct.exact_pairs` made the
+    pair count the published one, scaled to the cohort (182 of 200 SE); updates ``b`` in place.  Only
+    for cohorts up to :data:`CONSTRUCT_MAX` screened (a scaled cohort is sampled only); None beyond."""
+    if len(arm) > CONSTRUCT_MAX or n_se < 20:
+        return None
+    e = np.flatnonzero(eligible)
+    order = e[np.lexsort((pid[e].astype(str), centre[e].astype(str)))]
+    frame = pd.DataFrame({"age": b["age"][order], "sex": np.where(b["female"][order], "female", "male"),
+                          "max_diameter_cm": b["max_diameter_cm"][order],
+                          "multiple_tumours": b["multiple_tumours"][order].astype(float),
+                          "mvi": b["mvi"][order].astype(float), "ehs": b["ehs"][order].astype(float)})
+    target = int(round(T.N_MATCHED_PAIRS * n_se / T.N_SE))
+    frame, _, m = exact_pairs(np.random.default_rng([seed, 15]), frame, arm[order] == 0, builtin_plan().matching,
+                              target, ("age", "max_diameter_cm"))
+    b["age"][order] = frame["age"].to_numpy()
+    b["max_diameter_cm"][order] = frame["max_diameter_cm"].to_numpy()
+    matched = np.zeros(len(arm), dtype=bool)
+    matched[order] = m
+    return matched
+
+
 # ----------------------------------------------------------------------------------------- main
 def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibration | None = None) -> SyntheticCohort:
     """Generate the cohort (see module docstring).  Same seed and size -> identical tables."""
@@ -282,6 +314,10 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     for c in CENTRES:
         idx = np.flatnonzero(centre == c)
         pid[idx] = np.char.add(c[0].upper(), np.char.zfill(np.arange(1, len(idx) + 1).astype(str), 5))
+
+    # --- exactly the published number of matched pairs (the paper's matching on the analysis table's
+    #     rows: included patients ordered by centre and patient id), by within-arm swaps of age or diameter
+    matched = _exact_pairs(seed, b, arm, eligible, centre, pid, n_se)
 
     # --- HAIC: start day, cycles
     span = int((STUDY_END - EPOCH).astype(int))
