@@ -126,16 +126,16 @@ def moment_match(z: np.ndarray, mean: float, sd: float, lo: float, hi: float, st
 
 
 # ----------------------------------------------------------------------------------- survival curves
-def km_at(time: np.ndarray, event: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Kaplan-Meier survival just after each time in ``at`` (S(t) = prod over event times <= t)."""
-    order = np.argsort(time, kind="stable")
-    t, d = time[order], event[order].astype(float)
+def km_at(time: np.ndarray, event: np.ndarray, at) -> np.ndarray:
+    """Kaplan-Meier survival at each time in ``at`` (right-continuous: events at that time count).
+    Records sorted by time, events before censorings at a tie: the product of (1 - 1/at-risk) over the
+    events one by one equals the product of (1 - d/n) over the distinct times."""
+    ev = event.astype(bool)
+    order = np.argsort(2.0 * time + np.where(ev, 0.0, 1e-9 + 1e-12 * np.abs(time)), kind="stable")
+    t, d = time[order], ev[order].astype(float)
     n = len(t)
-    uniq, first = np.unique(t, return_index=True)
-    deaths = np.add.reduceat(d, first) if n else np.zeros(0)
-    at_risk = n - first
-    s = np.cumprod(1 - deaths / np.maximum(at_risk, 1))
-    k = np.searchsorted(uniq, np.asarray(at, dtype=float), side="right") - 1
+    s = np.cumprod(1.0 - d / (n - np.arange(n)))
+    k = np.searchsorted(t, np.asarray(at, dtype=float), side="right") - 1
     return np.where(k >= 0, s[np.maximum(k, 0)], 1.0)
 
 
@@ -192,3 +192,85 @@ def exact_pairs(rng, frame: pd.DataFrame, treated: np.ndarray, spec, target: int
         if abs(k - target) < abs(n_pairs - target):
             frame, n_pairs, matched = trial, k, m
     return frame, n_pairs, matched
+
+
+# ----------------------------------------------------------------------------------- event times
+#: days per month: the pipeline's times are whole days / 30.4375, so the curves are fitted on those
+DPM = 30.4375
+
+
+def _observed(latent, floor, cens, k_in, k_out):
+    """(observed months in whole days, event, event time) under the map with knots (k_in, k_out)."""
+    t = np.maximum(monotone_map(latent, k_out, k_in), floor)
+    return np.floor(np.minimum(t, cens) * DPM) / DPM, t <= cens, t
+
+
+def fit_km_map(latent: np.ndarray, floor: np.ndarray, cens: np.ndarray, points: list[tuple[float, float]],
+               sweeps: int = 2, iters: int = 24, start: np.ndarray | None = None,
+               only: tuple[int, ...] | None = None, rescue: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Knots (latent, time) of the increasing piecewise-linear map g for which the Kaplan-Meier curve of
+    (min(max(g(latent), floor), cens), event = max(g(latent), floor) <= cens) passes through ``points``
+    ((time, survival) pairs, increasing in time): S(time) as close to the survival as the steps allow; a
+    point with survival 0.5 is the median (the first time S <= 0.5).  Each knot is found by bisection
+    on its latent value (S(time) falls as it grows), knot after knot, ``sweeps`` times (a later knot
+    moves the censoring pattern seen by an earlier one a little)."""
+    taus = np.array([p[0] for p in points], dtype=float)
+    surv = np.array([p[1] for p in points], dtype=float)
+    k_out = np.r_[0.0, taus]
+    if start is None:
+        k_in = np.r_[0.0, np.quantile(latent, np.clip(1 - surv, 0.01, 0.99))]
+        k_in = np.maximum.accumulate(k_in + np.arange(len(k_in)) * 1e-6)
+    else:
+        k_in = np.r_[start[:len(points) + 1], np.zeros(max(0, len(points) + 1 - len(start)))]
+        for j in range(len(start), len(k_in)):
+            k_in[j] = max(k_in[j - 1] + 1e-3, float(np.quantile(latent, np.clip(1 - surv[j - 1], 0.01, 0.99))))
+    top = float(latent.max()) * 4 + 1.0
+    for _ in range(sweeps):
+        for j in (range(1, len(k_in)) if only is None else only):
+            lo = k_in[j - 1] + 1e-6
+            hi = k_in[j + 1] - 1e-6 if j + 1 < len(k_in) else top
+            is_median = surv[j - 1] == 0.5
+
+            def miss(x: float, j: int = j, is_median: bool = is_median) -> float:   # > 0: the knot must move up
+                k_in[j] = x
+                obs, ev, _ = _observed(latent, floor, cens, k_in, k_out)
+                if is_median:
+                    med = km_median(obs, ev)
+                    return np.inf if np.isnan(med) else med - taus[j - 1]
+                return km_at(obs, ev, [taus[j - 1]])[0] - surv[j - 1]
+
+            bracket = (lo, hi)
+            for _ in range(iters):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if miss(mid) > 0 else (lo, mid)
+            best = lo if abs(miss(lo)) < abs(miss(hi)) else hi
+            if rescue and abs(miss(best)) > (0.1 if is_median else 0.005):
+                # the curve is not monotone in the knot where an event passes a censoring time (the
+                # at-risk count of later events changes): scan the bracket for the best value instead
+                grid = np.linspace(bracket[0], min(bracket[1], best + 4 * (best - bracket[0]) + 1), 121)
+                best = min(np.r_[grid, best], key=lambda x: abs(miss(x)))
+            k_in[j] = best
+    # a median still missed by more than 0.1: search the median's knot together with the one before it
+    # (kept where its own point is within 1 percentage point)
+    for j in range(2, len(k_in) if rescue else 0):
+        if surv[j - 1] != 0.5:
+            continue
+        obs, ev, _ = _observed(latent, floor, cens, k_in, k_out)
+        med = km_median(obs, ev)
+        if not np.isnan(med) and abs(med - taus[j - 1]) <= 0.1:
+            continue
+        cost_best, pair = np.inf, (k_in[j - 1], k_in[j])
+        for prev in np.linspace(0.5 * (k_in[j - 2] + k_in[j - 1]), 0.5 * (k_in[j - 1] + k_in[j]), 15):
+            for cur in np.linspace(prev + 1e-3, prev + 2.5 * (k_in[j] - k_in[j - 1]) + 1e-3, 60):
+                kk = k_in.copy()
+                kk[j - 1], kk[j] = prev, cur
+                if j + 1 < len(kk) and cur >= kk[j + 1]:
+                    continue
+                obs, ev, _ = _observed(latent, floor, cens, kk, k_out)
+                med = km_median(obs, ev)
+                off = abs(km_at(obs, ev, [taus[j - 2]])[0] - surv[j - 2]) if j >= 2 else 0.0
+                cost = (10.0 if np.isnan(med) else abs(med - taus[j - 1]) / 0.3) + off / 0.01
+                if cost < cost_best:
+                    cost_best, pair = cost, (prev, cur)
+        k_in[j - 1], k_in[j] = pair
+    return k_in, k_out

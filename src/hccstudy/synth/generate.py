@@ -43,8 +43,9 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from ..analysis.config import builtin_plan
+from ..stats.logrank import logrank_test
 from . import targets as T
-from .construct import exact_pairs, moment_match, moment_targets
+from .construct import _observed, exact_pairs, fit_km_map, moment_match, moment_targets, monotone_map
 
 EPOCH = np.datetime64("2018-01-01", "D")
 STUDY_END = np.datetime64("2022-06-01", "D")
@@ -288,6 +289,62 @@ def _exact_pairs(seed: int, b: dict, arm: np.ndarray, eligible: np.ndarray, cent
     return matched
 
 
+def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
+    """Rank-preserving rescaling of the death times per arm (:func:`~hccstudy.synth.construct.fit_km_map`).
+
+    1. Loss to follow-up: its scale per arm by bisection (log scale) so that the matched arm's median
+       observation time is the published median follow-up (the rescaling below is redone each step).
+    2. The matched sample's Kaplan-Meier curve of each arm passes through the published 6-, 12- and
+       24-month OS rates and its median.
+    3. Tail: one more point per arm at 40 months, on a one-parameter path (SE's survival falling from
+       0.85 to 0.20 of its 24-month rate, SI's rising from 0.80 to 0.98 of its median's 0.5), chosen by
+       bisection so that the log-rank P of the matched sample is the published one.
+    Applied to every included patient of the arm; a time never falls before the patient's floor
+    (alive at the start of systemic therapy / the last HAIC cycle)."""
+    t_os, cens = t_os.copy(), np.minimum(floor_m + ltfu_e, admin)
+    m = [matched & (arm == a) for a in (0, 1)]
+    points = [sorted([(float(t), T.OS_RATES[t][a]) for t in T.OS_RATES] + [(T.OS_MEDIAN[a], 0.5)]) for a in (0, 1)]
+    knots, c_m = [], []
+    for a in (0, 1):
+        lo, hi = np.log(0.2), np.log(5.0)
+        for _ in range(9):
+            mid = 0.5 * (lo + hi)
+            c = np.minimum(floor_m[m[a]] + np.exp(mid) * ltfu_e[m[a]], admin[m[a]])
+            k_in, k_out = fit_km_map(t_os[m[a]], floor_m[m[a]], c, points[a], sweeps=1, iters=16, rescue=False)
+            obs, _, _ = _observed(t_os[m[a]], floor_m[m[a]], c, k_in, k_out)
+            lo, hi = (mid, hi) if np.median(obs) < T.MEDIAN_FOLLOWUP[a] else (lo, mid)
+        inc = eligible & (arm == a)
+        cens[inc] = np.minimum(floor_m[inc] + np.exp(0.5 * (lo + hi)) * ltfu_e[inc], admin[inc])
+        c_m.append(cens[m[a]])
+        knots.append(fit_km_map(t_os[m[a]], floor_m[m[a]], c_m[a], points[a])[0])
+
+    def tail(u: float):
+        out = []
+        for a in (0, 1):
+            last = points[a][-1]
+            s40 = last[1] * ((0.85 - 0.65 * u) if a == 0 else (0.80 + 0.18 * u))
+            pts = [*points[a], (40.0, s40)]
+            k_in, k_out = fit_km_map(t_os[m[a]], floor_m[m[a]], c_m[a], pts, sweeps=1, iters=20, start=knots[a],
+                                     only=(len(pts),), rescue=False)
+            out.append((k_in, k_out))
+        return out
+
+    def logrank_p(maps) -> float:
+        obs, ev = zip(*[_observed(t_os[m[a]], floor_m[m[a]], c_m[a], *maps[a])[:2] for a in (0, 1)], strict=True)
+        return logrank_test(np.concatenate(obs), np.concatenate(ev), np.repeat([0, 1], [len(obs[0]), len(obs[1])])).p
+
+    lo, hi = 0.0, 1.0
+    target = np.log(T.OS_LOGRANK_P)
+    for _ in range(10):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if np.log(logrank_p(tail(mid))) > target else (lo, mid)
+    maps = min((tail(lo), tail(hi)), key=lambda mp: abs(np.log(logrank_p(mp)) - target))
+    for a in (0, 1):
+        inc = eligible & (arm == a)
+        t_os[inc] = np.maximum(monotone_map(t_os[inc], maps[a][1], maps[a][0]), floor_m[inc])
+    return t_os, cens
+
+
 # ----------------------------------------------------------------------------------------- main
 def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibration | None = None) -> SyntheticCohort:
     """Generate the cohort (see module docstring).  Same seed and size -> identical tables."""
@@ -369,9 +426,11 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     t_os = _piecewise_inverse(_piecewise_cumhaz(floor_m, knots, h_os) + e_os * np.exp(-lp_os), knots, h_os)
     h_pfs = np.asarray(cal.pfs_hazard)
     t_prog = _piecewise_inverse(e_pfs * np.exp(-lp_pfs), np.asarray(cal.pfs_knots, dtype=float), h_pfs)
-    ltfu = floor_m + rng.exponential(1 / np.asarray(cal.ltfu_rate)[arm])
+    ltfu_e = rng.exponential(1.0, n) / np.asarray(cal.ltfu_rate)[arm]
     admin = (DATA_CUTOFF - EPOCH).astype(int) / DPM - start / DPM
-    cens = np.minimum(ltfu, admin)
+    cens = np.minimum(floor_m + ltfu_e, admin)
+    if matched is not None:
+        t_os, cens = _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched)
     died = t_os <= cens
     end_m = np.where(died, t_os, np.maximum(cens, floor_m))
     end_day = np.floor(end_m * DPM).astype(np.int64)
