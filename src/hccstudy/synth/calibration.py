@@ -331,9 +331,11 @@ def _cox_rows(m: pd.DataFrame, plan: AnalysisPlan) -> list[dict]:
 
 def _level(v) -> str:
     """A subgroup level as text: 0.0 / 1.0 / 0 / 1 -> '0' / '1'; '< 60' as is."""
-    if isinstance(v, (int, float, np.integer, np.floating)) and float(v).is_integer():
-        return str(int(v))
-    return str(v)
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return str(int(x)) if x.is_integer() else str(v)
 
 
 def _ae_rows(m: pd.DataFrame) -> list[dict]:

@@ -445,7 +445,7 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     e_idx = np.flatnonzero(eligible)
     resp = _imaging(rng, e_idx, b, si, end_day, t_prog, truth)
     # --- adverse events (eligible only)
-    ae_grade = _ae_grades(rng, e_idx, si)
+    ae_grade = _ae_grades(rng, e_idx, si, matched)
 
     tables = _tables(rng, b, centre, pid, start, n_cyc, cyc_day, targeted, checkpoint, sys_day, chk_lag,
                      no_checkpoint, end_day, died_day, eligible, reason, resp, ae_grade, e_idx, floor_day, truth)
@@ -511,43 +511,41 @@ def _imaging(rng, e_idx, b, si, end_day, t_prog, truth) -> dict[str, np.ndarray]
             "two": two, "base_day": base_day, "cls": cls, "ehs": b["ehs"][e_idx]}
 
 
-def _ae_grades(rng, e_idx, si) -> dict[str, np.ndarray]:
+def _ae_grades(rng, e_idx, si, matched=None) -> dict[str, np.ndarray]:
     """Worst grade class per eligible patient and AE term: 0 none, 1 grade 1-2, 3 grade 3-4.
 
-    Per arm: exactly round(p n) patients have any AE and round(p n) some grade 3-4 (the published
-    'any' rows).  Every patient of the grade 3-4 class first gets one grade 3-4 term drawn in
-    proportion to the terms' rates, then each term is topped up, among that class, to exactly its
-    published count; grade 1-2 likewise among the AE class (a term's grade 1-2 and 3-4 are exclusive).
+    The paper counts adverse events in the matched sample (182 per arm), so they are built there: per
+    arm, among the matched patients (the unmatched of the arm form a group of their own, at the same
+    rates), exactly round(p n) patients have any AE and round(p n) some grade 3-4 (the published 'any'
+    rows), and each term has exactly its published count of grade 3-4 and of grade 1-2 (a term's
+    grade 1-2 and 3-4 are exclusive): term by term, the count is given to patients of the class free
+    for that term, first to those who have no term of that grade yet, so that every member of the class
+    has at least one.
     """
     m = len(e_idx)
     arm = si[e_idx].astype(np.int64)
+    in_m = np.zeros(m, dtype=bool) if matched is None else matched[e_idx]
     terms = list(T.AE_COUNTS)
     out = {t: np.zeros(m, dtype=np.int64) for t in terms}
-    for a in (0, 1):
-        idx = np.flatnonzero(arm == a)
+    for a, grp in ((0, False), (1, False), (0, True), (1, True)):
+        idx = np.flatnonzero((arm == a) & (in_m == grp))
         na = len(idx)
+        if not na:
+            continue
         order = rng.permutation(na)
         severe = np.zeros(na, dtype=bool)
         severe[order[:int(round(T.ANY_GRADE_3_4[a] / T.AE_N * na))]] = True
         prone = np.zeros(na, dtype=bool)
         prone[order[:int(round(T.ANY_AE[a] / T.AE_N * na))]] = True
         g = np.zeros((na, len(terms)), dtype=np.int64)
-        for col, cls, grade in ((1, severe, 3), (0, prone, 1)):
+        for col, cls, must, grade in ((1, severe, severe, 3), (0, prone, prone & ~severe, 1)):
             counts = np.array([T.AE_COUNTS[t][2 * a + col] for t in terms], dtype=float)
             target = np.round(counts / T.AE_N * na).astype(np.int64)
-            # one term each for the class members who have none of this grade yet
-            need = np.flatnonzero(cls & ~(g == grade).any(axis=1))
-            free = g[need] == 0
-            w = np.where(free, counts, 0.0)
-            ok = w.sum(axis=1) > 0
-            cum = np.cumsum(w[ok] / w[ok].sum(axis=1, keepdims=True), axis=1)
-            pick = np.minimum((rng.random(ok.sum())[:, None] > cum).sum(axis=1), len(terms) - 1)
-            g[need[ok], pick] = grade
-            for j in range(len(terms)):  # top up each term to its count
-                have = int((g[:, j] == grade).sum())
-                cand = np.flatnonzero(cls & (g[:, j] == 0))
-                extra = max(0, min(target[j] - have, len(cand)))
-                g[rng.permutation(cand)[:extra], j] = grade
+            for j in np.argsort(-target, kind="stable"):   # the big terms first: they cover most of the class
+                free = np.flatnonzero(cls & (g[:, j] == 0))
+                covered = (g[free] == grade).any(axis=1) | ~must[free]
+                pick = free[np.lexsort((rng.random(len(free)), covered))][:target[j]]
+                g[pick, j] = grade
         for j, t in enumerate(terms):
             out[t][idx] = g[:, j]
     return out
