@@ -345,6 +345,106 @@ def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
     return t_os, cens
 
 
+#: Figure 4's subgroup variables as generator columns (an SI x variable term each in the risk score)
+_SUBGROUP_X = ("female", "age_ge_60", "haic_gt4", "afp_gt_400", "child_pugh_b", "multiple_tumours", "mvi", "ehs")
+#: main effects of the risk score: the multivariable model's factors, tuned to its published HRs, and
+#: diameter (per cm, centred), tuned to its univariable HR
+_DEBUG = False
+_MAIN_X = ("child_pugh_b", "afp_gt_400", "multiple_tumours", "ehs")
+
+
+def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, iterations: int = 10, step: float = 0.3):
+    """Give each arm's outcomes (death or censoring time with the progression time: a bundle per
+    patient) to the arm's matched patients in the order of a risk score, so that the covariates carry
+    the published hazard ratios.  The multiset of outcomes of each arm is unchanged, so its Kaplan-Meier
+    curve, median follow-up and the log-rank test are exactly those built by :func:`_rescale_os`.
+
+    Risk order: log E_i - eta_i ascending gets the shortest outcome (E_i ~ Exp(1), the rank order of a
+    proportional-hazards model with linear predictor eta), with
+    eta = sum_k beta_k x_k + beta_d (diameter - mean) + SI x sum_j gamma_j z_j; by fixed-point steps
+    (same E each step) each beta_k moves by log(published / recovered) of the multivariable HR (main
+    effects), beta_d of the univariable diameter HR, each gamma_j of the ratio of the SI HRs in the
+    subgroup's two levels (Figure 4).  A patient never gets a time before their floor: such a
+    patient's outcome is swapped with the nearest-ranked patient of the arm for whom both fit."""
+    from ..stats.cox import coxph
+
+    m = np.flatnonzero(matched)
+    si = (arm[m] == 1).astype(float)
+    x = {"female": b["female"][m], "age_ge_60": b["age"][m] >= 60, "haic_gt4": n_cyc[m] > 4,
+         "afp_gt_400": b["afp_gt_400"][m], "child_pugh_b": b["child_pugh_b"][m],
+         "multiple_tumours": b["multiple_tumours"][m], "mvi": b["mvi"][m], "ehs": b["ehs"][m]}
+    x = {k: v.astype(float) for k, v in x.items()}
+    diam = b["max_diameter_cm"][m] - b["max_diameter_cm"][m].mean()
+    log_e = np.log(np.random.default_rng([seed, 16]).exponential(1.0, len(m)))
+    obs0 = np.minimum(t_os[m], cens[m])
+    bundle = np.c_[t_os[m], cens[m], t_prog[m]]
+    beta = {k: float(np.log(T.OS_COX_MULTI[k][0])) for k in _MAIN_X}
+    beta_d = float(np.log(T.OS_COX_UNI["max_diameter_cm"][0]))
+    gamma = {k: 0.0 for k in _SUBGROUP_X}
+    levels = {"female": ("sex", "male", "female"), "age_ge_60": ("age", "< 60", ">= 60"),
+              "haic_gt4": ("haic_cycles_gt4", "0", "1")}
+    sub_target = {}
+    for k in _SUBGROUP_X:   # log of the ratio SI HR (level with the factor) / SI HR (level without)
+        var, lo_, hi_ = levels.get(k, (k, "0", "1"))
+        sub_target[k] = float(np.log(T.SUBGROUP_HR[(var, hi_)] / T.SUBGROUP_HR[(var, lo_)]))
+
+    def assign():
+        eta = sum(beta[k] * x[k] for k in _MAIN_X) + beta_d * diam + si * sum(gamma[k] * x[k] for k in _SUBGROUP_X)
+        out = np.empty_like(bundle)
+        for a in (0, 1):
+            idx = np.flatnonzero(arm[m] == a)
+            pat = idx[np.argsort(log_e[idx] - eta[idx], kind="stable")]
+            src = idx[np.lexsort((bundle[idx, 0] > bundle[idx, 1], obs0[idx]))]
+            got = np.empty(len(idx), dtype=np.int64)
+            got[:] = src
+            # floors: swap a misfit with the nearest-ranked patient for whom both outcomes fit
+            fl = floor_m[m][pat]
+            ob = obs0[got]
+            for _ in range(len(idx)):
+                bad = np.flatnonzero(ob < fl - 1e-9)
+                if not len(bad):
+                    break
+                i = bad[0]
+                ok = np.flatnonzero((ob >= fl[i]) & (ob[i] >= fl - 1e-9))
+                if not len(ok):
+                    break
+                j = ok[np.argmin(np.abs(ok - i))]
+                got[[i, j]], ob[[i, j]] = got[[j, i]], ob[[j, i]]
+            out[pat] = bundle[got]
+        return out
+
+    def fit(cols, rows=None):
+        t = np.minimum(cur[:, 0], cur[:, 1])
+        ev = cur[:, 0] <= cur[:, 1]
+        X = np.column_stack(cols)
+        if rows is not None:
+            t, ev, X = t[rows], ev[rows], X[rows]
+        return coxph(np.floor(t * DPM), ev, X).table["coef"].to_numpy()
+
+    history = []
+    for it in range(iterations):
+        cur = assign()
+        est = fit([si, *(x[k] for k in _MAIN_X), diam + 0.0])
+        for j, k in enumerate(_MAIN_X):  # half the multivariable and half the univariable miss
+            uni = fit([x[k]])[0]
+            beta[k] += step * float(np.log(T.OS_COX_MULTI[k][0]) - est[1 + j] + np.log(T.OS_COX_UNI[k][0]) - uni)
+        if _DEBUG:
+            print(np.round(np.exp(est), 2), {k: round(float(np.exp(v)), 2) for k, v in beta.items()})
+        beta_d += step * float(np.log(T.OS_COX_UNI["max_diameter_cm"][0]) - fit([diam])[0])
+        for k in _SUBGROUP_X:
+            lv = [fit([si], x[k] == v)[0] for v in (0.0, 1.0)]
+            gamma[k] = float(np.clip(gamma[k] + step * (sub_target[k] - (lv[1] - lv[0])), -1.5, 1.5))
+        if it >= iterations // 2:   # the steps are noisy (outcomes move in discrete swaps): average the later ones
+            history.append((dict(beta), beta_d, dict(gamma)))
+    beta = {k: float(np.mean([h[0][k] for h in history])) for k in beta}
+    beta_d = float(np.mean([h[1] for h in history]))
+    gamma = {k: float(np.mean([h[2][k] for h in history])) for k in gamma}
+    cur = assign()
+    t_os, cens, t_prog = t_os.copy(), cens.copy(), t_prog.copy()
+    t_os[m], cens[m], t_prog[m] = cur[:, 0], cur[:, 1], cur[:, 2]
+    return t_os, cens, t_prog
+
+
 # ----------------------------------------------------------------------------------------- main
 def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibration | None = None) -> SyntheticCohort:
     """Generate the cohort (see module docstring).  Same seed and size -> identical tables."""
@@ -431,11 +531,14 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     cens = np.minimum(floor_m + ltfu_e, admin)
     if matched is not None:
         t_os, cens = _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched)
+        t_os, cens, t_prog = _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m)
     died = t_os <= cens
     end_m = np.where(died, t_os, np.maximum(cens, floor_m))
     end_day = np.floor(end_m * DPM).astype(np.int64)
     end_day = np.maximum(end_day, floor_day)
     died_day = np.where(died, end_day, -1)
+    if matched is not None:  # an outcome given to another patient must still end by the data cut-off
+        start[matched] = np.minimum(start[matched], int((DATA_CUTOFF - EPOCH).astype(int)) - end_day[matched])
 
     truth = pd.DataFrame({"centre": centre, "patient_id": pid, "reason": reason, "arm": np.where(si, "SI", "SE"),
                           "eligible": eligible, "t_os": t_os, "t_prog": t_prog, "cens": cens, "died": died,
