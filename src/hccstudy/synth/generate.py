@@ -141,6 +141,36 @@ def _standardised(rng, z: np.ndarray, mean: float, sd: float, lo: float, hi: flo
     return np.clip(mean + sd * z, lo, hi)
 
 
+def _exact_mean_counts(counts: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    """Patients per HAIC cycle count (2..6) moved one at a time to a neighbouring count until the mean
+    is the published one at its 2 decimals (sum = round(mean n)); each move is the one that keeps the
+    SD closest to the published SD."""
+    counts = counts.astype(np.int64).copy()
+    k = np.arange(2, 7)
+    n = int(counts.sum())
+    target = int(round(mean * n))
+    for _ in range(4 * n):
+        gap = target - int((k * counts).sum())
+        if gap == 0:
+            break
+        step = 1 if gap > 0 else -1
+        best, best_cost = None, np.inf
+        for i in range(5):
+            j = i + step
+            if 0 <= j < 5 and counts[i] > 0:
+                c = counts.copy()
+                c[i] -= 1
+                c[j] += 1
+                m = (k * c).sum() / n
+                cost = abs(np.sqrt(((k - m) ** 2 * c).sum() / (n - 1)) - sd)
+                if cost < best_cost:
+                    best, best_cost = c, cost
+        if best is None:
+            break
+        counts = best
+    return counts
+
+
 def _choice(rng, n: int, probs: dict[str, float]) -> np.ndarray:
     keys = np.array(list(probs), dtype=object)
     p = np.array(list(probs.values()), dtype=float)
@@ -419,7 +449,7 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
         X = np.column_stack(cols)
         if rows is not None:
             t, ev, X = t[rows], ev[rows], X[rows]
-        return coxph(np.floor(t * DPM), ev, X).table["coef"].to_numpy()
+        return np.asarray(coxph(np.floor(t * DPM), ev, X).coefficients, dtype=float)
 
     history = []
     for it in range(iterations):
@@ -486,6 +516,8 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     for g in (0, 1, 2):
         idx = np.flatnonzero(group == g)
         counts = _largest_remainder(len(idx), CYCLE_PROBS[min(g, 1)])
+        if g < 2:
+            counts = _exact_mean_counts(counts, *T.HAIC_CYCLES[g])
         n_cyc[idx] = rng.permutation(np.repeat(np.arange(2, 7), counts))
     regimen_bad = reason == "regimen"
     mid = regimen_bad & (rng.random(n) < 0.5)  # started during HAIC after the SI window
@@ -530,6 +562,8 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     admin = (DATA_CUTOFF - EPOCH).astype(int) / DPM - start / DPM
     cens = np.minimum(floor_m + ltfu_e, admin)
     if matched is not None:
+        # followed at least 45 days (past the first scan and mRECIST's 6-week SD minimum)
+        ltfu_e = np.maximum(ltfu_e, np.where(eligible, 45 / DPM - floor_m, 0.0))
         t_os, cens = _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched)
         t_os, cens, t_prog = _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m)
     died = t_os <= cens
@@ -564,7 +598,30 @@ def _imaging(rng, e_idx, b, si, end_day, t_prog, truth) -> dict[str, np.ndarray]
     max_scans = int(end.max() // 35 + 2) if m else 1
     gaps = rng.integers(35, 57, (m, max_scans))
     gaps[:, 0] = rng.integers(42, 57, m)
+    # everyone has a first scan before the end of follow-up (nobody is not evaluable: the paper's
+    # response counts sum to the arm sizes) -- an early first scan for the few who die before week 6
+    gaps[:, 0] = np.minimum(gaps[:, 0], np.maximum(end - 1, 1))
     scan = np.cumsum(gaps, axis=1)
+    # exactly the published number with progression at the first scan (best response PD) per arm: the
+    # progression days nearest the first scan are moved just past it (or onto it)
+    first = scan[:, 0]
+    arm_si = si[e_idx]
+    # who dies before SD could be confirmed (mRECIST's minimum 6 weeks) progressed at that first scan
+    early = end < 43
+    prog_day = np.where(early, np.minimum(prog_day, first), prog_day)
+    for a in (0, 1):
+        in_arm = arm_si == a
+        k_pd = int(round(T.RESPONSE["PD"][a] / sum(v[a] for v in T.RESPONSE.values()) * in_arm.sum()))
+        pd_now = in_arm & (prog_day <= first)
+        diff = int(pd_now.sum()) - k_pd
+        if diff > 0:
+            idx = np.flatnonzero(pd_now & ~early)
+            move = idx[np.argsort(-(prog_day[idx] - first[idx]), kind="stable")[:diff]]
+            prog_day[move] = first[move] + 1
+        elif diff < 0:
+            idx = np.flatnonzero(in_arm & ~pd_now)
+            move = idx[np.argsort(prog_day[idx] - first[idx], kind="stable")[:-diff]]
+            prog_day[move] = first[move]
     valid = scan <= end[:, None]
     # detection: the first scan on or after the progression day (and before the end of follow-up)
     after = valid & (scan >= prog_day[:, None])
@@ -578,7 +635,6 @@ def _imaging(rng, e_idx, b, si, end_day, t_prog, truth) -> dict[str, np.ndarray]
     cls[detected & (det_k == 0)] = "PD"
     pool = n_pre >= 1
     cls[pool] = "SD"
-    arm_si = si[e_idx]
     for a in (0, 1):
         in_arm = arm_si == a
         n_arm = in_arm.sum()
