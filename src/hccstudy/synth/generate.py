@@ -45,7 +45,7 @@ from scipy.special import ndtr, ndtri
 from ..analysis.config import builtin_plan
 from ..stats.logrank import logrank_test
 from . import targets as T
-from .construct import _observed, exact_pairs, fit_km_map, moment_match, moment_targets, monotone_map
+from .construct import _observed, exact_pairs, fit_km_map, km_at, moment_match, moment_targets, monotone_map
 
 EPOCH = np.datetime64("2018-01-01", "D")
 STUDY_END = np.datetime64("2022-06-01", "D")
@@ -475,6 +475,73 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
     return t_os, cens, t_prog
 
 
+def _pfs_observed(prog_day, scan, end, died):
+    """PFS as the pipeline derives it from the scans (days): progression at the first scan on or after
+    the progression day (scans up to the end of follow-up), else death, else censored at the last scan."""
+    valid = scan <= end[:, None]
+    after = valid & (scan >= prog_day[:, None])
+    det = after.any(axis=1)
+    det_day = np.where(det, scan[np.arange(len(end)), after.argmax(axis=1)], 0)
+    last = np.where(valid.any(axis=1), np.max(np.where(valid, scan, 0), axis=1), 0)
+    event = det | died
+    day = np.where(det, det_day, np.where(died, end, last))
+    return day / DPM, event
+
+
+def _rescale_pfs(prog_day, scan, end, died, si, matched):
+    """Rank-preserving rescaling of the progression days per arm so that the matched sample's PFS (as
+    derived from the scans) has the published median, with a point at twice the median on a
+    one-parameter path (SE's survival there from 0.40 down to 0.10, SI's from 0.20 up to 0.40) chosen by
+    bisection so that the PFS log-rank P is the published one."""
+    from .construct import km_median
+
+    lat = prog_day.astype(float)
+    mk = [matched & (si == a) for a in (0, 1)]
+
+    def observed(a, knots):
+        k_in, k_out = knots
+        mapped = np.ceil(monotone_map(lat[mk[a]], k_out, k_in)).astype(np.int64)
+        return _pfs_observed(mapped, scan[mk[a]], end[mk[a]], died[mk[a]])
+
+    def fit(a, s2: float):
+        med = T.PFS_MEDIAN[a] * DPM
+        best = None
+        for q in np.linspace(0.3, 0.7, 13):    # the median's knot: scan a range of latent quantiles
+            k1 = float(np.quantile(lat[mk[a]], q))
+            lo, hi = k1 + 1.0, float(lat[mk[a]].max()) * 3 + 10
+            for _ in range(10):                 # the tail knot: survival s2 at twice the median
+                mid = 0.5 * (lo + hi)
+                o, e = observed(a, (np.r_[0.0, k1, mid], np.r_[0.0, med, 2 * med]))
+                lo, hi = (mid, hi) if km_at(o, e, [2 * med / DPM])[0] > s2 else (lo, mid)
+            knots = (np.r_[0.0, k1, hi], np.r_[0.0, med, 2 * med])
+            o, e = observed(a, knots)
+            md = km_median(o, e)
+            cost = abs((md if np.isfinite(md) else 1e3) - T.PFS_MEDIAN[a]) + 5 * abs(km_at(o, e, [2 * med / DPM])[0] - s2)
+            if best is None or cost < best[0]:
+                best = (cost, knots)
+        return best[1]
+
+    def maps(u):
+        return [fit(0, 0.40 - 0.30 * u), fit(1, 0.20 + 0.20 * u)]
+
+    def p_of(mp):
+        oe = [observed(a, mp[a]) for a in (0, 1)]
+        return logrank_test(np.r_[oe[0][0], oe[1][0]], np.r_[oe[0][1], oe[1][1]],
+                            np.repeat([0, 1], [len(oe[0][0]), len(oe[1][0])])).p
+
+    target = np.log(T.PFS_LOGRANK_P)
+    lo, hi = 0.0, 1.0
+    for _ in range(6):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if np.log(p_of(maps(mid))) > target else (lo, mid)
+    mp = min((maps(lo), maps(hi)), key=lambda x: abs(np.log(p_of(x)) - target))
+    out = prog_day.copy()
+    for a in (0, 1):
+        inc = si == a
+        out[inc] = np.ceil(monotone_map(lat[inc], mp[a][1], mp[a][0])).astype(np.int64)
+    return out
+
+
 # ----------------------------------------------------------------------------------------- main
 def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibration | None = None) -> SyntheticCohort:
     """Generate the cohort (see module docstring).  Same seed and size -> identical tables."""
@@ -580,7 +647,7 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
 
     # --- scans (eligible only): baseline, then every 5-8 weeks until the end of follow-up or progression
     e_idx = np.flatnonzero(eligible)
-    resp = _imaging(rng, e_idx, b, si, end_day, t_prog, truth)
+    resp = _imaging(rng, e_idx, b, si, end_day, t_prog, truth, died, matched)
     # --- adverse events (eligible only)
     ae_grade = _ae_grades(rng, e_idx, si, matched)
 
@@ -590,7 +657,7 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     return SyntheticCohort(tables, truth, seed, formats)
 
 
-def _imaging(rng, e_idx, b, si, end_day, t_prog, truth) -> dict[str, np.ndarray]:
+def _imaging(rng, e_idx, b, si, end_day, t_prog, truth, died=None, matched=None) -> dict[str, np.ndarray]:
     """Scan days and per-lesion viable diameters for eligible patients (long arrays)."""
     m = len(e_idx)
     end = end_day[e_idx]
@@ -602,6 +669,8 @@ def _imaging(rng, e_idx, b, si, end_day, t_prog, truth) -> dict[str, np.ndarray]
     # response counts sum to the arm sizes) -- an early first scan for the few who die before week 6
     gaps[:, 0] = np.minimum(gaps[:, 0], np.maximum(end - 1, 1))
     scan = np.cumsum(gaps, axis=1)
+    if matched is not None:
+        prog_day = _rescale_pfs(prog_day, scan, end, died[e_idx], si[e_idx], matched[e_idx])
     # exactly the published number with progression at the first scan (best response PD) per arm: the
     # progression days nearest the first scan are moved just past it (or onto it)
     first = scan[:, 0]
