@@ -379,7 +379,6 @@ def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
 _SUBGROUP_X = ("female", "age_ge_60", "haic_gt4", "afp_gt_400", "child_pugh_b", "multiple_tumours", "mvi", "ehs")
 #: main effects of the risk score: the multivariable model's factors, tuned to its published HRs, and
 #: diameter (per cm, centred), tuned to its univariable HR
-_DEBUG = False
 _MAIN_X = ("child_pugh_b", "afp_gt_400", "multiple_tumours", "ehs")
 
 
@@ -458,12 +457,10 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
         for j, k in enumerate(_MAIN_X):  # half the multivariable and half the univariable miss
             uni = fit([x[k]])[0]
             beta[k] += step * float(np.log(T.OS_COX_MULTI[k][0]) - est[1 + j] + np.log(T.OS_COX_UNI[k][0]) - uni)
-        if _DEBUG:
-            print(np.round(np.exp(est), 2), {k: round(float(np.exp(v)), 2) for k, v in beta.items()})
         beta_d += step * float(np.log(T.OS_COX_UNI["max_diameter_cm"][0]) - fit([diam])[0])
-        for k in _SUBGROUP_X:
-            lv = [fit([si], x[k] == v)[0] for v in (0.0, 1.0)]
-            gamma[k] = float(np.clip(gamma[k] + step * (sub_target[k] - (lv[1] - lv[0])), -1.5, 1.5))
+        for k in _SUBGROUP_X:   # the SI x factor interaction of one model: the log ratio of the levels' SI HRs
+            ratio = fit([si, x[k], si * x[k]])[2]
+            gamma[k] = float(np.clip(gamma[k] + step * (sub_target[k] - ratio), -1.5, 1.5))
         if it >= iterations // 2:   # the steps are noisy (outcomes move in discrete swaps): average the later ones
             history.append((dict(beta), beta_d, dict(gamma)))
     beta = {k: float(np.mean([h[0][k] for h in history])) for k in beta}
@@ -491,7 +488,7 @@ def _pfs_observed(prog_day, scan, end, died):
 def _rescale_pfs(prog_day, scan, end, died, si, matched):
     """Rank-preserving rescaling of the progression days per arm so that the matched sample's PFS (as
     derived from the scans) has the published median, with a point at twice the median on a
-    one-parameter path (SE's survival there from 0.40 down to 0.10, SI's from 0.20 up to 0.40) chosen by
+    one-parameter path (SE's survival there from 0.55 down to 0.10, SI's from 0.10 up to 0.40) chosen by
     bisection so that the PFS log-rank P is the published one."""
     from .construct import km_median
 
@@ -503,26 +500,33 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
         mapped = np.ceil(monotone_map(lat[mk[a]], k_out, k_in)).astype(np.int64)
         return _pfs_observed(mapped, scan[mk[a]], end[mk[a]], died[mk[a]])
 
-    def fit(a, s2: float):
+    def median_knot(a) -> float:
+        """The latent day mapped to the median: the best of a range of latent quantiles (the median
+        depends on this knot only: later latents map past it)."""
         med = T.PFS_MEDIAN[a] * DPM
-        best = None
-        for q in np.linspace(0.3, 0.7, 13):    # the median's knot: scan a range of latent quantiles
-            k1 = float(np.quantile(lat[mk[a]], q))
-            lo, hi = k1 + 1.0, float(lat[mk[a]].max()) * 3 + 10
-            for _ in range(10):                 # the tail knot: survival s2 at twice the median
-                mid = 0.5 * (lo + hi)
-                o, e = observed(a, (np.r_[0.0, k1, mid], np.r_[0.0, med, 2 * med]))
-                lo, hi = (mid, hi) if km_at(o, e, [2 * med / DPM])[0] > s2 else (lo, mid)
-            knots = (np.r_[0.0, k1, hi], np.r_[0.0, med, 2 * med])
-            o, e = observed(a, knots)
+        top = float(lat[mk[a]].max()) * 3 + 10
+        cost = []
+        qs = np.quantile(lat[mk[a]], np.linspace(0.3, 0.7, 17))
+        for k1 in qs:
+            o, e = observed(a, (np.r_[0.0, k1, top], np.r_[0.0, med, 2 * med]))
             md = km_median(o, e)
-            cost = abs((md if np.isfinite(md) else 1e3) - T.PFS_MEDIAN[a]) + 5 * abs(km_at(o, e, [2 * med / DPM])[0] - s2)
-            if best is None or cost < best[0]:
-                best = (cost, knots)
-        return best[1]
+            cost.append(abs(md - T.PFS_MEDIAN[a]) if np.isfinite(md) else np.inf)
+        return float(qs[int(np.argmin(cost))])
+
+    k1s = [median_knot(0), median_knot(1)]
+
+    def fit(a, s2: float):
+        """The tail knot: survival s2 at twice the median (bisection on its latent day)."""
+        med = T.PFS_MEDIAN[a] * DPM
+        lo, hi = k1s[a] + 1.0, float(lat[mk[a]].max()) * 3 + 10
+        for _ in range(12):
+            mid = 0.5 * (lo + hi)
+            o, e = observed(a, (np.r_[0.0, k1s[a], mid], np.r_[0.0, med, 2 * med]))
+            lo, hi = (mid, hi) if km_at(o, e, [2 * med / DPM])[0] > s2 else (lo, mid)
+        return np.r_[0.0, k1s[a], hi], np.r_[0.0, med, 2 * med]
 
     def maps(u):
-        return [fit(0, 0.40 - 0.30 * u), fit(1, 0.20 + 0.20 * u)]
+        return [fit(0, 0.55 - 0.45 * u), fit(1, 0.10 + 0.30 * u)]
 
     def p_of(mp):
         oe = [observed(a, mp[a]) for a in (0, 1)]
