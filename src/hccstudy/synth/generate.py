@@ -319,6 +319,31 @@ def _exact_pairs(seed: int, b: dict, arm: np.ndarray, eligible: np.ndarray, cent
     return matched
 
 
+#: factors outside the propensity model, each with the raw values that make it (swapped together)
+_FREE_FACTORS = {"child_pugh_b": ("child_pugh_b", "bilirubin", "albumin", "inr", "ascites", "encephalopathy"),
+                 "afp_gt_400": ("afp_gt_400", "afp"), "hbv": ("hbv", "hcv")}
+
+
+def _after_match_counts(seed: int, b: dict, arm: np.ndarray, matched: np.ndarray, eligible: np.ndarray) -> None:
+    """Table 1 after matching: each factor that is not in the propensity model (Child-Pugh B, AFP > 400,
+    HBV) gets exactly its published count per matched arm by swapping the factor -- with the raw values
+    that make it -- between a matched and an unmatched patient of the same arm: the before-matching
+    counts and the pairs do not change.  Updates ``b`` in place (the paper's size only)."""
+    rng = np.random.default_rng([seed, 17])
+    for key, cols in _FREE_FACTORS.items():
+        for a in (0, 1):
+            inc = eligible & (arm == a)
+            have = int((b[key] & matched & inc).sum())
+            need = T.BINARY_AFTER[key][a] - have
+            want = bool(need > 0)   # matched patients to gain the factor (or to lose it)
+            give = rng.permutation(np.flatnonzero(inc & matched & (b[key] != want)))
+            take = rng.permutation(np.flatnonzero(inc & ~matched & (b[key] == want)))
+            k = min(abs(need), len(give), len(take))
+            i, j = give[:k], take[:k]
+            for c in cols:
+                b[c][i], b[c][j] = b[c][j].copy(), b[c][i].copy()
+
+
 def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
     """Rank-preserving rescaling of the death times per arm (:func:`~hccstudy.synth.construct.fit_km_map`).
 
@@ -576,6 +601,8 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     # --- exactly the published number of matched pairs (the paper's matching on the analysis table's
     #     rows: included patients ordered by centre and patient id), by within-arm swaps of age or diameter
     matched = _exact_pairs(seed, b, arm, eligible, centre, pid, n_se)
+    if matched is not None and n_se == T.N_SE:
+        _after_match_counts(seed, b, arm, matched, eligible)
 
     # --- HAIC: start day, cycles
     span = int((STUDY_END - EPOCH).astype(int))
