@@ -813,7 +813,16 @@ def reproduction(ctx: _Ctx) -> Section | None:
     # counts as integers, estimates with 3 decimals (in the spreadsheet too)
     shown = cal.astype(object).map(lambda v: F_.integer(v) if isinstance(v, float) and v.is_integer() else number(v, 3))
     shown = shown.rename(columns=_REPRO_COLUMNS)
-    data = cal.rename(columns=_REPRO_COLUMNS)
+    # the spreadsheet keeps its number columns numeric: a text value ("not reached", a list of selected
+    # variables) moves into the note
+    data = cal.copy()
+    for c in ("published", "recovered"):
+        num = pd.to_numeric(data[c], errors="coerce")
+        text = data[c].notna() & num.isna()
+        data.loc[text, "note"] = [f"{n}{'; ' if n else ''}{c}: {v}" for n, v in zip(data.loc[text, "note"],
+                                                                                data.loc[text, c], strict=True)]
+        data[c] = num
+    data = data.rename(columns=_REPRO_COLUMNS)
     n_out = int((cal["within"] == "no").sum())
     n_dropped = int((cal["within"] == "dropped").sum())
     caption = (f"{len(cal) - n_dropped - n_out} of {len(cal) - n_dropped} targets within their band"

@@ -269,7 +269,8 @@ def fit_km_map(latent: np.ndarray, floor: np.ndarray, cens: np.ndarray, points: 
                 obs, ev, _ = _observed(latent, floor, cens, kk, k_out)
                 med = km_median(obs, ev)
                 off = abs(km_at(obs, ev, [taus[j - 2]])[0] - surv[j - 2]) if j >= 2 else 0.0
-                cost = (10.0 if np.isnan(med) else abs(med - taus[j - 1]) / 0.3) + off / 0.01
+                # minimax of the misses in units of ~80% of their bands (median +-0.3 months, rate +-2 pp)
+                cost = max(10.0 if np.isnan(med) else abs(med - taus[j - 1]) / 0.25, off / 0.015)
                 if cost < cost_best:
                     cost_best, pair = cost, (prev, cur)
         k_in[j - 1], k_in[j] = pair
