@@ -805,8 +805,12 @@ def reproduction(ctx: _Ctx) -> Section | None:
         return None
     checked = cal["checked"] if "checked" in cal else pd.Series(True, index=cal.index)
     note = cal["note"] if "note" in cal else pd.Series("", index=cal.index)
+    def words(v):   # a text value (the selected variables: "arm_si, child_pugh_b, ...") in labels
+        return ", ".join(_relabel_words(ctx.d, w) for w in v.split(", ")) if isinstance(v, str) else v
+
     cal = cal.assign(group=[_GROUPS.get(g, ctx.d.endpoint(g) if g in ctx.results.endpoints else g) for g in cal["group"]],
                      target=[_relabel_words(ctx.d, t) for t in cal["target"]],
+                     published=[words(v) for v in cal["published"]], recovered=[words(v) for v in cal["recovered"]],
                      within=[_within(bool(o), bool(c)) for o, c in zip(cal["ok"], checked, strict=True)],
                      note=note.fillna("").astype(str))
     cal = cal[[c for c in _REPRO_COLUMNS if c in cal]]

@@ -340,7 +340,7 @@ def _cox_rows(m: pd.DataFrame, plan: AnalysisPlan) -> list[dict]:
     sg = pd.DataFrame(subgroup_analysis(d, "os_months", "os_event", "arm_si", subgroups))
     got = {(r.variable, _level(r.level)): r.hr for r in sg.itertuples(index=False)}
     for (var, level), hr in T.SUBGROUP_HR.items():
-        rows.append(_plus_minus("subgroups", f"OS HR SI vs SE: {var} {level}", hr, got.get((var, level)), 0.10))
+        rows.append(_plus_minus("subgroups", f"OS HR SI vs SE in {var} = {level}", hr, got.get((var, level)), 0.10))
     return rows
 
 
