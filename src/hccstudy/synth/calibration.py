@@ -164,13 +164,14 @@ def _at_decimals(group, target, pub: float, rec: float, decimals: int) -> dict:
     """Equal when both print the same at the published decimals; the band is the rounding interval."""
     half = 0.5 * 10.0 ** -decimals
     ok = rec is not None and not pd.isna(rec) and f"{rec:.{decimals}f}" == f"{pub:.{decimals}f}"
-    return _row(group, target, pub, round(float(rec), decimals + 3), f"equal at {decimals} decimals",
+    return _row(group, target, pub, round(float(rec), decimals + 3),
+                f"equal at {decimals} decimal{'' if decimals == 1 else 's'}",
                 round(pub - half, decimals + 1), round(pub + half, decimals + 1), ok=ok)
 
 
 def _plus_minus(group, target, pub, rec, width, unit="") -> dict:
     rec = None if rec is None or pd.isna(rec) else round(float(rec), 4)
-    return _row(group, target, pub, rec, f"+- {width:g}{unit}", round(pub - width, 4), round(pub + width, 4))
+    return _row(group, target, pub, rec, f"± {width:g}{unit}", round(pub - width, 4), round(pub + width, 4))
 
 
 def median_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -269,7 +270,7 @@ def _table1_rows(a: pd.DataFrame, t_kind: str, after: bool) -> list[dict]:
             for i, arm in enumerate(ARMS):
                 x = pd.to_numeric(a.loc[a["arm"] == arm, key])
                 rows.append(_at_decimals("table1", f"{key} mean ({arm})", per_arm[i][0], float(x.mean()), 1))
-                rows.append(_at_decimals("table1", f"{key} SD ({arm})", per_arm[i][1], float(x.std(ddof=1)),
+                rows.append(_at_decimals("table1", f"{key} standard deviation ({arm})", per_arm[i][1], float(x.std(ddof=1)),
                                          T.SD_DECIMALS[key]))
     for key in (T.TABLE1_P_AFTER if after else T.TABLE1_P_BEFORE):
         x = binary[key] if key in binary else a[key]
