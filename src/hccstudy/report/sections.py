@@ -760,8 +760,9 @@ def not_estimated(ctx: _Ctx) -> Section | None:
 
 
 #: the reproduction table's groups as a reader reads them (synth/calibration.py's own group names)
-_GROUPS = {"flow": "Patient flow", "table1": "Table 1", "treatment": "Treatment", "response": "Tumour response",
-           "matching": "Matching", "cox": "Cox regression", "adverse events": "Adverse events"}
+_GROUPS = {"flow": "Patient flow", "table1": "Table 1", "table1 after": "Table 1 after matching",
+           "treatment": "Treatment", "response": "Tumour response", "matching": "Matching", "cox": "Cox regression",
+           "subgroups": "Subgroups (Figure 4)", "adverse events": "Adverse events"}
 
 
 def _relabel_words(d: Dictionary, text: str) -> str:
@@ -786,18 +787,55 @@ def _relabel_words(d: Dictionary, text: str) -> str:
     return " ".join(word(w) for w in text.split(" "))
 
 
+#: the reproduction table's columns as a reader reads them (synth/calibration.py's names)
+_REPRO_COLUMNS = {"group": "Group", "target": "Target", "published": "Published", "recovered": "Recovered",
+                  "tolerance": "Band", "lower": "Lower", "upper": "Upper", "within": "Within band", "note": "Note"}
+
+
+def _within(ok: bool, checked: bool) -> str:
+    return "dropped" if not checked else ("yes" if ok else "no")
+
+
 def reproduction(ctx: _Ctx) -> Section | None:
+    """Every published target beside the value recovered from the raw records, its band and whether it
+    is within; a target that contradicts other published numbers is shown as dropped, with the
+    arithmetic in its note (hccstudy.synth.calibration)."""
     cal = ctx.calibration
     if cal is None:
         return None
+    checked = cal["checked"] if "checked" in cal else pd.Series(True, index=cal.index)
+    note = cal["note"] if "note" in cal else pd.Series("", index=cal.index)
+    def words(v):   # a text value (the selected variables: "arm_si, child_pugh_b, ...") in labels
+        return ", ".join(_relabel_words(ctx.d, w) for w in v.split(", ")) if isinstance(v, str) else v
+
     cal = cal.assign(group=[_GROUPS.get(g, ctx.d.endpoint(g) if g in ctx.results.endpoints else g) for g in cal["group"]],
-                     target=[_relabel_words(ctx.d, t) for t in cal["target"]])
-    # counts as integers, estimates with 3 decimals, the check as Yes/No (in the spreadsheet too)
+                     target=[_relabel_words(ctx.d, t) for t in cal["target"]],
+                     published=[words(v) for v in cal["published"]], recovered=[words(v) for v in cal["recovered"]],
+                     within=[_within(bool(o), bool(c)) for o, c in zip(cal["ok"], checked, strict=True)],
+                     note=note.fillna("").astype(str))
+    cal = cal[[c for c in _REPRO_COLUMNS if c in cal]]
+    # counts as integers, estimates with 3 decimals (in the spreadsheet too)
     shown = cal.astype(object).map(lambda v: F_.integer(v) if isinstance(v, float) and v.is_integer() else number(v, 3))
-    data = cal.assign(ok=cal["ok"].map(number)) if "ok" in cal else cal
+    shown = shown.rename(columns=_REPRO_COLUMNS)
+    # the spreadsheet keeps its number columns numeric: a text value ("not reached", a list of selected
+    # variables) moves into the note
+    data = cal.copy()
+    for c in ("published", "recovered"):
+        num = pd.to_numeric(data[c], errors="coerce")
+        text = data[c].notna() & num.isna()
+        data.loc[text, "note"] = [f"{n}{'; ' if n else ''}{c}: {v}" for n, v in zip(data.loc[text, "note"],
+                                                                                data.loc[text, c], strict=True)]
+        data[c] = num
+    data = data.rename(columns=_REPRO_COLUMNS)
+    n_out = int((cal["within"] == "no").sum())
+    n_dropped = int((cal["within"] == "dropped").sum())
+    caption = (f"{len(cal) - n_dropped - n_out} of {len(cal) - n_dropped} targets within their band"
+               + (f"; {n_out} outside (flagged)" if n_out else "")
+               + (f"; {n_dropped} dropped: they contradict other published numbers (the note gives the arithmetic)"
+                  if n_dropped else "") + ".")
     return Section("reproduction", "Reproduction of the published study", tables=[TableItem(
-        "reproduction", "Published vs recovered estimates (synthetic cohort)", shown,
-        "Rows outside the tolerance are flagged.", data, tuple(bool(not x) for x in cal["ok"]))])
+        "reproduction", "Published vs recovered estimates (synthetic cohort)", shown, caption, data,
+        tuple(w == "no" for w in cal["within"]))])
 
 
 def manuscript(ctx: _Ctx) -> Section:

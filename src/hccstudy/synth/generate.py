@@ -42,7 +42,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from ..analysis.config import builtin_plan
+from ..stats.logrank import logrank_test
 from . import targets as T
+from .construct import _observed, exact_pairs, fit_km_map, km_at, moment_match, moment_targets, monotone_map
 
 EPOCH = np.datetime64("2018-01-01", "D")
 STUDY_END = np.datetime64("2022-06-01", "D")
@@ -76,6 +79,9 @@ DRUG_CLASS = {"lenvatinib": "tki", "sorafenib": "tki", "apatinib": "tki", "donaf
 #: HAIC cycle-count distributions (2..6) giving the published means/SDs (SE 4.01 (1.10), SI 4.76 (1.77))
 CYCLE_PROBS = ((0.09, 0.22, 0.35, 0.22, 0.12), (0.25, 0.03, 0.04, 0.05, 0.63))
 DPM = 30.4375  # days per month
+#: the constructed steps (exact pairs, rescaled event times) run for cohorts up to this many screened
+#: patients; bigger (scaled) cohorts are sampled only
+CONSTRUCT_MAX = 20_000
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,36 @@ def _standardised(rng, z: np.ndarray, mean: float, sd: float, lo: float, hi: flo
     return np.clip(mean + sd * z, lo, hi)
 
 
+def _exact_mean_counts(counts: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    """Patients per HAIC cycle count (2..6) moved one at a time to a neighbouring count until the mean
+    is the published one at its 2 decimals (sum = round(mean n)); each move is the one that keeps the
+    SD closest to the published SD."""
+    counts = counts.astype(np.int64).copy()
+    k = np.arange(2, 7)
+    n = int(counts.sum())
+    target = int(round(mean * n))
+    for _ in range(4 * n):
+        gap = target - int((k * counts).sum())
+        if gap == 0:
+            break
+        step = 1 if gap > 0 else -1
+        best, best_cost = None, np.inf
+        for i in range(5):
+            j = i + step
+            if 0 <= j < 5 and counts[i] > 0:
+                c = counts.copy()
+                c[i] -= 1
+                c[j] += 1
+                m = (k * c).sum() / n
+                cost = abs(np.sqrt(((k - m) ** 2 * c).sum() / (n - 1)) - sd)
+                if cost < best_cost:
+                    best, best_cost = c, cost
+        if best is None:
+            break
+        counts = best
+    return counts
+
+
 def _choice(rng, n: int, probs: dict[str, float]) -> np.ndarray:
     keys = np.array(list(probs), dtype=object)
     p = np.array(list(probs.values()), dtype=float)
@@ -181,6 +217,7 @@ def _baseline(rng, arm: np.ndarray, reason: np.ndarray) -> dict[str, np.ndarray]
     score = {"child_pugh_b": (z_liv, 1.5), "afp_gt_400": (z_tum, 0.6), "multiple_tumours": (z_tum, 1.0),
              "mvi": (z_tum, 0.7), "ehs": (z_tum, 0.5)}
     group = np.where(reason == "", arm, 2)
+    n_arm = [int((group == g).sum()) for g in (0, 1)]
     for g in (0, 1, 2):
         idx = np.flatnonzero(group == g)
         m = len(idx)
@@ -191,9 +228,12 @@ def _baseline(rng, arm: np.ndarray, reason: np.ndarray) -> dict[str, np.ndarray]
         for key, (c_se, c_si) in T.CONTINUOUS.items():
             mean, sd, lo, hi = (c_se, c_si)[a]
             zz = rng.standard_normal(m) if key == "age" else 0.5 * z_tum[idx] + np.sqrt(0.75) * rng.standard_normal(m)
-            b[key][idx] = _standardised(rng, zz, mean, sd, lo, hi)
-    b["age"] = np.round(b["age"])
-    b["max_diameter_cm"] = np.round(b["max_diameter_cm"], 1)
+            if g == 2:
+                b[key][idx] = np.round(_standardised(rng, zz, mean, sd, lo, hi), 1 if key != "age" else 0)
+            else:  # eligible arms: mean and SD exact on the recording grid, the Table 1 P the paper's
+                mean, sd = moment_targets(tuple((c[0], c[1]) for c in (c_se, c_si)), (n_arm[0], n_arm[1]),
+                                          T.TABLE1_P[key], T.GRID[key], 1, T.SD_DECIMALS[key])[a]
+                b[key][idx] = moment_match(zz, mean, sd, lo, hi, T.GRID[key])
     mult = b["multiple_tumours"]
     b["tumour_number"] = np.where(mult, 2 + rng.choice(5, size=n, p=[0.42, 0.25, 0.14, 0.10, 0.09]), 1)
     b["ecog"] = np.where(rng.random(n) < 0.42, 1, 0)
@@ -256,6 +296,288 @@ def _baseline(rng, arm: np.ndarray, reason: np.ndarray) -> dict[str, np.ndarray]
     return b
 
 
+def _exact_pairs(seed: int, b: dict, arm: np.ndarray, eligible: np.ndarray, centre: np.ndarray, pid: np.ndarray,
+                 n_se: int) -> np.ndarray | None:
+    """Matched flag per screened patient after :func:`~hccstudy.synth.construct.exact_pairs` made the
+    pair count the published one, scaled to the cohort (182 of 200 SE); updates ``b`` in place.  Only
+    for cohorts up to :data:`CONSTRUCT_MAX` screened (a scaled cohort is sampled only); None beyond."""
+    if len(arm) > CONSTRUCT_MAX or n_se < 20:
+        return None
+    e = np.flatnonzero(eligible)
+    order = e[np.lexsort((pid[e].astype(str), centre[e].astype(str)))]
+    frame = pd.DataFrame({"age": b["age"][order], "sex": np.where(b["female"][order], "female", "male"),
+                          "max_diameter_cm": b["max_diameter_cm"][order],
+                          "multiple_tumours": b["multiple_tumours"][order].astype(float),
+                          "mvi": b["mvi"][order].astype(float), "ehs": b["ehs"][order].astype(float)})
+    target = int(round(T.N_MATCHED_PAIRS * n_se / T.N_SE))
+    frame, _, m = exact_pairs(np.random.default_rng([seed, 15]), frame, arm[order] == 0, builtin_plan().matching,
+                              target, ("age", "max_diameter_cm"))
+    b["age"][order] = frame["age"].to_numpy()
+    b["max_diameter_cm"][order] = frame["max_diameter_cm"].to_numpy()
+    matched = np.zeros(len(arm), dtype=bool)
+    matched[order] = m
+    return matched
+
+
+#: factors outside the propensity model, each with the raw values that make it (swapped together)
+_FREE_FACTORS = {"child_pugh_b": ("child_pugh_b", "bilirubin", "albumin", "inr", "ascites", "encephalopathy"),
+                 "afp_gt_400": ("afp_gt_400", "afp"), "hbv": ("hbv", "hcv")}
+
+
+def _after_match_counts(seed: int, b: dict, arm: np.ndarray, matched: np.ndarray, eligible: np.ndarray) -> None:
+    """Table 1 after matching: each factor that is not in the propensity model (Child-Pugh B, AFP > 400,
+    HBV) gets exactly its published count per matched arm by swapping the factor -- with the raw values
+    that make it -- between a matched and an unmatched patient of the same arm: the before-matching
+    counts and the pairs do not change.  Updates ``b`` in place (the paper's size only)."""
+    rng = np.random.default_rng([seed, 17])
+    for key, cols in _FREE_FACTORS.items():
+        for a in (0, 1):
+            inc = eligible & (arm == a)
+            have = int((b[key] & matched & inc).sum())
+            need = T.BINARY_AFTER[key][a] - have
+            want = bool(need > 0)   # matched patients to gain the factor (or to lose it)
+            give = rng.permutation(np.flatnonzero(inc & matched & (b[key] != want)))
+            take = rng.permutation(np.flatnonzero(inc & ~matched & (b[key] == want)))
+            k = min(abs(need), len(give), len(take))
+            i, j = give[:k], take[:k]
+            for c in cols:
+                b[c][i], b[c][j] = b[c][j].copy(), b[c][i].copy()
+
+
+def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
+    """Rank-preserving rescaling of the death times per arm (:func:`~hccstudy.synth.construct.fit_km_map`).
+
+    1. Loss to follow-up: its scale per arm by bisection (log scale) so that the matched arm's median
+       observation time is the published median follow-up (the rescaling below is redone each step).
+    2. The matched sample's Kaplan-Meier curve of each arm passes through the published 6-, 12- and
+       24-month OS rates and its median.
+    3. Tail: one more point per arm at 40 months, on a one-parameter path (SE's survival falling from
+       0.85 to 0.20 of its 24-month rate, SI's rising from 0.80 to 0.98 of its median's 0.5), chosen by
+       bisection so that the log-rank P of the matched sample is the published one.
+    Applied to every included patient of the arm; a time never falls before the patient's floor
+    (alive at the start of systemic therapy / the last HAIC cycle)."""
+    t_os, cens = t_os.copy(), np.minimum(floor_m + ltfu_e, admin)
+    m = [matched & (arm == a) for a in (0, 1)]
+    points = [sorted([(float(t), T.OS_RATES[t][a]) for t in T.OS_RATES] + [(T.OS_MEDIAN[a], 0.5)]) for a in (0, 1)]
+    knots, c_m = [], []
+    for a in (0, 1):
+        lo, hi = np.log(0.2), np.log(5.0)
+        for _ in range(9):
+            mid = 0.5 * (lo + hi)
+            c = np.minimum(floor_m[m[a]] + np.exp(mid) * ltfu_e[m[a]], admin[m[a]])
+            k_in, k_out = fit_km_map(t_os[m[a]], floor_m[m[a]], c, points[a], sweeps=1, iters=16, rescue=False)
+            obs, _, _ = _observed(t_os[m[a]], floor_m[m[a]], c, k_in, k_out)
+            lo, hi = (mid, hi) if np.median(obs) < T.MEDIAN_FOLLOWUP[a] else (lo, mid)
+        inc = eligible & (arm == a)
+        cens[inc] = np.minimum(floor_m[inc] + np.exp(0.5 * (lo + hi)) * ltfu_e[inc], admin[inc])
+        c_m.append(cens[m[a]])
+        knots.append(fit_km_map(t_os[m[a]], floor_m[m[a]], c_m[a], points[a])[0])
+
+    def tail(u: float):
+        out = []
+        for a in (0, 1):
+            last = points[a][-1]
+            s40 = last[1] * ((0.85 - 0.65 * u) if a == 0 else (0.80 + 0.18 * u))
+            pts = [*points[a], (40.0, s40)]
+            k_in, k_out = fit_km_map(t_os[m[a]], floor_m[m[a]], c_m[a], pts, sweeps=1, iters=20, start=knots[a],
+                                     only=(len(pts),), rescue=False)
+            out.append((k_in, k_out))
+        return out
+
+    def logrank_p(maps) -> float:
+        obs, ev = zip(*[_observed(t_os[m[a]], floor_m[m[a]], c_m[a], *maps[a])[:2] for a in (0, 1)], strict=True)
+        return logrank_test(np.concatenate(obs), np.concatenate(ev), np.repeat([0, 1], [len(obs[0]), len(obs[1])])).p
+
+    lo, hi = 0.0, 1.0
+    target = np.log(T.OS_LOGRANK_P)
+    for _ in range(10):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if np.log(logrank_p(tail(mid))) > target else (lo, mid)
+    maps = min((tail(lo), tail(hi)), key=lambda mp: abs(np.log(logrank_p(mp)) - target))
+    for a in (0, 1):
+        inc = eligible & (arm == a)
+        t_os[inc] = np.maximum(monotone_map(t_os[inc], maps[a][1], maps[a][0]), floor_m[inc])
+    return t_os, cens
+
+
+#: Figure 4's subgroup variables as generator columns (an SI x variable term each in the risk score)
+_SUBGROUP_X = ("female", "age_ge_60", "haic_gt4", "afp_gt_400", "child_pugh_b", "multiple_tumours", "mvi", "ehs")
+#: main effects of the risk score: the multivariable model's factors, tuned to its published HRs, and
+#: diameter (per cm, centred), tuned to its univariable HR
+#: HAIC cycles > 4 is not among the paper's univariable selections (Figure 3A: HR 0.78, the text lists
+#: it not); the risk score aims its univariable HR at 0.9, clear of P < 0.05 on 182 pairs
+HAIC_GT4_UNI_HR = 0.9
+_MAIN_X = ("child_pugh_b", "afp_gt_400", "multiple_tumours", "ehs")
+
+
+def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, iterations: int = 16, step: float = 0.5):
+    """Give each arm's outcomes (death or censoring time with the progression time: a bundle per
+    patient) to the arm's matched patients in the order of a risk score, so that the covariates carry
+    the published hazard ratios.  The multiset of outcomes of each arm is unchanged, so its Kaplan-Meier
+    curve, median follow-up and the log-rank test are exactly those built by :func:`_rescale_os`.
+
+    Risk order: log E_i - eta_i ascending gets the shortest outcome (E_i ~ Exp(1), the rank order of a
+    proportional-hazards model with linear predictor eta), with
+    eta = sum_k beta_k x_k + beta_d (diameter - mean) + SI x sum_j gamma_j z_j; by fixed-point steps
+    (same E each step) each beta_k moves by log(published / recovered) of the multivariable HR (main
+    effects), beta_d of the univariable diameter HR, each gamma_j of the ratio of the SI HRs in the
+    subgroup's two levels (Figure 4).  A patient never gets a time before their floor: such a
+    patient's outcome is swapped with the nearest-ranked patient of the arm for whom both fit."""
+    from ..stats.cox import coxph
+
+    m = np.flatnonzero(matched)
+    si = (arm[m] == 1).astype(float)
+    x = {"female": b["female"][m], "age_ge_60": b["age"][m] >= 60, "haic_gt4": n_cyc[m] > 4,
+         "afp_gt_400": b["afp_gt_400"][m], "child_pugh_b": b["child_pugh_b"][m],
+         "multiple_tumours": b["multiple_tumours"][m], "mvi": b["mvi"][m], "ehs": b["ehs"][m]}
+    x = {k: v.astype(float) for k, v in x.items()}
+    diam = b["max_diameter_cm"][m] - b["max_diameter_cm"][m].mean()
+    log_e = np.log(np.random.default_rng([seed, 16]).exponential(1.0, len(m)))
+    obs0 = np.minimum(t_os[m], cens[m])
+    bundle = np.c_[t_os[m], cens[m], t_prog[m]]
+    beta = {k: float(np.log(T.OS_COX_MULTI[k][0])) for k in _MAIN_X}
+    beta_d = float(np.log(T.OS_COX_UNI["max_diameter_cm"][0]))
+    beta_h = 0.0   # HAIC cycles > 4: towards a univariable HR of HAIC_GT4_UNI_HR (not selected, as the paper)
+    gamma = {k: 0.0 for k in _SUBGROUP_X}
+    levels = {"female": ("sex", "male", "female"), "age_ge_60": ("age", "< 60", ">= 60"),
+              "haic_gt4": ("haic_cycles_gt4", "0", "1")}
+    sub_target = {}
+    for k in _SUBGROUP_X:   # log of the ratio SI HR (level with the factor) / SI HR (level without)
+        var, lo_, hi_ = levels.get(k, (k, "0", "1"))
+        sub_target[k] = float(np.log(T.SUBGROUP_HR[(var, hi_)] / T.SUBGROUP_HR[(var, lo_)]))
+
+    def assign():
+        eta = (sum(beta[k] * x[k] for k in _MAIN_X) + beta_d * diam + beta_h * x["haic_gt4"]
+               + si * sum(gamma[k] * x[k] for k in _SUBGROUP_X))
+        out = np.empty_like(bundle)
+        for a in (0, 1):
+            idx = np.flatnonzero(arm[m] == a)
+            pat = idx[np.argsort(log_e[idx] - eta[idx], kind="stable")]
+            src = idx[np.lexsort((bundle[idx, 0] > bundle[idx, 1], obs0[idx]))]
+            got = np.empty(len(idx), dtype=np.int64)
+            got[:] = src
+            # floors: swap a misfit with the nearest-ranked patient for whom both outcomes fit
+            fl = floor_m[m][pat]
+            ob = obs0[got]
+            for _ in range(len(idx)):
+                bad = np.flatnonzero(ob < fl - 1e-9)
+                if not len(bad):
+                    break
+                i = bad[0]
+                ok = np.flatnonzero((ob >= fl[i]) & (ob[i] >= fl - 1e-9))
+                if not len(ok):
+                    break
+                j = ok[np.argmin(np.abs(ok - i))]
+                got[[i, j]], ob[[i, j]] = got[[j, i]], ob[[j, i]]
+            out[pat] = bundle[got]
+        return out
+
+    def fit(cols, rows=None):
+        t = np.minimum(cur[:, 0], cur[:, 1])
+        ev = cur[:, 0] <= cur[:, 1]
+        X = np.column_stack(cols)
+        if rows is not None:
+            t, ev, X = t[rows], ev[rows], X[rows]
+        return np.asarray(coxph(np.floor(t * DPM), ev, X).coefficients, dtype=float)
+
+    history = []
+    for it in range(iterations):
+        cur = assign()
+        est = fit([si, *(x[k] for k in _MAIN_X), diam + 0.0])
+        for j, k in enumerate(_MAIN_X):  # half the multivariable and half the univariable miss
+            uni = fit([x[k]])[0]
+            beta[k] += step * float(np.log(T.OS_COX_MULTI[k][0]) - est[1 + j] + np.log(T.OS_COX_UNI[k][0]) - uni)
+        beta_d += step * float(np.log(T.OS_COX_UNI["max_diameter_cm"][0]) - fit([diam])[0])
+        beta_h += step * float(np.log(HAIC_GT4_UNI_HR) - fit([x["haic_gt4"]])[0])
+        for k in _SUBGROUP_X:   # the SI x factor interaction of one model: the log ratio of the levels' SI HRs
+            ratio = fit([si, x[k], si * x[k]])[2]
+            gamma[k] = float(np.clip(gamma[k] + step * (sub_target[k] - ratio), -1.5, 1.5))
+        if it >= iterations // 2:   # the steps are noisy (outcomes move in discrete swaps): average the later ones
+            history.append((dict(beta), beta_d, dict(gamma), beta_h))
+    beta = {k: float(np.mean([h[0][k] for h in history])) for k in beta}
+    beta_d = float(np.mean([h[1] for h in history]))
+    gamma = {k: float(np.mean([h[2][k] for h in history])) for k in gamma}
+    beta_h = float(np.mean([h[3] for h in history]))
+    cur = assign()
+    t_os, cens, t_prog = t_os.copy(), cens.copy(), t_prog.copy()
+    t_os[m], cens[m], t_prog[m] = cur[:, 0], cur[:, 1], cur[:, 2]
+    return t_os, cens, t_prog
+
+
+def _pfs_observed(prog_day, scan, end, died):
+    """PFS as the pipeline derives it from the scans (days): progression at the first scan on or after
+    the progression day (scans up to the end of follow-up), else death, else censored at the last scan."""
+    valid = scan <= end[:, None]
+    after = valid & (scan >= prog_day[:, None])
+    det = after.any(axis=1)
+    det_day = np.where(det, scan[np.arange(len(end)), after.argmax(axis=1)], 0)
+    last = np.where(valid.any(axis=1), np.max(np.where(valid, scan, 0), axis=1), 0)
+    event = det | died
+    day = np.where(det, det_day, np.where(died, end, last))
+    return day / DPM, event
+
+
+def _rescale_pfs(prog_day, scan, end, died, si, matched):
+    """Rank-preserving rescaling of the progression days per arm so that the matched sample's PFS (as
+    derived from the scans) has the published median, with a point at twice the median on a
+    one-parameter path (SE's survival there from 0.55 down to 0.10, SI's from 0.10 up to 0.40) chosen by
+    bisection so that the PFS log-rank P is the published one."""
+    from .construct import km_median
+
+    lat = prog_day.astype(float)
+    mk = [matched & (si == a) for a in (0, 1)]
+
+    def observed(a, knots):
+        k_in, k_out = knots
+        mapped = np.ceil(monotone_map(lat[mk[a]], k_out, k_in)).astype(np.int64)
+        return _pfs_observed(mapped, scan[mk[a]], end[mk[a]], died[mk[a]])
+
+    def median_knot(a) -> float:
+        """The latent day mapped to the median: the best of a range of latent quantiles (the median
+        depends on this knot only: later latents map past it)."""
+        med = T.PFS_MEDIAN[a] * DPM
+        top = float(lat[mk[a]].max()) * 3 + 10
+        cost = []
+        qs = np.quantile(lat[mk[a]], np.linspace(0.3, 0.7, 17))
+        for k1 in qs:
+            o, e = observed(a, (np.r_[0.0, k1, top], np.r_[0.0, med, 2 * med]))
+            md = km_median(o, e)
+            cost.append(abs(md - T.PFS_MEDIAN[a]) if np.isfinite(md) else np.inf)
+        return float(qs[int(np.argmin(cost))])
+
+    k1s = [median_knot(0), median_knot(1)]
+
+    def fit(a, s2: float):
+        """The tail knot: survival s2 at twice the median (bisection on its latent day)."""
+        med = T.PFS_MEDIAN[a] * DPM
+        lo, hi = k1s[a] + 1.0, float(lat[mk[a]].max()) * 3 + 10
+        for _ in range(12):
+            mid = 0.5 * (lo + hi)
+            o, e = observed(a, (np.r_[0.0, k1s[a], mid], np.r_[0.0, med, 2 * med]))
+            lo, hi = (mid, hi) if km_at(o, e, [2 * med / DPM])[0] > s2 else (lo, mid)
+        return np.r_[0.0, k1s[a], hi], np.r_[0.0, med, 2 * med]
+
+    def maps(u):
+        return [fit(0, 0.55 - 0.45 * u), fit(1, 0.10 + 0.30 * u)]
+
+    def p_of(mp):
+        oe = [observed(a, mp[a]) for a in (0, 1)]
+        return logrank_test(np.r_[oe[0][0], oe[1][0]], np.r_[oe[0][1], oe[1][1]],
+                            np.repeat([0, 1], [len(oe[0][0]), len(oe[1][0])])).p
+
+    target = np.log(T.PFS_LOGRANK_P)
+    lo, hi = 0.0, 1.0
+    for _ in range(6):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if np.log(p_of(maps(mid))) > target else (lo, mid)
+    mp = min((maps(lo), maps(hi)), key=lambda x: abs(np.log(p_of(x)) - target))
+    out = prog_day.copy()
+    for a in (0, 1):
+        inc = si == a
+        out[inc] = np.ceil(monotone_map(lat[inc], mp[a][1], mp[a][0])).astype(np.int64)
+    return out
+
+
 # ----------------------------------------------------------------------------------------- main
 def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibration | None = None) -> SyntheticCohort:
     """Generate the cohort (see module docstring).  Same seed and size -> identical tables."""
@@ -283,6 +605,12 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
         idx = np.flatnonzero(centre == c)
         pid[idx] = np.char.add(c[0].upper(), np.char.zfill(np.arange(1, len(idx) + 1).astype(str), 5))
 
+    # --- exactly the published number of matched pairs (the paper's matching on the analysis table's
+    #     rows: included patients ordered by centre and patient id), by within-arm swaps of age or diameter
+    matched = _exact_pairs(seed, b, arm, eligible, centre, pid, n_se)
+    if matched is not None and n_se == T.N_SE:
+        _after_match_counts(seed, b, arm, matched, eligible)
+
     # --- HAIC: start day, cycles
     span = int((STUDY_END - EPOCH).astype(int))
     start = rng.integers(0, span + 1, n).astype(np.int64)
@@ -293,6 +621,8 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     for g in (0, 1, 2):
         idx = np.flatnonzero(group == g)
         counts = _largest_remainder(len(idx), CYCLE_PROBS[min(g, 1)])
+        if g < 2:
+            counts = _exact_mean_counts(counts, *T.HAIC_CYCLES[g])
         n_cyc[idx] = rng.permutation(np.repeat(np.arange(2, 7), counts))
     regimen_bad = reason == "regimen"
     mid = regimen_bad & (rng.random(n) < 0.5)  # started during HAIC after the SI window
@@ -333,14 +663,21 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     t_os = _piecewise_inverse(_piecewise_cumhaz(floor_m, knots, h_os) + e_os * np.exp(-lp_os), knots, h_os)
     h_pfs = np.asarray(cal.pfs_hazard)
     t_prog = _piecewise_inverse(e_pfs * np.exp(-lp_pfs), np.asarray(cal.pfs_knots, dtype=float), h_pfs)
-    ltfu = floor_m + rng.exponential(1 / np.asarray(cal.ltfu_rate)[arm])
+    ltfu_e = rng.exponential(1.0, n) / np.asarray(cal.ltfu_rate)[arm]
     admin = (DATA_CUTOFF - EPOCH).astype(int) / DPM - start / DPM
-    cens = np.minimum(ltfu, admin)
+    cens = np.minimum(floor_m + ltfu_e, admin)
+    if matched is not None:
+        # followed at least 45 days (past the first scan and mRECIST's 6-week SD minimum)
+        ltfu_e = np.maximum(ltfu_e, np.where(eligible, 45 / DPM - floor_m, 0.0))
+        t_os, cens = _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched)
+        t_os, cens, t_prog = _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m)
     died = t_os <= cens
     end_m = np.where(died, t_os, np.maximum(cens, floor_m))
     end_day = np.floor(end_m * DPM).astype(np.int64)
     end_day = np.maximum(end_day, floor_day)
     died_day = np.where(died, end_day, -1)
+    if matched is not None:  # an outcome given to another patient must still end by the data cut-off
+        start[matched] = np.minimum(start[matched], int((DATA_CUTOFF - EPOCH).astype(int)) - end_day[matched])
 
     truth = pd.DataFrame({"centre": centre, "patient_id": pid, "reason": reason, "arm": np.where(si, "SI", "SE"),
                           "eligible": eligible, "t_os": t_os, "t_prog": t_prog, "cens": cens, "died": died,
@@ -348,9 +685,9 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
 
     # --- scans (eligible only): baseline, then every 5-8 weeks until the end of follow-up or progression
     e_idx = np.flatnonzero(eligible)
-    resp = _imaging(rng, e_idx, b, si, end_day, t_prog, truth)
+    resp = _imaging(rng, e_idx, b, si, end_day, t_prog, truth, died, matched)
     # --- adverse events (eligible only)
-    ae_grade = _ae_grades(rng, e_idx, si)
+    ae_grade = _ae_grades(rng, e_idx, si, matched)
 
     tables = _tables(rng, b, centre, pid, start, n_cyc, cyc_day, targeted, checkpoint, sys_day, chk_lag,
                      no_checkpoint, end_day, died_day, eligible, reason, resp, ae_grade, e_idx, floor_day, truth)
@@ -358,7 +695,7 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     return SyntheticCohort(tables, truth, seed, formats)
 
 
-def _imaging(rng, e_idx, b, si, end_day, t_prog, truth) -> dict[str, np.ndarray]:
+def _imaging(rng, e_idx, b, si, end_day, t_prog, truth, died=None, matched=None) -> dict[str, np.ndarray]:
     """Scan days and per-lesion viable diameters for eligible patients (long arrays)."""
     m = len(e_idx)
     end = end_day[e_idx]
@@ -366,7 +703,32 @@ def _imaging(rng, e_idx, b, si, end_day, t_prog, truth) -> dict[str, np.ndarray]
     max_scans = int(end.max() // 35 + 2) if m else 1
     gaps = rng.integers(35, 57, (m, max_scans))
     gaps[:, 0] = rng.integers(42, 57, m)
+    # everyone has a first scan before the end of follow-up (nobody is not evaluable: the paper's
+    # response counts sum to the arm sizes) -- an early first scan for the few who die before week 6
+    gaps[:, 0] = np.minimum(gaps[:, 0], np.maximum(end - 1, 1))
     scan = np.cumsum(gaps, axis=1)
+    if matched is not None:
+        prog_day = _rescale_pfs(prog_day, scan, end, died[e_idx], si[e_idx], matched[e_idx])
+    # exactly the published number with progression at the first scan (best response PD) per arm: the
+    # progression days nearest the first scan are moved just past it (or onto it)
+    first = scan[:, 0]
+    arm_si = si[e_idx]
+    # who dies before SD could be confirmed (mRECIST's minimum 6 weeks) progressed at that first scan
+    early = end < 43
+    prog_day = np.where(early, np.minimum(prog_day, first), prog_day)
+    for a in (0, 1):
+        in_arm = arm_si == a
+        k_pd = int(round(T.RESPONSE["PD"][a] / sum(v[a] for v in T.RESPONSE.values()) * in_arm.sum()))
+        pd_now = in_arm & (prog_day <= first)
+        diff = int(pd_now.sum()) - k_pd
+        if diff > 0:
+            idx = np.flatnonzero(pd_now & ~early)
+            move = idx[np.argsort(-(prog_day[idx] - first[idx]), kind="stable")[:diff]]
+            prog_day[move] = first[move] + 1
+        elif diff < 0:
+            idx = np.flatnonzero(in_arm & ~pd_now)
+            move = idx[np.argsort(prog_day[idx] - first[idx], kind="stable")[:-diff]]
+            prog_day[move] = first[move]
     valid = scan <= end[:, None]
     # detection: the first scan on or after the progression day (and before the end of follow-up)
     after = valid & (scan >= prog_day[:, None])
@@ -380,7 +742,6 @@ def _imaging(rng, e_idx, b, si, end_day, t_prog, truth) -> dict[str, np.ndarray]
     cls[detected & (det_k == 0)] = "PD"
     pool = n_pre >= 1
     cls[pool] = "SD"
-    arm_si = si[e_idx]
     for a in (0, 1):
         in_arm = arm_si == a
         n_arm = in_arm.sum()
@@ -416,43 +777,41 @@ def _imaging(rng, e_idx, b, si, end_day, t_prog, truth) -> dict[str, np.ndarray]
             "two": two, "base_day": base_day, "cls": cls, "ehs": b["ehs"][e_idx]}
 
 
-def _ae_grades(rng, e_idx, si) -> dict[str, np.ndarray]:
+def _ae_grades(rng, e_idx, si, matched=None) -> dict[str, np.ndarray]:
     """Worst grade class per eligible patient and AE term: 0 none, 1 grade 1-2, 3 grade 3-4.
 
-    Per arm: exactly round(p n) patients have any AE and round(p n) some grade 3-4 (the published
-    'any' rows).  Every patient of the grade 3-4 class first gets one grade 3-4 term drawn in
-    proportion to the terms' rates, then each term is topped up, among that class, to exactly its
-    published count; grade 1-2 likewise among the AE class (a term's grade 1-2 and 3-4 are exclusive).
+    The paper counts adverse events in the matched sample (182 per arm), so they are built there: per
+    arm, among the matched patients (the unmatched of the arm form a group of their own, at the same
+    rates), exactly round(p n) patients have any AE and round(p n) some grade 3-4 (the published 'any'
+    rows), and each term has exactly its published count of grade 3-4 and of grade 1-2 (a term's
+    grade 1-2 and 3-4 are exclusive): term by term, the count is given to patients of the class free
+    for that term, first to those who have no term of that grade yet, so that every member of the class
+    has at least one.
     """
     m = len(e_idx)
     arm = si[e_idx].astype(np.int64)
+    in_m = np.zeros(m, dtype=bool) if matched is None else matched[e_idx]
     terms = list(T.AE_COUNTS)
     out = {t: np.zeros(m, dtype=np.int64) for t in terms}
-    for a in (0, 1):
-        idx = np.flatnonzero(arm == a)
+    for a, grp in ((0, False), (1, False), (0, True), (1, True)):
+        idx = np.flatnonzero((arm == a) & (in_m == grp))
         na = len(idx)
+        if not na:
+            continue
         order = rng.permutation(na)
         severe = np.zeros(na, dtype=bool)
         severe[order[:int(round(T.ANY_GRADE_3_4[a] / T.AE_N * na))]] = True
         prone = np.zeros(na, dtype=bool)
         prone[order[:int(round(T.ANY_AE[a] / T.AE_N * na))]] = True
         g = np.zeros((na, len(terms)), dtype=np.int64)
-        for col, cls, grade in ((1, severe, 3), (0, prone, 1)):
+        for col, cls, must, grade in ((1, severe, severe, 3), (0, prone, prone & ~severe, 1)):
             counts = np.array([T.AE_COUNTS[t][2 * a + col] for t in terms], dtype=float)
             target = np.round(counts / T.AE_N * na).astype(np.int64)
-            # one term each for the class members who have none of this grade yet
-            need = np.flatnonzero(cls & ~(g == grade).any(axis=1))
-            free = g[need] == 0
-            w = np.where(free, counts, 0.0)
-            ok = w.sum(axis=1) > 0
-            cum = np.cumsum(w[ok] / w[ok].sum(axis=1, keepdims=True), axis=1)
-            pick = np.minimum((rng.random(ok.sum())[:, None] > cum).sum(axis=1), len(terms) - 1)
-            g[need[ok], pick] = grade
-            for j in range(len(terms)):  # top up each term to its count
-                have = int((g[:, j] == grade).sum())
-                cand = np.flatnonzero(cls & (g[:, j] == 0))
-                extra = max(0, min(target[j] - have, len(cand)))
-                g[rng.permutation(cand)[:extra], j] = grade
+            for j in np.argsort(-target, kind="stable"):   # the big terms first: they cover most of the class
+                free = np.flatnonzero(cls & (g[:, j] == 0))
+                covered = (g[free] == grade).any(axis=1) | ~must[free]
+                pick = free[np.lexsort((rng.random(len(free)), covered))][:target[j]]
+                g[pick, j] = grade
         for j, t in enumerate(terms):
             out[t][idx] = g[:, j]
     return out

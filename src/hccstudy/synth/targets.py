@@ -28,8 +28,18 @@ CONTINUOUS = {
     "age": ((50.8, 11.8, 21, 82), (50.2, 10.8, 23, 78)),
     "max_diameter_cm": ((10.8, 3.66, 4.5, 24.0), (10.7, 4.10, 1.9, 23.5)),
 }
+#: Table 1 P values before matching of the continuous factors (two-sample t test; R's t.test default,
+#: Welch's, which the paper used: under Student's pooled test no means and SDs that round to the
+#: published ones give age's 0.616 -- the largest such P is 0.610)
+TABLE1_P = {"age": 0.616, "max_diameter_cm": 0.707}
+#: the grid a continuous factor is recorded on (age in whole years, diameter in 0.1 cm)
+GRID = {"age": 1.0, "max_diameter_cm": 0.1}
+#: decimals of the published SDs (Table 1: 11.8, 10.8; 3.66, 4.10)
+SD_DECIMALS = {"age": 1, "max_diameter_cm": 2}
 #: HAIC cycles, mean (SD) per arm, before matching (the text; Table 1's "> 4" counts contradict it)
 HAIC_CYCLES = ((4.01, 1.10), (4.76, 1.77))
+#: HAIC cycle means after matching (the text: 3.99 (1.11) vs 4.68 (1.82))
+HAIC_CYCLES_AFTER = (3.99, 4.68)
 
 #: matched-sample survival (months)
 OS_MEDIAN = (16.1, 28.8)
@@ -86,4 +96,36 @@ ANY_GRADE_3_4 = (111, 128)
 LAB_AE_TERMS = {
     "alt_increased": "alt", "ast_increased": "ast", "blood_bilirubin_increased": "bilirubin",
     "anaemia": "haemoglobin", "neutrophil_count_decreased": "neutrophils", "platelet_count_decreased": "platelets",
+}
+
+#: Table 1 P values before matching as printed (value, decimals): Welch's t for the continuous factors,
+#: chi-square with Yates' correction for the binary ones (R's chisq.test default: the paper's)
+TABLE1_P_BEFORE = {"age": (0.616, 3), "female": (1.0, 0), "hbv": (0.229, 3), "child_pugh_b": (0.492, 3),
+                   "afp_gt_400": (0.406, 3), "max_diameter_cm": (0.707, 3), "multiple_tumours": (0.015, 3),
+                   "mvi": (0.202, 3), "ehs": (0.991, 3)}
+#: Table 1 after matching (182 vs 182): counts per arm and P values
+BINARY_AFTER = {"female": (18, 17), "hbv": (173, 167), "child_pugh_b": (17, 10), "afp_gt_400": (121, 112),
+                "multiple_tumours": (108, 104), "mvi": (152, 148), "ehs": (97, 91)}
+TABLE1_P_AFTER = {"age": 0.75, "female": 1.0, "hbv": 0.291, "child_pugh_b": 0.23, "afp_gt_400": 0.382,
+                  "max_diameter_cm": 0.558, "multiple_tumours": 0.75, "mvi": 0.68, "ehs": 0.6}
+#: Table 1 "HAIC cycles > 4" counts (before, after matching) -- contradicted by the cycle means (not targets)
+HAIC_GT4 = ((176, 141), (160, 74))
+
+#: univariable Cox for OS (the text's values; Figure 3A prints slightly different ones): HR (95% CI)
+OS_COX_UNI = {
+    "arm_si": (0.61, 0.44, 0.84), "child_pugh_b": (2.39, 1.61, 3.55), "afp_gt_400": (1.40, 1.07, 1.83),
+    "max_diameter_cm": (1.04, 1.00, 1.07), "multiple_tumours": (1.64, 1.26, 2.15), "ehs": (1.46, 1.14, 1.88),
+}
+#: the variables of the plan's univariable screen that the paper selected at P < 0.05 (the others --
+#: age, sex, HAIC cycles > 4, vascular invasion -- were not)
+OS_COX_SELECTED = ("arm_si", "child_pugh_b", "afp_gt_400", "max_diameter_cm", "multiple_tumours", "ehs")
+
+#: Figure 4: HR SI vs SE for OS within each subgroup level (plan subgroup variable, level as the
+#: pipeline names it)
+SUBGROUP_HR = {
+    ("sex", "female"): 0.54, ("sex", "male"): 0.63, ("age", "< 60"): 0.62, ("age", ">= 60"): 0.54,
+    ("haic_cycles_gt4", "0"): 1.13, ("haic_cycles_gt4", "1"): 0.41, ("afp_gt_400", "0"): 0.45,
+    ("afp_gt_400", "1"): 0.73, ("child_pugh_b", "0"): 0.65, ("child_pugh_b", "1"): 0.32,
+    ("multiple_tumours", "0"): 0.42, ("multiple_tumours", "1"): 0.76, ("mvi", "0"): 1.10, ("mvi", "1"): 0.54,
+    ("ehs", "0"): 0.69, ("ehs", "1"): 0.58,
 }

@@ -1,0 +1,277 @@
+"""Deterministic construction steps of the synthetic cohort: what the generator builds exactly instead
+of only sampling (issue 15, "reproduce tightly").
+
+* :func:`moment_targets` / :func:`moment_match` -- a continuous covariate of an arm, on its recording
+  grid (age in whole years, diameter in 0.1 cm), with a mean and SD chosen inside the published
+  rounding intervals so that the two-sample t test of Table 1 gives the published P at its decimals.
+* :func:`exact_pairs` -- within-arm swaps of one covariate's values between two patients (every
+  Table 1 mean, SD and count is unchanged by such a swap) until the paper's propensity-score matching
+  makes exactly the published number of pairs.
+* :func:`monotone_map` -- a rank-preserving, piecewise-linear rescaling of one arm's event times so
+  that its Kaplan-Meier curve passes through published points (landmark rates, median).
+
+All steps work on arrays (a swap search evaluates one candidate per iteration; a few dozen at most).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..stats.matching import match_by_spec
+from ..stats.propensity import design_matrix, logistic_irls
+
+
+# ----------------------------------------------------------------------------------- moments
+def welch_p(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int) -> float:
+    """Two-sided P of Welch's t test from summary statistics (R's ``t.test`` default; the paper's)."""
+    return float(stats.ttest_ind_from_stats(m1, s1, n1, m2, s2, n2, equal_var=False).pvalue)
+
+
+def moment_targets(pub: tuple[tuple[float, float], tuple[float, float]], n: tuple[int, int], p_target: float,
+                   step: float, mean_decimals: int, sd_decimals: int, p_decimals: int = 3,
+                   ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Exact (mean, SD) per arm for a covariate recorded on a grid of ``step``: each mean a multiple of
+    step / n (a sum of grid values) that prints as the published mean; each SD inside the interval that
+    rounds to the published SD.  Among those, the set whose Welch P is closest to ``p_target`` (the
+    middle of the interval that rounds to it, so that a tiny SD error cannot move the P out of it):
+    first with the published SDs, then, if that P is not within a quarter of the last decimal, with SDs
+    moved inside their rounding intervals (kept 0.001 from the edges: the SD reached on the grid is
+    within ~1e-4 of the one asked for)."""
+    half = 0.5 * 10.0 ** -mean_decimals
+    grids = []
+    for (mean, _), k in zip(pub, n, strict=True):
+        lo, hi = np.ceil((mean - half) * k / step - 1e-6), np.floor((mean + half) * k / step + 1e-6)
+        cand = np.arange(lo, hi + 1) * step / k
+        shown = np.char.mod(f"%.{mean_decimals}f", cand)   # as R and Python print it (ties to even)
+        cand = cand[shown == f"{mean:.{mean_decimals}f}"]
+        grids.append(cand[::max(1, len(cand) // 40)])   # at most ~40 means spread over the interval
+    sd_half = 0.5 * 10.0 ** -sd_decimals
+    tol = 0.25 * 10.0 ** -p_decimals
+    best = None
+    for width in (0, 1):
+        sds = [np.unique(np.r_[sd, np.linspace(sd - sd_half + 1e-3, sd + sd_half - 1e-3, 7) if width else sd])
+               for _, sd in pub]
+        m1, m2, s1, s2 = np.meshgrid(grids[0], grids[1], sds[0], sds[1], indexing="ij")
+        p = stats.ttest_ind_from_stats(m1, s1, n[0], m2, s2, n[1], equal_var=False).pvalue
+        cost = np.round(np.abs(p - p_target), 6) + 1e-9 * (np.abs(s1 - pub[0][1]) + np.abs(s2 - pub[1][1]))
+        i = np.unravel_index(np.argmin(cost), p.shape)
+        best = (float(m1[i]), float(s1[i])), (float(m2[i]), float(s2[i]))
+        if abs(p[i] - p_target) <= tol:
+            break
+    return best
+
+
+def _on_grid(x: np.ndarray, step: float) -> np.ndarray:
+    return np.round(np.round(x / step) * step, 6)
+
+
+def moment_match(z: np.ndarray, mean: float, sd: float, lo: float, hi: float, step: float) -> np.ndarray:
+    """Values on the grid ``step`` within [lo, hi] with mean exactly ``mean`` (a multiple of step / n)
+    and SD within a fraction of ``step`` of ``sd``; ranks follow ``z`` (ties aside).
+
+    1. scale: x = grid(clip(mean + k sd z)), k by bisection so that SD(x) is closest to ``sd``;
+    2. sum: the missing grid steps are added one each to the patients whose value is furthest below
+       (or above) its unrounded one, away from the bounds;
+    3. SD: pairs of steps that keep the sum (one patient +step, another -step) move the sum of squares
+       by 2 step (x_i - x_j) + 2 step^2 until it is as close as the grid allows.
+    """
+    z = np.asarray(z, dtype=float)
+    n = len(z)
+    if n < 3:
+        return _on_grid(np.clip(np.full(n, mean), lo, hi), step)
+    z = (z - z.mean()) / z.std(ddof=1)
+    c, k = mean, 1.0
+    for _ in range(4):  # centre and scale of the clipped normal scores (clipping moves both)
+        a, b = mean - 2 * sd, mean + 2 * sd
+        for _ in range(40):
+            c = 0.5 * (a + b)
+            a, b = (c, b) if np.clip(c + k * sd * z, lo, hi).mean() < mean else (a, c)
+        a, b = 0.3, 3.0
+        for _ in range(40):
+            k = 0.5 * (a + b)
+            a, b = (k, b) if np.clip(c + k * sd * z, lo, hi).std(ddof=1) < sd else (a, k)
+    raw = np.clip(c + k * sd * z, lo, hi)
+    x = _on_grid(raw, step)
+    # 2. exact sum
+    need = int(round((mean * n - x.sum()) / step))
+    if need:
+        s = np.sign(need)
+        room = (x + s * step <= hi + 1e-9) & (x + s * step >= lo - 1e-9)
+        resid = np.where(room, s * (raw - x), -np.inf)
+        pick = np.argsort(-resid, kind="stable")[:min(abs(need), int(room.sum()))]
+        x[pick] += s * step
+    # 3. sum of squares: each move is +step on patient i and -step on patient j (the sum is kept);
+    #    it changes the sum of squares by 2 step (x_i - x_j) + 2 step^2, so one move closes most of the gap
+    q_target = (n - 1) * sd**2 + n * mean**2
+    for _ in range(50):
+        gap = q_target - float(np.sum(x * x))
+        want = gap / (2 * step) - step          # the x_i - x_j that closes the gap
+        can_up = np.flatnonzero(x + step <= hi + 1e-9)
+        can_dn = np.flatnonzero(x - step >= lo - 1e-9)
+        if not len(can_up) or not len(can_dn):
+            break
+        j = can_dn[np.argmin(x[can_dn])] if want >= 0 else can_dn[np.argmax(x[can_dn])]
+        ok = can_up[can_up != j]
+        if not len(ok):
+            break
+        i = ok[np.argmin(np.abs(x[ok] - x[j] - want))]
+        new = gap - (2 * step * (x[i] - x[j]) + 2 * step * step)
+        if abs(new) >= abs(gap):
+            break
+        x[i] += step
+        x[j] -= step
+    return _on_grid(x, step)
+
+
+# ----------------------------------------------------------------------------------- survival curves
+def km_at(time: np.ndarray, event: np.ndarray, at) -> np.ndarray:
+    """Kaplan-Meier survival at each time in ``at`` (right-continuous: events at that time count).
+    Records sorted by time, events before censorings at a tie: the product of (1 - 1/at-risk) over the
+    events one by one equals the product of (1 - d/n) over the distinct times."""
+    ev = event.astype(bool)
+    order = np.argsort(2.0 * time + np.where(ev, 0.0, 1e-9 + 1e-12 * np.abs(time)), kind="stable")
+    t, d = time[order], ev[order].astype(float)
+    n = len(t)
+    s = np.cumprod(1.0 - d / (n - np.arange(n)))
+    k = np.searchsorted(t, np.asarray(at, dtype=float), side="right") - 1
+    return np.where(k >= 0, s[np.maximum(k, 0)], 1.0)
+
+
+def km_median(time: np.ndarray, event: np.ndarray) -> float:
+    """The smallest time at which the Kaplan-Meier curve is <= 0.5 (survival's rule, without its
+    averaging of a flat 0.5 stretch); NaN when not reached."""
+    uniq = np.unique(time[event.astype(bool)])
+    s = km_at(time, event, uniq)
+    hit = np.flatnonzero(s <= 0.5 + 1e-12)
+    return float(uniq[hit[0]]) if len(hit) else float("nan")
+
+
+def monotone_map(latent: np.ndarray, knots_out: np.ndarray, knots_in: np.ndarray) -> np.ndarray:
+    """Piecewise-linear increasing map latent -> time through (knots_in, knots_out), linear beyond the
+    last knot with the last segment's slope."""
+    slope = (knots_out[-1] - knots_out[-2]) / max(knots_in[-1] - knots_in[-2], 1e-9)
+    inner = np.interp(latent, knots_in, knots_out)
+    return np.where(latent > knots_in[-1], knots_out[-1] + (latent - knots_in[-1]) * slope, inner)
+
+
+# ----------------------------------------------------------------------------------- matched pairs
+def propensity_pairs(frame: pd.DataFrame, treated: np.ndarray, spec) -> tuple[int, np.ndarray]:
+    """The plan's propensity-score matching on ``frame`` (the analysis table's columns and row order):
+    logistic regression on ``spec.on``, then :func:`hccstudy.stats.matching.match_by_spec`.  Returns
+    (number of pairs, matched flag per row)."""
+    X, names, _ = design_matrix(frame, spec.on, [c for c in ("sex",) if c in spec.on])
+    fit = logistic_irls(X, treated.astype(float), names)
+    distance = fit.fitted if spec.link == "logit" else fit.linear_predictor
+    res = match_by_spec(distance, treated, spec)
+    return int(res.n_pairs), res.units["matched"].to_numpy(dtype=bool)
+
+
+def exact_pairs(rng, frame: pd.DataFrame, treated: np.ndarray, spec, target: int, swap: tuple[str, ...],
+                max_tries: int = 300) -> tuple[pd.DataFrame, int, np.ndarray]:
+    """Swap the values of one covariate (of ``swap``) between two patients of the same arm -- every
+    Table 1 mean, SD and count stays as it was -- keeping a swap only when it brings the number of pairs
+    closer to ``target``; stops at the target (or after ``max_tries`` candidates).  Returns the frame,
+    the number of pairs and the matched flags."""
+    frame = frame.copy()
+    n_pairs, matched = propensity_pairs(frame, treated, spec)
+    arms = [np.flatnonzero(treated), np.flatnonzero(~treated)]
+    for _ in range(max_tries):
+        if n_pairs == target:
+            break
+        col = swap[int(rng.integers(len(swap)))]
+        members = arms[int(rng.integers(2))]
+        i, j = rng.choice(members, size=2, replace=False)
+        v = frame[col].to_numpy().copy()
+        if v[i] == v[j]:
+            continue
+        v[[i, j]] = v[[j, i]]
+        trial = frame.assign(**{col: v})
+        k, m = propensity_pairs(trial, treated, spec)
+        if abs(k - target) < abs(n_pairs - target):
+            frame, n_pairs, matched = trial, k, m
+    return frame, n_pairs, matched
+
+
+# ----------------------------------------------------------------------------------- event times
+#: days per month: the pipeline's times are whole days / 30.4375, so the curves are fitted on those
+DPM = 30.4375
+
+
+def _observed(latent, floor, cens, k_in, k_out):
+    """(observed months in whole days, event, event time) under the map with knots (k_in, k_out)."""
+    t = np.maximum(monotone_map(latent, k_out, k_in), floor)
+    return np.floor(np.minimum(t, cens) * DPM) / DPM, t <= cens, t
+
+
+def fit_km_map(latent: np.ndarray, floor: np.ndarray, cens: np.ndarray, points: list[tuple[float, float]],
+               sweeps: int = 2, iters: int = 24, start: np.ndarray | None = None,
+               only: tuple[int, ...] | None = None, rescue: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Knots (latent, time) of the increasing piecewise-linear map g for which the Kaplan-Meier curve of
+    (min(max(g(latent), floor), cens), event = max(g(latent), floor) <= cens) passes through ``points``
+    ((time, survival) pairs, increasing in time): S(time) as close to the survival as the steps allow; a
+    point with survival 0.5 is the median (the first time S <= 0.5).  Each knot is found by bisection
+    on its latent value (S(time) falls as it grows), knot after knot, ``sweeps`` times (a later knot
+    moves the censoring pattern seen by an earlier one a little)."""
+    taus = np.array([p[0] for p in points], dtype=float)
+    surv = np.array([p[1] for p in points], dtype=float)
+    k_out = np.r_[0.0, taus]
+    if start is None:
+        k_in = np.r_[0.0, np.quantile(latent, np.clip(1 - surv, 0.01, 0.99))]
+        k_in = np.maximum.accumulate(k_in + np.arange(len(k_in)) * 1e-6)
+    else:
+        k_in = np.r_[start[:len(points) + 1], np.zeros(max(0, len(points) + 1 - len(start)))]
+        for j in range(len(start), len(k_in)):
+            k_in[j] = max(k_in[j - 1] + 1e-3, float(np.quantile(latent, np.clip(1 - surv[j - 1], 0.01, 0.99))))
+    top = float(latent.max()) * 4 + 1.0
+    for _ in range(sweeps):
+        for j in (range(1, len(k_in)) if only is None else only):
+            lo = k_in[j - 1] + 1e-6
+            hi = k_in[j + 1] - 1e-6 if j + 1 < len(k_in) else top
+            is_median = surv[j - 1] == 0.5
+
+            def miss(x: float, j: int = j, is_median: bool = is_median) -> float:   # > 0: the knot must move up
+                k_in[j] = x
+                obs, ev, _ = _observed(latent, floor, cens, k_in, k_out)
+                if is_median:
+                    med = km_median(obs, ev)
+                    return np.inf if np.isnan(med) else med - taus[j - 1]
+                return km_at(obs, ev, [taus[j - 1]])[0] - surv[j - 1]
+
+            bracket = (lo, hi)
+            for _ in range(iters):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if miss(mid) > 0 else (lo, mid)
+            best = lo if abs(miss(lo)) < abs(miss(hi)) else hi
+            if rescue and abs(miss(best)) > (0.1 if is_median else 0.005):
+                # the curve is not monotone in the knot where an event passes a censoring time (the
+                # at-risk count of later events changes): scan the bracket for the best value instead
+                grid = np.linspace(bracket[0], min(bracket[1], best + 4 * (best - bracket[0]) + 1), 121)
+                best = min(np.r_[grid, best], key=lambda x: abs(miss(x)))
+            k_in[j] = best
+    # a median still missed by more than 0.1: search the median's knot together with the one before it
+    # (kept where its own point is within 1 percentage point)
+    for j in range(2, len(k_in) if rescue else 0):
+        if surv[j - 1] != 0.5:
+            continue
+        obs, ev, _ = _observed(latent, floor, cens, k_in, k_out)
+        med = km_median(obs, ev)
+        if not np.isnan(med) and abs(med - taus[j - 1]) <= 0.1:
+            continue
+        cost_best, pair = np.inf, (k_in[j - 1], k_in[j])
+        for prev in np.linspace(0.5 * (k_in[j - 2] + k_in[j - 1]), 0.5 * (k_in[j - 1] + k_in[j]), 15):
+            for cur in np.linspace(prev + 1e-3, prev + 2.5 * (k_in[j] - k_in[j - 1]) + 1e-3, 60):
+                kk = k_in.copy()
+                kk[j - 1], kk[j] = prev, cur
+                if j + 1 < len(kk) and cur >= kk[j + 1]:
+                    continue
+                obs, ev, _ = _observed(latent, floor, cens, kk, k_out)
+                med = km_median(obs, ev)
+                off = abs(km_at(obs, ev, [taus[j - 2]])[0] - surv[j - 2]) if j >= 2 else 0.0
+                # minimax of the misses in units of ~80% of their bands (median +-0.3 months, rate +-2 pp)
+                cost = max(10.0 if np.isnan(med) else abs(med - taus[j - 1]) / 0.25, off / 0.015)
+                if cost < cost_best:
+                    cost_best, pair = cost, (prev, cur)
+        k_in[j - 1], k_in[j] = pair
+    return k_in, k_out
