@@ -91,8 +91,8 @@ def site(tmp_path):
     study.mkdir()
     (study / "study.yaml").write_text(STUDY_YAML, encoding="utf-8")
     home = tmp_path / "home"
-    info = remember(WebSettings(home=home), study)
-    c = TestClient(create_app(WebSettings(home=home)), base_url="http://127.0.0.1")
+    info = remember(WebSettings(home=home, background_checks=False), study)
+    c = TestClient(create_app(WebSettings(home=home, background_checks=False)), base_url="http://127.0.0.1")
     c.get("/")
     return c, info.sid, study / "study.yaml"
 
