@@ -54,8 +54,32 @@ def _arm_labels(cfg: dict) -> dict[str, str]:
     return out
 
 
-def key_results(output: Path) -> list[KeyRow]:
-    """The key results of the run whose output folder is ``output`` (empty when it has no results)."""
+@dataclass(frozen=True)
+class KeyResults:
+    """A run's key results: ``rows`` and the ``notes`` that explain them (the HR's direction, the
+    medians' unit, the mark of a diverged coefficient)."""
+
+    rows: list[KeyRow]
+    notes: list[str]
+
+    def matrix(self) -> tuple[list[str], list[tuple[str, list[str]]]]:
+        """The endpoint rows as a table: columns "OS · Matched", ...; one line per quantity."""
+        cols: list[tuple[str, str]] = []
+        for r in self.rows:
+            if r.endpoint and (r.endpoint, r.sample) not in cols:
+                cols.append((r.endpoint, r.sample))
+        whats = list(dict.fromkeys(r.what for r in self.rows if r.endpoint))
+        text = {(r.endpoint, r.sample, r.what): r.text for r in self.rows}
+        return ([f"{e.upper()} · {s}" for e, s in cols],
+                [(w, [text.get((e, s, w), "—") for e, s in cols]) for w in whats])
+
+
+#: the mark of a hazard ratio whose coefficient diverged (the report's Cox tables use the same)
+DIVERGED = "NE\u2020"
+
+
+def key_results(output: Path) -> KeyResults:
+    """The key results of the run whose output folder is ``output`` (no rows when it has no results)."""
     from ..analysis.config import ReportSpec
     from ..report import format as fmt
 
@@ -63,7 +87,7 @@ def key_results(output: Path) -> list[KeyRow]:
         results = _read_json(output / "results.json")
         manifest = _read_json(output / "manifest.json")
     except (OSError, ValueError):
-        return []
+        return KeyResults([], [])
     cfg = manifest.get("analysis_config") or {}
     try:
         rules = ReportSpec(**(cfg.get("report") or {}))
@@ -83,8 +107,9 @@ def key_results(output: Path) -> list[KeyRow]:
     if matching:
         rows.append(KeyRow("", "", "Matched pairs" if (matching.get("ratio") or 1) == 1 else "Matched treated units",
                            str(matching.get("n_pairs", "—"))))
-    hr_what = f"HR (95% CI), {labels.get(other_value, other_value)} vs {labels.get(ref_value, ref_value)}"
+    diverged, units = False, set()
     for name, ep in (results.get("endpoints") or {}).items():
+        units.add(str(ep.get("unit") or ""))
         for sample, sample_label in SAMPLES:
             s = ep.get(sample)
             if not s:
@@ -93,16 +118,24 @@ def key_results(output: Path) -> list[KeyRow]:
             rows.append(KeyRow(name, sample_label, "Events / patients", f"{s.get('events', '—')} / {s.get('n', '—')}"))
             hr = fmt.hr_ci(cox.get("hr"), cox.get("lcl"), cox.get("ucl"), rules)
             if cox.get("infinite"):  # as the report's Cox tables mark it
-                hr = "not estimable (the coefficient diverged: monotone likelihood)"
-            rows.append(KeyRow(name, sample_label, hr_what, hr))
-            rows.append(KeyRow(name, sample_label, "P (Cox)", fmt.p_value(cox.get("p"), rules)))
+                hr, diverged = DIVERGED, True
+            rows.append(KeyRow(name, sample_label, "HR (95% CI)", hr))
+            p = fmt.p_value(cox.get("p"), rules)
+            rows.append(KeyRow(name, sample_label, "P (Cox)", p + "\u2020" if cox.get("infinite") else p))
             rows.append(KeyRow(name, sample_label, "P (log-rank)", fmt.p_value((s.get("logrank") or {}).get("p"), rules)))
             km = s.get("km") or {}
             for value in (treated, control):
                 k = km.get(value) or {}
-                rows.append(KeyRow(name, sample_label, f"Median {ep.get('unit', '')} (95% CI), {labels.get(value, value)}",
+                rows.append(KeyRow(name, sample_label, f"Median (95% CI), {labels.get(value, value)}",
                                    fmt.median_ci(k.get("median"), k.get("median_lcl"), k.get("median_ucl"), rules)))
-    return rows
+    notes = [f"HR: {labels.get(other_value, other_value)} vs {labels.get(ref_value, ref_value)} (Cox)"
+             + ("; in the matched sample with the robust variance by pair, as in the report." if matching else ".")]
+    if units - {""}:
+        notes.append(f"Medians in {', '.join(sorted(units - {''}))}; NR: not reached.")
+    if diverged:
+        notes.append(f"{DIVERGED}: not estimable, the coefficient diverged (monotone likelihood); its P (\u2020) "
+                     "is not interpretable.")
+    return KeyResults(rows, notes)
 
 
 def _flatten(value, prefix: str = "") -> dict[str, str]:
@@ -131,12 +164,12 @@ def config_differences(a: Path, b: Path) -> list[tuple[str, str, str]]:
     return [(k, fa.get(k, "—"), fb.get(k, "—")) for k in keys if fa.get(k) != fb.get(k)]
 
 
-def side_by_side(a: list[KeyRow], b: list[KeyRow]) -> list[tuple[str, str, str, str, str]]:
+def side_by_side(a: KeyResults, b: KeyResults) -> list[tuple[str, str, str, str, str]]:
     """(endpoint, sample, what, text a, text b) for every row of either run, in a's order then b's."""
     order: list[tuple[str, str, str]] = []
-    ta = {(r.endpoint, r.sample, r.what): r.text for r in a}
-    tb = {(r.endpoint, r.sample, r.what): r.text for r in b}
-    for r in [*a, *b]:
+    ta = {(r.endpoint, r.sample, r.what): r.text for r in a.rows}
+    tb = {(r.endpoint, r.sample, r.what): r.text for r in b.rows}
+    for r in [*a.rows, *b.rows]:
         key = (r.endpoint, r.sample, r.what)
         if key not in order:
             order.append(key)

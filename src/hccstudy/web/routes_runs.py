@@ -78,7 +78,7 @@ def _summary(run: runner.RunInfo) -> dict:
     except Exception:  # noqa: BLE001 -- a snapshot that no longer validates is shown without its settings
         out["caliper"] = "?"
     if run.output is not None:
-        rows = key_results(run.output)
+        rows = key_results(run.output).rows
         for r in rows:
             if r.what.startswith("Matched"):
                 out["pairs"] = r.text
@@ -119,7 +119,7 @@ def run_page(request: Request, sid: str, rid: str):
     figures = sorted(p.name for p in (out / "figures").glob("*.png")) if out is not None else []
     return render(request, "run.html", title=f"Run {rid}", step="runs", sid=sid, study=study, run=run,
                   status=run.status, downloads=[(f, what) for f, what in DOWNLOADS if out is not None and (out / f).is_file()],
-                  figures=figures, key=key_results(out) if out is not None else [], manifest=manifest,
+                  figures=figures, key=key_results(out) if out is not None else None, manifest=manifest,
                   config_text=_text(run.config))
 
 
@@ -245,9 +245,10 @@ def compare(request: Request, sid: str, a: str | None = None, b: str | None = No
         if r.output is None:
             return runs_page(request, sid, error=f"run {r.rid} has no results to compare (it is {r.state})",
                              status_code=400)
-    rows = side_by_side(key_results(ra.output), key_results(rb.output))
+    ka, kb = key_results(ra.output), key_results(rb.output)
     return render(request, "compare.html", title=f"Compare {a} and {b}", step="runs", sid=sid, study=study,
-                  a=ra, b=rb, rows=rows, diffs=config_differences(ra.config, rb.config))
+                  a=ra, b=rb, rows=side_by_side(ka, kb), notes=list(dict.fromkeys([*ka.notes, *kb.notes])),
+                  diffs=config_differences(ra.config, rb.config))
 
 
 __all__ = ["router", "zip_bytes"]
