@@ -26,6 +26,9 @@ def _page(request: Request, sid: str, plan: plan_form.Plan, values: dict, multi:
     n_endpoints = 0
     while f"endpoints.{n_endpoints}.name" in values:
         n_endpoints += 1
+    parts = ("name", "time", "event", "unit", "landmarks")
+    while n_endpoints and not any(values.get(f"endpoints.{n_endpoints - 1}.{p}", "").strip() for p in parts):
+        n_endpoints -= 1  # the blank "add an endpoint" row sent back: shown once, not twice
     covariates = plan_form._names(values.get("covariates", ""))
     return render(request, "plan.html", status_code=status_code, title="Plan", step="plan", sid=sid,
                   study=info(settings_of(request), sid), v=values, multi=multi,
