@@ -255,8 +255,16 @@ def test_upload_over_the_size_limit_is_413(tmp_path):
     sid, folder = _new_study(c, tmp_path, "small", "empty")
     big = b"patient_id,sex\n" + b"A01,male\n" * 5000
     r = _upload(c, sid, [("files", ("patients.csv", big, "text/csv"))], centre="big")
-    assert r.status_code == 413 and "limit" in r.text
+    assert r.status_code == 413 and "larger than the limit of 10 KB" in r.text and "File too large" in r.text
     assert not (folder / "big").exists()
+    # the same body sent in chunks, without a Content-Length: counted as it arrives
+    b = "XyZ"
+    body = (f'--{b}\r\nContent-Disposition: form-data; name="centre"\r\n\r\nbig\r\n--{b}\r\nContent-Disposition: '
+            f'form-data; name="files"; filename="patients.csv"\r\nContent-Type: text/csv\r\n\r\n').encode() + big \
+        + f"\r\n--{b}--\r\n".encode()
+    headers = {"content-type": f"multipart/form-data; boundary={b}", "x-csrf-token": _csrf(c)}
+    r = c.post(f"/s/{sid}/files/upload", content=(body[i:i + 4096] for i in range(0, len(body), 4096)), headers=headers)
+    assert r.status_code == 413 and not (folder / "big").exists()
 
 
 def test_upload_names_cannot_escape_the_study(app_env):
@@ -438,7 +446,7 @@ def test_an_internal_error_is_a_friendly_page_and_the_log_has_no_message(broken_
     monkeypatch.setattr(checks, "check", boom)
     with caplog.at_level(logging.INFO, logger="hccstudy.web"):
         r = c.get(f"/s/{sid}/validation")
-    assert r.status_code == 500 and "internal error" in r.text
+    assert r.status_code == 500 and "Internal error: the server log has the details" in r.text
     assert "Traceback" not in r.text and "A01" not in r.text
     assert "RuntimeError" in caplog.text and "A01" not in caplog.text
 
@@ -495,3 +503,31 @@ def test_page_times_on_the_example_study(broken_env, capsys):
         times[p] = round(1000 * (time.perf_counter() - t0))
     with capsys.disabled():
         print("\nweb page times (ms, example study, cached):", times)
+
+
+def test_serve_prints_the_address_with_the_token_and_turns_uvicorn_access_log_off(monkeypatch):
+    import uvicorn
+
+    from hccstudy.web import serve
+    from hccstudy.web.settings import WebSettings as S
+
+    assert serve.url_of(S(port=8765)) == "http://127.0.0.1:8765/"
+    assert serve.url_of(S(host="::1", port=1, token="t" * 16)) == f"http://[::1]:1/?token={'t' * 16}"
+    seen = {}
+
+    class FakeServer:
+        def __init__(self, config):
+            seen["config"] = config
+            self.started = True
+
+        def run(self):
+            seen["ran"] = True
+
+    opened = []
+    monkeypatch.setattr(uvicorn, "Server", FakeServer)
+    monkeypatch.setattr(serve.webbrowser, "open", opened.append)
+    said = []
+    serve.serve_app("127.0.0.1", 8799, None, open_browser=False, say=said.append)
+    cfg = seen["config"]
+    assert seen["ran"] and cfg.host == "127.0.0.1" and cfg.port == 8799 and cfg.access_log is False
+    assert said == ["hccstudy is running at http://127.0.0.1:8799/ (Ctrl-C to stop)"] and not opened

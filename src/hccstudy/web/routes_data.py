@@ -183,7 +183,10 @@ def _table_context(request: Request, sid: str, c) -> dict:
         state = {"sort": sort, "desc": "1" if desc else "", "page": str(page_no), **filters, **change}
         return f"/s/{sid}/validation?" + urlencode({k: v for k, v in state.items() if v not in ("", None)})
 
-    opts = {k: sorted(str(x) for x in c.issues[k].unique() if x != "") for k in ("severity", "centre", "rule", "column")}
+    if "opts" not in c.orders:  # the filters' choices, once per check
+        c.orders["opts"] = {k: sorted(str(x) for x in c.issues[k].unique() if x != "")
+                            for k in ("severity", "centre", "rule", "column")}
+    opts = c.orders["opts"]
     return {"rows": rows, "n": n, "page_no": page_no, "pages": pages, "sort": sort, "desc": desc, "filters": filters,
             "link": link, "opts": opts, "sortable": SORTABLE, "page_size": PAGE_SIZE}
 

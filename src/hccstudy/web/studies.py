@@ -232,11 +232,11 @@ def warm(settings: WebSettings, folder: Path) -> None:
     """Start validating the study in the background, so its pages open at once."""
     import threading
 
-    from .checks import check
+    from .checks import check, flow_svg
     from .mapform import cached_model
 
     def work():
-        for step in (check, cached_model):
+        for step in (check, lambda f: flow_svg(check(f)), cached_model):
             try:
                 step(folder)
             except Exception:  # noqa: BLE001 - the page that needs it runs it again and shows the error
