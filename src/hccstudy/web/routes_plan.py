@@ -9,6 +9,8 @@ wires them to the pages.  A saved plan is exactly what ``hccstudy run --config s
 
 from __future__ import annotations
 
+import shlex
+
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse
 
@@ -35,7 +37,8 @@ def _page(request: Request, sid: str, plan: plan_form.Plan, values: dict, multi:
                   errors=(checked.fields if checked else {}), general=(checked.general if checked else []),
                   file_error=plan.error, saved=saved, n_endpoints=n_endpoints, covariates=covariates,
                   methods=plan_form.METHOD_LABELS, formats=plan_form.FORMATS, orders=plan_form.MATCH_ORDERS,
-                  estimands=plan_form.ESTIMANDS, config_path=folder / "study.yaml", folder=folder)
+                  estimands=plan_form.ESTIMANDS, config_path=folder / "study.yaml",
+                  cli_command=f"hccstudy run {shlex.quote(str(folder))} --config {shlex.quote(str(folder / 'study.yaml'))}")
 
 
 @router.get("/s/{sid}/plan")
