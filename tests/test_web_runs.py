@@ -129,7 +129,7 @@ def test_run_pages(site):
     run = c.get(f"/s/{sid}/runs/{rid}")
     assert run.status_code == 200
     for text in ("Key results", "Matched pairs", "HR (95% CI)", "tables.docx", "tables.xlsx", "report.html",
-                 "Everything (zip of the output folder)", "analysis:"):
+                 "Everything (zip)", "analysis:"):
         assert text in run.text, text
     status = c.get(f"/s/{sid}/runs/{rid}/status", headers={"HX-Request": "true"})
     assert status.status_code == 200 and status.headers.get("HX-Refresh") == "true"  # ended: reload the page

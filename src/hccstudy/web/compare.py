@@ -9,6 +9,7 @@ the app shows what the report shows.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from dataclasses import dataclass
@@ -138,19 +139,36 @@ def key_results(output: Path) -> KeyResults:
     return KeyResults(rows, notes)
 
 
-def _flatten(value, prefix: str = "") -> dict[str, str]:
-    """A nested mapping as dotted keys -> a short YAML text of the value (lists stay one value)."""
+def _flatten(value, prefix: str = "") -> dict[str, object]:
+    """A nested mapping as dotted keys -> value (lists stay one value)."""
     if isinstance(value, dict) and value:
-        out: dict[str, str] = {}
+        out: dict[str, object] = {}
         for k, v in value.items():
             out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
         return out
+    return {prefix: value}
+
+
+def _shown(value) -> str:
+    """A config value as short YAML (``[0.01, null]``, ``true``)."""
+    if value is _ABSENT:
+        return "—"
     text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000).strip()
-    return {prefix: text.removesuffix("\n...").removesuffix("...").strip()}
+    return text.removesuffix("...").strip()
+
+
+_ABSENT = object()
 
 
 def config_mapping(config: Path) -> dict:
-    """The effective study config of a run's snapshot (the built-in plan merged in), as plain data."""
+    """The effective study config of a run's snapshot (the built-in plan merged in), as plain data
+    (cached: a snapshot is written once; the key has its size and time all the same)."""
+    st = Path(config).stat()
+    return copy.deepcopy(_config_mapping(str(config), st.st_mtime_ns, st.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _config_mapping(config: str, mtime_ns: int, size: int) -> dict:
     from ..config import load_config
 
     return json.loads(load_config(config).model_dump_json())
@@ -161,7 +179,11 @@ def config_differences(a: Path, b: Path) -> list[tuple[str, str, str]]:
     a key only one side has shows "—" on the other."""
     fa, fb = _flatten(config_mapping(a)), _flatten(config_mapping(b))
     keys = sorted(set(fa) | set(fb))
-    return [(k, fa.get(k, "—"), fb.get(k, "—")) for k in keys if fa.get(k) != fb.get(k)]
+
+    def same(k: str) -> bool:
+        return (k in fa) == (k in fb) and json.dumps(fa.get(k), sort_keys=True) == json.dumps(fb.get(k), sort_keys=True)
+
+    return [(k, _shown(fa.get(k, _ABSENT)), _shown(fb.get(k, _ABSENT))) for k in keys if not same(k)]
 
 
 def side_by_side(a: KeyResults, b: KeyResults) -> list[tuple[str, str, str, str, str]]:
