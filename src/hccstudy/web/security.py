@@ -190,7 +190,7 @@ def host_allowed(settings: WebSettings, host_header: str) -> bool:
     if settings.token:
         return True
     host = host_header.rsplit(":", 1)[0] if not host_header.startswith("[") else host_header[1:].split("]")[0]
-    return host in LOOPBACK or host == "testserver"
+    return host in LOOPBACK
 
 
 def token_ok(settings: WebSettings, request: Request) -> bool:
