@@ -247,6 +247,8 @@ def test_cancel_leaves_no_output(site):
         time.sleep(0.1)  # let it reach run_study (it then has a temporary output folder to clean)
     page = c.get(f"/s/{sid}/runs/{rid}")
     assert "Cancel the run" in page.text and "hx-trigger=\"every 1s\"" in page.text
+    second = c.post(f"/s/{sid}/runs", data=_csrf(c), follow_redirects=False)  # one run at a time per study
+    assert second.status_code == 409 and "still in progress" in second.text
     assert c.post(f"/s/{sid}/runs/{rid}/cancel", data=_csrf(c), follow_redirects=False).status_code == 303
     status = _wait(folder, 60)
     deadline = time.monotonic() + 30
@@ -290,3 +292,20 @@ def test_runner_ids_are_checked(tmp_path):
         with pytest.raises(LookupError):
             runner.run_dir(tmp_path, rid)
     assert os.sep not in runner.RUN_ID.pattern
+
+
+def test_a_study_with_validation_errors_fails_cleanly(site, tmp_path):
+    """The run process's own function on a study whose input has an error: the run is marked failed
+    with one plain line (no traceback), and no output or work folder is left.  (In this process: the
+    failure comes at once, before any analysis.)"""
+    study = tmp_path / "broken"
+    shutil.copytree(site["study"], study, ignore=shutil.ignore_patterns(".hccstudy"))
+    p = study / "alpha" / "patients.csv"
+    p.write_text(p.read_text().replace("A02,female,61", "A02,female,sixty-one", 1))
+    run = runner.prepare_run(study)
+    work = runner.work_folder(tmp_path / "work", study.resolve(), run.rid)
+    assert runner.run_in_process(run.folder, study.resolve(), work) == 2
+    status = runner.read_status(run.folder)
+    assert status["state"] == "failed" and "validation error" in status["error"] and "Traceback" not in status["error"]
+    assert not (run.folder / "output").exists() and not work.exists()
+    assert [s["state"] for s in status["stages"]][:1] == ["stopped"]
