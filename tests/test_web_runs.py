@@ -309,3 +309,25 @@ def test_a_study_with_validation_errors_fails_cleanly(site, tmp_path):
     assert status["state"] == "failed" and "validation error" in status["error"] and "Traceback" not in status["error"]
     assert not (run.folder / "output").exists() and not work.exists()
     assert [s["state"] for s in status["stages"]][:1] == ["stopped"]
+
+
+def test_key_results_without_matching_or_results(site, tmp_path):
+    """A plan without matching (no matched sample, no pairs) and an output with no results.json."""
+    from hccstudy.web.compare import config_differences, key_results
+
+    out = tmp_path / "out"
+    shutil.copytree(site["folder"] / "output", out)
+    res = json.loads((out / "results.json").read_text())
+    res["matching"] = None
+    for ep in res["endpoints"].values():
+        ep.pop("matched", None)
+    (out / "results.json").write_text(json.dumps(res))
+    key = key_results(out)
+    assert not any(r.what.startswith("Matched") for r in key.rows)
+    cols, lines = key.matrix()
+    assert cols == ["OS · All patients", "PFS · All patients"] and lines[0][0] == "Events / patients"
+    assert not any("robust variance" in n for n in key.notes)
+    (out / "results.json").unlink()
+    assert key_results(out).rows == []
+    snap = site["folder"] / "study.yaml"
+    assert config_differences(snap, snap) == []
