@@ -224,15 +224,17 @@ def _new_run_dir(root: Path) -> tuple[str, Path]:
 def prepare_run(study: Path) -> RunInfo:
     """A new run folder for the study folder ``study``: the config snapshot (study.yaml as it is now)
     and a status of ``starting``.  Refused with a :class:`RunError` (and no run folder left) when the
-    study has no study.yaml, the config does not validate, or another run of the study is in progress."""
+    config does not validate or another run of the study is in progress.  A study without study.yaml
+    runs with the built-in defaults (its snapshot says so)."""
     from .._yaml import ConfigError
     from ..config import load_config
 
     study = Path(study).resolve()
     config = study / CONFIG
-    if not config.is_file():
-        raise RunError("the study has no study.yaml: save the plan first")
-    text = config.read_bytes()
+    if config.is_symlink() or (config.exists() and not config.is_file()):
+        raise RunError("study.yaml is not a regular file")
+    # no study.yaml: the built-in defaults, as `hccstudy run STUDY` without --config
+    text = config.read_bytes() if config.exists() else b"# the study had no study.yaml: the built-in defaults\n"
     current = running(study)
     if current is not None:
         raise RunError(f"run {current.rid} is still in progress: wait for it or cancel it")
