@@ -137,9 +137,17 @@ def read_status(run_dir: Path) -> dict:
     if status.get("state") in ("starting", "running") and not _alive(run_dir, status.get("pid")):
         if str(run_dir) in _CHILDREN:  # started by us and not yet reaped: still starting
             return status
+        from ..output import is_hccstudy_output
+
         cancelled = (run_dir / CANCEL).exists()
-        status = {**status, "state": "cancelled" if cancelled else "failed", "finished": status.get("finished") or _now(),
-                  "error": None if cancelled else "the run process ended without finishing (see log.txt)"}
+        if is_hccstudy_output(run_dir / OUTPUT):  # complete (it appears in one rename): it ended as it published
+            state, error = "done", None
+        else:
+            state = "cancelled" if cancelled else "failed"
+            error = None if cancelled else "the run process ended without finishing (see log.txt)"
+        status = {**status, "state": state, "finished": status.get("finished") or _now(), "error": error}
+        if state == "done":
+            status["stages"] = [{**st, "state": "done"} for st in status.get("stages", [])]
         cleanup(run_dir)
         with suppress(OSError):
             write_json_atomic(run_dir / STATUS, status)
@@ -449,7 +457,10 @@ def run_in_process(folder: Path, study: Path, work: Path) -> int:
             if s["state"] == "running":
                 s["state"] = "stopped"
         rep.save()
-        shutil.rmtree(work, ignore_errors=True)
+        if state == "done":
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            cleanup(folder)  # the work folder and a half-copied output, if any
         return code
 
     def on_term(signum, frame):
@@ -464,6 +475,7 @@ def run_in_process(folder: Path, study: Path, work: Path) -> int:
             run_study(study, cfg, work / OUTPUT, progress=rep, inputs=[config])
         rep.stage("publish", None)
         t0 = time.perf_counter()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the analysis is done: a cancel now would only lose it
         _publish(work / OUTPUT, folder / OUTPUT)
         rep.stage("publish", time.perf_counter() - t0)
     except _Cancelled:
