@@ -331,3 +331,34 @@ def test_key_results_without_matching_or_results(site, tmp_path):
     assert key_results(out).rows == []
     snap = site["folder"] / "study.yaml"
     assert config_differences(snap, snap) == []
+
+
+@pytest.mark.parametrize(("cancel", "complete", "state"), [(False, False, "failed"), (True, False, "cancelled"),
+                                                           (True, True, "done"), (False, True, "done")])
+def test_a_run_whose_process_vanished(tmp_path, cancel, complete, state):
+    """A run marked running whose process is gone (killed from outside, the machine restarted): failed,
+    or cancelled when a cancel was asked for, or done when its complete output had already been moved in
+    (it appears in one rename); a half-copied output and the work folder are removed."""
+    import subprocess
+    import sys
+
+    from hccstudy.output import MARKER
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    folder = runner.runs_root(tmp_path) / "20260101-000000"
+    folder.mkdir(parents=True)
+    work = tmp_path / "work" / "x"
+    work.mkdir(parents=True)
+    status = {**runner.new_status(), "state": "running", "pid": int(dead.stdout), "work": str(work)}
+    runner.write_json_atomic(folder / "status.json", status)
+    (folder / ".output.partial-1").mkdir()
+    if cancel:
+        (folder / "cancel-requested").touch()
+    if complete:
+        (folder / "output").mkdir()
+        (folder / "output" / MARKER).write_text(json.dumps({"tool": "hccstudy"}))
+    got = runner.read_status(folder)
+    assert got["state"] == state
+    assert json.loads((folder / "status.json").read_text())["state"] == state  # written back once
+    assert not (folder / ".output.partial-1").exists() and not work.exists()
+    assert (runner.RunInfo("20260101-000000", folder, got).output is not None) == complete
