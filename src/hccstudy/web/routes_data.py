@@ -56,7 +56,7 @@ def files_page(request: Request, sid: str):
 
 @router.post("/s/{sid}/files/upload")
 async def upload(request: Request, sid: str):
-    from .files import target_name, write_into
+    from .files import content_problem, target_name, write_into
     from .security import BadUpload, UnsafePath, check_upload
     from .studies import warm
 
@@ -74,9 +74,11 @@ async def upload(request: Request, sid: str):
     try:
         planned = []
         for f in uploads:
-            head = await f.read(4096)
+            data = await f.read()
             await f.seek(0)
-            check_upload(f.filename, head)
+            check_upload(f.filename, data[:4096])
+            if problem := content_problem(f.filename, data):
+                raise BadUpload(problem)
             planned.append((f, target_name(centre, f.filename, record_type if len(uploads) == 1 else None)))
         if len({rel for _, rel in planned}) < len(planned):
             raise BadUpload("two of the files would be saved under the same name: upload one file per record type")
@@ -193,10 +195,13 @@ def _table_context(request: Request, sid: str, c) -> dict:
         c.orders["opts"] = {k: sorted(str(x) for x in c.issues[k].unique() if x != "")
                             for k in ("severity", "centre", "rule", "column")}
     opts = c.orders["opts"]
+    if "by_rule" not in c.orders:  # the count by rule, as `hccstudy validate` ends with
+        g = c.issues.groupby(["severity", "rule"], sort=True).size() if len(c.issues) else {}
+        c.orders["by_rule"] = [(sev, rule, int(n)) for (sev, rule), n in (g.items() if len(c.issues) else [])]
     state = {"sort": sort, "desc": "1" if desc else "", "page": str(page_no), **filters}
     state_qs = urlencode({k: v for k, v in state.items() if v not in ("", None)})
     return {"state_qs": state_qs, "rows": rows, "n": n, "page_no": page_no, "pages": pages, "sort": sort, "desc": desc, "filters": filters,
-            "link": link, "opts": opts, "sortable": SORTABLE, "page_size": PAGE_SIZE}
+            "link": link, "opts": opts, "by_rule": c.orders["by_rule"], "sortable": SORTABLE, "page_size": PAGE_SIZE}
 
 
 @router.get("/s/{sid}/validation")
@@ -208,6 +213,18 @@ def validation_page(request: Request, sid: str):
     ctx = _table_context(request, sid, c)
     name = "_issues.html" if request.headers.get("hx-request") and request.headers.get("hx-target") == "issues" else "validation.html"
     return render(request, name, title="Validation", sid=sid, step="validation", study=s, c=c, **ctx)
+
+
+@router.get("/s/{sid}/validation/changed")
+def validation_changed(request: Request, sid: str):
+    """Polled by the validation page: 204 while the study's files and study.yaml are as the page showed
+    them (``?v=``), else ``HX-Refresh`` so that htmx reloads the page (table and flow figure)."""
+    from .checks import input_key, version_of
+
+    s = _info(request, sid)
+    if version_of(input_key(s.folder)) == request.query_params.get("v", ""):
+        return Response(status_code=204)
+    return Response(status_code=200, headers={"HX-Refresh": "true"})
 
 
 @router.get("/s/{sid}/validation/flow.svg")
