@@ -328,7 +328,10 @@ def cancel_run(folder: Path, *, grace_s: float = GRACE_S, wait: bool = False) ->
             if proc is not None and proc.poll() is not None:
                 break
             time.sleep(0.1)
-        _signal_group(pid, signal.SIGKILL)  # the Dask workers too, even when the run process has ended
+        # the Dask workers too, even when the run process has ended: the group lives while any member
+        # does; once empty, killpg finds nothing (ESRCH).  Linux hands out process ids in sequence, so
+        # the id cannot name a new group within these few seconds.
+        _signal_group(pid, signal.SIGKILL)
         if proc is not None:
             proc.wait()
         _reap()
