@@ -186,8 +186,10 @@ def _alive(run_dir: Path, pid) -> bool:
 
 
 def runs_root(study: Path) -> Path:
-    """``STUDY/.hccstudy/runs``."""
-    return Path(study) / ".hccstudy" / "runs"
+    """``STUDY/.hccstudy/runs``: in the app's own dot-folder of the study (:func:`.studies.state_dir`)."""
+    from .studies import state_dir
+
+    return state_dir(Path(study)) / "runs"
 
 
 def run_dir(study: Path, rid: str) -> Path:
