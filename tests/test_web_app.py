@@ -97,6 +97,14 @@ def test_create_empty_and_template_studies(tmp_path, start):
     assert (folder / "study.yaml").is_file()
     assert (folder / "templates" / "centre_template.xlsx").is_file() == (start == "templates")
     assert c.get("/").status_code == 200
+    if start == "templates":
+        sid = c.get("/").text.split('href="/s/')[1].split("/")[0]
+        page = c.get(f"/s/{sid}/files").text
+        assert "files/template?name=centre_template.xlsx" in page and "csv/patients.csv" in page
+        r = c.get(f"/s/{sid}/files/template?name=centre_template.xlsx")
+        assert r.status_code == 200 and r.content == (folder / "templates" / "centre_template.xlsx").read_bytes()
+        assert c.get(f"/s/{sid}/files/template?name=../study.yaml").status_code == 400
+        assert c.get(f"/s/{sid}/files/template?name=nope.xlsx").status_code == 404
 
 
 def test_create_refuses_an_existing_folder_and_bad_names(tmp_path):
@@ -504,6 +512,7 @@ def test_serve_refuses_a_public_host_without_a_token(monkeypatch):
 
     calls = []
     monkeypatch.setattr(serve, "serve_app", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(serve, "port_problem", lambda host, port: None)
     r = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
     assert r.exit_code == 2 and "--token" in r.output and "Traceback" not in r.output and not calls
     r = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--token", "short"])
@@ -557,7 +566,26 @@ def test_serve_prints_the_address_with_the_token_and_turns_uvicorn_access_log_of
     serve.serve_app("127.0.0.1", 8799, None, open_browser=False, say=said.append)
     cfg = seen["config"]
     assert seen["ran"] and cfg.host == "127.0.0.1" and cfg.port == 8799 and cfg.access_log is False
+    for _ in range(100):  # said from a thread once the server has started
+        if said:
+            break
+        time.sleep(0.02)
     assert said == ["hccstudy is running at http://127.0.0.1:8799/ (Ctrl-C to stop)"] and not opened
+
+
+def test_serve_refuses_a_port_in_use():
+    import socket
+
+    from typer.testing import CliRunner
+
+    from hccstudy.cli import app
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = CliRunner().invoke(app, ["serve", "--port", str(port), "--no-browser"])
+    assert r.exit_code == 2 and "choose another --port" in r.output and "Traceback" not in r.output
 
 
 def test_replace_key_swaps_one_top_level_block_and_keeps_the_rest():

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
@@ -33,7 +34,8 @@ def _human(n: int) -> str:
 
 # -- step 2: files -----------------------------------------------------------------------------------
 
-def _files_page(request: Request, sid: str, error: str | None = None, done: str | None = None, status: int = 200):
+def _files_page(request: Request, sid: str, error: str | None = None, done: str | None = None, status: int = 200,
+                fresh: list[str] | None = None):
     from ..schema.fields import RECORD_TYPES
     from .checks import cached
     from .files import centre_files
@@ -44,14 +46,35 @@ def _files_page(request: Request, sid: str, error: str | None = None, done: str 
         warm(settings_of(request), s.folder)
     files = centre_files(s.folder)
     centres = sorted({f.centre for f in files})
+    tdir = s.folder / "templates"
+    templates = ([p.relative_to(tdir).as_posix() for p in sorted(tdir.rglob("*")) if p.is_file() and not p.is_symlink()]
+                 if tdir.is_dir() and not tdir.is_symlink() else [])
     return render(request, "files.html", status_code=status, title="Centre files", sid=sid, step="files", study=s,
-                  files=files, centres=centres, human=_human, record_types=list(RECORD_TYPES), error=error, done=done,
+                  files=files, centres=centres, templates=templates, human=_human, fresh=set(fresh or ()), record_types=list(RECORD_TYPES), error=error, done=done,
                   max_mb=settings_of(request).max_upload_bytes // (1 << 20))
 
 
 @router.get("/s/{sid}/files")
 def files_page(request: Request, sid: str):
     return _files_page(request, sid)
+
+
+@router.get("/s/{sid}/files/template")
+def template_file(request: Request, sid: str):
+    """One of the study's `hccstudy init` templates (``?name=centre_template.xlsx``), to fill in."""
+    from starlette.responses import FileResponse
+
+    from .security import UnsafePath, safe_child
+
+    s = _info(request, sid)
+    name = request.query_params.get("name", "")
+    try:
+        path = safe_child(s.folder / "templates", name)
+    except UnsafePath as exc:
+        raise HTTPException(400, str(exc)) from None
+    if not path.is_file():
+        raise HTTPException(404, f"no template {name!r} in this study")
+    return FileResponse(path, filename=path.name)
 
 
 @router.post("/s/{sid}/files/upload")
@@ -77,21 +100,22 @@ async def upload(request: Request, sid: str):
             data = await f.read()
             await f.seek(0)
             check_upload(f.filename, data[:4096])
-            if problem := content_problem(f.filename, data):
+            if problem := await run_in_threadpool(content_problem, f.filename, data):  # off the event loop
                 raise BadUpload(problem)
             planned.append((f, target_name(centre, f.filename, record_type if len(uploads) == 1 else None)))
         if len({rel for _, rel in planned}) < len(planned):
             raise BadUpload("two of the files would be saved under the same name: upload one file per record type")
         for f, rel in planned:
             existed = (s.folder / rel).exists()
-            write_into(s.folder, rel, f.file, replace=replace)
+            await run_in_threadpool(write_into, s.folder, rel, f.file, replace)
             (replaced if existed else written).append(rel)
     except (BadUpload, UnsafePath) as exc:
         done = f" (saved before the problem: {', '.join(written + replaced)})" if written or replaced else ""
         return _files_page(request, sid, str(exc) + done, status=400)
     warm(settings_of(request), s.folder)
     said = ([f"Added {', '.join(written)}"] if written else []) + ([f"Replaced {', '.join(replaced)}"] if replaced else [])
-    return _files_page(request, sid, done="; ".join(said) + ". Your original files were not changed.")
+    return _files_page(request, sid, done="; ".join(said) + ". Your original files were not changed.",
+                       fresh=written + replaced)
 
 
 @router.post("/s/{sid}/files/folder")
@@ -107,13 +131,14 @@ async def add_folder(request: Request, sid: str):
     if not path:
         return _files_page(request, sid, "give the full path of a folder on this computer", status=400)
     try:
-        written = copy_folder(s.folder, Path(path), centre=centre, replace=form.get("replace") == "on")
+        written = await run_in_threadpool(copy_folder, s.folder, Path(path), centre, form.get("replace") == "on")
     except (BadUpload, UnsafePath) as exc:
         return _files_page(request, sid, str(exc), status=400)
     except OSError as exc:
         return _files_page(request, sid, f"cannot read {path}: {exc.strerror or exc}", status=400)
     warm(settings_of(request), s.folder)
-    return _files_page(request, sid, done=f"Copied {len(written)} file(s): {', '.join(written)}. The folder itself was not changed.")
+    return _files_page(request, sid, done=f"Copied {len(written)} file(s): {', '.join(written)}. The folder itself was not changed.",
+                       fresh=written)
 
 
 # -- step 3: mapping ---------------------------------------------------------------------------------
@@ -139,6 +164,11 @@ def mapping_page(request: Request, sid: str):
 
 @router.post("/s/{sid}/mapping")
 async def save_mapping(request: Request, sid: str):
+    form = await request.form()
+    return await run_in_threadpool(_save_mapping, request, sid, form)  # reads every file: off the event loop
+
+
+def _save_mapping(request: Request, sid: str, form):
     from .._yaml import ConfigError
     from ..config import load_config
     from .files import centre_files
@@ -146,7 +176,6 @@ async def save_mapping(request: Request, sid: str):
     from .studies import save_key, warm
 
     s = _info(request, sid)
-    form = await request.form()
     try:
         old = load_config(s.config).centres
     except ConfigError as exc:
