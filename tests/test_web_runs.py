@@ -2,8 +2,8 @@
 the report and downloads, past runs and the comparison of two runs; the app's output is byte-identical
 to ``hccstudy run --config study.yaml``.
 
-Cost: one small study (the shipped 20-patient example, sensitivity analyses and figures off in its
-plan) run once by the app and once by the CLI, at the same time, shared by the module's tests; a
+Cost: one small study (the shipped 20-patient example, sensitivity and subgroup analyses and figures
+off in its plan) run once by the app and once by the CLI, at the same time, shared by the module's tests; a
 second app run with another caliper for the comparison; one run cancelled as soon as it starts.
 """
 
@@ -33,12 +33,14 @@ from hccstudy.web.security import CSRF_COOKIE, CSRF_FIELD  # noqa: E402
 from hccstudy.web.settings import WebSettings  # noqa: E402
 from hccstudy.web.studies import remember  # noqa: E402
 
-#: the small study's plan: the costly parts off (the sensitivity analyses and the figure files)
 pytestmark = [pytest.mark.xdist_group("web_runs"), pytest.mark.costly]
 
+#: the small study's plan: the costly parts off (the sensitivity analyses, the subgroup analyses and
+#: the figure files); matching, survival, Cox, response and AEs stay on
 PLAN = """# a user's comment, kept when the app saves the plan
 analysis:
   sensitivity: null
+  subgroups: []
   report:
     formats: []
 """
