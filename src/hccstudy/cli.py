@@ -732,6 +732,26 @@ def plan(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind (default 127.0.0.1: this computer only; "
+                                                     "any other needs --token).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 8765,
+    token: Annotated[str | None, typer.Option("--token", help="Access token every request must carry "
+                                                              "(required with a --host other than loopback).")] = None,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open the browser.")] = False,
+) -> None:
+    """The whole study in a local web app: create or open a study, add centre files, map columns,
+    validate, edit the plan, run and read the report (docs/web.md).  Binds 127.0.0.1 by default."""
+    from .web.serve import LOOPBACK, serve_app
+
+    if host not in LOOPBACK and not token:
+        _fail(f"--host {host} would let other computers reach the app: give --token too (or bind 127.0.0.1)")
+    if token is not None and len(token) < 16:
+        _fail("--token must be at least 16 characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe())')")
+    serve_app(host=host, port=port, token=token, open_browser=not no_browser, say=console.print)
+
+
+@app.command()
 def version() -> None:
     """Print the hccstudy version."""
     console.print(__version__)
