@@ -150,13 +150,19 @@ class Shots:
         folder.mkdir(parents=True, exist_ok=True)
         self.paths: list[Path] = []
 
-    def __call__(self, name: str) -> Path:
+    def __call__(self, name: str, at=None, height: int | None = None) -> Path:
+        """Screenshot the page from its top (its whole height, at most ``max_height``), or, with ``at``
+        (an element), a window of ``height`` (default 1000) pixels scrolled to that element."""
         d = self.driver
         size = d.get_window_size()
-        height = d.execute_script("return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
-        d.set_window_size(WIDTH, max(600, min(int(height) + 20, self.max_height)))
-        d.execute_script("window.scrollTo(0, 0)")
-        time.sleep(0.2)
+        if at is None:
+            full = d.execute_script("return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+            d.set_window_size(WIDTH, max(600, min(int(full) + 20, height or self.max_height)))
+            d.execute_script("window.scrollTo(0, 0)")
+        else:
+            d.set_window_size(WIDTH, height or 1000)
+            d.execute_script("arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -16)", at)
+        time.sleep(0.3)
         self.n += 1
         path = self.folder / f"{self.n:02d}-{name}.png"
         d.save_screenshot(str(path))
@@ -214,6 +220,8 @@ class Walk:
     timings: dict[str, float] = field(default_factory=dict)
     study: Path | None = None                  # the study's folder, once created
     sid: str | None = None
+    rid: str | None = None
+    docx_tables: int = 0
 
     def step(self, name: str, fn: Callable[[Walk], None]) -> None:
         t0 = time.perf_counter()
@@ -353,8 +361,8 @@ def map_column(w: Walk) -> None:
 
     sel = w.css(f"select[data-field={MISNAMED_FIELD}][data-file^='{MISNAMED_CENTRE}/']")
     assert Select(sel).first_selected_option.get_attribute("value") == MISNAMED_AS, "the did-you-mean suggestion is preselected"
-    w.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", sel)
-    w.shots("mapping")
+    card = w.driver.execute_script("return arguments[0].closest('section')", sel)
+    w.shots("mapping", at=card, height=1100)
     w.submit(w.css("#mapping button[name=next][value=validate]"))
     w.no_error_alert()
     assert re.search(rf"{MISNAMED_AS}\W+{MISNAMED_FIELD}", w.study_yaml()), w.study_yaml()[-2000:]
@@ -377,12 +385,60 @@ def validation_passes(w: Walk) -> None:
     w.shots("validation-record")
 
 
+def change_plan(w: Walk) -> None:
+    """Step 5: the plan form; the caliper becomes 0.1 and the sensitivity analyses are turned off."""
+    if os.environ.get("W3_DEV_NO_PLAN"):
+        return
+    raise NotImplementedError
+
+
+def run_study(w: Walk) -> None:
+    """Step 6: start a run; its page shows a progress bar per stage until the report is ready."""
+    w.get(f"/s/{w.sid}/runs")
+    w.submit(w.css("#start-run"))
+    w.no_error_alert()
+    m = re.search(rf"/s/{w.sid}/runs/([^/?#]+)$", w.driver.current_url)
+    assert m, w.driver.current_url
+    w.rid = m.group(1)
+    w.until(lambda d: w.all("#run-status progress"), 30, "the progress bars")
+    # a screenshot while a stage is running (a short wait: the first stages take a few seconds)
+    w.until(lambda d: w.all("#run-status tr.stage.done") or w.all("iframe.report"), 120, "a first stage to end")
+    if not w.all("iframe.report"):
+        w.shots("run-progress", height=900)
+    w.until(lambda d: w.all("iframe.report") or w.all(".alert-error"), 600, "the run to end")
+    w.settle()
+    w.no_error_alert()
+    assert "done" in w.css("h1").text, w.css("h1").text
+
+
+def read_report(w: Walk) -> None:
+    """Step 7: the report in the app; tables.docx downloaded and opened as a Word document."""
+    frame = w.css("iframe.report")
+    w.driver.switch_to.frame(frame)
+    try:
+        w.until(lambda d: d.execute_script("return document.readyState") == "complete"
+                and "Table 1" in d.find_element("tag name", "body").text, 60, "the report in its frame")
+    finally:
+        w.driver.switch_to.default_content()
+    w.shots("run", height=1600)
+    w.shots("report", at=w.css(".report-card"), height=1000)
+    downloads = w.work / "downloads"  # where chrome() was told to put them
+    link = next(a for a in w.all("ul.downloads a") if "tables.docx" in (a.get_attribute("href") or ""))
+    link.click()
+    got = wait_for_download(downloads, ".docx")
+    w.docx_tables = check_docx(got)
+    assert w.docx_tables >= 5, w.docx_tables
+
+
 STEPS: list[tuple[str, Callable[[Walk], None]]] = [
     ("1 create study", create_study),
     ("2 upload", upload_misnamed),
     ("4 validation (error)", validation_fails),
     ("3 mapping", map_column),
     ("4 validation (passes)", validation_passes),
+    ("5 plan", change_plan),
+    ("6 run", run_study),
+    ("7 report", read_report),
 ]
 
 
