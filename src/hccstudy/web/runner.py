@@ -39,13 +39,14 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 #: a run id: UTC start time, with a counter when two runs start in one second
 RUN_ID = re.compile(r"^\d{8}-\d{6}(?:-\d{1,3})?$")
+#: a run process that has not said it is running this many seconds after its start is taken as dead
+START_TIMEOUT_S = 120.0
 #: seconds between SIGTERM and SIGKILL on cancel
 GRACE_S = 5.0
 #: the stages of a run of a study folder, as :data:`hccstudy.pipeline.STAGES` names them, then the
@@ -153,8 +154,13 @@ def _reap() -> None:
 def _alive(run_dir: Path, pid) -> bool:
     """Whether ``pid`` is a live run process of ``run_dir`` (its command line names the run folder, so
     a reused process id is not taken for the run)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return str(run_dir) in _CHILDREN
+    if not isinstance(pid, int) or pid <= 0:  # the run process has not written its status yet
+        if str(run_dir) in _CHILDREN:
+            return True
+        try:  # being started by another request of this server, or a process that never started
+            return time.time() - (run_dir / STATUS).stat().st_mtime < START_TIMEOUT_S
+        except OSError:
+            return False
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
@@ -213,12 +219,10 @@ def _new_run_dir(root: Path) -> tuple[str, Path]:
     raise RunError("too many runs started in one second")
 
 
-def start_run(study: Path, work_root: Path, *, wait: bool = False) -> RunInfo:
-    """Start a run of the study folder ``study`` with its study.yaml (snapshotted into the run) in a
-    separate process; returns at once (``wait``: when the process has ended, for tests).
-
-    Refused with a :class:`RunError` (nothing started, no run folder left) when the study has no
-    study.yaml, the config does not validate, or another run of the study is in progress."""
+def prepare_run(study: Path) -> RunInfo:
+    """A new run folder for the study folder ``study``: the config snapshot (study.yaml as it is now)
+    and a status of ``starting``.  Refused with a :class:`RunError` (and no run folder left) when the
+    study has no study.yaml, the config does not validate, or another run of the study is in progress."""
     from .._yaml import ConfigError
     from ..config import load_config
 
@@ -237,11 +241,27 @@ def start_run(study: Path, work_root: Path, *, wait: bool = False) -> RunInfo:
             load_config(folder / CONFIG)
         except ConfigError as exc:
             raise RunError(f"the plan is not valid: {str(exc).split(': ', 1)[-1]}") from exc
-        write_json_atomic(folder / STATUS, new_status())
+        status = new_status()
+        write_json_atomic(folder / STATUS, status)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    work = Path(work_root).resolve() / f"{_study_key(study)}-{rid}"
+    return RunInfo(rid, folder, status)  # not read_status: no process is running it yet
+
+
+def work_folder(work_root: Path, study: Path, rid: str) -> Path:
+    """Where the run process writes the output before it is complete: ``WORK/<study key>-<rid>``."""
+    return Path(work_root).resolve() / f"{_study_key(Path(study).resolve())}-{rid}"
+
+
+def start_run(study: Path, work_root: Path, *, wait: bool = False) -> RunInfo:
+    """Start a run of the study folder ``study`` with its study.yaml (snapshotted into the run,
+    :func:`prepare_run`) in a separate process; returns at once (``wait``: when the process has ended).
+    A :class:`RunError` when it cannot start (see :func:`prepare_run`)."""
+    study = Path(study).resolve()
+    run = prepare_run(study)
+    folder, rid = run.folder, run.rid
+    work = work_folder(work_root, study, rid)
     log = open(folder / LOG, "ab")  # noqa: SIM115 -- handed to the child, closed below
     try:
         proc = subprocess.Popen(
@@ -256,6 +276,16 @@ def start_run(study: Path, work_root: Path, *, wait: bool = False) -> RunInfo:
         proc.wait()
         _reap()
     return RunInfo(rid, folder, read_status(folder))
+
+
+def wait_children(timeout: float = 30) -> None:
+    """Wait for the run processes this server started to end (tests; a server shutting down)."""
+    with _LOCK:
+        procs = list(_CHILDREN.values())
+    for proc in procs:
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout)
+    _reap()
 
 
 def _study_key(study: Path) -> str:
@@ -392,7 +422,7 @@ def _publish(src: Path, dest: Path) -> None:
     shutil.rmtree(src, ignore_errors=True)
 
 
-def run_in_process(folder: Path, study: Path, work: Path, on_status: Callable[[dict], None] | None = None) -> int:
+def run_in_process(folder: Path, study: Path, work: Path) -> int:
     """The run process's work: ``run_study(study, folder/study.yaml, work/output)``, then the output
     moved to ``folder/output``.  Returns the exit code (0 done, 2 the user's input or config, 1 other)."""
     from .._yaml import ConfigError
@@ -421,7 +451,7 @@ def run_in_process(folder: Path, study: Path, work: Path, on_status: Callable[[d
     def on_term(signum, frame):
         raise _Cancelled
 
-    signal.signal(signal.SIGTERM, on_term)
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
         config = folder / CONFIG
         cfg = load_config(config)
@@ -444,7 +474,8 @@ def run_in_process(folder: Path, study: Path, work: Path, on_status: Callable[[d
     except Exception as exc:  # an internal error: the traceback goes to log.txt, one line to the user
         traceback.print_exc()
         return end("failed", f"internal error ({type(exc).__name__}); see log.txt of the run", 1)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return end("done", None, 0)
 
 
