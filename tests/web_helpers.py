@@ -150,7 +150,7 @@ class Shots:
         folder.mkdir(parents=True, exist_ok=True)
         self.paths: list[Path] = []
 
-    def __call__(self, name: str, at=None, height: int | None = None) -> Path:
+    def __call__(self, name: str, at=None, height: int | None = None, block: str = "start") -> Path:
         """Screenshot the page from its top (its whole height, at most ``max_height``), or, with ``at``
         (an element), a window of ``height`` (default 1000) pixels scrolled to that element."""
         d = self.driver
@@ -161,7 +161,8 @@ class Shots:
             d.execute_script("window.scrollTo(0, 0)")
         else:
             d.set_window_size(WIDTH, height or 1000)
-            d.execute_script("arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -16)", at)
+            d.execute_script("arguments[0].scrollIntoView({block: arguments[1]});"
+                             "if (arguments[1] === 'start') window.scrollBy(0, -16)", at, block)
         time.sleep(0.3)
         self.n += 1
         path = self.folder / f"{self.n:02d}-{name}.png"
@@ -265,15 +266,22 @@ class Walk:
 
         return self.driver.find_element(By.TAG_NAME, "body").text
 
+    def click(self, el) -> None:
+        """Click as a user does: the element scrolled to the middle of the window first (a sticky
+        bar at the top or bottom of the page would take the click otherwise)."""
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+        el.click()
+
     def fill(self, selector: str, value: str) -> None:
         el = self.css(selector)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
         el.clear()
         el.send_keys(value)
 
     def submit(self, button) -> None:
         """Click a submit button and wait for the next page."""
         old = self.css("html")
-        button.click()
+        self.click(button)
         self.until(lambda d: _stale(old), 60, "the form's answer")
         self.settle()
 
@@ -303,7 +311,7 @@ def create_study(w: Walk) -> None:
     assert "Create a study" in w.text()
     w.fill("#new-study #name", "HAIC SE vs SI")
     w.fill("#new-study #parent", str(w.work))
-    w.css("#new-study input[name=start][value=synthetic]").click()
+    w.click(w.css("#new-study input[name=start][value=synthetic]"))
     w.shots("studies")
     w.submit(w.css("#new-study button[type=submit]"))
     w.no_error_alert()
@@ -334,7 +342,7 @@ def upload_misnamed(w: Walk) -> None:
     w.until(lambda d: MISNAMED_FILE in w.css("#dropped").text, 5, "the drop zone to take the file")
     replace = w.css("#upload input[name=replace]")
     if not replace.is_selected():
-        replace.click()
+        w.click(replace)
     w.shots("files-drop")
     w.submit(w.css("#upload button[type=submit]"))
     w.no_error_alert()
@@ -361,8 +369,7 @@ def map_column(w: Walk) -> None:
 
     sel = w.css(f"select[data-field={MISNAMED_FIELD}][data-file^='{MISNAMED_CENTRE}/']")
     assert Select(sel).first_selected_option.get_attribute("value") == MISNAMED_AS, "the did-you-mean suggestion is preselected"
-    card = w.driver.execute_script("return arguments[0].closest('section')", sel)
-    w.shots("mapping", at=card, height=1100)
+    w.shots("mapping", at=w.driver.execute_script("return arguments[0].closest('tr')", sel), height=1000, block="center")
     w.submit(w.css("#mapping button[name=next][value=validate]"))
     w.no_error_alert()
     assert re.search(rf"{MISNAMED_AS}\W+{MISNAMED_FIELD}", w.study_yaml()), w.study_yaml()[-2000:]
@@ -386,10 +393,31 @@ def validation_passes(w: Walk) -> None:
 
 
 def change_plan(w: Walk) -> None:
-    """Step 5: the plan form; the caliper becomes 0.1 and the sensitivity analyses are turned off."""
-    if os.environ.get("W3_DEV_NO_PLAN"):
-        return
-    raise NotImplementedError
+    """Step 5: the plan form.  A negative caliper is refused at its field (nothing saved); then the
+    caliper becomes 0.1 and the sensitivity analyses are turned off (they are most of a run's time:
+    docs/performance.md), and study.yaml, read back by the library's own config loader, says so."""
+    from hccstudy.config import load_config
+
+    w.get(f"/s/{w.sid}/plan")
+    caliper = "input[name='matching.caliper']"
+    before = w.study_yaml()
+    w.fill(caliper, "-1")
+    w.submit(w.css("#save-plan"))
+    bad = w.css(".field.invalid input[name='matching.caliper']")
+    field = w.driver.execute_script("return arguments[0].closest('.field')", bad)
+    assert field.find_element("css selector", ".err").text, "the caliper's error is shown at its field"
+    assert w.study_yaml() == before, "a plan with an error is not saved"
+    w.shots("plan-error", at=w.driver.execute_script("return arguments[0].closest('fieldset')", bad), height=700)
+    w.fill(caliper, NEW_CALIPER)
+    sens = w.css("input[name='sensitivity.enabled']")
+    if sens.is_selected():
+        w.click(sens)
+    w.submit(w.css("#save-plan"))
+    w.no_error_alert()
+    assert w.all(".alert-ok"), w.text()[:1000]
+    plan = load_config(w.study / "study.yaml").analysis
+    assert plan.matching.caliper == float(NEW_CALIPER) and plan.sensitivity is None, (plan.matching, plan.sensitivity)
+    w.shots("plan", at=w.driver.execute_script("return arguments[0].closest('fieldset')", w.css(caliper)), height=900)
 
 
 def run_study(w: Walk) -> None:
@@ -418,13 +446,15 @@ def read_report(w: Walk) -> None:
     try:
         w.until(lambda d: d.execute_script("return document.readyState") == "complete"
                 and "Table 1" in d.find_element("tag name", "body").text, 60, "the report in its frame")
+        methods = w.driver.find_element("tag name", "body").text
+        assert f"caliper {NEW_CALIPER} standard deviations" in methods, "the run used the plan's new caliper"
     finally:
         w.driver.switch_to.default_content()
     w.shots("run", height=1600)
     w.shots("report", at=w.css(".report-card"), height=1000)
     downloads = w.work / "downloads"  # where chrome() was told to put them
     link = next(a for a in w.all("ul.downloads a") if "tables.docx" in (a.get_attribute("href") or ""))
-    link.click()
+    w.click(link)
     got = wait_for_download(downloads, ".docx")
     w.docx_tables = check_docx(got)
     assert w.docx_tables >= 5, w.docx_tables
