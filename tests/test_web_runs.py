@@ -45,7 +45,7 @@ analysis:
 
 
 def _client(home: Path) -> TestClient:
-    c = TestClient(create_app(WebSettings(home=home)), base_url="http://127.0.0.1")
+    c = TestClient(create_app(WebSettings(home=home, background_checks=False)), base_url="http://127.0.0.1")
     c.get("/")  # the CSRF cookie
     return c
 
@@ -73,7 +73,7 @@ def site(tmp_path_factory):
     copy_example("study", study)
     (study / "study.yaml").write_text(PLAN, encoding="utf-8")
     home = base / "home"
-    info = remember(WebSettings(home=home), study)
+    info = remember(WebSettings(home=home, background_checks=False), study)
     c = _client(home)
     r = c.post(f"/s/{info.sid}/runs", data=_csrf(c), follow_redirects=False)
     assert r.status_code == 303, r.text

@@ -92,8 +92,9 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception):
-        # the traceback's frames and the exception's type, not its message: a message may quote a cell
-        frames = "".join(traceback.format_tb(exc.__traceback__))
+        # where it failed (file, line, function) and the exception's type: never its message or the source
+        # lines, which may quote a cell of the data
+        frames = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__))
         log.error("internal error on %s %s: %s\n%s", request.method, request.url.path, type(exc).__name__, frames)
         return _error(request, 500, "internal error: the server log has the details; nothing was changed")
 

@@ -133,12 +133,12 @@ def copy_folder(root: Path, source: Path, centre: str | None = None, replace: bo
 
 def read_record(folder: Path, file: str, row: int) -> tuple[list[str], list[str]] | None:
     """The header and the values of row ``row`` (1-based, header = row 1, as issues count; Parquet from
-    1) of the study's ``file`` (``centre/x.csv`` or ``book.xlsx[sheet]``), read by the library's readers."""
-    import io
-
+    1) of the study's ``file`` (``centre/x.csv`` or ``book.xlsx[sheet]``), read by the library's readers
+    (the parsed file is cached while the study's inputs are unchanged, so paging through records of
+    one file reads it once)."""
     import pandas as pd
 
-    from ..schema.readers import _read_csv, _read_workbook_sheets
+    from .checks import memo
 
     sheet = None
     if file.endswith("]") and "[" in file:
@@ -146,25 +146,41 @@ def read_record(folder: Path, file: str, row: int) -> tuple[list[str], list[str]
     path = safe_child(folder, file)
     if not path.is_file() or row < 1:
         return None
+    ext = path.suffix.lower()
+    parsed = memo(folder, f"file:{file}", lambda: _parse(path))
+    if parsed is None:
+        return None
+
+    def cells(values) -> list[str]:
+        return ["" if pd.isna(v) else str(v) for v in values]
+
+    if ext == ".csv":
+        df, header, rows = parsed
+        hit = (rows == row).nonzero()[0]
+        return ([str(h) for h in header], cells(df.iloc[int(hit[0])].tolist())) if len(hit) else None
+    if ext in (".parquet", ".pq"):
+        return ([str(c) for c in parsed.columns], cells(parsed.iloc[row - 1].tolist())) if row <= len(parsed) else None
+    sh = parsed.get(sheet) if sheet is not None else None
+    if sh is None or row > len(sh) or row < 2:
+        return None
+    return cells(sh.iloc[0].tolist()), cells(sh.iloc[row - 1].tolist())
+
+
+def _parse(path: Path):
+    """A centre file parsed by the library's readers: CSV -> (frame, header, source rows), Parquet ->
+    frame, workbook -> {sheet: frame with the header as its first row}; None for another kind."""
+    import io
+
+    import pandas as pd
+
+    from ..schema.readers import _read_csv, _read_workbook_sheets
+
     data = path.read_bytes()
     ext = path.suffix.lower()
     if ext == ".csv":
-        df, header, rows = _read_csv(data)
-        hit = (rows == row).nonzero()[0]
-        if not len(hit):
-            return None
-        values = df.iloc[int(hit[0])].tolist()
-        return [str(h) for h in header], ["" if pd.isna(v) else str(v) for v in values]
+        return _read_csv(data)
     if ext in (".parquet", ".pq"):
-        df = pd.read_parquet(io.BytesIO(data))
-        if row > len(df):
-            return None
-        return [str(c) for c in df.columns], ["" if pd.isna(v) else str(v) for v in df.iloc[row - 1].tolist()]
-    if ext == ".xlsx" and sheet is not None:
-        sheets = _read_workbook_sheets(data)
-        sh = sheets.get(sheet)
-        if sh is None or row > len(sh) or row < 2:
-            return None
-        header = ["" if pd.isna(v) else str(v) for v in sh.iloc[0].tolist()]
-        return header, ["" if pd.isna(v) else str(v) for v in sh.iloc[row - 1].tolist()]
+        return pd.read_parquet(io.BytesIO(data))
+    if ext in (".xlsx", ".xlsm"):
+        return _read_workbook_sheets(data)
     return None

@@ -120,11 +120,24 @@ def mapping_model(folder: Path, centres: dict[str, CentreMapping]) -> tuple[list
     return blocks, values, units
 
 
+def cached_model(folder: Path):
+    """:func:`mapping_model` of the study under its study.yaml, cached while its inputs are unchanged;
+    raises ConfigError when study.yaml does not load."""
+    from ..config import load_config
+    from .checks import memo
+
+    def compute():
+        return mapping_model(folder, load_config(Path(folder) / "study.yaml").centres)
+
+    return memo(folder, "mapping", compute)
+
+
 def centres_from_form(form, old: dict[str, CentreMapping], present: set[str]) -> dict:
     """The ``centres`` mapping (plain dicts, for YAML) from the posted mapping form: a column is listed
     only when it differs from the field's own name; a centre of the config that is not in the folder
     keeps its mapping as it was."""
     out: dict[str, dict] = {}
+    chosen: dict[tuple[str, str, str], str] = {}  # (centre, record type, column) -> the field it is chosen for
     for name, m in old.items():
         if name not in present:
             out[name] = m.model_dump(exclude_defaults=True)
@@ -135,6 +148,10 @@ def centres_from_form(form, old: dict[str, CentreMapping], present: set[str]) ->
             centre, rname, field = json.loads(form.get("colkey-" + k[4:], "null") or "null") or (None, None, None)
             if centre is None or rname not in RECORD_TYPES:
                 continue
+            other = chosen.setdefault((centre, rname, v.strip().lower()), field)
+            if other != field:
+                raise ValueError(f"{centre}, {rname}: column {v!r} is chosen for both {other} and {field}; "
+                                 "choose one column for each field")
             if v.strip().lower() != field:
                 out.setdefault(centre, {}).setdefault("columns", {}).setdefault(rname, {})[v] = field
         elif k.startswith("val-"):

@@ -11,7 +11,8 @@ study.yaml, validated by the config models themselves.
 * :func:`save` writes study.yaml: ``analysis:`` holds what the user changed relative to the built-in
   plan, on top of what it held before (never the whole plan copied in), ``labels:`` likewise when the
   file has a top-level ``labels:``; the other keys are kept as written, with their comments: only the
-  rewritten top-level blocks are replaced in the text, and the result is read back and checked to
+  rewritten top-level blocks are replaced in the text (:func:`.studies.replace_key`, as the mapping
+  page saves ``centres:``), and the result is read back and checked to
   mean exactly the intended mapping before it replaces the file (atomically).  When the text cannot
   be spliced safely (e.g. a file in flow style) the whole file is rewritten and comments are lost; the
   caller is told.
@@ -543,24 +544,6 @@ def _field_for(loc: list[str]) -> str | None:
 # ------------------------------------------------------------------------------------------ writing
 
 
-def _top_block(lines: list[str], key: str) -> tuple[int, int] | None:
-    """[start, end) lines of the top-level key ``key`` in a block-style YAML text; comment lines at
-    column 0 just before the next key stay with that key."""
-    pat = re.compile(rf"^{re.escape(key)}\s*:(\s|$)")
-    start = next((i for i, line in enumerate(lines) if pat.match(line)), None)
-    if start is None:
-        return None
-    end = len(lines)
-    for j in range(start + 1, len(lines)):
-        line = lines[j]
-        if line and not line[0].isspace() and not line.startswith("#"):
-            end = j
-            break
-    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
-        end -= 1
-    return start, end
-
-
 def _dump(key: str, value) -> list[str]:
     text = yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
     return text.splitlines(keepends=True)
@@ -571,17 +554,12 @@ def study_yaml_text(old_text: str, mapping: dict, keys: tuple[str, ...] = ("anal
     absent), every other line as it was.  Returns (text, comments kept); when the spliced text does
     not read back to ``mapping``, the whole mapping is dumped instead (comments lost)."""
     from .._yaml import load_yaml
+    from .studies import replace_key
 
-    lines = old_text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
+    text = old_text
     for key in keys:
-        if key not in mapping:
-            continue
-        block = _dump(key, mapping[key])
-        where = _top_block(lines, key)
-        lines = [*lines, *block] if where is None else [*lines[:where[0]], *block, *lines[where[1]:]]
-    text = "".join(lines)
+        if key in mapping:
+            text = replace_key(text, key, "".join(_dump(key, mapping[key])))
     try:
         ok = (load_yaml(text) or {}) == mapping
     except Exception:  # noqa: BLE001 -- a splice that does not parse: rewrite the whole file

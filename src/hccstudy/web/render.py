@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 from .security import CSRF_FIELD, csrf_token
@@ -22,6 +24,24 @@ templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
 STEPS = (("files", "Files", "files"), ("mapping", "Mapping", "mapping"), ("validation", "Validation", "validation"),
          ("plan", "Plan", "plan"), ("runs", "Runs", "runs"))
 templates.env.globals["STEPS"] = STEPS
+
+
+@lru_cache(maxsize=256)
+def _options(values: tuple[str, ...]) -> str:
+    return "".join(f'<option value="{escape(v)}">{escape(v)}</option>' for v in values)
+
+
+def options(values, chosen: str = "") -> Markup:
+    """The <option> tags of a drop-down with ``chosen`` selected: one string per list of values, built
+    once (the mapping page has a drop-down of a file's headers for every field of every file)."""
+    html = _options(tuple(values))
+    if chosen:
+        tag = f'<option value="{escape(chosen)}">'
+        html = html.replace(tag, tag[:-1] + " selected>", 1)
+    return Markup(html)
+
+
+templates.env.globals["options"] = options
 
 
 def settings_of(request: Request) -> WebSettings:

@@ -52,9 +52,9 @@ def files_page(request: Request, sid: str):
 
 @router.post("/s/{sid}/files/upload")
 async def upload(request: Request, sid: str):
-    from .checks import warm
     from .files import target_name, write_into
     from .security import BadUpload, UnsafePath, check_upload
+    from .studies import warm
 
     s = _info(request, sid)
     form = await request.form()
@@ -82,15 +82,15 @@ async def upload(request: Request, sid: str):
     except (BadUpload, UnsafePath) as exc:
         done = f" (saved before the problem: {', '.join(written)})" if written else ""
         return _files_page(request, sid, str(exc) + done, status=400)
-    warm(s.folder)
+    warm(settings_of(request), s.folder)
     return _files_page(request, sid, done=f"Added {', '.join(written)}. Originals were not changed.")
 
 
 @router.post("/s/{sid}/files/folder")
 async def add_folder(request: Request, sid: str):
-    from .checks import warm
     from .files import copy_folder
     from .security import BadUpload, UnsafePath
+    from .studies import warm
 
     s = _info(request, sid)
     form = await request.form()
@@ -104,7 +104,7 @@ async def add_folder(request: Request, sid: str):
         return _files_page(request, sid, str(exc), status=400)
     except OSError as exc:
         return _files_page(request, sid, f"cannot read {path}: {exc.strerror or exc}", status=400)
-    warm(s.folder)
+    warm(settings_of(request), s.folder)
     return _files_page(request, sid, done=f"Copied {len(written)} file(s): {', '.join(written)}. The folder itself was not changed.")
 
 
@@ -112,18 +112,14 @@ async def add_folder(request: Request, sid: str):
 
 def _mapping_page(request: Request, sid: str, error: str | None = None, done: str | None = None, status: int = 200):
     from .._yaml import ConfigError
-    from ..config import load_config
-    from .mapform import HOW, mapping_model
+    from .mapform import HOW, cached_model
 
     s = _info(request, sid)
     try:
-        cfg = load_config(s.config)
+        blocks, values, units = cached_model(s.folder)
     except ConfigError as exc:
-        return render(request, "mapping.html", status_code=status, title="Mapping", sid=sid, step="mapping", study=s,
-                      blocks=[], values=[], units=[], how=HOW, error=error or f"study.yaml: {exc}", done=done)
-    from .checks import memo
-
-    blocks, values, units = memo(s.folder, "mapping", lambda: mapping_model(s.folder, cfg.centres))
+        blocks, values, units = [], [], []
+        error = error or f"study.yaml: {exc}"
     return render(request, "mapping.html", status_code=status, title="Mapping", sid=sid, step="mapping", study=s,
                   blocks=blocks, values=values, units=units, how=HOW, error=error, done=done)
 
@@ -137,10 +133,9 @@ def mapping_page(request: Request, sid: str):
 async def save_mapping(request: Request, sid: str):
     from .._yaml import ConfigError
     from ..config import load_config
-    from .checks import warm
     from .files import centre_files
     from .mapform import centres_from_form, centres_yaml
-    from .studies import save_key
+    from .studies import save_key, warm
 
     s = _info(request, sid)
     form = await request.form()
@@ -149,12 +144,15 @@ async def save_mapping(request: Request, sid: str):
     except ConfigError as exc:
         return _mapping_page(request, sid, f"study.yaml: {exc}", status=400)
     present = {f.centre for f in centre_files(s.folder)}
-    centres = centres_from_form(form, old, present)
+    try:
+        centres = centres_from_form(form, old, present)
+    except ValueError as exc:
+        return _mapping_page(request, sid, f"not saved: {exc}", status=400)
     try:
         save_key(s.folder, "centres", centres_yaml(centres))
     except ConfigError as exc:
         return _mapping_page(request, sid, f"not saved: {exc}", status=400)
-    warm(s.folder)
+    warm(settings_of(request), s.folder)
     if form.get("next") == "validate":
         return RedirectResponse(f"/s/{sid}/validation", status_code=303)
     return _mapping_page(request, sid, done="Saved into study.yaml (centres:).")

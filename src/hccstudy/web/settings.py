@@ -25,7 +25,8 @@ class WebSettings:
 
     ``home``: folder of the app's own state (recent.json); never holds patient data.
     ``host``/``port``: where uvicorn binds; ``token``: required on every request when set (needed for
-    a non-loopback host); ``max_upload_bytes``: the largest request body accepted (413 above it).
+    a non-loopback host); ``max_upload_bytes``: the largest request body accepted (413 above it);
+    ``background_checks``: validate a study in the background when it is opened or changed.
     """
 
     home: Path = field(default_factory=default_home)
@@ -33,6 +34,9 @@ class WebSettings:
     port: int = 8765
     token: str | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    #: validate a study in a background thread as soon as it is opened or its files change, so that its
+    #: pages open at once (tests turn it off: they ask for what they need)
+    background_checks: bool = True
 
     @property
     def loopback(self) -> bool:

@@ -230,6 +230,17 @@ def save_key(folder: Path, key: str, block: str) -> None:
 
 def warm(settings: WebSettings, folder: Path) -> None:
     """Start validating the study in the background, so its pages open at once."""
-    from .checks import warm as start
+    import threading
 
-    start(folder)
+    from .checks import check, flow_svg
+    from .mapform import cached_model
+
+    def work():
+        for step in (check, lambda f: flow_svg(check(f)), cached_model):
+            try:
+                step(folder)
+            except Exception:  # noqa: BLE001 - the page that needs it runs it again and shows the error
+                return
+
+    if settings.background_checks:
+        threading.Thread(target=work, daemon=True, name="hccstudy-check").start()
