@@ -18,7 +18,6 @@ import csv
 import io
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -417,7 +416,7 @@ def change_plan(w: Walk) -> None:
     assert w.all(".alert-ok"), w.text()[:1000]
     plan = load_config(w.study / "study.yaml").analysis
     assert plan.matching.caliper == float(NEW_CALIPER) and plan.sensitivity is None, (plan.matching, plan.sensitivity)
-    w.shots("plan", at=w.driver.execute_script("return arguments[0].closest('fieldset')", w.css(caliper)), height=900)
+    w.shots("plan", height=1500)
 
 
 def run_study(w: Walk) -> None:
@@ -430,9 +429,8 @@ def run_study(w: Walk) -> None:
     w.rid = m.group(1)
     w.until(lambda d: w.all("#run-status progress"), 30, "the progress bars")
     # a screenshot while a stage is running (a short wait: the first stages take a few seconds)
-    w.until(lambda d: w.all("#run-status tr.stage.done") or w.all("iframe.report"), 120, "a first stage to end")
-    if not w.all("iframe.report"):
-        w.shots("run-progress", height=900)
+    w.until(lambda d: w.all("#run-status tr.stage.done"), 120, "a first stage to end")
+    w.shots("run-progress", height=900)  # a run of the built-in study takes 20 s or more: still running
     w.until(lambda d: w.all("iframe.report") or w.all(".alert-error"), 600, "the run to end")
     w.settle()
     w.no_error_alert()
@@ -448,9 +446,13 @@ def read_report(w: Walk) -> None:
                 and "Table 1" in d.find_element("tag name", "body").text, 60, "the report in its frame")
         methods = w.driver.find_element("tag name", "body").text
         assert f"caliper {NEW_CALIPER} standard deviations" in methods, "the run used the plan's new caliper"
+        # the report scrolled to its first survival section (Kaplan-Meier curves) for the screenshot
+        w.driver.execute_script("var h = Array.from(document.querySelectorAll('h2'))"
+                                ".find(function (e) { return e.textContent.startsWith('Survival'); });"
+                                "if (h) h.scrollIntoView({block: 'start'});")
     finally:
         w.driver.switch_to.default_content()
-    w.shots("run", height=1600)
+    w.shots("run", height=1500)
     w.shots("report", at=w.css(".report-card"), height=1000)
     downloads = w.work / "downloads"  # where chrome() was told to put them
     link = next(a for a in w.all("ul.downloads a") if "tables.docx" in (a.get_attribute("href") or ""))
@@ -458,6 +460,25 @@ def read_report(w: Walk) -> None:
     got = wait_for_download(downloads, ".docx")
     w.docx_tables = check_docx(got)
     assert w.docx_tables >= 5, w.docx_tables
+
+
+def compare_runs(w: Walk) -> None:
+    """For the docs only (a second run): the paper's caliper 0.03 again, run, the past runs, and the two
+    runs side by side (caliper 0.1 vs 0.03)."""
+    w.get(f"/s/{w.sid}/plan")
+    w.fill("input[name='matching.caliper']", "0.03")
+    w.submit(w.css("#save-plan"))
+    w.no_error_alert()
+    w.get(f"/s/{w.sid}/runs")
+    w.submit(w.css("#start-run"))
+    w.until(lambda d: w.all("iframe.report") or w.all(".alert-error"), 600, "the second run to end")
+    w.no_error_alert()
+    w.get(f"/s/{w.sid}/runs")
+    w.shots("runs")
+    w.submit(w.css("form[action$='/compare'] button[type=submit]"))
+    w.no_error_alert()
+    assert "matching.caliper" in w.text(), w.text()[:2000]
+    w.shots("compare")
 
 
 STEPS: list[tuple[str, Callable[[Walk], None]]] = [
@@ -470,14 +491,31 @@ STEPS: list[tuple[str, Callable[[Walk], None]]] = [
     ("6 run", run_study),
     ("7 report", read_report),
 ]
+#: the screenshots of the test's walk, and of the docs' (docs/web.md shows each)
+TEST_SHOTS = ["01-studies.png", "02-files-drop.png", "03-files.png", "04-validation-error.png", "05-mapping.png",
+              "06-validation.png", "07-validation-record.png", "08-plan-error.png", "09-plan.png",
+              "10-run-progress.png", "11-run.png", "12-report.png"]
+DOCS_SHOTS = [*TEST_SHOTS, "13-runs.png", "14-compare.png"]
+#: the docs' walk: the test's, then a second run to compare (not in the test: a second whole run)
+DOCS_STEPS = [*STEPS, ("7 compare", compare_runs)]
 
 
-def walk_through(driver, url: str, shots: Shots, work: Path, home: Path) -> Walk:
+def walk_through(driver, url: str, shots: Shots, work: Path, home: Path, steps=None) -> Walk:
     """Steps 1-7 of issue 16 on the built-in study, in the browser; a screenshot after each."""
     w = Walk(driver=driver, url=url, shots=shots, work=work, home=home)
-    for name, fn in STEPS:
+    for name, fn in steps or STEPS:
         w.step(name, fn)
     return w
+
+
+def compact_png(src: Path, dst: Path) -> None:
+    """A screenshot as a 256-colour PNG (a third of the size; a page of flat colours and text loses
+    nothing visible), without time stamps, so that a redraw of the same pages gives the same bytes."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        im.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
+            dst, optimize=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -494,15 +532,15 @@ def main(argv: list[str] | None = None) -> None:
         with serve(tmp / "home", tmp / "server.log") as server:
             driver = chrome(tmp / "downloads")
             try:
-                shots = Shots(driver, tmp / "shots")
-                w = walk_through(driver, server.url, shots, tmp, tmp / "home")
+                shots = Shots(driver, tmp / "shots", max_height=1500)
+                w = walk_through(driver, server.url, shots, tmp, tmp / "home", DOCS_STEPS)
             finally:
                 driver.quit()
         out.mkdir(parents=True, exist_ok=True)
         for old in out.glob("*.png"):
             old.unlink()
         for p in shots.paths:
-            shutil.copyfile(p, out / p.name)
+            compact_png(p, out / p.name)
             print(out / p.name)
         print(", ".join(f"{k} {v:.1f} s" for k, v in w.timings.items()))
 
