@@ -34,7 +34,7 @@ def _client(home: Path):
 
     from hccstudy.web import WebSettings, create_app
 
-    return TestClient(create_app(WebSettings(home=home, background_checks=False)))
+    return TestClient(create_app(WebSettings(home=home, background_checks=False)), base_url="http://127.0.0.1")
 
 
 def _open(c, folder: Path) -> str:

@@ -30,7 +30,8 @@ CSV = b"patient_id,sex\nA01,male\n"
 
 def _client(home: Path, **kw) -> TestClient:
     kw.setdefault("background_checks", False)  # each test asks for what it needs, nothing runs behind it
-    return TestClient(create_app(WebSettings(home=home, **kw)), raise_server_exceptions=False)
+    return TestClient(create_app(WebSettings(home=home, **kw)), raise_server_exceptions=False,
+                      base_url="http://127.0.0.1:8765")
 
 
 def _csrf(c: TestClient) -> str:
@@ -165,6 +166,7 @@ def test_host_header_must_be_loopback_without_a_token(tmp_path):
     assert c.get("/", headers={"host": "127.0.0.1:8765"}).status_code == 200
     assert c.get("/", headers={"host": "localhost:8765"}).status_code == 200
     assert c.get("/", headers={"host": "evil.example:8765"}).status_code == 403
+    assert c.get("/", headers={"host": "testserver"}).status_code == 403
 
 
 def test_token_is_required_on_every_request_when_set(tmp_path):
@@ -227,6 +229,7 @@ def test_upload_copies_the_file_and_leaves_the_original(app_env):
     assert r.status_code == 400 and "already exists" in r.text
     r = _upload(c, sid, [("files", ("patients.csv", CSV, "text/csv"))], centre="delta", replace="on")
     assert r.status_code == 200 and (folder / "delta" / "patients.csv").read_bytes() == CSV
+    assert "Replaced delta/patients.csv" in r.text and "Added" not in r.text
 
 
 def test_upload_of_a_workbook_is_a_whole_centre(app_env):
@@ -255,8 +258,16 @@ def test_upload_over_the_size_limit_is_413(tmp_path):
     sid, folder = _new_study(c, tmp_path, "small", "empty")
     big = b"patient_id,sex\n" + b"A01,male\n" * 5000
     r = _upload(c, sid, [("files", ("patients.csv", big, "text/csv"))], centre="big")
-    assert r.status_code == 413 and "limit" in r.text
+    assert r.status_code == 413 and "larger than the limit of 10 KB" in r.text and "File too large" in r.text
     assert not (folder / "big").exists()
+    # the same body sent in chunks, without a Content-Length: counted as it arrives
+    b = "XyZ"
+    body = (f'--{b}\r\nContent-Disposition: form-data; name="centre"\r\n\r\nbig\r\n--{b}\r\nContent-Disposition: '
+            f'form-data; name="files"; filename="patients.csv"\r\nContent-Type: text/csv\r\n\r\n').encode() + big \
+        + f"\r\n--{b}--\r\n".encode()
+    headers = {"content-type": f"multipart/form-data; boundary={b}", "x-csrf-token": _csrf(c)}
+    r = c.post(f"/s/{sid}/files/upload", content=(body[i:i + 4096] for i in range(0, len(body), 4096)), headers=headers)
+    assert r.status_code == 413 and not (folder / "big").exists()
 
 
 def test_upload_names_cannot_escape_the_study(app_env):
@@ -328,7 +339,12 @@ def test_mapping_suggests_a_misnamed_column_and_saves_it_into_study_yaml(app_env
     assert "# hccstudy study config" in (folder / "study.yaml").read_text()  # the commented skeleton is kept
     v = c.get(f"/s/{sid}/validation")
     assert "no errors" in v.text and "Validation passed" in v.text
-    assert c.get(f"/s/{sid}/validation/flow.svg").headers["content-type"].startswith("image/svg+xml")
+    from typer.testing import CliRunner
+
+    from hccstudy.cli import app as cli
+
+    r = CliRunner().invoke(cli, ["validate", str(folder), "--config", str(folder / "study.yaml")])
+    assert r.exit_code == 0, r.output  # the command line reads the same study.yaml the same way
 
 
 def test_mapping_that_the_config_refuses_is_not_saved(app_env):
@@ -385,14 +401,17 @@ def test_validation_table_record_and_flow_update_after_a_fix(app_env):
     r = c.get(f"/s/{sid}/validation")
     assert r.status_code == 200 and "2 errors" in r.text and "flow.svg" not in r.text
     assert c.get(f"/s/{sid}/validation/flow.svg").status_code == 404
-    i = re.search(r'/validation/record\?i=(\d+)" class="badge error"', r.text).group(1)
-    rec = c.get(f"/s/{sid}/validation/record?i={i}")
+    i = re.search(r'/validation/record\?i=(\d+)&amp;[^"]*" class="badge error"', r.text).group(1)
+    rec = c.get(f"/s/{sid}/validation/record?i={i}&sort=row&severity=error&evil=x")
+    assert f'href="/s/{sid}/validation?sort=row&amp;severity=error"' in rec.text  # back to the table as it was
     assert rec.status_code == 200 and 'id="highlighted"' in rec.text
     hl = re.search(r'id="highlighted"><th class="hl">([^<]+)</th><td class="mono hl">([^<]*)</td>', rec.text)
     assert hl.groups() == ("age", "abc")
     (folder / "alpha" / "patients.csv").write_bytes(original)  # the fix
     r = c.get(f"/s/{sid}/validation")
     assert "no errors" in r.text and "flow.svg" in r.text
+    svg = c.get(f"/s/{sid}/validation/flow.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml") and b"Patients screened" in svg.content
     assert c.get(f"/s/{sid}/validation/record?i=x").status_code == 400
     assert c.get(f"/s/{sid}/validation/record?i=99999").status_code == 404
 
@@ -438,7 +457,7 @@ def test_an_internal_error_is_a_friendly_page_and_the_log_has_no_message(broken_
     monkeypatch.setattr(checks, "check", boom)
     with caplog.at_level(logging.INFO, logger="hccstudy.web"):
         r = c.get(f"/s/{sid}/validation")
-    assert r.status_code == 500 and "internal error" in r.text
+    assert r.status_code == 500 and "Internal error: the server log has the details" in r.text
     assert "Traceback" not in r.text and "A01" not in r.text
     assert "RuntimeError" in caplog.text and "A01" not in caplog.text
 
@@ -495,3 +514,32 @@ def test_page_times_on_the_example_study(broken_env, capsys):
         times[p] = round(1000 * (time.perf_counter() - t0))
     with capsys.disabled():
         print("\nweb page times (ms, example study, cached):", times)
+
+
+def test_serve_prints_the_address_with_the_token_and_turns_uvicorn_access_log_off(monkeypatch, tmp_path):
+    import uvicorn
+
+    monkeypatch.setenv("HCCSTUDY_HOME", str(tmp_path / "home"))
+    from hccstudy.web import serve
+    from hccstudy.web.settings import WebSettings as S
+
+    assert serve.url_of(S(port=8765)) == "http://127.0.0.1:8765/"
+    assert serve.url_of(S(host="::1", port=1, token="t" * 16)) == f"http://[::1]:1/?token={'t' * 16}"
+    seen = {}
+
+    class FakeServer:
+        def __init__(self, config):
+            seen["config"] = config
+            self.started = True
+
+        def run(self):
+            seen["ran"] = True
+
+    opened = []
+    monkeypatch.setattr(uvicorn, "Server", FakeServer)
+    monkeypatch.setattr(serve.webbrowser, "open", opened.append)
+    said = []
+    serve.serve_app("127.0.0.1", 8799, None, open_browser=False, say=said.append)
+    cfg = seen["config"]
+    assert seen["ran"] and cfg.host == "127.0.0.1" and cfg.port == 8799 and cfg.access_log is False
+    assert said == ["hccstudy is running at http://127.0.0.1:8799/ (Ctrl-C to stop)"] and not opened

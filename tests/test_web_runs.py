@@ -129,7 +129,7 @@ def test_run_pages(site):
     run = c.get(f"/s/{sid}/runs/{rid}")
     assert run.status_code == 200
     for text in ("Key results", "Matched pairs", "HR (95% CI)", "tables.docx", "tables.xlsx", "report.html",
-                 "Everything (zip of the output folder)", "analysis:"):
+                 "Everything (zip)", "analysis:"):
         assert text in run.text, text
     status = c.get(f"/s/{sid}/runs/{rid}/status", headers={"HX-Request": "true"})
     assert status.status_code == 200 and status.headers.get("HX-Refresh") == "true"  # ended: reload the page
@@ -279,7 +279,7 @@ def test_compare_two_runs(site):
     page = c.get(f"/s/{sid}/compare", params={"a": site["rid"], "b": rid})
     assert page.status_code == 200
     assert "analysis.matching.caliper" in page.text and "0.03" in page.text and "0.1" in page.text
-    for text in ("Matched pairs", "HR (95% CI)", "P (Cox)", "Median months (95% CI)", "OS · Matched", "PFS · All patients"):
+    for text in ("Matched pairs", "HR (95% CI)", "P (Cox)", "Median (95% CI), Sequential (SE)", "Medians in months", "OS · Matched", "PFS · All patients"):
         assert text in page.text, text
     assert c.get(f"/s/{sid}/compare", params={"a": site["rid"]}).status_code == 400
     assert "Compare two runs" in c.get(f"/s/{sid}/runs").text

@@ -61,7 +61,9 @@ def create_app(settings: WebSettings) -> FastAPI:
             response = PlainTextResponse("this app needs its access token: open the address printed by "
                                          "`hccstudy serve` (it ends with ?token=...)", 401)
         else:
-            fresh = CSRF_COOKIE not in request.cookies
+            # the CSRF cookie is set by pages, not by their assets (a page and its stylesheet asked for
+            # at once on a first visit must not race to set two tokens)
+            fresh = CSRF_COOKIE not in request.cookies and not request.url.path.startswith("/static/")
             if fresh:
                 request.state.csrf = new_csrf_token()
             response = await call_next(request)

@@ -39,7 +39,7 @@ class Check:
     config_error: str | None
     seconds: float
     svg: bytes | None = field(default=None, repr=False)
-    orders: dict = field(default_factory=dict, repr=False)
+    orders: dict = field(default_factory=dict, repr=False)  # sort orders and filter choices, computed once
 
     @property
     def version(self) -> str:

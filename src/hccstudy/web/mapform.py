@@ -39,6 +39,15 @@ class FileBlock:
     fields: list[FieldRow]
     unused: list[str]
 
+    @property
+    def todo(self) -> int:
+        """Fields to look at: a suggestion to check, or a required field with no column."""
+        return sum(f.how == "suggested" or (f.how == "missing" and f.need == "required") for f in self.fields)
+
+    @property
+    def found(self) -> int:
+        return sum(f.how in ("exact", "mapped") for f in self.fields)
+
 
 @dataclass(frozen=True)
 class ValueRow:
@@ -82,6 +91,7 @@ def mapping_model(folder: Path, centres: dict[str, CentreMapping]) -> tuple[list
             n += 1
         unused = [c for c in part.loc[part["how"] == "extra", "column"] if c]
         blocks.append(FileBlock(centre, file, rname, headers, rows, unused))
+    blocks.sort(key=lambda b: b.todo == 0)  # the files that need a look first (stable: by centre, file)
     values: list[ValueRow] = []
     seen = set()
     n = 0

@@ -298,7 +298,7 @@ def apply_form(plan: Plan, form: Mapping[str, Any], multi: Mapping[str, list[str
 
     m = shown.get("matching")
     if _checked(form, "matching.enabled"):
-        base = m or {}
+        base = m if m is not None else default_section("matching")
         if m is None:
             new["matching"] = copy.deepcopy(_builtin().get("matching") or {})
         for k, value in (("on", _names(_get(form, "matching.on"))),
@@ -308,7 +308,7 @@ def apply_form(plan: Plan, form: Mapping[str, Any], multi: Mapping[str, list[str
                          ("replace", _checked(form, "matching.replace")),
                          ("order", _get(form, "matching.order")),
                          ("seed", _number(_get(form, "matching.seed"), int))):
-            if m is None or value != base.get(k):
+            if value != base.get(k):
                 _set(new, ["matching", k], value)
     elif m is not None:
         new["matching"] = None
@@ -342,7 +342,7 @@ def apply_form(plan: Plan, form: Mapping[str, Any], multi: Mapping[str, list[str
     if _checked(form, "sensitivity.enabled"):
         if s is None:
             new["sensitivity"] = copy.deepcopy(_builtin().get("sensitivity") or {})
-            s = {}
+            s = default_section("sensitivity")
         picked = [k for k in METHOD_LABELS if k in multi.get("sensitivity.methods", [])]
         methods = None if len(picked) == len(METHOD_LABELS) else picked
         for path, value, current in (
@@ -388,6 +388,19 @@ def apply_form(plan: Plan, form: Mapping[str, Any], multi: Mapping[str, list[str
     return new, (top_labels if top_labels is not None else {})
 
 
+def default_section(key: str) -> dict:
+    """The built-in plan's ``matching`` or ``sensitivity`` with the model's defaults: what the form shows
+    (and what switching the section on starts from) when the study's plan has it off."""
+    from ..analysis.config import MatchingSpec, SensitivitySpec
+
+    model = {"matching": MatchingSpec, "sensitivity": SensitivitySpec}[key]
+    raw = _builtin().get(key)
+    try:
+        return model.model_validate(raw).model_dump() if isinstance(raw, Mapping) else {}
+    except ValueError:
+        return {}
+
+
 def form_values(plan: Plan) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The text of each field and the checked values of each check-box group, for the plan as it is."""
     sh = plan.shown
@@ -410,7 +423,7 @@ def form_values(plan: Plan) -> tuple[dict[str, str], dict[str, list[str]]]:
         "cox.ties": str(cox.get("ties") or "efron"), "subgroups": subgroups_text(sh.get("subgroups")),
         "sensitivity.enabled": "on" if s is not None else "",
     }
-    mm = m or {}
+    mm = m if m is not None else default_section("matching")
     v.update({"matching.on": names_text(mm.get("on")), "matching.caliper": _num_text(mm.get("caliper")),
               "matching.std_caliper": "on" if mm.get("std_caliper", True) else "",
               "matching.ratio": _num_text(mm.get("ratio", 1)), "matching.replace": "on" if mm.get("replace") else "",
@@ -419,7 +432,7 @@ def form_values(plan: Plan) -> tuple[dict[str, str], dict[str, list[str]]]:
         v.update({f"endpoints.{i}.name": str(e.get("name") or ""), f"endpoints.{i}.time": str(e.get("time") or ""),
                   f"endpoints.{i}.event": str(e.get("event") or ""), f"endpoints.{i}.unit": str(e.get("unit") or ""),
                   f"endpoints.{i}.landmarks": ", ".join(_num_text(x) for x in e.get("landmarks") or [])})
-    ss = s or {}
+    ss = s if s is not None else default_section("sensitivity")
     v.update({"sensitivity.exposure_start": str(ss.get("exposure_start") or ""), "sensitivity.centre": str(ss.get("centre") or ""),
               "sensitivity.landmarks": ", ".join(_num_text(x) for x in ss.get("landmarks") or []),
               "sensitivity.bootstrap.replicates": _num_text((ss.get("bootstrap") or {}).get("replicates", 1000)),

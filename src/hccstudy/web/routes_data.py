@@ -35,9 +35,13 @@ def _human(n: int) -> str:
 
 def _files_page(request: Request, sid: str, error: str | None = None, done: str | None = None, status: int = 200):
     from ..schema.fields import RECORD_TYPES
+    from .checks import cached
     from .files import centre_files
+    from .studies import warm
 
     s = _info(request, sid)
+    if cached(s.folder) is None:  # validate in the background while the user looks at the files
+        warm(settings_of(request), s.folder)
     files = centre_files(s.folder)
     centres = sorted({f.centre for f in files})
     return render(request, "files.html", status_code=status, title="Centre files", sid=sid, step="files", study=s,
@@ -66,7 +70,7 @@ async def upload(request: Request, sid: str):
         return _files_page(request, sid, "name the centre these files come from", status=400)
     if not uploads:
         return _files_page(request, sid, "choose at least one file (CSV, Excel .xlsx or Parquet)", status=400)
-    written = []
+    written, replaced = [], []
     try:
         planned = []
         for f in uploads:
@@ -77,13 +81,15 @@ async def upload(request: Request, sid: str):
         if len({rel for _, rel in planned}) < len(planned):
             raise BadUpload("two of the files would be saved under the same name: upload one file per record type")
         for f, rel in planned:
+            existed = (s.folder / rel).exists()
             write_into(s.folder, rel, f.file, replace=replace)
-            written.append(rel)
+            (replaced if existed else written).append(rel)
     except (BadUpload, UnsafePath) as exc:
-        done = f" (saved before the problem: {', '.join(written)})" if written else ""
+        done = f" (saved before the problem: {', '.join(written + replaced)})" if written or replaced else ""
         return _files_page(request, sid, str(exc) + done, status=400)
     warm(settings_of(request), s.folder)
-    return _files_page(request, sid, done=f"Added {', '.join(written)}. Originals were not changed.")
+    said = ([f"Added {', '.join(written)}"] if written else []) + ([f"Replaced {', '.join(replaced)}"] if replaced else [])
+    return _files_page(request, sid, done="; ".join(said) + ". Your original files were not changed.")
 
 
 @router.post("/s/{sid}/files/folder")
@@ -183,8 +189,13 @@ def _table_context(request: Request, sid: str, c) -> dict:
         state = {"sort": sort, "desc": "1" if desc else "", "page": str(page_no), **filters, **change}
         return f"/s/{sid}/validation?" + urlencode({k: v for k, v in state.items() if v not in ("", None)})
 
-    opts = {k: sorted(str(x) for x in c.issues[k].unique() if x != "") for k in ("severity", "centre", "rule", "column")}
-    return {"rows": rows, "n": n, "page_no": page_no, "pages": pages, "sort": sort, "desc": desc, "filters": filters,
+    if "opts" not in c.orders:  # the filters' choices, once per check
+        c.orders["opts"] = {k: sorted(str(x) for x in c.issues[k].unique() if x != "")
+                            for k in ("severity", "centre", "rule", "column")}
+    opts = c.orders["opts"]
+    state = {"sort": sort, "desc": "1" if desc else "", "page": str(page_no), **filters}
+    state_qs = urlencode({k: v for k, v in state.items() if v not in ("", None)})
+    return {"state_qs": state_qs, "rows": rows, "n": n, "page_no": page_no, "pages": pages, "sort": sort, "desc": desc, "filters": filters,
             "link": link, "opts": opts, "sortable": SORTABLE, "page_size": PAGE_SIZE}
 
 
@@ -234,8 +245,8 @@ def record_page(request: Request, sid: str):
     col = str(issue["column"])
     wanted = {col.strip().lower(), col.split(" (")[0].strip().lower(), col.split(" (")[-1].rstrip(")").strip().lower()}
     hl = [h.strip().lower() in wanted and bool(col) for h in record[0]] if record else []
-    back = request.headers.get("referer") or f"/s/{sid}/validation"
-    if not back.startswith(str(request.base_url).rstrip("/")) and not back.startswith("/"):
-        back = f"/s/{sid}/validation"
+    # back to the table as it was (sort, filters, page: carried in the record's query string)
+    keep = {k: v for k, v in request.query_params.items() if k in (*_FILTERS, "sort", "desc", "page") and v}
+    back = f"/s/{sid}/validation" + (f"?{urlencode(keep)}" if keep else "")
     return render(request, "record.html", title="Record", sid=sid, step="validation", study=s, issue=issue, i=i,
                   record=record, hl=hl, back=back)

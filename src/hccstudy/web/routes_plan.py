@@ -9,6 +9,8 @@ wires them to the pages.  A saved plan is exactly what ``hccstudy run --config s
 
 from __future__ import annotations
 
+import shlex
+
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse
 
@@ -26,13 +28,17 @@ def _page(request: Request, sid: str, plan: plan_form.Plan, values: dict, multi:
     n_endpoints = 0
     while f"endpoints.{n_endpoints}.name" in values:
         n_endpoints += 1
+    parts = ("name", "time", "event", "unit", "landmarks")
+    while n_endpoints and not any(values.get(f"endpoints.{n_endpoints - 1}.{p}", "").strip() for p in parts):
+        n_endpoints -= 1  # the blank "add an endpoint" row sent back: shown once, not twice
     covariates = plan_form._names(values.get("covariates", ""))
     return render(request, "plan.html", status_code=status_code, title="Plan", step="plan", sid=sid,
                   study=info(settings_of(request), sid), v=values, multi=multi,
                   errors=(checked.fields if checked else {}), general=(checked.general if checked else []),
                   file_error=plan.error, saved=saved, n_endpoints=n_endpoints, covariates=covariates,
                   methods=plan_form.METHOD_LABELS, formats=plan_form.FORMATS, orders=plan_form.MATCH_ORDERS,
-                  estimands=plan_form.ESTIMANDS, config_path=folder / "study.yaml", folder=folder)
+                  estimands=plan_form.ESTIMANDS, config_path=folder / "study.yaml",
+                  cli_command=f"hccstudy run {shlex.quote(str(folder))} --config {shlex.quote(str(folder / 'study.yaml'))}")
 
 
 @router.get("/s/{sid}/plan")

@@ -17,12 +17,14 @@ name anything on disk; every POST is CSRF-checked by the app.
 from __future__ import annotations
 
 import io
+import shutil
 import stat
+import tempfile
 import zipfile
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, StreamingResponse
 
 from . import runner
 from .render import render, settings_of, study_dir
@@ -78,7 +80,7 @@ def _summary(run: runner.RunInfo) -> dict:
     except Exception:  # noqa: BLE001 -- a snapshot that no longer validates is shown without its settings
         out["caliper"] = "?"
     if run.output is not None:
-        rows = key_results(run.output)
+        rows = key_results(run.output).rows
         for r in rows:
             if r.what.startswith("Matched"):
                 out["pairs"] = r.text
@@ -119,7 +121,7 @@ def run_page(request: Request, sid: str, rid: str):
     figures = sorted(p.name for p in (out / "figures").glob("*.png")) if out is not None else []
     return render(request, "run.html", title=f"Run {rid}", step="runs", sid=sid, study=study, run=run,
                   status=run.status, downloads=[(f, what) for f, what in DOWNLOADS if out is not None and (out / f).is_file()],
-                  figures=figures, key=key_results(out) if out is not None else [], manifest=manifest,
+                  figures=figures, key=key_results(out) if out is not None else None, manifest=manifest,
                   config_text=_text(run.config))
 
 
@@ -200,21 +202,32 @@ def run_config(request: Request, sid: str, rid: str):
                         content_disposition_type="inline")
 
 
-def zip_bytes(out: Path, prefix: str, part: str | None = None) -> bytes:
-    """The output folder (or its ``figures/``) as a zip, deterministic: members in sorted path order
-    under ``prefix/``, each with a fixed time stamp and mode, deflated; hidden files and links left out."""
+#: files already compressed: stored in the zip as they are (deflating them again costs seconds, saves nothing)
+STORED = {".png", ".docx", ".xlsx", ".parquet", ".pdf", ".zip", ".gz"}
+
+
+def write_zip(out: Path, dest, prefix: str, part: str | None = None) -> None:
+    """Write the output folder (or its ``figures/``) as a zip into the open binary file ``dest``,
+    deterministically: members in sorted path order under ``prefix/``, each with a fixed time stamp and
+    mode; text deflated, already-compressed files stored; hidden files and links left out."""
     base = out / part if part else out
     files = sorted((p for p in base.rglob("*") if p.is_file() and not p.is_symlink()
                     and not any(x.startswith(".") for x in p.relative_to(out).parts)),
                    key=lambda p: p.relative_to(out).as_posix())
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+    with zipfile.ZipFile(dest, "w") as z:
         for p in files:
             info = zipfile.ZipInfo(f"{prefix}/{p.relative_to(out).as_posix()}", date_time=ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_STORED if p.suffix.lower() in STORED else zipfile.ZIP_DEFLATED
             info.external_attr = (stat.S_IFREG | 0o644) << 16
             info.create_system = 3  # unix, whatever the server runs on
-            z.writestr(info, p.read_bytes())
+            with p.open("rb") as src, z.open(info, "w") as member:
+                shutil.copyfileobj(src, member, 1 << 20)
+
+
+def zip_bytes(out: Path, prefix: str, part: str | None = None) -> bytes:
+    """:func:`write_zip` into memory (tests, small outputs)."""
+    buf = io.BytesIO()
+    write_zip(out, buf, prefix, part)
     return buf.getvalue()
 
 
@@ -227,10 +240,23 @@ def output_zip(request: Request, sid: str, rid: str, part: str | None = None):
     if part and not (out / part).is_dir():
         raise HTTPException(404, f"run {rid} wrote no figures (report.formats: [])")
     name = f"hccstudy-run-{rid}" + (f"-{part}" if part else "")
-    data = zip_bytes(out, name, part)
-    return Response(data, media_type="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.zip"',
-                             "Content-Length": str(len(data))})
+    tmp = tempfile.TemporaryFile()  # noqa: SIM115 -- closed when the response has been sent
+    try:
+        write_zip(out, tmp, name, part)
+        size = tmp.tell()
+        tmp.seek(0)
+    except BaseException:
+        tmp.close()
+        raise
+
+    def chunks():
+        with tmp:
+            while block := tmp.read(1 << 20):
+                yield block
+
+    return StreamingResponse(chunks(), media_type="application/zip",
+                             headers={"Content-Disposition": f'attachment; filename="{name}.zip"',
+                                      "Content-Length": str(size)})
 
 
 @router.get("/s/{sid}/compare")
@@ -245,9 +271,10 @@ def compare(request: Request, sid: str, a: str | None = None, b: str | None = No
         if r.output is None:
             return runs_page(request, sid, error=f"run {r.rid} has no results to compare (it is {r.state})",
                              status_code=400)
-    rows = side_by_side(key_results(ra.output), key_results(rb.output))
+    ka, kb = key_results(ra.output), key_results(rb.output)
     return render(request, "compare.html", title=f"Compare {a} and {b}", step="runs", sid=sid, study=study,
-                  a=ra, b=rb, rows=rows, diffs=config_differences(ra.config, rb.config))
+                  a=ra, b=rb, rows=side_by_side(ka, kb), notes=list(dict.fromkeys([*ka.notes, *kb.notes])),
+                  diffs=config_differences(ra.config, rb.config))
 
 
-__all__ = ["router", "zip_bytes"]
+__all__ = ["router", "write_zip", "zip_bytes"]

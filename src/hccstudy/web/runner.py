@@ -113,10 +113,12 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 def new_status(stages: tuple[str, ...] = STAGES) -> dict:
-    from ..pipeline import STAGES as LABELS
-
+    """A status before the run: every stage waiting.  The stages' labels are :data:`hccstudy.pipeline.STAGES`'
+    when that module is loaded (the run process loads it; the app does not, to answer at once: it costs
+    seconds of imports), else their names until the run process writes its first status."""
+    LABELS = getattr(sys.modules.get("hccstudy.pipeline"), "STAGES", {})  # noqa: N806
     return {"state": "starting", "started": _now(), "finished": None, "pid": None, "error": None,
-            "stages": [{"name": s, "label": LABELS.get(s, PUBLISH_LABEL), "state": "pending", "seconds": None}
+            "stages": [{"name": s, "label": PUBLISH_LABEL if s == "publish" else LABELS.get(s, s.capitalize()), "state": "pending", "seconds": None}
                        for s in stages],
             "replicates": None}
 
@@ -432,7 +434,7 @@ def run_in_process(folder: Path, study: Path, work: Path) -> int:
     from ..pipeline import run_study
     from ..schema import StudyInputError
 
-    status = new_status()
+    status = new_status()  # with the stages' labels (the pipeline is loaded now)
     with suppress(OSError):  # keep the start time the app wrote when it started this process
         status["started"] = json.loads((folder / STATUS).read_text(encoding="utf-8")).get("started") or status["started"]
     status.update(state="running", pid=os.getpid(), work=str(work))

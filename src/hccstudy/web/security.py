@@ -131,26 +131,56 @@ class BodyLimit:
         if length is not None and length.isdigit() and int(length) > self.limit:
             await _too_big(self.limit)(scope, receive, send)
             return
-        seen = 0
+        seen, exceeded, started = 0, False, False
 
         async def counted() -> Message:
-            nonlocal seen
+            # past the limit the app is told the client went away (it stops reading: nothing more is
+            # buffered or written), and its own response is replaced by the 413 below
+            nonlocal seen, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.limit:
-                    raise HTTPException(413, _too_big_text(self.limit))
+                    exceeded = True
+                    return {"type": "http.disconnect"}
             return msg
 
-        await self.app(scope, counted, send)
+        async def guarded(msg: Message) -> None:
+            nonlocal started
+            if exceeded:
+                return
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await _too_big(self.limit)(scope, receive, send)
 
 
 def _too_big_text(limit: int) -> str:
-    return f"the upload is larger than the limit of {limit / 1024 / 1024:.0f} MiB"
+    size = f"{limit / 1024 / 1024:.0f} MB" if limit >= 1 << 20 else f"{limit / 1024:.0f} KB"
+    return f"the upload is larger than the limit of {size}: split it, or save it as Parquet or CSV"
 
 
-def _too_big(limit: int) -> PlainTextResponse:
-    return PlainTextResponse(_too_big_text(limit), status_code=413)
+def _too_big(limit: int):
+    """The 413 page (the app's error page; plain text if the template cannot be rendered)."""
+    from starlette.responses import HTMLResponse
+
+    try:
+        from .render import templates
+
+        html = templates.get_template("error.html").render(
+            title="File too large", status=413, message=_too_big_text(limit), csrf_token="", sid=None, step=None,
+            study=None)
+    except Exception:  # noqa: BLE001 - never fail the refusal itself
+        return PlainTextResponse(_too_big_text(limit), status_code=413)
+    return HTMLResponse(html, status_code=413)
 
 
 # -- host, token, CSRF -------------------------------------------------------------------------------
@@ -160,7 +190,7 @@ def host_allowed(settings: WebSettings, host_header: str) -> bool:
     if settings.token:
         return True
     host = host_header.rsplit(":", 1)[0] if not host_header.startswith("[") else host_header[1:].split("]")[0]
-    return host in LOOPBACK or host == "testserver"
+    return host in LOOPBACK
 
 
 def token_ok(settings: WebSettings, request: Request) -> bool:

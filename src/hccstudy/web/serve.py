@@ -29,6 +29,11 @@ def serve_app(host: str, port: int, token: str | None, open_browser: bool = True
     settings = WebSettings(host=host, port=port, token=token)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     app = create_app(settings)
+    from .studies import recent, warm
+
+    last = recent(settings)
+    if last:  # the study the user is most likely to open again: ready before they click
+        warm(settings, last[0].folder)
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning")
     server = uvicorn.Server(config)
     url = url_of(settings)

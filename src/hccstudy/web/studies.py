@@ -228,19 +228,34 @@ def save_key(folder: Path, key: str, block: str) -> None:
             os.unlink(tmp)
 
 
+_warming: set[Path] = set()
+_warming_lock = __import__("threading").Lock()
+
+
 def warm(settings: WebSettings, folder: Path) -> None:
-    """Start validating the study in the background, so its pages open at once."""
+    """Start validating the study in the background (the check, the flow figure, the mapping page's
+    table), so that its pages open at once; does nothing while a warm-up of the same study runs."""
     import threading
 
     from .checks import check, flow_svg
     from .mapform import cached_model
 
-    def work():
-        for step in (check, lambda f: flow_svg(check(f)), cached_model):
-            try:
-                step(folder)
-            except Exception:  # noqa: BLE001 - the page that needs it runs it again and shows the error
-                return
+    if not settings.background_checks:
+        return
+    folder = Path(folder).resolve()
+    with _warming_lock:
+        if folder in _warming:
+            return
+        _warming.add(folder)
 
-    if settings.background_checks:
-        threading.Thread(target=work, daemon=True, name="hccstudy-check").start()
+    def work():
+        try:
+            for step in (check, lambda f: flow_svg(check(f)), cached_model):
+                step(folder)
+        except Exception:  # noqa: BLE001, S110 - the page that needs it runs it again and shows the error
+            pass
+        finally:
+            with _warming_lock:
+                _warming.discard(folder)
+
+    threading.Thread(target=work, daemon=True, name="hccstudy-check").start()
