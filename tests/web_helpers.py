@@ -368,7 +368,13 @@ def map_column(w: Walk) -> None:
 
     sel = w.css(f"select[data-field={MISNAMED_FIELD}][data-file^='{MISNAMED_CENTRE}/']")
     assert Select(sel).first_selected_option.get_attribute("value") == MISNAMED_AS, "the did-you-mean suggestion is preselected"
-    w.shots("mapping", height=1500)  # the files that need a look come first
+    # the page from its top when the suggestion is within the first 1,300 pixels, else around its row
+    row = w.driver.execute_script("return arguments[0].closest('tr')", sel)
+    bottom = w.driver.execute_script("var r = arguments[0].getBoundingClientRect(); return r.bottom + window.scrollY", row)
+    if bottom < 1300:
+        w.shots("mapping", height=1400)
+    else:
+        w.shots("mapping", at=row, height=1000, block="center")
     w.submit(w.css("#mapping button[name=next][value=validate]"))
     w.no_error_alert()
     assert re.search(rf"{MISNAMED_AS}\W+{MISNAMED_FIELD}", w.study_yaml()), w.study_yaml()[-2000:]
@@ -393,7 +399,8 @@ def validation_passes(w: Walk) -> None:
 
 def change_plan(w: Walk) -> None:
     """Step 5: the plan form.  A negative caliper is refused at its field (nothing saved); then the
-    caliper becomes 0.1 and the sensitivity analyses are turned off (they are most of a run's time:
+    caliper becomes 0.1, the sensitivity analyses are turned off and the figures are written as PNG only
+    (the sensitivity analyses and the SVG/PDF/600-dpi TIFF files are most of a run's time:
     docs/performance.md), and study.yaml, read back by the library's own config loader, says so."""
     from hccstudy.config import load_config
 
@@ -411,11 +418,15 @@ def change_plan(w: Walk) -> None:
     sens = w.css("input[name='sensitivity.enabled']")
     if sens.is_selected():
         w.click(sens)
+    for box in w.all("input[name='report.formats']"):  # figures as PNG only (what the report embeds)
+        if box.is_selected() != (box.get_attribute("value") == "png"):
+            w.click(box)
     w.submit(w.css("#save-plan"))
     w.no_error_alert()
     assert w.all(".alert-ok"), w.text()[:1000]
     plan = load_config(w.study / "study.yaml").analysis
     assert plan.matching.caliper == float(NEW_CALIPER) and plan.sensitivity is None, (plan.matching, plan.sensitivity)
+    assert list(plan.report.formats) == ["png"], plan.report.formats
     w.shots("plan", height=1500)
 
 
