@@ -342,7 +342,8 @@ def upload_misnamed(w: Walk) -> None:
     replace = w.css("#upload input[name=replace]")
     if not replace.is_selected():
         w.click(replace)
-    w.shots("files-drop")
+    w.shots("files-drop", at=w.driver.execute_script("return arguments[0].closest('.grid2') || arguments[0]",
+                                                    w.css("#upload")), height=800)
     w.submit(w.css("#upload button[type=submit]"))
     w.no_error_alert()
     saved = (w.study / MISNAMED_CENTRE / MISNAMED_FILE).read_bytes()
