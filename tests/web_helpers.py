@@ -18,6 +18,7 @@ import csv
 import io
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,8 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+#: Debian's paths (packages chromium and chromium-driver), or the first on PATH
+CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
+CHROMEDRIVER = Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
 
 #: the built-in study's centre and file whose header the walk misnames, and how: the new name is one the
 #: "did you mean" rule of `hccstudy map` suggests for the field, so the mapping page preselects it
