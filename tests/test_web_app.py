@@ -97,6 +97,14 @@ def test_create_empty_and_template_studies(tmp_path, start):
     assert (folder / "study.yaml").is_file()
     assert (folder / "templates" / "centre_template.xlsx").is_file() == (start == "templates")
     assert c.get("/").status_code == 200
+    if start == "templates":
+        sid = c.get("/").text.split('href="/s/')[1].split("/")[0]
+        page = c.get(f"/s/{sid}/files").text
+        assert "files/template?name=centre_template.xlsx" in page and "csv/patients.csv" in page
+        r = c.get(f"/s/{sid}/files/template?name=centre_template.xlsx")
+        assert r.status_code == 200 and r.content == (folder / "templates" / "centre_template.xlsx").read_bytes()
+        assert c.get(f"/s/{sid}/files/template?name=../study.yaml").status_code == 400
+        assert c.get(f"/s/{sid}/files/template?name=nope.xlsx").status_code == 404
 
 
 def test_create_refuses_an_existing_folder_and_bad_names(tmp_path):
@@ -245,9 +253,20 @@ def test_upload_of_a_workbook_is_a_whole_centre(app_env):
     ("patients.parquet", b"patient_id\n", "not a PARQUET"),
     ("patients.exe", b"MZ\x90\x00", "only CSV, Excel"),
     ("notes.csv", CSV, "choose what the file holds"),
+    ("zeta.xlsx", b"PK\x03\x04" + b"\x00" * 100, "not an Excel workbook"),
+    ("patients.parquet", b"PAR1" + b"\x00" * 50, "not a Parquet file"),
+    ("zeta.xlsx", None, "without xl/workbook.xml"),
 ])
 def test_bad_uploads_are_refused_with_one_line(app_env, name, content, why):
     c, sid, folder, _ = app_env
+    if content is None:  # a Word-like zip: right magic bytes, not a workbook
+        import io
+        import zipfile
+
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("word/document.xml", "<w/>")
+        content = buf.getvalue()
     r = _upload(c, sid, [("files", (name, content, "application/octet-stream"))], centre="zeta")
     assert r.status_code == 400 and why in r.text and "Traceback" not in r.text
     assert not (folder / "zeta").exists() and not (folder / "zeta.xlsx").exists()
@@ -407,7 +426,11 @@ def test_validation_table_record_and_flow_update_after_a_fix(app_env):
     assert rec.status_code == 200 and 'id="highlighted"' in rec.text
     hl = re.search(r'id="highlighted"><th class="hl">([^<]+)</th><td class="mono hl">([^<]*)</td>', rec.text)
     assert hl.groups() == ("age", "abc")
+    v = re.search(r'/validation/changed\?v=(\w+)"', r.text).group(1)
+    assert c.get(f"/s/{sid}/validation/changed?v={v}").status_code == 204
     (folder / "alpha" / "patients.csv").write_bytes(original)  # the fix
+    changed = c.get(f"/s/{sid}/validation/changed?v={v}")
+    assert changed.status_code == 200 and changed.headers["HX-Refresh"] == "true"  # the page reloads itself
     r = c.get(f"/s/{sid}/validation")
     assert "no errors" in r.text and "flow.svg" in r.text
     svg = c.get(f"/s/{sid}/validation/flow.svg")
@@ -543,3 +566,33 @@ def test_serve_prints_the_address_with_the_token_and_turns_uvicorn_access_log_of
     cfg = seen["config"]
     assert seen["ran"] and cfg.host == "127.0.0.1" and cfg.port == 8799 and cfg.access_log is False
     assert said == ["hccstudy is running at http://127.0.0.1:8799/ (Ctrl-C to stop)"] and not opened
+
+
+def test_replace_key_swaps_one_top_level_block_and_keeps_the_rest():
+    from hccstudy.web.studies import replace_key
+
+    text = "# head\nunits:\n  bilirubin_factor: 17.1\ncentres:\n  old: {}\n\n  # inside\n# after\nanalysis:\n  x: 1\n"
+    out = replace_key(text, "centres", "centres:\n  new:\n    units: {}\n")
+    assert out == "# head\nunits:\n  bilirubin_factor: 17.1\ncentres:\n  new:\n    units: {}\n# after\nanalysis:\n  x: 1\n"
+    assert replace_key("a: 1", "centres", "centres: {}") == "a: 1\ncentres: {}\n"  # appended
+    assert replace_key("# centres:\n#   x: {}\n", "centres", "centres: {}\n").endswith("#   x: {}\ncentres: {}\n")
+    assert replace_key("centres: {}\n", "centres", "centres:\n  a: {}\n") == "centres:\n  a: {}\n"
+
+
+def test_the_app_shows_the_issues_the_cli_reports(broken_env, tmp_path):
+    """A thin layer: the validation table holds exactly `hccstudy validate --csv`'s issues."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from hccstudy.cli import app as cli
+    from hccstudy.web.checks import check
+
+    _, _, folder, _ = broken_env
+    out = tmp_path / "issues.csv"
+    r = CliRunner().invoke(cli, ["validate", str(folder), "--config", str(folder / "study.yaml"), "--csv", str(out)])
+    assert r.exit_code == 2, r.output
+    cli_issues = pd.read_csv(out, dtype=str, keep_default_na=False)
+    app_issues = check(folder).issues.astype(str)
+    cols = ["severity", "centre", "file", "row", "column", "value", "rule", "message"]
+    assert len(app_issues) == len(cli_issues) > 0
+    assert app_issues[cols].to_dict("records") == cli_issues[cols].to_dict("records")

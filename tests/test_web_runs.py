@@ -247,6 +247,8 @@ def test_cancel_leaves_no_output(site):
         time.sleep(0.1)  # let it reach run_study (it then has a temporary output folder to clean)
     page = c.get(f"/s/{sid}/runs/{rid}")
     assert "Cancel the run" in page.text and "hx-trigger=\"every 1s\"" in page.text
+    second = c.post(f"/s/{sid}/runs", data=_csrf(c), follow_redirects=False)  # one run at a time per study
+    assert second.status_code == 409 and "still in progress" in second.text
     assert c.post(f"/s/{sid}/runs/{rid}/cancel", data=_csrf(c), follow_redirects=False).status_code == 303
     status = _wait(folder, 60)
     deadline = time.monotonic() + 30
@@ -290,3 +292,73 @@ def test_runner_ids_are_checked(tmp_path):
         with pytest.raises(LookupError):
             runner.run_dir(tmp_path, rid)
     assert os.sep not in runner.RUN_ID.pattern
+
+
+def test_a_study_with_validation_errors_fails_cleanly(site, tmp_path):
+    """The run process's own function on a study whose input has an error: the run is marked failed
+    with one plain line (no traceback), and no output or work folder is left.  (In this process: the
+    failure comes at once, before any analysis.)"""
+    study = tmp_path / "broken"
+    shutil.copytree(site["study"], study, ignore=shutil.ignore_patterns(".hccstudy"))
+    p = study / "alpha" / "patients.csv"
+    p.write_text(p.read_text().replace("A02,female,61", "A02,female,sixty-one", 1))
+    run = runner.prepare_run(study)
+    work = runner.work_folder(tmp_path / "work", study.resolve(), run.rid)
+    assert runner.run_in_process(run.folder, study.resolve(), work) == 2
+    status = runner.read_status(run.folder)
+    assert status["state"] == "failed" and "validation error" in status["error"] and "Traceback" not in status["error"]
+    assert not (run.folder / "output").exists() and not work.exists()
+    assert [s["state"] for s in status["stages"]][:1] == ["stopped"]
+
+
+def test_key_results_without_matching_or_results(site, tmp_path):
+    """A plan without matching (no matched sample, no pairs) and an output with no results.json."""
+    from hccstudy.web.compare import config_differences, key_results
+
+    out = tmp_path / "out"
+    shutil.copytree(site["folder"] / "output", out)
+    res = json.loads((out / "results.json").read_text())
+    res["matching"] = None
+    for ep in res["endpoints"].values():
+        ep.pop("matched", None)
+    (out / "results.json").write_text(json.dumps(res))
+    key = key_results(out)
+    assert not any(r.what.startswith("Matched") for r in key.rows)
+    cols, lines = key.matrix()
+    assert cols == ["OS · All patients", "PFS · All patients"] and lines[0][0] == "Events / patients"
+    assert not any("robust variance" in n for n in key.notes)
+    (out / "results.json").unlink()
+    assert key_results(out).rows == []
+    snap = site["folder"] / "study.yaml"
+    assert config_differences(snap, snap) == []
+
+
+@pytest.mark.parametrize(("cancel", "complete", "state"), [(False, False, "failed"), (True, False, "cancelled"),
+                                                           (True, True, "done"), (False, True, "done")])
+def test_a_run_whose_process_vanished(tmp_path, cancel, complete, state):
+    """A run marked running whose process is gone (killed from outside, the machine restarted): failed,
+    or cancelled when a cancel was asked for, or done when its complete output had already been moved in
+    (it appears in one rename); a half-copied output and the work folder are removed."""
+    import subprocess
+    import sys
+
+    from hccstudy.output import MARKER
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    folder = runner.runs_root(tmp_path) / "20260101-000000"
+    folder.mkdir(parents=True)
+    work = tmp_path / "work" / "x"
+    work.mkdir(parents=True)
+    status = {**runner.new_status(), "state": "running", "pid": int(dead.stdout), "work": str(work)}
+    runner.write_json_atomic(folder / "status.json", status)
+    (folder / ".output.partial-1").mkdir()
+    if cancel:
+        (folder / "cancel-requested").touch()
+    if complete:
+        (folder / "output").mkdir()
+        (folder / "output" / MARKER).write_text(json.dumps({"tool": "hccstudy"}))
+    got = runner.read_status(folder)
+    assert got["state"] == state
+    assert json.loads((folder / "status.json").read_text())["state"] == state  # written back once
+    assert not (folder / ".output.partial-1").exists() and not work.exists()
+    assert (runner.RunInfo("20260101-000000", folder, got).output is not None) == complete

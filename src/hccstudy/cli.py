@@ -748,7 +748,8 @@ def serve(
         _fail(f"--host {host} would let other computers reach the app: give --token too (or bind 127.0.0.1)")
     if token is not None and len(token) < 16:
         _fail("--token must be at least 16 characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe())')")
-    serve_app(host=host, port=port, token=token, open_browser=not no_browser, say=console.print)
+    serve_app(host=host, port=port, token=token, open_browser=not no_browser,
+              say=lambda line: console.print(line, soft_wrap=True, markup=False, highlight=False))
 
 
 @app.command()

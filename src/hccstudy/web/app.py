@@ -76,8 +76,9 @@ def create_app(settings: WebSettings) -> FastAPI:
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("Cache-Control", "no-store")
         # our access log: the path only (study ids and run ids, never a patient's), no query string
-        log.info("%s %s %d %.0f ms", request.method, request.url.path, response.status_code,
-                 1000 * (time.perf_counter() - t0))
+        if response.status_code != 204:  # not the validation page's "anything changed?" polls
+            log.info("%s %s %d %.0f ms", request.method, request.url.path, response.status_code,
+                     1000 * (time.perf_counter() - t0))
         return response
 
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)

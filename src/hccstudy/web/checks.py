@@ -44,9 +44,14 @@ class Check:
     @property
     def version(self) -> str:
         """A short digest of the inputs' key (cache-busting URLs of the flow figure)."""
-        import hashlib
+        return version_of(self.key)
 
-        return hashlib.sha256(repr(self.key).encode()).hexdigest()[:10]
+
+def version_of(key: tuple) -> str:
+    """A short digest of an :func:`input_key`: changes when a centre file or study.yaml changes."""
+    import hashlib
+
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:10]
 
 
 def input_key(folder: Path) -> tuple:

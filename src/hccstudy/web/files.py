@@ -62,6 +62,30 @@ def target_name(centre: str, filename: str, record_type: str | None) -> str:
     return f"{centre}/{rt}{ext}"
 
 
+def content_problem(name: str, data: bytes) -> str | None:
+    """Why a whole uploaded file cannot be a centre file, beyond its first bytes (:func:`check_upload`):
+    a workbook is checked by the readers' own :func:`~hccstudy.schema.readers.workbook_problem` and must
+    hold ``xl/workbook.xml`` (a Word file is a zip too), a Parquet file by
+    :func:`~hccstudy.schema.readers.parquet_problem` (its footer)."""
+    import io
+    import zipfile
+
+    from ..schema.readers import parquet_problem, workbook_problem
+
+    ext = Path(name).suffix.lower()
+    if ext == ".xlsx":
+        problem = workbook_problem(data)
+        if problem is None:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                if "xl/workbook.xml" not in zf.namelist():
+                    problem = "not an Excel workbook (a zip archive without xl/workbook.xml)"
+        return f"{name}: {problem}" if problem else None
+    if ext == ".parquet":
+        problem = parquet_problem(data)
+        return f"{name}: {problem}" if problem else None
+    return None
+
+
 def write_into(root: Path, rel: str, source, replace: bool = False) -> Path:
     """Copy the binary stream ``source`` to ``root/rel`` (temporary file, then rename); refuses to
     replace an existing file unless ``replace``."""
@@ -121,8 +145,10 @@ def copy_folder(root: Path, source: Path, centre: str | None = None, replace: bo
     for f, rel in plan:
         if f.stat().st_size > MAX_COPY_BYTES:
             raise BadUpload(f"{f.name} is larger than {MAX_COPY_BYTES >> 20} MiB")
-        with open(f, "rb") as fh:
-            check_upload(f.name, fh.read(4096))
+        data = f.read_bytes()
+        check_upload(f.name, data[:4096])
+        if problem := content_problem(f.name, data):
+            raise BadUpload(problem)
         if safe_child(root, rel).exists() and not replace:
             raise BadUpload(f"{rel} already exists in the study: tick 'replace' to replace it")
     for f, rel in plan:

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
@@ -44,8 +45,11 @@ def _files_page(request: Request, sid: str, error: str | None = None, done: str 
         warm(settings_of(request), s.folder)
     files = centre_files(s.folder)
     centres = sorted({f.centre for f in files})
+    tdir = s.folder / "templates"
+    templates = ([p.relative_to(tdir).as_posix() for p in sorted(tdir.rglob("*")) if p.is_file() and not p.is_symlink()]
+                 if tdir.is_dir() and not tdir.is_symlink() else [])
     return render(request, "files.html", status_code=status, title="Centre files", sid=sid, step="files", study=s,
-                  files=files, centres=centres, human=_human, record_types=list(RECORD_TYPES), error=error, done=done,
+                  files=files, centres=centres, templates=templates, human=_human, record_types=list(RECORD_TYPES), error=error, done=done,
                   max_mb=settings_of(request).max_upload_bytes // (1 << 20))
 
 
@@ -54,9 +58,27 @@ def files_page(request: Request, sid: str):
     return _files_page(request, sid)
 
 
+@router.get("/s/{sid}/files/template")
+def template_file(request: Request, sid: str):
+    """One of the study's `hccstudy init` templates (``?name=centre_template.xlsx``), to fill in."""
+    from starlette.responses import FileResponse
+
+    from .security import UnsafePath, safe_child
+
+    s = _info(request, sid)
+    name = request.query_params.get("name", "")
+    try:
+        path = safe_child(s.folder / "templates", name)
+    except UnsafePath as exc:
+        raise HTTPException(400, str(exc)) from None
+    if not path.is_file():
+        raise HTTPException(404, f"no template {name!r} in this study")
+    return FileResponse(path, filename=path.name)
+
+
 @router.post("/s/{sid}/files/upload")
 async def upload(request: Request, sid: str):
-    from .files import target_name, write_into
+    from .files import content_problem, target_name, write_into
     from .security import BadUpload, UnsafePath, check_upload
     from .studies import warm
 
@@ -74,15 +96,17 @@ async def upload(request: Request, sid: str):
     try:
         planned = []
         for f in uploads:
-            head = await f.read(4096)
+            data = await f.read()
             await f.seek(0)
-            check_upload(f.filename, head)
+            check_upload(f.filename, data[:4096])
+            if problem := await run_in_threadpool(content_problem, f.filename, data):  # off the event loop
+                raise BadUpload(problem)
             planned.append((f, target_name(centre, f.filename, record_type if len(uploads) == 1 else None)))
         if len({rel for _, rel in planned}) < len(planned):
             raise BadUpload("two of the files would be saved under the same name: upload one file per record type")
         for f, rel in planned:
             existed = (s.folder / rel).exists()
-            write_into(s.folder, rel, f.file, replace=replace)
+            await run_in_threadpool(write_into, s.folder, rel, f.file, replace)
             (replaced if existed else written).append(rel)
     except (BadUpload, UnsafePath) as exc:
         done = f" (saved before the problem: {', '.join(written + replaced)})" if written or replaced else ""
@@ -105,7 +129,7 @@ async def add_folder(request: Request, sid: str):
     if not path:
         return _files_page(request, sid, "give the full path of a folder on this computer", status=400)
     try:
-        written = copy_folder(s.folder, Path(path), centre=centre, replace=form.get("replace") == "on")
+        written = await run_in_threadpool(copy_folder, s.folder, Path(path), centre, form.get("replace") == "on")
     except (BadUpload, UnsafePath) as exc:
         return _files_page(request, sid, str(exc), status=400)
     except OSError as exc:
@@ -137,6 +161,11 @@ def mapping_page(request: Request, sid: str):
 
 @router.post("/s/{sid}/mapping")
 async def save_mapping(request: Request, sid: str):
+    form = await request.form()
+    return await run_in_threadpool(_save_mapping, request, sid, form)  # reads every file: off the event loop
+
+
+def _save_mapping(request: Request, sid: str, form):
     from .._yaml import ConfigError
     from ..config import load_config
     from .files import centre_files
@@ -144,7 +173,6 @@ async def save_mapping(request: Request, sid: str):
     from .studies import save_key, warm
 
     s = _info(request, sid)
-    form = await request.form()
     try:
         old = load_config(s.config).centres
     except ConfigError as exc:
@@ -193,10 +221,13 @@ def _table_context(request: Request, sid: str, c) -> dict:
         c.orders["opts"] = {k: sorted(str(x) for x in c.issues[k].unique() if x != "")
                             for k in ("severity", "centre", "rule", "column")}
     opts = c.orders["opts"]
+    if "by_rule" not in c.orders:  # the count by rule, as `hccstudy validate` ends with
+        g = c.issues.groupby(["severity", "rule"], sort=True).size() if len(c.issues) else {}
+        c.orders["by_rule"] = [(sev, rule, int(n)) for (sev, rule), n in (g.items() if len(c.issues) else [])]
     state = {"sort": sort, "desc": "1" if desc else "", "page": str(page_no), **filters}
     state_qs = urlencode({k: v for k, v in state.items() if v not in ("", None)})
     return {"state_qs": state_qs, "rows": rows, "n": n, "page_no": page_no, "pages": pages, "sort": sort, "desc": desc, "filters": filters,
-            "link": link, "opts": opts, "sortable": SORTABLE, "page_size": PAGE_SIZE}
+            "link": link, "opts": opts, "by_rule": c.orders["by_rule"], "sortable": SORTABLE, "page_size": PAGE_SIZE}
 
 
 @router.get("/s/{sid}/validation")
@@ -208,6 +239,18 @@ def validation_page(request: Request, sid: str):
     ctx = _table_context(request, sid, c)
     name = "_issues.html" if request.headers.get("hx-request") and request.headers.get("hx-target") == "issues" else "validation.html"
     return render(request, name, title="Validation", sid=sid, step="validation", study=s, c=c, **ctx)
+
+
+@router.get("/s/{sid}/validation/changed")
+def validation_changed(request: Request, sid: str):
+    """Polled by the validation page: 204 while the study's files and study.yaml are as the page showed
+    them (``?v=``), else ``HX-Refresh`` so that htmx reloads the page (table and flow figure)."""
+    from .checks import input_key, version_of
+
+    s = _info(request, sid)
+    if version_of(input_key(s.folder)) == request.query_params.get("v", ""):
+        return Response(status_code=204)
+    return Response(status_code=200, headers={"HX-Refresh": "true"})
 
 
 @router.get("/s/{sid}/validation/flow.svg")

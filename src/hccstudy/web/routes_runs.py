@@ -190,7 +190,8 @@ def output_file(request: Request, sid: str, rid: str, name: str, download: int =
         # our report, shown inside the app's page: framing by this origin only, and its scripts run in a
         # sandbox with no access to the app (no cookies, no requests as the user)
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
-        response.headers["Content-Security-Policy"] = "sandbox allow-scripts allow-popups allow-downloads; frame-ancestors 'self'"
+        allow = "allow-scripts allow-popups allow-downloads" if path.suffix.lower() == ".html" else ""  # a figure runs nothing
+        response.headers["Content-Security-Policy"] = f"sandbox {allow}; frame-ancestors 'self'".replace("  ", " ")
     return response
 
 

@@ -137,9 +137,17 @@ def read_status(run_dir: Path) -> dict:
     if status.get("state") in ("starting", "running") and not _alive(run_dir, status.get("pid")):
         if str(run_dir) in _CHILDREN:  # started by us and not yet reaped: still starting
             return status
+        from ..output import is_hccstudy_output
+
         cancelled = (run_dir / CANCEL).exists()
-        status = {**status, "state": "cancelled" if cancelled else "failed", "finished": status.get("finished") or _now(),
-                  "error": None if cancelled else "the run process ended without finishing (see log.txt)"}
+        if is_hccstudy_output(run_dir / OUTPUT):  # complete (it appears in one rename): it ended as it published
+            state, error = "done", None
+        else:
+            state = "cancelled" if cancelled else "failed"
+            error = None if cancelled else "the run process ended without finishing (see log.txt)"
+        status = {**status, "state": state, "finished": status.get("finished") or _now(), "error": error}
+        if state == "done":
+            status["stages"] = [{**st, "state": "done"} for st in status.get("stages", [])]
         cleanup(run_dir)
         with suppress(OSError):
             write_json_atomic(run_dir / STATUS, status)
@@ -178,8 +186,10 @@ def _alive(run_dir: Path, pid) -> bool:
 
 
 def runs_root(study: Path) -> Path:
-    """``STUDY/.hccstudy/runs``."""
-    return Path(study) / ".hccstudy" / "runs"
+    """``STUDY/.hccstudy/runs``: in the app's own dot-folder of the study (:func:`.studies.state_dir`)."""
+    from .studies import state_dir
+
+    return state_dir(Path(study)) / "runs"
 
 
 def run_dir(study: Path, rid: str) -> Path:
@@ -224,15 +234,17 @@ def _new_run_dir(root: Path) -> tuple[str, Path]:
 def prepare_run(study: Path) -> RunInfo:
     """A new run folder for the study folder ``study``: the config snapshot (study.yaml as it is now)
     and a status of ``starting``.  Refused with a :class:`RunError` (and no run folder left) when the
-    study has no study.yaml, the config does not validate, or another run of the study is in progress."""
+    config does not validate or another run of the study is in progress.  A study without study.yaml
+    runs with the built-in defaults (its snapshot says so)."""
     from .._yaml import ConfigError
     from ..config import load_config
 
     study = Path(study).resolve()
     config = study / CONFIG
-    if not config.is_file():
-        raise RunError("the study has no study.yaml: save the plan first")
-    text = config.read_bytes()
+    if config.is_symlink() or (config.exists() and not config.is_file()):
+        raise RunError("study.yaml is not a regular file")
+    # no study.yaml: the built-in defaults, as `hccstudy run STUDY` without --config
+    text = config.read_bytes() if config.exists() else b"# the study had no study.yaml: the built-in defaults\n"
     current = running(study)
     if current is not None:
         raise RunError(f"run {current.rid} is still in progress: wait for it or cancel it")
@@ -318,7 +330,10 @@ def cancel_run(folder: Path, *, grace_s: float = GRACE_S, wait: bool = False) ->
             if proc is not None and proc.poll() is not None:
                 break
             time.sleep(0.1)
-        _signal_group(pid, signal.SIGKILL)  # the Dask workers too, even when the run process has ended
+        # the Dask workers too, even when the run process has ended: the group lives while any member
+        # does; once empty, killpg finds nothing (ESRCH).  Linux hands out process ids in sequence, so
+        # the id cannot name a new group within these few seconds.
+        _signal_group(pid, signal.SIGKILL)
         if proc is not None:
             proc.wait()
         _reap()
@@ -447,7 +462,10 @@ def run_in_process(folder: Path, study: Path, work: Path) -> int:
             if s["state"] == "running":
                 s["state"] = "stopped"
         rep.save()
-        shutil.rmtree(work, ignore_errors=True)
+        if state == "done":
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            cleanup(folder)  # the work folder and a half-copied output, if any
         return code
 
     def on_term(signum, frame):
@@ -462,6 +480,7 @@ def run_in_process(folder: Path, study: Path, work: Path) -> int:
             run_study(study, cfg, work / OUTPUT, progress=rep, inputs=[config])
         rep.stage("publish", None)
         t0 = time.perf_counter()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the analysis is done: a cancel now would only lose it
         _publish(work / OUTPUT, folder / OUTPUT)
         rep.stage("publish", time.perf_counter() - t0)
     except _Cancelled:

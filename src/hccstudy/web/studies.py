@@ -99,8 +99,8 @@ def info(settings: WebSettings, sid: str) -> StudyInfo:
 #: how a new study starts: key -> (label, what it holds)
 STARTS = {
     "synthetic": ("Built-in synthetic study", "the calibrated five-centre cohort of the built-in study (3,923 patients)"),
-    "example": ("Small example study", "the 20-patient, three-centre example of `hccstudy example study`"),
-    "templates": ("Excel and CSV templates", "study.yaml and the empty templates of `hccstudy init`, to fill in"),
+    "example": ("Small example study", "20 patients in three centres, the example shipped with hccstudy"),
+    "templates": ("Excel and CSV templates", "study.yaml and empty templates to fill in, as hccstudy init writes them"),
     "empty": ("Empty study", "only study.yaml: add each centre's files next"),
 }
 
