@@ -48,6 +48,9 @@ NEW_CALIPER = "0.1"
 PATIENT_ID = re.compile(r"\b[A-Z]\d{5}\b")
 
 WIDTH = 1280
+#: the longest wait for one page or one check (validating the built-in study takes 5 s on a quiet
+#: machine; the suite's parallel load on 2 cores can make it several times that)
+SLOW = 180.0
 
 
 def browser_missing() -> str | None:
@@ -138,7 +141,7 @@ def chrome(download_dir: Path, height: int = 900):
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=opts)
     driver.execute_cdp_cmd("Browser.setDownloadBehavior",
                            {"behavior": "allow", "downloadPath": str(download_dir), "eventsEnabled": True})
-    driver.set_page_load_timeout(60)
+    driver.set_page_load_timeout(SLOW)
     return driver
 
 
@@ -236,7 +239,7 @@ class Walk:
         self.driver.get(self.url + path)
         self.settle()
 
-    def settle(self, timeout: float = 30.0) -> None:
+    def settle(self, timeout: float = SLOW) -> None:
         """Wait for the page to load and htmx to finish its requests."""
         self.until(lambda d: d.execute_script(
             "return document.readyState === 'complete' && !document.querySelector('.htmx-request')"), timeout,
@@ -283,7 +286,7 @@ class Walk:
         """Click a submit button and wait for the next page."""
         old = self.css("html")
         self.click(button)
-        self.until(lambda d: _stale(old), 60, "the form's answer")
+        self.until(lambda d: _stale(old), SLOW, "the form's answer")
         self.settle()
 
     def no_error_alert(self) -> None:
@@ -388,10 +391,10 @@ def validation_passes(w: Walk) -> None:
     its cell highlighted."""
     if "/validation" not in w.driver.current_url:
         w.get(f"/s/{w.sid}/validation")
-    w.until(lambda d: "Validation passed" in w.text(), 60, "validation to pass")
+    w.until(lambda d: "Validation passed" in w.text(), SLOW, "validation to pass")
     assert "no errors" in w.css("#summary").text
     flow = w.css("#flow-img")
-    w.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", flow), 30,
+    w.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", flow), SLOW,
             "the patient flow figure")
     w.shots("validation")
     first = w.css("#issue-table tbody tr td a")
@@ -441,9 +444,9 @@ def run_study(w: Walk) -> None:
     m = re.search(rf"/s/{w.sid}/runs/([^/?#]+)$", w.driver.current_url)
     assert m, w.driver.current_url
     w.rid = m.group(1)
-    w.until(lambda d: w.all("#run-status progress"), 30, "the progress bars")
+    w.until(lambda d: w.all("#run-status progress"), SLOW, "the progress bars")
     # a screenshot while a stage is running (a short wait: the first stages take a few seconds)
-    w.until(lambda d: w.all("#run-status tr.stage.done"), 120, "a first stage to end")
+    w.until(lambda d: w.all("#run-status tr.stage.done"), SLOW, "a first stage to end")
     w.shots("run-progress", height=900)  # a run of the built-in study takes 20 s or more: still running
     w.until(lambda d: w.all("iframe.report") or w.all(".alert-error"), 600, "the run to end")
     w.settle()
@@ -457,7 +460,7 @@ def read_report(w: Walk) -> None:
     w.driver.switch_to.frame(frame)
     try:
         w.until(lambda d: d.execute_script("return document.readyState") == "complete"
-                and "Table 1" in d.find_element("tag name", "body").text, 60, "the report in its frame")
+                and "Table 1" in d.find_element("tag name", "body").text, SLOW, "the report in its frame")
         methods = w.driver.find_element("tag name", "body").text
         assert f"caliper {NEW_CALIPER} standard deviations" in methods, "the run used the plan's new caliper"
         # the report scrolled to its first survival section (Kaplan-Meier curves) for the screenshot
