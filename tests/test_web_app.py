@@ -512,6 +512,7 @@ def test_serve_refuses_a_public_host_without_a_token(monkeypatch):
 
     calls = []
     monkeypatch.setattr(serve, "serve_app", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(serve, "port_problem", lambda host, port: None)
     r = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
     assert r.exit_code == 2 and "--token" in r.output and "Traceback" not in r.output and not calls
     r = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--token", "short"])
@@ -565,7 +566,26 @@ def test_serve_prints_the_address_with_the_token_and_turns_uvicorn_access_log_of
     serve.serve_app("127.0.0.1", 8799, None, open_browser=False, say=said.append)
     cfg = seen["config"]
     assert seen["ran"] and cfg.host == "127.0.0.1" and cfg.port == 8799 and cfg.access_log is False
+    for _ in range(100):  # said from a thread once the server has started
+        if said:
+            break
+        time.sleep(0.02)
     assert said == ["hccstudy is running at http://127.0.0.1:8799/ (Ctrl-C to stop)"] and not opened
+
+
+def test_serve_refuses_a_port_in_use():
+    import socket
+
+    from typer.testing import CliRunner
+
+    from hccstudy.cli import app
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = CliRunner().invoke(app, ["serve", "--port", str(port), "--no-browser"])
+    assert r.exit_code == 2 and "choose another --port" in r.output and "Traceback" not in r.output
 
 
 def test_replace_key_swaps_one_top_level_block_and_keeps_the_rest():

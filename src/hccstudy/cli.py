@@ -742,12 +742,14 @@ def serve(
 ) -> None:
     """The whole study in a local web app: create or open a study, add centre files, map columns,
     validate, edit the plan, run and read the report (docs/web.md).  Binds 127.0.0.1 by default."""
-    from .web.serve import LOOPBACK, serve_app
+    from .web.serve import LOOPBACK, port_problem, serve_app
 
     if host not in LOOPBACK and not token:
         _fail(f"--host {host} would let other computers reach the app: give --token too (or bind 127.0.0.1)")
     if token is not None and len(token) < 16:
         _fail("--token must be at least 16 characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe())')")
+    if problem := port_problem(host, port):
+        _fail(problem)
     serve_app(host=host, port=port, token=token, open_browser=not no_browser,
               say=lambda line: console.print(line, soft_wrap=True, markup=False, highlight=False))
 

@@ -89,6 +89,8 @@ def mapping_model(folder: Path, centres: dict[str, CentreMapping]) -> tuple[list
             need = "required" if required(rname, r.field) else ("for analysis" if r.need == "analysis" else "optional")
             rows.append(FieldRow(n, json.dumps([centre, rname, r.field]), r.field, need, r.column, r.how))
             n += 1
+        # the rows to look at first (a suggestion, a required field not found), then the rest in model order
+        rows.sort(key=lambda f: not (f.how == "suggested" or (f.how == "missing" and f.need == "required")))
         unused = [c for c in part.loc[part["how"] == "extra", "column"] if c]
         blocks.append(FileBlock(centre, file, rname, headers, rows, unused))
     blocks.sort(key=lambda b: b.todo == 0)  # the files that need a look first (stable: by centre, file)

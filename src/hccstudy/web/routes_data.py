@@ -34,7 +34,8 @@ def _human(n: int) -> str:
 
 # -- step 2: files -----------------------------------------------------------------------------------
 
-def _files_page(request: Request, sid: str, error: str | None = None, done: str | None = None, status: int = 200):
+def _files_page(request: Request, sid: str, error: str | None = None, done: str | None = None, status: int = 200,
+                fresh: list[str] | None = None):
     from ..schema.fields import RECORD_TYPES
     from .checks import cached
     from .files import centre_files
@@ -49,7 +50,7 @@ def _files_page(request: Request, sid: str, error: str | None = None, done: str 
     templates = ([p.relative_to(tdir).as_posix() for p in sorted(tdir.rglob("*")) if p.is_file() and not p.is_symlink()]
                  if tdir.is_dir() and not tdir.is_symlink() else [])
     return render(request, "files.html", status_code=status, title="Centre files", sid=sid, step="files", study=s,
-                  files=files, centres=centres, templates=templates, human=_human, record_types=list(RECORD_TYPES), error=error, done=done,
+                  files=files, centres=centres, templates=templates, human=_human, fresh=set(fresh or ()), record_types=list(RECORD_TYPES), error=error, done=done,
                   max_mb=settings_of(request).max_upload_bytes // (1 << 20))
 
 
@@ -113,7 +114,8 @@ async def upload(request: Request, sid: str):
         return _files_page(request, sid, str(exc) + done, status=400)
     warm(settings_of(request), s.folder)
     said = ([f"Added {', '.join(written)}"] if written else []) + ([f"Replaced {', '.join(replaced)}"] if replaced else [])
-    return _files_page(request, sid, done="; ".join(said) + ". Your original files were not changed.")
+    return _files_page(request, sid, done="; ".join(said) + ". Your original files were not changed.",
+                       fresh=written + replaced)
 
 
 @router.post("/s/{sid}/files/folder")
@@ -135,7 +137,8 @@ async def add_folder(request: Request, sid: str):
     except OSError as exc:
         return _files_page(request, sid, f"cannot read {path}: {exc.strerror or exc}", status=400)
     warm(settings_of(request), s.folder)
-    return _files_page(request, sid, done=f"Copied {len(written)} file(s): {', '.join(written)}. The folder itself was not changed.")
+    return _files_page(request, sid, done=f"Copied {len(written)} file(s): {', '.join(written)}. The folder itself was not changed.",
+                       fresh=written)
 
 
 # -- step 3: mapping ---------------------------------------------------------------------------------

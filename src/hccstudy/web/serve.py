@@ -10,12 +10,26 @@ from collections.abc import Callable
 
 from .settings import LOOPBACK, WebSettings
 
-__all__ = ["LOOPBACK", "serve_app", "url_of"]
+__all__ = ["LOOPBACK", "port_problem", "serve_app", "url_of"]
 
 
 def url_of(settings: WebSettings) -> str:
     host = settings.host if ":" not in settings.host else f"[{settings.host}]"
     return f"http://{host}:{settings.port}/" + (f"?token={settings.token}" if settings.token else "")
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the app cannot listen on ``host:port`` (in use, not an address of this computer), or None."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port)"
+    return None
 
 
 def serve_app(host: str, port: int, token: str | None, open_browser: bool = True,
@@ -37,14 +51,16 @@ def serve_app(host: str, port: int, token: str | None, open_browser: bool = True
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning")
     server = uvicorn.Server(config)
     url = url_of(settings)
-    say(f"hccstudy is running at {url} (Ctrl-C to stop)")
-    if open_browser:
-        def when_up():
-            import time
-            for _ in range(100):
-                if server.started:
+
+    def when_up():  # once the server listens: say where, and open the browser
+        import time
+        for _ in range(1200):
+            if server.started:
+                say(f"hccstudy is running at {url} (Ctrl-C to stop)")
+                if open_browser:
                     webbrowser.open(url)
-                    return
-                time.sleep(0.05)
-        threading.Thread(target=when_up, daemon=True).start()
+                return
+            time.sleep(0.05)
+
+    threading.Thread(target=when_up, daemon=True).start()
     server.run()
