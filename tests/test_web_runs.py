@@ -2,8 +2,8 @@
 the report and downloads, past runs and the comparison of two runs; the app's output is byte-identical
 to ``hccstudy run --config study.yaml``.
 
-Cost: one small study (the shipped 20-patient example, sensitivity analyses and figures off in its
-plan) run once by the app and once by the CLI, at the same time, shared by the module's tests; a
+Cost: one small study (the shipped 20-patient example, sensitivity and subgroup analyses and figures
+off in its plan) run once by the app and once by the CLI, at the same time, shared by the module's tests; a
 second app run with another caliper for the comparison; one run cancelled as soon as it starts.
 """
 
@@ -33,12 +33,14 @@ from hccstudy.web.security import CSRF_COOKIE, CSRF_FIELD  # noqa: E402
 from hccstudy.web.settings import WebSettings  # noqa: E402
 from hccstudy.web.studies import remember  # noqa: E402
 
-#: the small study's plan: the costly parts off (the sensitivity analyses and the figure files)
 pytestmark = [pytest.mark.xdist_group("web_runs"), pytest.mark.costly]
 
+#: the small study's plan: the costly parts off (the sensitivity analyses, the subgroup analyses and
+#: the figure files); matching, survival, Cox, response and AEs stay on
 PLAN = """# a user's comment, kept when the app saves the plan
 analysis:
   sensitivity: null
+  subgroups: []
   report:
     formats: []
 """
@@ -86,6 +88,7 @@ def site(tmp_path_factory):
     folder = runner.runs_root(study.resolve()) / rid
     status = _wait(folder)
     assert status["state"] == "done", (status, (folder / "log.txt").read_text())
+    assert "Traceback" not in (folder / "log.txt").read_text()
     yield {"study": study, "home": home, "sid": info.sid, "client": c, "rid": rid, "folder": folder,
            "cli_out": cli_out, "base": base}
     runner.wait_children()
@@ -362,3 +365,24 @@ def test_a_run_whose_process_vanished(tmp_path, cancel, complete, state):
     assert json.loads((folder / "status.json").read_text())["state"] == state  # written back once
     assert not (folder / ".output.partial-1").exists() and not work.exists()
     assert (runner.RunInfo("20260101-000000", folder, got).output is not None) == complete
+
+
+def test_forked_workers_of_a_run_end_quietly_on_sigterm(capfd):
+    """The run process's SIGTERM handler (cancel) is inherited by the processes it forks (the report's
+    figure pool); a pool's shutdown sends its workers SIGTERM, which must end them quietly, not raise the
+    cancel in them (it printed a traceback into every run's log.txt)."""
+    import multiprocessing
+    import signal
+
+    previous = runner.install_cancel_handler()
+    try:
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            pending = pool.apply_async(time.sleep, (30,))
+            time.sleep(0.5)
+            pool.terminate()
+            pool.join()
+        assert not pending.ready()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "_Cancelled" not in err, err

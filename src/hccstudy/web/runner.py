@@ -410,6 +410,23 @@ class _Reporter:
             self.save()
 
 
+def install_cancel_handler():
+    """SIGTERM in this process raises :class:`_Cancelled` (the output folder's temporary copy is then
+    removed as the stack unwinds); returns the handler it replaces.  A process forked from this one (the
+    report's figure pool) inherits the handler: there it restores the default and ends quietly, as if
+    it had none (a pool's own shutdown sends its workers SIGTERM)."""
+    owner = os.getpid()
+
+    def on_term(signum, frame):
+        if os.getpid() != owner:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise _Cancelled
+
+    return signal.signal(signal.SIGTERM, on_term)
+
+
 def _pool(plan):
     """The Dask pool of the sensitivity replicates, as ``hccstudy run`` opens it (none without them)."""
     from contextlib import nullcontext
@@ -468,10 +485,7 @@ def run_in_process(folder: Path, study: Path, work: Path) -> int:
             cleanup(folder)  # the work folder and a half-copied output, if any
         return code
 
-    def on_term(signum, frame):
-        raise _Cancelled
-
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = install_cancel_handler()
     try:
         config = folder / CONFIG
         cfg = load_config(config)
