@@ -57,6 +57,10 @@ def test_the_whole_study_in_a_real_browser(tmp_path):
     assert re.search(rf"GET /s/{walk.sid}/runs/{re.escape(walk.rid)} 200", log), log[-2000:]
     leaked = sorted(set(PATIENT_ID.findall(log)))
     assert not leaked, f"patient identifiers in the server log: {leaked[:5]}"
+    assert "Traceback" not in log, log[-3000:]
+    # the run process's own log (RUNS/<rid>/log.txt, hccstudy.web.runner): no traceback either
+    run_log = walk.study / ".hccstudy" / "runs" / walk.rid / "log.txt"
+    assert "Traceback" not in (run_log.read_text(encoding="utf-8") if run_log.exists() else ""), run_log
 
 
 def test_docs_web_shows_a_screenshot_of_each_step():
