@@ -116,17 +116,17 @@ def new_status(stages: tuple[str, ...] = STAGES) -> dict:
     """A status before the run: every stage waiting.  The stages' labels are :data:`hccstudy.pipeline.STAGES`'
     when that module is loaded (the run process loads it; the app does not, to answer at once: it costs
     seconds of imports), else their names until the run process writes its first status."""
-    LABELS = getattr(sys.modules.get("hccstudy.pipeline"), "STAGES", {})  # noqa: N806
+    labels = {**getattr(sys.modules.get("hccstudy.pipeline"), "STAGES", {}), "publish": PUBLISH_LABEL}
     return {"state": "starting", "started": _now(), "finished": None, "pid": None, "error": None,
-            "stages": [{"name": s, "label": PUBLISH_LABEL if s == "publish" else LABELS.get(s, s.capitalize()), "state": "pending", "seconds": None}
+            "stages": [{"name": s, "label": labels.get(s, s.capitalize()), "state": "pending", "seconds": None}
                        for s in stages],
             "replicates": None}
 
 
 def read_status(run_dir: Path) -> dict:
     """status.json of a run, with the state corrected when the run process is gone without saying how
-    it ended (killed from outside, the machine restarted): ``failed`` (or ``cancelled`` when a cancel
-    was asked for)."""
+    it ended (killed from outside, the machine restarted): ``done`` when its complete output is in
+    place, else ``cancelled`` when a cancel was asked for, else ``failed``; its leftovers are removed."""
     try:
         status = json.loads((run_dir / STATUS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
