@@ -159,12 +159,14 @@ class Shots:
         (an element), a window of ``height`` (default 1000) pixels scrolled to that element."""
         d = self.driver
         size = d.get_window_size()
+        # the window's own frame (headless Chromium keeps one): the page gets the height asked for
+        frame = int(d.execute_script("return Math.max(0, window.outerHeight - window.innerHeight)"))
         if at is None:
             full = d.execute_script("return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
-            d.set_window_size(WIDTH, max(600, min(int(full) + 20, height or self.max_height)))
+            d.set_window_size(WIDTH, frame + max(600, min(int(full), height or self.max_height)))
             d.execute_script("window.scrollTo(0, 0)")
         else:
-            d.set_window_size(WIDTH, height or 1000)
+            d.set_window_size(WIDTH, frame + (height or 1000))
             d.execute_script("arguments[0].scrollIntoView({block: arguments[1]});"
                              "if (arguments[1] === 'start') window.scrollBy(0, -16)", at, block)
         time.sleep(0.3)
@@ -347,8 +349,7 @@ def upload_misnamed(w: Walk) -> None:
     replace = w.css("#upload input[name=replace]")
     if not replace.is_selected():
         w.click(replace)
-    w.shots("files-drop", at=w.driver.execute_script("return arguments[0].closest('.grid2') || arguments[0]",
-                                                    w.css("#upload")), height=800)
+    w.shots("files-drop", height=900)  # the upload card, above the list of files
     w.submit(w.css("#upload button[type=submit]"))
     w.no_error_alert()
     saved = (w.study / MISNAMED_CENTRE / MISNAMED_FILE).read_bytes()
