@@ -279,23 +279,28 @@ def fit_km_map(latent: np.ndarray, floor: np.ndarray, cens: np.ndarray, points: 
 
 
 
-def _score_state(X: np.ndarray, beta: np.ndarray, ev: np.ndarray, first: np.ndarray, inv: np.ndarray | None = None):
-    """Breslow score U at beta for covariate rows X in outcome time order, with what a swap's
-    first-order change needs: the weights w, and prefix sums over positions of ev / S0 and
-    ev S1 / S0^2 (S0, S1: the risk-set sums of w and w x, the risk set of position s starting at
+def _score_state(X: np.ndarray, mk: np.ndarray, beta: np.ndarray, ev: np.ndarray, first: np.ndarray,
+                 inv: np.ndarray | None = None):
+    """Breslow score U at beta for covariate rows X in outcome time order, of the model fitted on the
+    rows with mk = 1 only, with what a swap's first-order change needs: the weights w (0 outside the
+    model's rows), the risk-set means S1/S0 and prefix sums over positions of e / S0 and e S1 / S0^2
+    (e = event x mk; S0, S1: the risk-set sums of w and w x, the risk set of position s starting at
     first[s])."""
-    w = np.exp(X @ beta)
+    w = np.exp(X @ beta) * mk
+    e = ev * mk
     s0 = np.cumsum(w[::-1])[::-1][first]
     s1 = np.cumsum((w[:, None] * X)[::-1], axis=0)[::-1][first]
-    u = np.sum(ev[:, None] * (X - s1 / s0[:, None]), axis=0)
-    pa = np.r_[0.0, np.cumsum(ev / s0)]
-    pb = np.vstack([np.zeros(X.shape[1]), np.cumsum(ev[:, None] * s1 / s0[:, None] ** 2, axis=0)])
-    if inv is not None:
-        return w, u, pa, pb, inv
-    mean = s1 / s0[:, None]
-    s2 = np.cumsum((w[:, None, None] * X[:, :, None] * X[:, None, :])[::-1], axis=0)[::-1][first]
-    info = np.sum(ev[:, None, None] * (s2 / s0[:, None, None] - mean[:, :, None] * mean[:, None, :]), axis=0)
-    return w, u, pa, pb, np.linalg.pinv(info)
+    pos = s0 > 0
+    r0 = np.divide(1.0, s0, out=np.zeros_like(s0), where=pos)
+    mean = s1 * r0[:, None]
+    u = np.sum(e[:, None] * (X - mean), axis=0)
+    pa = np.r_[0.0, np.cumsum(e * r0)]
+    pb = np.vstack([np.zeros(X.shape[1]), np.cumsum(e[:, None] * mean * r0[:, None], axis=0)])
+    if inv is None:
+        s2 = np.cumsum((w[:, None, None] * X[:, :, None] * X[:, None, :])[::-1], axis=0)[::-1][first]
+        info = np.sum(e[:, None, None] * (s2 * r0[:, None, None] - mean[:, :, None] * mean[:, None, :]), axis=0)
+        inv = np.linalg.pinv(info)
+    return w, u, pa, pb, inv, mean
 
 
 def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floor: np.ndarray,
@@ -326,13 +331,13 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
     groups = [np.flatnonzero(group == g) for g in np.unique(group)]
     sizes = np.array([len(g) for g in groups], dtype=float)
     flat, offset = np.concatenate(groups), np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
-    work = [(np.where(np.isnan(t), b, t), t, band, ~np.isnan(t)) for _, b, t, band in models]
+    work = [(np.where(np.isnan(t), b, t), t, band, ~np.isnan(t)) for _, b, t, band, _ in models]
 
     def exact(h, keep=None):
         """the scores at arrangement h (the inverse information kept from ``keep`` when given)."""
         invs = [None] * len(models) if keep is None else [st[4] for st in keep]
-        states = [_score_state(X[h], bw, ev, first, inv)
-                  for (X, *_), (bw, *_), inv in zip(models, work, invs, strict=True)]
+        states = [_score_state(X[h], rows[h].astype(float), bw, ev, first, inv)
+                  for (X, _, _, _, rows), (bw, *_), inv in zip(models, work, invs, strict=True)]
         miss = sum(float(np.sum((((bw - t) + st[4] @ st[1])[k] / band[k]) ** 2))
                    for st, (bw, t, band, k) in zip(states, work, strict=True))
         return states, miss
@@ -352,11 +357,13 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
             continue
         lo, hi = np.searchsorted(first, a, side="right"), np.searchsorted(first, c, side="right")
         total = np.zeros(len(a))
-        for (X, *_), (bw, t, band, k), (w, u, pa, pb, inv) in zip(models, work, states, strict=True):
+        for (X, _, _, _, rows), (bw, t, band, k), (w, u, pa, pb, inv, mean) in zip(models, work, states, strict=True):
+            ma, mc = rows[holder[a]].astype(float)[:, None], rows[holder[c]].astype(float)[:, None]
             xa, xc = X[holder[a]], X[holder[c]]
             d0 = w[a] - w[c]                               # the patient from a now at c: S0 on (a, c] gains w_a - w_c
             d1 = w[a][:, None] * xa - w[c][:, None] * xc
-            du = (ev[a] - ev[c])[:, None] * (xc - xa) - (d1 * (pa[hi] - pa[lo])[:, None] - d0[:, None] * (pb[hi] - pb[lo]))
+            du = ((ev[a] - ev[c])[:, None] * (mc * xc - ma * xa) - (d1 * (pa[hi] - pa[lo])[:, None] - d0[:, None] * (pb[hi] - pb[lo]))
+                  - ev[a][:, None] * (mc - ma) * mean[a] - ev[c][:, None] * (ma - mc) * mean[c])
             total += np.sum((((bw - t) + (u + du) @ inv.T)[:, k] / band[k]) ** 2, axis=1)
         m = int(np.argmin(total))
         if total[m] >= cost:

@@ -605,22 +605,24 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
     ev = cur[:, 0] <= cur[:, 1]
     floor_day = np.ceil(floor_m[m] * DPM)
 
-    def model(cols, target, band):
+    def model(cols, target, band, rows=None):
         X = np.column_stack(cols)
-        return X, np.asarray(coxph(t_day, ev, X).coefficients, dtype=float), np.log(target), band / np.asarray(target)
+        rows = np.ones(len(m), dtype=bool) if rows is None else rows
+        beta0 = np.asarray(coxph(t_day[rows], ev[rows], X[rows]).coefficients, dtype=float)
+        return X, beta0, np.log(target), band / np.asarray(target), rows
 
     nan = np.nan
     models = [model([x[k]], [UNI_AIM.get(k, T.OS_COX_UNI[k][0])], 0.03) for k in _MAIN_X]
     models += [model([diam], [UNI_AIM["max_diameter_cm"]], 0.01), model([si], [T.OS_COX_UNI["arm_si"][0]], 0.03),
                model([x["haic_gt4"]], [HAIC_GT4_UNI_HR], 0.1),
-               model([si, *(x[k] for k in _MAIN_X), diam], [*multi_pub, nan], 0.03)]
+               model([si, *(x[k] for k in _MAIN_X), diam], [*multi_pub, nan], 0.02)]
     for k in ("female", "age", "mvi"):   # not selected in the paper: held where they are, clear of P < 0.05
         keep = model([x[k] if k != "age" else b["age"][m] - b["age"][m].mean()], [1.0], 0.1)
-        models.append((keep[0], keep[1], np.clip(keep[1], np.log(0.85), np.log(1.15)), keep[3]))
-    for k in _SUBGROUP_X:
+        models.append((keep[0], keep[1], np.clip(keep[1], np.log(0.85), np.log(1.15)), keep[3], keep[4]))
+    for k in _SUBGROUP_X:   # Figure 4: the SI HR fitted within each level, as the pipeline does
         var, lo_, hi_ = levels.get(k, (k, "0", "1"))
-        models.append(model([si * (1 - x[k]), si * x[k], x[k]],
-                            [T.SUBGROUP_HR[(var, lo_)], T.SUBGROUP_HR[(var, hi_)], nan], 0.06))
+        for level, name in ((0.0, lo_), (1.0, hi_)):
+            models.append(model([si], [T.SUBGROUP_HR[(var, name)]], 0.06, rows=x[k] == level))
     got = polish_cox(np.random.default_rng([seed, 18]), t_day, ev, arm[m], floor_day, models)
     cur = cur[got]
     t_os, cens, t_prog = t_os.copy(), cens.copy(), t_prog.copy()
