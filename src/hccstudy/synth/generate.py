@@ -653,10 +653,17 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
     lat = prog_day.astype(float)
     mk = [matched & (si == a) for a in (0, 1)]
 
+    arms = [si == a for a in (0, 1)]
+
     def observed(a, knots):
+        """PFS of the arm's matched patients after the map and the PD-at-first-scan construction
+        (which :func:`_imaging` applies next, on the whole arm)."""
         k_in, k_out = knots
-        mapped = np.ceil(monotone_map(lat[mk[a]], k_out, k_in)).astype(np.int64)
-        return _pfs_observed(mapped, scan[mk[a]], end[mk[a]], died[mk[a]])
+        inc = arms[a]
+        mapped = np.ceil(monotone_map(lat[inc], k_out, k_in)).astype(np.int64)
+        mapped = _pd_at_first_scan(mapped, scan[inc, 0], end[inc], np.full(int(inc.sum()), a))
+        sel = matched[inc]
+        return _pfs_observed(mapped[sel], scan[inc][sel], end[inc][sel], died[inc][sel])
 
     def median_knot(a) -> float:
         """The latent day mapped to the median: the best of a range of latent quantiles (the median
@@ -693,10 +700,20 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
 
     target = np.log(T.PFS_LOGRANK_P)
     lo, hi = 0.0, 1.0
-    for _ in range(6):
+    for _ in range(10):   # the P falls steeply along the path: 10 halvings reach the factor-1.5 band
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if np.log(p_of(maps(mid))) > target else (lo, mid)
-    mp = min((maps(lo), maps(hi)), key=lambda x: abs(np.log(p_of(x)) - target))
+    cands = [maps(lo), maps(hi)]
+    miss = [abs(np.log(p_of(x)) - target) for x in cands]
+    if min(miss) > np.log(1.2):
+        # the P jumps where a tail knot crosses an event (KM is a step function): move one arm's tail
+        # point alone near the crossing, the other held
+        for d in np.linspace(-0.06, 0.06, 13):
+            u = float(np.clip(lo + d, 0, 1))
+            for x in ([fit(0, 0.55 - 0.45 * u), cands[0][1]], [cands[0][0], fit(1, 0.10 + 0.30 * u)]):
+                cands.append(x)
+                miss.append(abs(np.log(p_of(x)) - target))
+    mp = cands[int(np.argmin(miss))]
     out = prog_day.copy()
     for a in (0, 1):
         inc = si == a
@@ -821,6 +838,30 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     return SyntheticCohort(tables, truth, seed, formats)
 
 
+def _pd_at_first_scan(prog_day: np.ndarray, first: np.ndarray, end: np.ndarray, arm_si: np.ndarray) -> np.ndarray:
+    """Exactly the published number of patients per arm with progression at the first scan (best
+    response PD): the progression days nearest the first scan are moved just past it (or onto it);
+    who dies before SD could be confirmed (mRECIST's minimum 6 weeks) progressed at that first scan.
+    Idempotent (a second call moves nothing)."""
+    early = end < 43
+    prog_day = np.where(early, np.minimum(prog_day, first), prog_day)
+    for a in np.unique(arm_si):
+        a = int(a)
+        in_arm = arm_si == a
+        k_pd = int(round(T.RESPONSE["PD"][a] / sum(v[a] for v in T.RESPONSE.values()) * in_arm.sum()))
+        pd_now = in_arm & (prog_day <= first)
+        diff = int(pd_now.sum()) - k_pd
+        if diff > 0:
+            idx = np.flatnonzero(pd_now & ~early)
+            move = idx[np.argsort(-(prog_day[idx] - first[idx]), kind="stable")[:diff]]
+            prog_day[move] = first[move] + 1
+        elif diff < 0:
+            idx = np.flatnonzero(in_arm & ~pd_now)
+            move = idx[np.argsort(prog_day[idx] - first[idx], kind="stable")[:-diff]]
+            prog_day[move] = first[move]
+    return prog_day
+
+
 def _imaging(rng, e_idx, b, si, end_day, t_prog, truth, died=None, matched=None) -> dict[str, np.ndarray]:
     """Scan days and per-lesion viable diameters for eligible patients (long arrays)."""
     m = len(e_idx)
@@ -837,24 +878,8 @@ def _imaging(rng, e_idx, b, si, end_day, t_prog, truth, died=None, matched=None)
         prog_day = _rescale_pfs(prog_day, scan, end, died[e_idx], si[e_idx], matched[e_idx])
     # exactly the published number with progression at the first scan (best response PD) per arm: the
     # progression days nearest the first scan are moved just past it (or onto it)
-    first = scan[:, 0]
     arm_si = si[e_idx]
-    # who dies before SD could be confirmed (mRECIST's minimum 6 weeks) progressed at that first scan
-    early = end < 43
-    prog_day = np.where(early, np.minimum(prog_day, first), prog_day)
-    for a in (0, 1):
-        in_arm = arm_si == a
-        k_pd = int(round(T.RESPONSE["PD"][a] / sum(v[a] for v in T.RESPONSE.values()) * in_arm.sum()))
-        pd_now = in_arm & (prog_day <= first)
-        diff = int(pd_now.sum()) - k_pd
-        if diff > 0:
-            idx = np.flatnonzero(pd_now & ~early)
-            move = idx[np.argsort(-(prog_day[idx] - first[idx]), kind="stable")[:diff]]
-            prog_day[move] = first[move] + 1
-        elif diff < 0:
-            idx = np.flatnonzero(in_arm & ~pd_now)
-            move = idx[np.argsort(prog_day[idx] - first[idx], kind="stable")[:-diff]]
-            prog_day[move] = first[move]
+    prog_day = _pd_at_first_scan(prog_day, scan[:, 0], end, arm_si)
     valid = scan <= end[:, None]
     # detection: the first scan on or after the progression day (and before the end of follow-up)
     after = valid & (scan >= prog_day[:, None])
