@@ -43,6 +43,7 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from ..analysis.config import builtin_plan
+from ..stats.km import kaplan_meier
 from ..stats.logrank import logrank_test
 from . import targets as T
 from .construct import (
@@ -353,6 +354,16 @@ def _after_match_counts(seed: int, b: dict, arm: np.ndarray, matched: np.ndarray
                 b[c][i], b[c][j] = b[c][j].copy(), b[c][i].copy()
 
 
+#: where the OS construction aims a landmark rate inside its +- 2-point band rather than at the
+#: published value: SE's median CI upper limit, 25.8 months, needs the upper confidence limit of S(t)
+#: above 0.5 at 24 months, which 42.1% at 24 months (upper limit ~0.50 on 182 patients) just misses;
+#: 43.4% (+1.3 points) reaches it
+OS_RATE_AIM = {(24, 0): 0.434}
+#: and a point 1.6 months later close to it (few deaths just past 24 months), as SE's upper limit of
+#: 25.8 months implies: the upper confidence limit of S(t) stays above 0.5 until about then
+OS_EXTRA_POINTS = {0: [(25.6, 0.428)]}
+
+
 def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
     """Rank-preserving rescaling of the death times per arm (:func:`~hccstudy.synth.construct.fit_km_map`).
 
@@ -367,7 +378,8 @@ def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
     (alive at the start of systemic therapy / the last HAIC cycle)."""
     t_os, cens = t_os.copy(), np.minimum(floor_m + ltfu_e, admin)
     m = [matched & (arm == a) for a in (0, 1)]
-    points = [sorted([(float(t), T.OS_RATES[t][a]) for t in T.OS_RATES] + [(T.OS_MEDIAN[a], 0.5)]) for a in (0, 1)]
+    points = [sorted([(float(t), OS_RATE_AIM.get((t, a), T.OS_RATES[t][a])) for t in T.OS_RATES] + [(T.OS_MEDIAN[a], 0.5)]
+                     + OS_EXTRA_POINTS.get(a, [])) for a in (0, 1)]
     knots, c_m = [], []
     for a in (0, 1):
         lo, hi = np.log(0.2), np.log(5.0)
@@ -670,13 +682,18 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
         depends on this knot only: later latents map past it)."""
         med = T.PFS_MEDIAN[a] * DPM
         top = float(lat[mk[a]].max()) * 3 + 10
-        cost = []
-        qs = np.quantile(lat[mk[a]], np.linspace(0.3, 0.7, 17))
-        for k1 in qs:
+
+        def cost(k1):
             o, e = observed(a, (np.r_[0.0, k1, top], np.r_[0.0, med, 2 * med]))
             md = km_median(o, e)
-            cost.append(abs(md - T.PFS_MEDIAN[a]) if np.isfinite(md) else np.inf)
-        return float(qs[int(np.argmin(cost))])
+            return abs(md - T.PFS_MEDIAN[a]) if np.isfinite(md) else np.inf
+
+        ps = np.linspace(0.25, 0.85, 21)   # wide: detection at the next scan delays the observed median
+        c = [cost(k) for k in np.quantile(lat[mk[a]], ps)]
+        j = int(np.argmin(c))   # then a finer grid between the best quantile's neighbours
+        fine = np.quantile(lat[mk[a]], np.linspace(ps[max(j - 1, 0)], ps[min(j + 1, len(ps) - 1)], 9))
+        cf = [cost(k) for k in fine]
+        return float(fine[int(np.argmin(cf))])
 
     k1s = [median_knot(0), median_knot(1)]
 
@@ -714,6 +731,44 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
                 cands.append(x)
                 miss.append(abs(np.log(p_of(x)) - target))
     mp = cands[int(np.argmin(miss))]
+    # the median knot once more with the chosen tail (the latents above it now spread to twice the
+    # median instead of bunching just past it, which moves the observed median): a grid of latent
+    # quantiles around it and of the day it maps to (the median -30..+10 days: detection at the next
+    # scan delays the observed median), the tail held; a candidate whose P leaves factor 1.4 is not used
+    misses = []
+    for a in (0, 1):
+        k_in, k_out = mp[a]
+        q0 = float(np.mean(lat[mk[a]] <= k_in[1]))
+        grid = np.quantile(lat[mk[a]], np.clip(np.linspace(q0 - 0.06, q0 + 0.06, 13), 0.01, 0.99))
+        def miss(knots, a: int = a):
+            """the median's and its CI limits' misses in units of their bands (the largest)."""
+            md, lcl, ucl = kaplan_meier(*observed(a, knots)).median
+            z = [abs(md - T.PFS_MEDIAN[a]) / 0.3] + [abs(v - pub) / 1.5 for v, pub in zip((lcl, ucl), T.PFS_MEDIAN_CI[a], strict=True)]
+            return max(z) if np.all(np.isfinite(z)) else np.inf
+
+        best = (miss(mp[a]), mp[a])
+        for shift in np.arange(-30.0, 11.0, 5.0):
+            for k1 in grid[grid < k_in[2] - 1]:
+                cand = (np.r_[0.0, k1, k_in[2]], np.r_[0.0, k_out[1] + shift, k_out[2]])
+                zc = miss(cand)
+                if zc < best[0] - 1e-12:
+                    trial = [cand if b == a else mp[b] for b in (0, 1)]
+                    if abs(np.log(p_of(trial)) - target) < np.log(1.4):
+                        best = (zc, cand)
+        mp = [best[1] if b == a else mp[b] for b in (0, 1)]
+        misses.append(miss)
+    # then both tails' latent days together (the curve past the median sets the CI limits; the two
+    # tails together the log-rank P): the pair with the least larger miss whose P stays within 1.4
+    tails = [[(np.r_[0.0, mp[a][0][1], max(mp[a][0][1] + 2.0, mp[a][0][2] * f)], mp[a][1])
+              for f in np.linspace(0.8, 1.4, 13)] for a in (0, 1)]
+    z = [np.array([misses[a](c) for c in tails[a]]) for a in (0, 1)]
+    best = (max(misses[0](mp[0]), misses[1](mp[1])), mp)
+    for i in np.argsort(z[0]):
+        for j in np.argsort(z[1]):
+            zc = max(z[0][i], z[1][j])
+            if zc < best[0] - 1e-12 and abs(np.log(p_of([tails[0][i], tails[1][j]])) - target) < np.log(1.4):
+                best = (zc, [tails[0][i], tails[1][j]])
+    mp = best[1]
     out = prog_day.copy()
     for a in (0, 1):
         inc = si == a
