@@ -739,7 +739,7 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
     for a in (0, 1):
         k_in, k_out = mp[a]
         q0 = float(np.mean(lat[mk[a]] <= k_in[1]))
-        grid = np.quantile(lat[mk[a]], np.clip(np.linspace(q0 - 0.06, q0 + 0.06, 13), 0.01, 0.99))
+        grid = np.quantile(lat[mk[a]], np.clip(np.linspace(q0 - 0.06, q0 + 0.06, 9), 0.01, 0.99))
         def miss(knots, a: int = a):
             """the median's and its CI limits' misses in units of their bands (the largest)."""
             md, lcl, ucl = kaplan_meier(*observed(a, knots)).median
@@ -747,7 +747,7 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
             return max(z) if np.all(np.isfinite(z)) else np.inf
 
         best = (miss(mp[a]), mp[a])
-        for shift in np.arange(-30.0, 11.0, 5.0):
+        for shift in np.arange(-30.0, 11.0, 10.0):
             for k1 in grid[grid < k_in[2] - 1]:
                 cand = (np.r_[0.0, k1, k_in[2]], np.r_[0.0, k_out[1] + shift, k_out[2]])
                 zc = miss(cand)
