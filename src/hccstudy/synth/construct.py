@@ -321,7 +321,8 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
     Each step draws ``candidates`` same-group pairs whose outcomes fit both, takes the one whose
     first-order miss sum_k (miss_k)^2 is least, recomputes the exact scores (the information every 25
     steps), and keeps the best
-    arrangement seen; it stops after ``steps`` or when no candidate lowers the miss."""
+    arrangement seen; it stops after ``steps``, when no candidate lowers the miss, or when every
+    targeted coefficient is within half its band."""
     n = len(time)
     order = np.lexsort((~event.astype(bool), time))       # outcomes in ascending time, events first in ties
     t_sorted = time[order]
@@ -338,14 +339,16 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
         invs = [None] * len(models) if keep is None else [st[4] for st in keep]
         states = [_score_state(X[h], rows[h].astype(float), bw, ev, first, inv)
                   for (X, _, _, _, rows), (bw, *_), inv in zip(models, work, invs, strict=True)]
-        miss = sum(float(np.sum((((bw - t) + st[4] @ st[1])[k] / band[k]) ** 2))
-                   for st, (bw, t, band, k) in zip(states, work, strict=True))
-        return states, miss
+        z = np.concatenate([(((bw - t) + st[4] @ st[1])[k] / band[k])
+                            for st, (bw, t, band, k) in zip(states, work, strict=True)])
+        return states, float(np.sum(z**2)), float(np.max(np.abs(z)))
 
-    states, cost = exact(holder)
+    states, cost, worst = exact(holder)
     best = (cost, holder.copy())
     where = np.empty(n, dtype=np.int64)
     for step in range(steps):
+        if worst < 0.5:   # every targeted coefficient within half its band: done
+            break
         where[holder] = np.arange(n)
         g = rng.choice(len(groups), candidates, p=sizes / sizes.sum())
         i = flat[offset[g] + (rng.random(candidates) * sizes[g]).astype(np.int64)]
@@ -370,7 +373,7 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
             break
         holder = holder.copy()
         holder[[a[m], c[m]]] = holder[[c[m], a[m]]]
-        states, cost = exact(holder, None if step % 25 == 24 else states)   # the information changes slowly
+        states, cost, worst = exact(holder, None if step % 25 == 24 else states)   # the information changes slowly
         if cost < best[0]:
             best = (cost, holder.copy())
     got = np.empty(n, dtype=np.int64)
