@@ -112,7 +112,7 @@ def km_panel(fig, rect: tuple[float, float, float, float], curves: dict, *, p_va
     tmax = max((float(km.table["time"].max()) for km in curves.values() if len(km.table)), default=1.0)
     step = break_step(tmax, unit, step)
     ticks = breaks_to(tmax, step)
-    xmax = tmax * 1.01
+    xmax = max(tmax, min(tmax * 1.01, math.ceil(tmax / step) * step))   # a 1% pad, never past the next break
     dx = xmax / (width * fw * STEP_RESOLUTION) if decimate else 0.0
     for k, (label, km) in enumerate(curves.items()):
         colour = ARM_COLOURS[k % len(ARM_COLOURS)]

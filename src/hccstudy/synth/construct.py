@@ -275,3 +275,107 @@ def fit_km_map(latent: np.ndarray, floor: np.ndarray, cens: np.ndarray, points: 
                     cost_best, pair = cost, (prev, cur)
         k_in[j - 1], k_in[j] = pair
     return k_in, k_out
+
+
+
+
+def _score_state(X: np.ndarray, mk: np.ndarray, beta: np.ndarray, ev: np.ndarray, first: np.ndarray,
+                 inv: np.ndarray | None = None):
+    """Breslow score U at beta for covariate rows X in outcome time order, of the model fitted on the
+    rows with mk = 1 only, with what a swap's first-order change needs: the weights w (0 outside the
+    model's rows), the risk-set means S1/S0 and prefix sums over positions of e / S0 and e S1 / S0^2
+    (e = event x mk; S0, S1: the risk-set sums of w and w x, the risk set of position s starting at
+    first[s])."""
+    w = np.exp(X @ beta) * mk
+    e = ev * mk
+    s0 = np.cumsum(w[::-1])[::-1][first]
+    s1 = np.cumsum((w[:, None] * X)[::-1], axis=0)[::-1][first]
+    pos = s0 > 0
+    r0 = np.divide(1.0, s0, out=np.zeros_like(s0), where=pos)
+    mean = s1 * r0[:, None]
+    u = np.sum(e[:, None] * (X - mean), axis=0)
+    pa = np.r_[0.0, np.cumsum(e * r0)]
+    pb = np.vstack([np.zeros(X.shape[1]), np.cumsum(e[:, None] * mean * r0[:, None], axis=0)])
+    if inv is None:
+        s2 = np.cumsum((w[:, None, None] * X[:, :, None] * X[:, None, :])[::-1], axis=0)[::-1][first]
+        info = np.sum(e[:, None, None] * (s2 * r0[:, None, None] - mean[:, :, None] * mean[:, None, :]), axis=0)
+        inv = np.linalg.pinv(info)
+    return w, u, pa, pb, inv, mean
+
+
+def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floor: np.ndarray,
+               models: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+               steps: int = 150, candidates: int = 1000) -> np.ndarray:
+    """Swaps of outcomes between two patients of the same ``group`` (arm) that bring Cox coefficients
+    onto their targets; returns ``got``: patient i takes outcome got[i] (a permutation within groups).
+
+    ``time``, ``event``: patient i's own outcome; ``floor``: an outcome with time < floor[i] may not go
+    to patient i.  ``models``: (X n x p, beta p: the current fit, target p: NaN where free, band p:
+    the target's band on the log scale) per model.  The miss of a model is its Newton step from its
+    working coefficients beta* (the target where given, else the fit): beta* - target + I^-1 U(beta*)
+    (Breslow scores; Cox 1972, Breslow 1974), in units of the band.  For the scores, exchanging two
+    patients' outcomes is exchanging their covariate rows with the outcomes held in time order; rows
+    at positions a < b change the risk sets that start in (a, b] by one patient's weight, so a swap's
+    change of U is, to first order, ev_a (x_b - x_a) + ev_b (x_a - x_b) - [d1 sum ev/S0 - d0 sum ev
+    S1/S0^2] over those risk sets (d0, d1: the change of S0, S1) -- prefix sums, O(p) a candidate.
+    Each step draws ``candidates`` same-group pairs whose outcomes fit both, takes the one whose
+    first-order miss sum_k (miss_k)^2 is least, recomputes the exact scores (the information every 25
+    steps), and keeps the best
+    arrangement seen; it stops after ``steps``, when no candidate lowers the miss, or when every
+    targeted coefficient is within half its band."""
+    n = len(time)
+    order = np.lexsort((~event.astype(bool), time))       # outcomes in ascending time, events first in ties
+    t_sorted = time[order]
+    first = np.searchsorted(t_sorted, t_sorted, side="left")
+    ev = event[order].astype(float)
+    holder = order.copy()                                  # the patient holding the outcome at sorted position s
+    groups = [np.flatnonzero(group == g) for g in np.unique(group)]
+    sizes = np.array([len(g) for g in groups], dtype=float)
+    flat, offset = np.concatenate(groups), np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
+    work = [(np.where(np.isnan(t), b, t), t, band, ~np.isnan(t)) for _, b, t, band, _ in models]
+
+    def exact(h, keep=None):
+        """the scores at arrangement h (the inverse information kept from ``keep`` when given)."""
+        invs = [None] * len(models) if keep is None else [st[4] for st in keep]
+        states = [_score_state(X[h], rows[h].astype(float), bw, ev, first, inv)
+                  for (X, _, _, _, rows), (bw, *_), inv in zip(models, work, invs, strict=True)]
+        z = np.concatenate([(((bw - t) + st[4] @ st[1])[k] / band[k])
+                            for st, (bw, t, band, k) in zip(states, work, strict=True)])
+        return states, float(np.sum(z**2)), float(np.max(np.abs(z)))
+
+    states, cost, worst = exact(holder)
+    best = (cost, holder.copy())
+    where = np.empty(n, dtype=np.int64)
+    for step in range(steps):
+        if worst < 0.5:   # every targeted coefficient within half its band: done
+            break
+        where[holder] = np.arange(n)
+        g = rng.choice(len(groups), candidates, p=sizes / sizes.sum())
+        i = flat[offset[g] + (rng.random(candidates) * sizes[g]).astype(np.int64)]
+        j = flat[offset[g] + (rng.random(candidates) * sizes[g]).astype(np.int64)]
+        a, c = np.minimum(where[i], where[j]), np.maximum(where[i], where[j])
+        ok = (a != c) & (t_sorted[where[j]] >= floor[i]) & (t_sorted[where[i]] >= floor[j])
+        a, c = a[ok], c[ok]
+        if not len(a):
+            continue
+        lo, hi = np.searchsorted(first, a, side="right"), np.searchsorted(first, c, side="right")
+        total = np.zeros(len(a))
+        for (X, _, _, _, rows), (bw, t, band, k), (w, u, pa, pb, inv, mean) in zip(models, work, states, strict=True):
+            ma, mc = rows[holder[a]].astype(float)[:, None], rows[holder[c]].astype(float)[:, None]
+            xa, xc = X[holder[a]], X[holder[c]]
+            d0 = w[a] - w[c]                               # the patient from a now at c: S0 on (a, c] gains w_a - w_c
+            d1 = w[a][:, None] * xa - w[c][:, None] * xc
+            du = ((ev[a] - ev[c])[:, None] * (mc * xc - ma * xa) - (d1 * (pa[hi] - pa[lo])[:, None] - d0[:, None] * (pb[hi] - pb[lo]))
+                  - ev[a][:, None] * (mc - ma) * mean[a] - ev[c][:, None] * (ma - mc) * mean[c])
+            total += np.sum((((bw - t) + (u + du) @ inv.T)[:, k] / band[k]) ** 2, axis=1)
+        m = int(np.argmin(total))
+        if total[m] >= cost:
+            break
+        holder = holder.copy()
+        holder[[a[m], c[m]]] = holder[[c[m], a[m]]]
+        states, cost, worst = exact(holder, None if step % 25 == 24 else states)   # the information changes slowly
+        if cost < best[0]:
+            best = (cost, holder.copy())
+    got = np.empty(n, dtype=np.int64)
+    got[best[1]] = order
+    return got

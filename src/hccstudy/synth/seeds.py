@@ -7,8 +7,9 @@ distance from the published value); with OUT.json it writes the spread that the 
 
 The default seed of ``hccstudy run`` is :data:`hccstudy.synth.DEFAULT_SEED` (6).  The generator builds
 most targets exactly for every seed (counts, Table 1, pairs, KM rates and medians, follow-up, log-rank
-P); what is left to chance -- the after-matching Table 1, the KM confidence limits, the Cox and subgroup
-hazard ratios -- spreads as this tool measures (docs/synthetic-cohort.md).
+P) and steers the KM confidence limits and the Cox and subgroup hazard ratios onto theirs; what is left
+-- the after-matching Table 1 of the propensity factors, and what the steering misses -- spreads as this
+tool measures (docs/synthetic-cohort.md).
 """
 
 from __future__ import annotations
