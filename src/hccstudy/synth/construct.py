@@ -47,6 +47,10 @@ def moment_targets(pub: tuple[tuple[float, float], tuple[float, float]], n: tupl
         shown = np.char.mod(f"%.{mean_decimals}f", cand)   # as R and Python print it (ties to even)
         cand = cand[shown == f"{mean:.{mean_decimals}f}"]
         grids.append(cand[::max(1, len(cand) // 40)])   # at most ~40 means spread over the interval
+    if min(n) < 2 or any(len(g) == 0 for g in grids):
+        # a tiny cohort (e.g. --patients 60): no sum of grid values prints as the published mean, or no
+        # SD to speak of; the published moments are aimed at as they are
+        return tuple((float(mean), float(sd)) for mean, sd in pub)  # type: ignore[return-value]
     sd_half = 0.5 * 10.0 ** -sd_decimals
     tol = 0.25 * 10.0 ** -p_decimals
     best = None

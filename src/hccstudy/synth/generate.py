@@ -618,9 +618,18 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
     floor_day = np.ceil(floor_m[m] * DPM)
 
     def model(cols, target, band, rows=None):
+        """One Cox target for polish_cox, or None where its sample cannot be fitted (a small cohort: a
+        subgroup level without events, a factor constant in the sample): that target is not aimed at."""
         X = np.column_stack(cols)
         rows = np.ones(len(m), dtype=bool) if rows is None else rows
-        beta0 = np.asarray(coxph(t_day[rows], ev[rows], X[rows]).coefficients, dtype=float)
+        try:
+            with np.errstate(all="ignore"):
+                fit = coxph(t_day[rows], ev[rows], X[rows])
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+        beta0 = np.asarray(fit.coefficients, dtype=float)
+        if not (fit.converged and np.isfinite(beta0).all()):
+            return None
         return X, beta0, np.log(target), band / np.asarray(target), rows
 
     nan = np.nan
@@ -630,11 +639,13 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
                model([si, *(x[k] for k in _MAIN_X), diam], [*multi_pub, nan], 0.02)]
     for k in ("female", "age", "mvi"):   # not selected in the paper: held where they are, clear of P < 0.05
         keep = model([x[k] if k != "age" else b["age"][m] - b["age"][m].mean()], [1.0], 0.1)
-        models.append((keep[0], keep[1], np.clip(keep[1], np.log(0.85), np.log(1.15)), keep[3], keep[4]))
+        if keep is not None:
+            models.append((keep[0], keep[1], np.clip(keep[1], np.log(0.85), np.log(1.15)), keep[3], keep[4]))
     for k in _SUBGROUP_X:   # Figure 4: the SI HR fitted within each level, as the pipeline does
         var, lo_, hi_ = levels.get(k, (k, "0", "1"))
         for level, name in ((0.0, lo_), (1.0, hi_)):
             models.append(model([si], [T.SUBGROUP_HR[(var, name)]], 0.06, rows=x[k] == level))
+    models = [md for md in models if md is not None]
     got = polish_cox(np.random.default_rng([seed, 18]), t_day, ev, arm[m], floor_day, models)
     cur = cur[got]
     t_os, cens, t_prog = t_os.copy(), cens.copy(), t_prog.copy()
