@@ -141,7 +141,7 @@ class MatchedChain:
                 fit = logistic_irls(self.X[rows], y.astype(float), list(self.names))
             except (ValueError, np.linalg.LinAlgError):
                 return "propensity score not estimable"
-        distance = fit.fitted if self.link == "logit" else fit.linear_predictor
+        distance = fit.distance(self.link)
         if not np.isfinite(distance).all():
             return "propensity score not estimable"
         try:

@@ -401,7 +401,7 @@ def analyze(config: AnalysisConfig | str | Path | dict, data: pd.DataFrame | Non
     m = cfg.matching
     treated = data[TREATED].to_numpy()
     fit, notes = _propensity(data, cfg, treated)
-    distance = fit.fitted if m.link == "logit" else fit.linear_predictor
+    distance = fit.distance(m.link)
     try:
         match = match_by_spec(distance, treated, m)
     except ValueError as exc:

@@ -517,7 +517,7 @@ def _centre_ps(ctx: _Context, ep: _Endpoint, ev) -> SensitivityEstimate:
             raise _Skip(f"the propensity score with the centre cannot be estimated: {exc}") from exc
     if not np.isfinite(ps.fitted).all():
         raise _Skip("the propensity score with the centre diverged")
-    distance = ps.fitted if m.link == "logit" else ps.linear_predictor
+    distance = ps.distance(m.link)
     try:
         match = match_by_spec(distance, treated, m)
     except ValueError as exc:

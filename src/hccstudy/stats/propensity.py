@@ -143,6 +143,11 @@ class LogisticFit:
     iterations: int
     converged: bool
 
+    def distance(self, link: str) -> np.ndarray:
+        """The matching distance for MatchIt's ``link``: the fitted probability for ``"logit"``, the
+        linear predictor (the logit of the score) for ``"linear.logit"``."""
+        return self.fitted if link == "logit" else self.linear_predictor
+
 
 def logistic_irls(X: np.ndarray, y: np.ndarray, names: list[str], epsilon: float = 1e-8, maxit: int = 25) -> LogisticFit:
     """Logistic regression by R's ``glm.fit`` IRLS (see module docstring)."""

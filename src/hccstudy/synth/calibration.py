@@ -92,7 +92,7 @@ def match_reference(analysis: pd.DataFrame, plan: AnalysisPlan | None = None) ->
     treated = (t[plan.arm.column].astype(str) == str(plan.arm.treated)).to_numpy()
     X, names, _ = design_matrix(t, m.on, [c for c in plan.categorical if c in m.on])
     fit = logistic_irls(X, treated.astype(float), names)
-    distance = fit.fitted if m.link == "logit" else fit.linear_predictor
+    distance = fit.distance(m.link)
     res = match_by_spec(distance, treated, m)
     a["pair"] = res.units["pair"].to_numpy()
     return MatchedSample(a, a[res.units["matched"].to_numpy()].reset_index(drop=True), res.n_pairs, res.caliper_width)

@@ -167,7 +167,7 @@ def propensity_pairs(frame: pd.DataFrame, treated: np.ndarray, spec) -> tuple[in
     (number of pairs, matched flag per row)."""
     X, names, _ = design_matrix(frame, spec.on, [c for c in ("sex",) if c in spec.on])
     fit = logistic_irls(X, treated.astype(float), names)
-    distance = fit.fitted if spec.link == "logit" else fit.linear_predictor
+    distance = fit.distance(spec.link)
     res = match_by_spec(distance, treated, spec)
     return int(res.n_pairs), res.units["matched"].to_numpy(dtype=bool)
 
