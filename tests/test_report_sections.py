@@ -234,3 +234,9 @@ def test_reproduction_targets_show_labels():
     assert _relabel_words(d, "rccep grade 1-2 (SI)") == "RCCEP grade 1-2 (SI)"
     assert _relabel_words(d, "CR (SE)") == "Complete response (SE)"
     assert _relabel_words(d, "matched pairs") == "matched pairs" and d.fallbacks() == []
+    # a coded subgroup level (Figure 4's "afp_gt_400 = 1") by its level label; a level without one as it is
+    coded = Dictionary.from_config(parse_labels({"afp_gt_400": {"label": "AFP > 400 ng/mL",
+                                                                "levels": {1: "Yes", 0: "No"}}}))
+    assert _relabel_words(coded, "OS HR SI vs SE in afp_gt_400 = 1") == "OS HR SI vs SE in AFP > 400 ng/mL = Yes"
+    assert _relabel_words(coded, "OS HR SI vs SE in afp_gt_400 = 0") == "OS HR SI vs SE in AFP > 400 ng/mL = No"
+    assert _relabel_words(coded, "OS HR SI vs SE in age = < 60") == "OS HR SI vs SE in age = < 60"

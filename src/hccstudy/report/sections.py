@@ -784,6 +784,11 @@ def _relabel_words(d: Dictionary, text: str) -> str:
                 if w.lower() == f"{name}_{key}".lower():
                     return lab
         return w
+    left, sep, right = text.partition(" = ")  # "... in afp_gt_400 = 1": a coded level shown by its label
+    spec = d.specs.get(left.rsplit(" ", 1)[-1]) if sep else None
+    coded = next((lab for key, lab in spec.levels.items() if str(key) == right), None) if spec is not None else None
+    if coded is not None:
+        return f"{_relabel_words(d, left)} = {coded}"
     return " ".join(word(w) for w in text.split(" "))
 
 
