@@ -48,7 +48,6 @@ from ..stats.logrank import logrank_test
 from . import targets as T
 from .construct import (
     _observed,
-    exact_pairs,
     fit_km_map,
     km_at,
     moment_match,
@@ -56,6 +55,7 @@ from .construct import (
     monotone_map,
     polish_cox,
 )
+from .matched import MatchedSampleTargets, matched_sample
 
 EPOCH = np.datetime64("2018-01-01", "D")
 STUDY_END = np.datetime64("2022-06-01", "D")
@@ -306,11 +306,24 @@ def _baseline(rng, arm: np.ndarray, reason: np.ndarray) -> dict[str, np.ndarray]
     return b
 
 
+#: the covariates of the propensity model, each with the raw values that belong to it (moved together
+#: by :func:`_exact_pairs`): a patient's sex with the height, weight and haemoglobin drawn for it, multiple
+#: tumours with the tumour count
+_MODEL_FACTORS = {"age": ("age",), "sex": ("female", "height_cm", "weight_kg", "hb_lln", "haemoglobin"),
+                  "max_diameter_cm": ("max_diameter_cm",), "multiple_tumours": ("multiple_tumours", "tumour_number"),
+                  "mvi": ("mvi",), "ehs": ("ehs",)}
+
+
 def _exact_pairs(seed: int, b: dict, arm: np.ndarray, eligible: np.ndarray, centre: np.ndarray, pid: np.ndarray,
                  n_se: int) -> np.ndarray | None:
-    """Matched flag per screened patient after :func:`~hccstudy.synth.construct.exact_pairs` made the
-    pair count the published one, scaled to the cohort (182 of 200 SE); updates ``b`` in place.  Only
-    for cohorts up to :data:`CONSTRUCT_MAX` screened (a scaled cohort is sampled only); None beyond."""
+    """Matched flag per screened patient after :func:`~hccstudy.synth.construct.matched_sample` made the
+    pair count the published one, scaled to the cohort (182 of 200 SE), and -- at the paper's size -- the
+    counts of sex, multiple tumours, vascular invasion and extrahepatic spread per matched arm and the age
+    and diameter P values of Table 1 after matching the published ones.  Updates ``b`` in place (each
+    swapped value with the raw values that belong to it, :data:`_MODEL_FACTORS`; then BCLC stage C's rule
+    -- vascular invasion, extrahepatic spread or ECOG PS >= 1 -- is restored for anyone a swap left with
+    neither: ECOG 1).  Only for cohorts up to :data:`CONSTRUCT_MAX` screened (a scaled cohort is sampled
+    only); None beyond."""
     if len(arm) > CONSTRUCT_MAX or n_se < 20:
         return None
     e = np.flatnonzero(eligible)
@@ -319,11 +332,22 @@ def _exact_pairs(seed: int, b: dict, arm: np.ndarray, eligible: np.ndarray, cent
                           "max_diameter_cm": b["max_diameter_cm"][order],
                           "multiple_tumours": b["multiple_tumours"][order].astype(float),
                           "mvi": b["mvi"][order].astype(float), "ehs": b["ehs"][order].astype(float)})
+    spec = builtin_plan().matching
     target = int(round(T.N_MATCHED_PAIRS * n_se / T.N_SE))
-    frame, _, m = exact_pairs(np.random.default_rng([seed, 15]), frame, arm[order] == 0, builtin_plan().matching,
-                              target, ("age", "max_diameter_cm"))
-    b["age"][order] = frame["age"].to_numpy()
-    b["max_diameter_cm"][order] = frame["max_diameter_cm"].to_numpy()
+    if n_se == T.N_SE:
+        counts = {("sex" if k == "female" else k): v for k, v in T.BINARY_AFTER.items()
+                  if ("sex" if k == "female" else k) in spec.on}
+        pvals = {("sex" if k == "female" else k): v for k, v in T.TABLE1_P_AFTER.items()
+                 if ("sex" if k == "female" else k) in spec.on}
+        targets = MatchedSampleTargets(target, counts, pvals, builtin_plan().table1.t_test)
+    else:
+        targets = MatchedSampleTargets(target)
+    built = matched_sample(np.random.default_rng([seed, 15]), frame, arm[order] == 0, spec, targets)
+    m = built.matched
+    for v, p in built.perm.items():
+        for c in _MODEL_FACTORS[v]:
+            b[c][order] = b[c][order][p]
+    b["ecog"] = np.where(eligible & ~b["mvi"] & ~b["ehs"], np.maximum(b["ecog"], 1), b["ecog"])
     matched = np.zeros(len(arm), dtype=bool)
     matched[order] = m
     return matched
@@ -364,13 +388,32 @@ OS_RATE_AIM = {(24, 0): 0.434}
 OS_EXTRA_POINTS = {0: [(25.6, 0.428)]}
 
 
+def _ci_lower_point(latent, floor, cens, knots: np.ndarray, points, limit) -> tuple[float, float] | None:
+    """A point that puts the lower limit of the median's 95% CI (R's log-scale interval: the first time
+    the lower confidence limit S exp(-1.96 se) is <= 0.5) at the published ``limit``: survival there of
+    0.5 exp(1.96 se), se the standard error of log S at that time on the curve through ``points`` (the
+    map with latent knots ``knots``, :func:`~hccstudy.synth.construct.fit_km_map`).  None when no limit
+    is published or the point would not lie between its neighbours (or is there already)."""
+    if limit is None:
+        return None
+    obs, ev, _ = _observed(latent, floor, cens, knots, np.r_[0.0, [p[0] for p in points]])
+    se = float(kaplan_meier(obs, ev).surv_at([limit])["std_err"].iloc[0])
+    s = 0.5 * np.exp(1.959964 * se)
+    before = [p[1] for p in points if p[0] < limit]
+    after = [p[1] for p in points if p[0] > limit]
+    if (before and s >= min(before)) or (after and s <= max(after)) or any(p[0] == limit for p in points):
+        return None
+    return float(limit), float(s)
+
+
 def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
     """Rank-preserving rescaling of the death times per arm (:func:`~hccstudy.synth.construct.fit_km_map`).
 
     1. Loss to follow-up: its scale per arm by bisection (log scale) so that the matched arm's median
        observation time is the published median follow-up (the rescaling below is redone each step).
     2. The matched sample's Kaplan-Meier curve of each arm passes through the published 6-, 12- and
-       24-month OS rates and its median.
+       24-month OS rates and its median, and through the point that puts the lower limit of the
+       median's 95% CI at the published one (:func:`_ci_lower_point`; step 1 is redone with it).
     3. Tail: one more point per arm at 40 months, on a one-parameter path (SE's survival falling from
        0.85 to 0.20 of its 24-month rate, SI's rising from 0.80 to 0.98 of its median's 0.5), chosen by
        bisection so that the log-rank P of the matched sample is the published one.
@@ -382,17 +425,23 @@ def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
                      + OS_EXTRA_POINTS.get(a, [])) for a in (0, 1)]
     knots, c_m = [], []
     for a in (0, 1):
-        lo, hi = np.log(0.2), np.log(5.0)
-        for _ in range(9):
-            mid = 0.5 * (lo + hi)
-            c = np.minimum(floor_m[m[a]] + np.exp(mid) * ltfu_e[m[a]], admin[m[a]])
-            k_in, k_out = fit_km_map(t_os[m[a]], floor_m[m[a]], c, points[a], sweeps=1, iters=16, rescue=False)
-            obs, _, _ = _observed(t_os[m[a]], floor_m[m[a]], c, k_in, k_out)
-            lo, hi = (mid, hi) if np.median(obs) < T.MEDIAN_FOLLOWUP[a] else (lo, mid)
         inc = eligible & (arm == a)
-        cens[inc] = np.minimum(floor_m[inc] + np.exp(0.5 * (lo + hi)) * ltfu_e[inc], admin[inc])
+        for _ in range(2):   # the second pass only with the CI's point (its curve moves the follow-up)
+            lo, hi = np.log(0.2), np.log(5.0)
+            for _ in range(9):
+                mid = 0.5 * (lo + hi)
+                c = np.minimum(floor_m[m[a]] + np.exp(mid) * ltfu_e[m[a]], admin[m[a]])
+                k_in, k_out = fit_km_map(t_os[m[a]], floor_m[m[a]], c, points[a], sweeps=1, iters=16, rescue=False)
+                obs, _, _ = _observed(t_os[m[a]], floor_m[m[a]], c, k_in, k_out)
+                lo, hi = (mid, hi) if np.median(obs) < T.MEDIAN_FOLLOWUP[a] else (lo, mid)
+            cens[inc] = np.minimum(floor_m[inc] + np.exp(0.5 * (lo + hi)) * ltfu_e[inc], admin[inc])
+            k_a = fit_km_map(t_os[m[a]], floor_m[m[a]], cens[m[a]], points[a])[0]
+            extra = _ci_lower_point(t_os[m[a]], floor_m[m[a]], cens[m[a]], k_a, points[a], T.OS_MEDIAN_CI[a][0])
+            if extra is None:
+                break
+            points[a] = sorted([*points[a], extra])
         c_m.append(cens[m[a]])
-        knots.append(fit_km_map(t_os[m[a]], floor_m[m[a]], c_m[a], points[a])[0])
+        knots.append(k_a)
 
     def tail(u: float):
         out = []
