@@ -4,9 +4,6 @@ of only sampling (issue 15, "reproduce tightly").
 * :func:`moment_targets` / :func:`moment_match` -- a continuous covariate of an arm, on its recording
   grid (age in whole years, diameter in 0.1 cm), with a mean and SD chosen inside the published
   rounding intervals so that the two-sample t test of Table 1 gives the published P at its decimals.
-* :func:`exact_pairs` -- within-arm swaps of one covariate's values between two patients (every
-  Table 1 mean, SD and count is unchanged by such a swap) until the paper's propensity-score matching
-  makes exactly the published number of pairs.
 * :func:`monotone_map` -- a rank-preserving, piecewise-linear rescaling of one arm's event times so
   that its Kaplan-Meier curve passes through published points (landmark rates, median).
 
@@ -16,11 +13,7 @@ All steps work on arrays (a swap search evaluates one candidate per iteration; a
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy import stats
-
-from ..stats.matching import match_by_spec
-from ..stats.propensity import design_matrix, logistic_irls
 
 
 # ----------------------------------------------------------------------------------- moments
@@ -158,44 +151,6 @@ def monotone_map(latent: np.ndarray, knots_out: np.ndarray, knots_in: np.ndarray
     slope = (knots_out[-1] - knots_out[-2]) / max(knots_in[-1] - knots_in[-2], 1e-9)
     inner = np.interp(latent, knots_in, knots_out)
     return np.where(latent > knots_in[-1], knots_out[-1] + (latent - knots_in[-1]) * slope, inner)
-
-
-# ----------------------------------------------------------------------------------- matched pairs
-def propensity_pairs(frame: pd.DataFrame, treated: np.ndarray, spec) -> tuple[int, np.ndarray]:
-    """The plan's propensity-score matching on ``frame`` (the analysis table's columns and row order):
-    logistic regression on ``spec.on``, then :func:`hccstudy.stats.matching.match_by_spec`.  Returns
-    (number of pairs, matched flag per row)."""
-    X, names, _ = design_matrix(frame, spec.on, [c for c in ("sex",) if c in spec.on])
-    fit = logistic_irls(X, treated.astype(float), names)
-    distance = fit.distance(spec.link)
-    res = match_by_spec(distance, treated, spec)
-    return int(res.n_pairs), res.units["matched"].to_numpy(dtype=bool)
-
-
-def exact_pairs(rng, frame: pd.DataFrame, treated: np.ndarray, spec, target: int, swap: tuple[str, ...],
-                max_tries: int = 300) -> tuple[pd.DataFrame, int, np.ndarray]:
-    """Swap the values of one covariate (of ``swap``) between two patients of the same arm -- every
-    Table 1 mean, SD and count stays as it was -- keeping a swap only when it brings the number of pairs
-    closer to ``target``; stops at the target (or after ``max_tries`` candidates).  Returns the frame,
-    the number of pairs and the matched flags."""
-    frame = frame.copy()
-    n_pairs, matched = propensity_pairs(frame, treated, spec)
-    arms = [np.flatnonzero(treated), np.flatnonzero(~treated)]
-    for _ in range(max_tries):
-        if n_pairs == target:
-            break
-        col = swap[int(rng.integers(len(swap)))]
-        members = arms[int(rng.integers(2))]
-        i, j = rng.choice(members, size=2, replace=False)
-        v = frame[col].to_numpy().copy()
-        if v[i] == v[j]:
-            continue
-        v[[i, j]] = v[[j, i]]
-        trial = frame.assign(**{col: v})
-        k, m = propensity_pairs(trial, treated, spec)
-        if abs(k - target) < abs(n_pairs - target):
-            frame, n_pairs, matched = trial, k, m
-    return frame, n_pairs, matched
 
 
 # ----------------------------------------------------------------------------------- event times

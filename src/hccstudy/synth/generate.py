@@ -50,6 +50,7 @@ from .construct import (
     _observed,
     fit_km_map,
     km_at,
+    km_median,
     moment_match,
     moment_targets,
     monotone_map,
@@ -413,7 +414,8 @@ def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
        observation time is the published median follow-up (the rescaling below is redone each step).
     2. The matched sample's Kaplan-Meier curve of each arm passes through the published 6-, 12- and
        24-month OS rates and its median, and through the point that puts the lower limit of the
-       median's 95% CI at the published one (:func:`_ci_lower_point`; step 1 is redone with it).
+       median's 95% CI at the published one (:func:`_ci_lower_point`; step 1 is redone with it, and
+       the point dropped where the map can no longer pass the published rates and median with it).
     3. Tail: one more point per arm at 40 months, on a one-parameter path (SE's survival falling from
        0.85 to 0.20 of its 24-month rate, SI's rising from 0.80 to 0.98 of its median's 0.5), chosen by
        bisection so that the log-rank P of the matched sample is the published one.
@@ -423,24 +425,40 @@ def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
     m = [matched & (arm == a) for a in (0, 1)]
     points = [sorted([(float(t), OS_RATE_AIM.get((t, a), T.OS_RATES[t][a])) for t in T.OS_RATES] + [(T.OS_MEDIAN[a], 0.5)]
                      + OS_EXTRA_POINTS.get(a, [])) for a in (0, 1)]
+    def fit_arm(a: int, pts):
+        """Step 1 and the map through ``pts``: (the arm's censoring times, latent knots)."""
+        lo, hi = np.log(0.2), np.log(5.0)
+        for _ in range(9):
+            mid = 0.5 * (lo + hi)
+            c = np.minimum(floor_m[m[a]] + np.exp(mid) * ltfu_e[m[a]], admin[m[a]])
+            k_in, k_out = fit_km_map(t_os[m[a]], floor_m[m[a]], c, pts, sweeps=1, iters=16, rescue=False)
+            obs, _, _ = _observed(t_os[m[a]], floor_m[m[a]], c, k_in, k_out)
+            lo, hi = (mid, hi) if np.median(obs) < T.MEDIAN_FOLLOWUP[a] else (lo, mid)
+        inc = eligible & (arm == a)
+        c_inc = np.minimum(floor_m[inc] + np.exp(0.5 * (lo + hi)) * ltfu_e[inc], admin[inc])
+        c_a = np.minimum(floor_m[m[a]] + np.exp(0.5 * (lo + hi)) * ltfu_e[m[a]], admin[m[a]])
+        return c_inc, c_a, fit_km_map(t_os[m[a]], floor_m[m[a]], c_a, pts)[0]
+
+    def through(a: int, c_a, k_a, pts, wanted) -> bool:
+        """Does the curve through ``pts`` still pass the ``wanted`` points (rates within 0.005, the
+        median within 0.15 months)?"""
+        obs, ev, _ = _observed(t_os[m[a]], floor_m[m[a]], c_a, k_a, np.r_[0.0, [p[0] for p in pts]])
+        med = km_median(obs, ev)
+        rates = km_at(obs, ev, [p[0] for p in wanted if p[1] != 0.5])
+        want = np.array([p[1] for p in wanted if p[1] != 0.5])
+        return bool(abs(med - T.OS_MEDIAN[a]) <= 0.15 and np.all(np.abs(rates - want) <= 0.005))
+
     knots, c_m = [], []
     for a in (0, 1):
-        inc = eligible & (arm == a)
-        for _ in range(2):   # the second pass only with the CI's point (its curve moves the follow-up)
-            lo, hi = np.log(0.2), np.log(5.0)
-            for _ in range(9):
-                mid = 0.5 * (lo + hi)
-                c = np.minimum(floor_m[m[a]] + np.exp(mid) * ltfu_e[m[a]], admin[m[a]])
-                k_in, k_out = fit_km_map(t_os[m[a]], floor_m[m[a]], c, points[a], sweeps=1, iters=16, rescue=False)
-                obs, _, _ = _observed(t_os[m[a]], floor_m[m[a]], c, k_in, k_out)
-                lo, hi = (mid, hi) if np.median(obs) < T.MEDIAN_FOLLOWUP[a] else (lo, mid)
-            cens[inc] = np.minimum(floor_m[inc] + np.exp(0.5 * (lo + hi)) * ltfu_e[inc], admin[inc])
-            k_a = fit_km_map(t_os[m[a]], floor_m[m[a]], cens[m[a]], points[a])[0]
-            extra = _ci_lower_point(t_os[m[a]], floor_m[m[a]], cens[m[a]], k_a, points[a], T.OS_MEDIAN_CI[a][0])
-            if extra is None:
-                break
-            points[a] = sorted([*points[a], extra])
-        c_m.append(cens[m[a]])
+        c_inc, c_a, k_a = fit_arm(a, points[a])
+        extra = _ci_lower_point(t_os[m[a]], floor_m[m[a]], c_a, k_a, points[a], T.OS_MEDIAN_CI[a][0])
+        if extra is not None:   # kept only where the map can still pass every published point with it
+            pts = sorted([*points[a], extra])
+            trial = fit_arm(a, pts)
+            if through(a, trial[1], trial[2], pts, points[a]):
+                points[a], (c_inc, c_a, k_a) = pts, trial
+        cens[eligible & (arm == a)] = c_inc
+        c_m.append(c_a)
         knots.append(k_a)
 
     def tail(u: float):
