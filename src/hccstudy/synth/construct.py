@@ -307,6 +307,31 @@ def _score_state(X: np.ndarray, mk: np.ndarray, beta: np.ndarray, ev: np.ndarray
     return w, u, pa, pb, inv, mean
 
 
+def _score_states_1(X: np.ndarray, mk: np.ndarray, beta: np.ndarray, ev: np.ndarray, first: np.ndarray,
+                    inv: np.ndarray | None = None):
+    """:func:`_score_state` for M one-covariate models at once: ``X`` and ``mk`` M x n (rows of the models),
+    ``beta`` and ``inv`` length M.  The same operations, elementwise, in the same order along each row
+    (cumulative sums run along the rows), so each row's result is bit for bit that of
+    :func:`_score_state`; returns (w, u, pa, pb, inv, mean) with a leading model axis (M x n, M, M x
+    (n + 1), M x (n + 1), M, M x n)."""
+    w = np.exp(X * beta[:, None]) * mk
+    e = ev * mk
+    s0 = np.cumsum(w[:, ::-1], axis=1)[:, ::-1][:, first]
+    s1 = np.cumsum((w * X)[:, ::-1], axis=1)[:, ::-1][:, first]
+    pos = s0 > 0
+    r0 = np.divide(1.0, s0, out=np.zeros_like(s0), where=pos)
+    mean = s1 * r0
+    u = np.sum(e * (X - mean), axis=1)
+    zero = np.zeros((len(X), 1))
+    pa = np.hstack([zero, np.cumsum(e * r0, axis=1)])
+    pb = np.hstack([zero, np.cumsum(e * mean * r0, axis=1)])
+    if inv is None:
+        s2 = np.cumsum((w * X * X)[:, ::-1], axis=1)[:, ::-1][:, first]
+        info = np.sum(e * (s2 * r0 - mean * mean), axis=1)
+        inv = np.linalg.pinv(info[:, None, None])[:, 0, 0]
+    return w, u, pa, pb, inv, mean
+
+
 def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floor: np.ndarray,
                models: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
                steps: int = 150, candidates: int = 1000) -> np.ndarray:
@@ -337,15 +362,30 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
     sizes = np.array([len(g) for g in groups], dtype=float)
     flat, offset = np.concatenate(groups), np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
     work = [(np.where(np.isnan(t), b, t), t, band, ~np.isnan(t)) for _, b, t, band, _ in models]
+    # the one-covariate models (all but the multivariable one) are evaluated together, one row each
+    # (:func:`_score_states_1`); the others one by one.  Misses are summed in the models' order.
+    one = [q for q, md in enumerate(models) if md[0].shape[1] == 1]
+    rest = [q for q in range(len(models)) if q not in set(one)]
+    X1 = np.vstack([models[q][0][:, 0] for q in one]) if one else np.zeros((0, n))
+    R1 = np.vstack([models[q][4] for q in one]).astype(float) if one else np.zeros((0, n))
+    bw1 = np.array([work[q][0][0] for q in one])
+    off1 = bw1 - np.array([work[q][1][0] for q in one])       # beta* - target (NaN where free)
+    band1 = np.array([work[q][2][0] for q in one])
+    k1 = np.array([bool(work[q][3][0]) for q in one], dtype=bool)
+    row1 = {q: r for r, q in enumerate(one)}
 
     def exact(h, keep=None):
         """the scores at arrangement h (the inverse information kept from ``keep`` when given)."""
-        invs = [None] * len(models) if keep is None else [st[4] for st in keep]
-        states = [_score_state(X[h], rows[h].astype(float), bw, ev, first, inv)
-                  for (X, _, _, _, rows), (bw, *_), inv in zip(models, work, invs, strict=True)]
-        z = np.concatenate([(((bw - t) + st[4] @ st[1])[k] / band[k])
-                            for st, (bw, t, band, k) in zip(states, work, strict=True)])
-        return states, float(np.sum(z**2)), float(np.max(np.abs(z)))
+        Xh, Mh = X1[:, h], R1[:, h]
+        st1 = _score_states_1(Xh, Mh, bw1, ev, first, None if keep is None else keep[0][4])
+        st1 = (*st1, Mh * Xh, st1[0] * Xh, Mh)
+        others = {q: _score_state(models[q][0][h], models[q][4][h].astype(float), work[q][0], ev, first,
+                                  None if keep is None else keep[1][q][4]) for q in rest}
+        z1 = (off1 + st1[4] * st1[1]) / band1
+        z = np.concatenate([z1[row1[q]:row1[q] + 1][k1[row1[q]:row1[q] + 1]] if q in row1 else
+                            (((work[q][0] - work[q][1]) + others[q][4] @ others[q][1])[work[q][3]] / work[q][2][work[q][3]])
+                            for q in range(len(models))])
+        return (st1, others), float(np.sum(z**2)), float(np.max(np.abs(z)))
 
     states, cost, worst = exact(holder)
     best = (cost, holder.copy())
@@ -363,14 +403,30 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
         if not len(a):
             continue
         lo, hi = np.searchsorted(first, a, side="right"), np.searchsorted(first, c, side="right")
+        ha, hc, ev_a, ev_c = holder[a], holder[c], ev[a], ev[c]
+        # one-covariate models, one row each (models x candidates): the same expression as below with
+        # p = 1, element by element (m x at position a is gathered from the products m x at every position)
+        w, u, pa, pb, inv, mean, mx, wx, mk = states[0]
+        ma, mc = mk[:, a], mk[:, c]
+        d0 = w[:, a] - w[:, c]
+        d1 = wx[:, a] - wx[:, c]
+        du = ((ev_a - ev_c) * (mx[:, c] - mx[:, a]) - (d1 * (pa[:, hi] - pa[:, lo]) - d0 * (pb[:, hi] - pb[:, lo]))
+              - ev_a * (mc - ma) * mean[:, a] - ev_c * (ma - mc) * mean[:, c])
+        miss1 = ((off1[:, None] + (u[:, None] + du) * inv[:, None]) / band1[:, None]) ** 2
         total = np.zeros(len(a))
-        for (X, _, _, _, rows), (bw, t, band, k), (w, u, pa, pb, inv, mean) in zip(models, work, states, strict=True):
-            ma, mc = rows[holder[a]].astype(float)[:, None], rows[holder[c]].astype(float)[:, None]
-            xa, xc = X[holder[a]], X[holder[c]]
+        for q in range(len(models)):
+            if q in row1:
+                if k1[row1[q]]:
+                    total += miss1[row1[q]]
+                continue
+            (X, _, _, _, rows), (bw, t, band, k) = models[q], work[q]
+            w, u, pa, pb, inv, mean = states[1][q]
+            ma, mc = rows[ha].astype(float)[:, None], rows[hc].astype(float)[:, None]
+            xa, xc = X[ha], X[hc]
             d0 = w[a] - w[c]                               # the patient from a now at c: S0 on (a, c] gains w_a - w_c
             d1 = w[a][:, None] * xa - w[c][:, None] * xc
-            du = ((ev[a] - ev[c])[:, None] * (mc * xc - ma * xa) - (d1 * (pa[hi] - pa[lo])[:, None] - d0[:, None] * (pb[hi] - pb[lo]))
-                  - ev[a][:, None] * (mc - ma) * mean[a] - ev[c][:, None] * (ma - mc) * mean[c])
+            du = ((ev_a - ev_c)[:, None] * (mc * xc - ma * xa) - (d1 * (pa[hi] - pa[lo])[:, None] - d0[:, None] * (pb[hi] - pb[lo]))
+                  - ev_a[:, None] * (mc - ma) * mean[a] - ev_c[:, None] * (ma - mc) * mean[c])
             total += np.sum((((bw - t) + (u + du) @ inv.T)[:, k] / band[k]) ** 2, axis=1)
         m = int(np.argmin(total))
         if total[m] >= cost:
