@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..stats.cox import RiskSets, _loglik, _prepare, _solve
 from ..stats.matching import match_by_spec
 from ..stats.propensity import design_matrix, logistic_irls
 
@@ -281,6 +282,49 @@ def fit_km_map(latent: np.ndarray, floor: np.ndarray, cens: np.ndarray, points: 
     return k_in, k_out
 
 
+
+
+def cox_coefficients(time: np.ndarray, event: np.ndarray, X: np.ndarray, risk: RiskSets | None = None,
+                     eps: float = 1e-9, iter_max: int = 20) -> tuple[np.ndarray, bool]:
+    """(coefficients, converged) of :func:`hccstudy.stats.cox.coxph` (Efron ties, no weights, strata or
+    start) by the same Newton-Raphson steps on the same core (``_loglik``, ``_solve``), bit for bit,
+    without what the generator does not use: the variance, the score test, the checks of
+    infinite coefficients and the fit object.  ``risk``: :func:`~hccstudy.stats.cox.risk_sets` of
+    (time, event), shared by fits on one sample.  One covariate: the step I^-1 U is (1 / I) U, which
+    is what ``_solve`` computes for a 1 x 1 information that is positive and finite (its Cholesky
+    factor is 1, its pivot I)."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    if not np.asarray(event).astype(bool).any():
+        raise ValueError("no events: Cox regression needs at least one event")
+    toler = np.finfo(float).eps ** 0.75
+    prep = _prepare(time, event, X, None, "efron", risk)
+
+    def step(H: np.ndarray, U: np.ndarray) -> np.ndarray:
+        h = H[0, 0] if H.shape == (1, 1) else np.nan
+        return np.array([(1 / h) * U[0]]) if np.isfinite(h) and h > 0 else _solve(H, U, toler)
+
+    beta = np.zeros(X.shape[1])
+    loglik, U, H, _ = _loglik(beta, prep)
+    newbeta = beta + step(H, U)
+    halving = False
+    for it in range(1, iter_max + 1):
+        newlk, U, H, _ = _loglik(newbeta, prep)
+        finite = np.isfinite(newlk) and np.all(np.isfinite(U))
+        if finite and abs(1 - loglik / newlk) <= eps and not halving:
+            return newbeta, True
+        if it == iter_max:
+            break
+        if not finite or newlk < loglik:
+            halving = True
+            newbeta = (newbeta + beta) / 2
+        else:
+            halving = False
+            loglik = newlk
+            beta = newbeta
+            newbeta = newbeta + step(H, U)
+    return newbeta, False
 
 
 def _score_state(X: np.ndarray, mk: np.ndarray, beta: np.ndarray, ev: np.ndarray, first: np.ndarray,

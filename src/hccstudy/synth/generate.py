@@ -43,11 +43,13 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from ..analysis.config import builtin_plan
+from ..stats.cox import risk_sets
 from ..stats.km import kaplan_meier
 from ..stats.logrank import logrank_test
 from . import targets as T
 from .construct import (
     _observed,
+    cox_coefficients,
     exact_pairs,
     fit_km_map,
     km_at,
@@ -503,8 +505,6 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
     :func:`~hccstudy.synth.construct.polish_cox` finishes with swaps of outcomes between two patients
     of an arm onto the univariable, multivariable and Figure 4 HRs (the factors not selected in the
     paper -- sex, age, HAIC cycles > 4, vascular invasion -- held clear of P < 0.05)."""
-    from ..stats.cox import coxph
-
     m = np.flatnonzero(matched)
     si = (arm[m] == 1).astype(float)
     x = {"female": b["female"][m], "age_ge_60": b["age"][m] >= 60, "haic_gt4": n_cyc[m] > 4,
@@ -552,13 +552,10 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
             out[pat] = bundle[got]
         return out
 
-    def fit(cols, rows=None):
-        t = np.minimum(cur[:, 0], cur[:, 1])
-        ev = cur[:, 0] <= cur[:, 1]
-        X = np.column_stack(cols)
-        if rows is not None:
-            t, ev, X = t[rows], ev[rows], X[rows]
-        return np.asarray(coxph(np.floor(t * DPM), ev, X).coefficients, dtype=float)
+    def fit(cols):
+        """Cox coefficients on the current assignment (``sample``: its days, events and risk sets)."""
+        t_s, ev_s, risk = sample
+        return cox_coefficients(t_s, ev_s, np.column_stack(cols), risk)[0]
 
     am = arm[m]
     b_pub = np.array([np.log(T.OS_COX_MULTI[k][0]) for k in _MAIN_X])
@@ -576,6 +573,8 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
             gamma = {k: float(np.mean([h[2][k] for h in history])) for k in gamma}
             beta_h = float(np.mean([h[3] for h in history]))
         cur = assign()
+        t_cur, ev_cur = np.floor(np.minimum(cur[:, 0], cur[:, 1]) * DPM), cur[:, 0] <= cur[:, 1]
+        sample = (t_cur, ev_cur, risk_sets(t_cur, ev_cur))
         est = fit([si, *(x[k] for k in _MAIN_X), diam + 0.0])
         uni = np.array([fit([x[k]])[0] for k in _MAIN_X])
         uni_d, uni_h = fit([diam])[0], fit([x["haic_gt4"]])[0]
@@ -616,19 +615,20 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
     t_day = np.floor(np.minimum(cur[:, 0], cur[:, 1]) * DPM)
     ev = cur[:, 0] <= cur[:, 1]
     floor_day = np.ceil(floor_m[m] * DPM)
+    risk_all = risk_sets(t_day, ev)
 
     def model(cols, target, band, rows=None):
         """One Cox target for polish_cox, or None where its sample cannot be fitted (a small cohort: a
         subgroup level without events, a factor constant in the sample): that target is not aimed at."""
         X = np.column_stack(cols)
-        rows = np.ones(len(m), dtype=bool) if rows is None else rows
+        whole = rows is None
+        rows = np.ones(len(m), dtype=bool) if whole else rows
         try:
             with np.errstate(all="ignore"):
-                fit = coxph(t_day[rows], ev[rows], X[rows])
+                beta0, converged = cox_coefficients(t_day[rows], ev[rows], X[rows], risk_all if whole else None)
         except (ValueError, np.linalg.LinAlgError):
             return None
-        beta0 = np.asarray(fit.coefficients, dtype=float)
-        if not (fit.converged and np.isfinite(beta0).all()):
+        if not (converged and np.isfinite(beta0).all()):
             return None
         return X, beta0, np.log(target), band / np.asarray(target), rows
 
