@@ -44,7 +44,7 @@ from scipy.special import ndtr, ndtri
 
 from ..analysis.config import builtin_plan
 from ..stats.cox import risk_sets
-from ..stats.km import kaplan_meier
+from ..stats.km import _minmin, confidence_band
 from ..stats.logrank import logrank_test
 from . import targets as T
 from .construct import (
@@ -653,17 +653,41 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
     return t_os, cens, t_prog
 
 
-def _pfs_observed(prog_day, scan, end, died):
-    """PFS as the pipeline derives it from the scans (days): progression at the first scan on or after
-    the progression day (scans up to the end of follow-up), else death, else censored at the last scan."""
+def _pfs_observed(scan, end, died):
+    """PFS as the pipeline derives it from the scans (days) of these patients, as a function of their
+    progression days: progression at the first scan on or after the progression day (scans up to the
+    end of follow-up), else death, else censored at the last scan.  Each row's scan days increase, so
+    the scans up to the end of follow-up are a prefix of the row and the first scan on or after a day
+    is the count of scans before it; what does not depend on the progression days is computed once."""
     valid = scan <= end[:, None]
-    after = valid & (scan >= prog_day[:, None])
-    det = after.any(axis=1)
-    det_day = np.where(det, scan[np.arange(len(end)), after.argmax(axis=1)], 0)
-    last = np.where(valid.any(axis=1), np.max(np.where(valid, scan, 0), axis=1), 0)
-    event = det | died
-    day = np.where(det, det_day, np.where(died, end, last))
-    return day / DPM, event
+    n_valid = valid.sum(axis=1)
+    last = np.where(n_valid > 0, np.max(np.where(valid, scan, 0), axis=1), 0)
+    rows = np.arange(len(end))
+    top = scan.shape[1] - 1
+    censored = np.where(died, end, last)
+
+    def derive(prog_day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = (scan < prog_day[:, None]).sum(axis=1)      # the first scan on or after the progression day
+        det = k < n_valid
+        day = np.where(det, scan[rows, np.minimum(k, top)], censored)
+        return day / DPM, det | died
+
+    return derive
+
+
+def _km_median_ci(time: np.ndarray, event: np.ndarray) -> tuple[float, float, float]:
+    """(median, lower, upper) of :func:`hccstudy.stats.km.kaplan_meier` (95%, log band), the same
+    arithmetic without building its table."""
+    event = np.asarray(event).astype(bool)
+    ut, inv = np.unique(time, return_inverse=True)
+    d = np.bincount(inv, weights=event, minlength=len(ut))
+    c = np.bincount(inv, weights=~event, minlength=len(ut))
+    n_risk = (d + c)[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1 - d / n_risk)
+        inc = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
+    lower, upper = confidence_band(surv, np.sqrt(np.cumsum(inc)), 0.95, "log")
+    return _minmin(surv, ut), _minmin(lower, ut), _minmin(upper, ut)
 
 
 def _rescale_pfs(prog_day, scan, end, died, si, matched):
@@ -676,17 +700,28 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
     lat = prog_day.astype(float)
     mk = [matched & (si == a) for a in (0, 1)]
 
-    arms = [si == a for a in (0, 1)]
+    # per arm, what does not depend on the map: latents, first scans, early deaths, the PD count, the
+    # matched patients and their PFS derivation
+    arm = []
+    for a in (0, 1):
+        inc = si == a
+        sel = matched[inc]
+        first, e = scan[inc, 0], end[inc]
+        arm.append((lat[inc], first, e < 43, _k_pd(a, int(inc.sum())), sel,
+                    _pfs_observed(scan[inc][sel], e[sel], died[inc][sel])))
+    seen: dict = {}   # observed(a, knots) by (a, knots): a pure function, asked again for the same knots
 
     def observed(a, knots):
         """PFS of the arm's matched patients after the map and the PD-at-first-scan construction
         (which :func:`_imaging` applies next, on the whole arm)."""
         k_in, k_out = knots
-        inc = arms[a]
-        mapped = np.ceil(monotone_map(lat[inc], k_out, k_in)).astype(np.int64)
-        mapped = _pd_at_first_scan(mapped, scan[inc, 0], end[inc], np.full(int(inc.sum()), a))
-        sel = matched[inc]
-        return _pfs_observed(mapped[sel], scan[inc][sel], end[inc][sel], died[inc][sel])
+        key = (a, k_in.tobytes(), k_out.tobytes())
+        if key not in seen:
+            lat_a, first, early, k_pd, sel, derive = arm[a]
+            mapped = np.ceil(monotone_map(lat_a, k_out, k_in)).astype(np.int64)
+            mapped = _pd_in_arm(np.where(early, np.minimum(mapped, first), mapped), first, early, k_pd)
+            seen[key] = derive(mapped[sel])
+        return seen[key]
 
     def median_knot(a) -> float:
         """The latent day mapped to the median: the best of a range of latent quantiles (the median
@@ -708,8 +743,16 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
 
     k1s = [median_knot(0), median_knot(1)]
 
+    fitted: dict = {}   # fit(a, s2) and p_of(maps) by their arguments: pure, asked again for the same ones
+    p_seen: dict = {}
+
     def fit(a, s2: float):
         """The tail knot: survival s2 at twice the median (bisection on its latent day)."""
+        if (a, s2) not in fitted:
+            fitted[(a, s2)] = _fit(a, s2)
+        return fitted[(a, s2)]
+
+    def _fit(a, s2: float):
         med = T.PFS_MEDIAN[a] * DPM
         lo, hi = k1s[a] + 1.0, float(lat[mk[a]].max()) * 3 + 10
         for _ in range(12):
@@ -722,9 +765,12 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
         return [fit(0, 0.55 - 0.45 * u), fit(1, 0.10 + 0.30 * u)]
 
     def p_of(mp):
-        oe = [observed(a, mp[a]) for a in (0, 1)]
-        return logrank_test(np.r_[oe[0][0], oe[1][0]], np.r_[oe[0][1], oe[1][1]],
-                            np.repeat([0, 1], [len(oe[0][0]), len(oe[1][0])])).p
+        key = tuple(k.tobytes() for knots in mp for k in knots)
+        if key not in p_seen:
+            oe = [observed(a, mp[a]) for a in (0, 1)]
+            p_seen[key] = logrank_test(np.r_[oe[0][0], oe[1][0]], np.r_[oe[0][1], oe[1][1]],
+                                       np.repeat([0, 1], [len(oe[0][0]), len(oe[1][0])])).p
+        return p_seen[key]
 
     target = np.log(T.PFS_LOGRANK_P)
     lo, hi = 0.0, 1.0
@@ -753,7 +799,7 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
         grid = np.quantile(lat[mk[a]], np.clip(np.linspace(q0 - 0.06, q0 + 0.06, 9), 0.01, 0.99))
         def miss(knots, a: int = a):
             """the median's and its CI limits' misses in units of their bands (the largest)."""
-            md, lcl, ucl = kaplan_meier(*observed(a, knots)).median
+            md, lcl, ucl = _km_median_ci(*observed(a, knots))
             z = [abs(md - T.PFS_MEDIAN[a]) / 0.3] + [abs(v - pub) / 1.5 for v, pub in zip((lcl, ucl), T.PFS_MEDIAN_CI[a], strict=True)]
             return max(z) if np.all(np.isfinite(z)) else np.inf
 
@@ -904,6 +950,27 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     return SyntheticCohort(tables, truth, seed, formats)
 
 
+def _k_pd(a: int, n: int) -> int:
+    """The published number of patients with best response PD among n of arm a (0 SE, 1 SI)."""
+    return int(round(T.RESPONSE["PD"][a] / sum(v[a] for v in T.RESPONSE.values()) * n))
+
+
+def _pd_in_arm(prog_day: np.ndarray, first: np.ndarray, early: np.ndarray, k_pd: int) -> np.ndarray:
+    """One arm of :func:`_pd_at_first_scan` after its early-death rule: exactly ``k_pd`` progression
+    days on or before the first scan (updates ``prog_day`` in place and returns it)."""
+    pd_now = prog_day <= first
+    diff = int(pd_now.sum()) - k_pd
+    if diff > 0:
+        idx = np.flatnonzero(pd_now & ~early)
+        move = idx[np.argsort(-(prog_day[idx] - first[idx]), kind="stable")[:diff]]
+        prog_day[move] = first[move] + 1
+    elif diff < 0:
+        idx = np.flatnonzero(~pd_now)
+        move = idx[np.argsort(prog_day[idx] - first[idx], kind="stable")[:-diff]]
+        prog_day[move] = first[move]
+    return prog_day
+
+
 def _pd_at_first_scan(prog_day: np.ndarray, first: np.ndarray, end: np.ndarray, arm_si: np.ndarray) -> np.ndarray:
     """Exactly the published number of patients per arm with progression at the first scan (best
     response PD): the progression days nearest the first scan are moved just past it (or onto it);
@@ -912,19 +979,8 @@ def _pd_at_first_scan(prog_day: np.ndarray, first: np.ndarray, end: np.ndarray, 
     early = end < 43
     prog_day = np.where(early, np.minimum(prog_day, first), prog_day)
     for a in np.unique(arm_si):
-        a = int(a)
-        in_arm = arm_si == a
-        k_pd = int(round(T.RESPONSE["PD"][a] / sum(v[a] for v in T.RESPONSE.values()) * in_arm.sum()))
-        pd_now = in_arm & (prog_day <= first)
-        diff = int(pd_now.sum()) - k_pd
-        if diff > 0:
-            idx = np.flatnonzero(pd_now & ~early)
-            move = idx[np.argsort(-(prog_day[idx] - first[idx]), kind="stable")[:diff]]
-            prog_day[move] = first[move] + 1
-        elif diff < 0:
-            idx = np.flatnonzero(in_arm & ~pd_now)
-            move = idx[np.argsort(prog_day[idx] - first[idx], kind="stable")[:-diff]]
-            prog_day[move] = first[move]
+        inc = np.flatnonzero(arm_si == a)
+        prog_day[inc] = _pd_in_arm(prog_day[inc], first[inc], early[inc], _k_pd(int(a), len(inc)))
     return prog_day
 
 
