@@ -422,7 +422,8 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
         """the scores at arrangement h (the inverse information kept from ``keep`` when given)."""
         Xh, Mh = X1[:, h], R1[:, h]
         st1 = _score_states_1(Xh, Mh, bw1, ev, first, None if keep is None else keep[0][4])
-        st1 = (*st1, Mh * Xh, st1[0] * Xh, Mh)
+        w1, _, pa1, pb1, _, mean1 = st1
+        st1 = (*st1, tuple(np.ascontiguousarray(v.T) for v in (w1, w1 * Xh, Mh * Xh, Mh, mean1, pa1, pb1)))
         others = {q: _score_state(models[q][0][h], models[q][4][h].astype(float), work[q][0], ev, first,
                                   None if keep is None else keep[1][q][4]) for q in rest}
         z1 = (off1 + st1[4] * st1[1]) / band1
@@ -448,20 +449,23 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
             continue
         lo, hi = np.searchsorted(first, a, side="right"), np.searchsorted(first, c, side="right")
         ha, hc, ev_a, ev_c = holder[a], holder[c], ev[a], ev[c]
-        # one-covariate models, one row each (models x candidates): the same expression as below with
-        # p = 1, element by element (m x at position a is gathered from the products m x at every position)
-        w, u, pa, pb, inv, mean, mx, wx, mk = states[0]
-        ma, mc = mk[:, a], mk[:, c]
-        d0 = w[:, a] - w[:, c]
-        d1 = wx[:, a] - wx[:, c]
-        du = ((ev_a - ev_c) * (mx[:, c] - mx[:, a]) - (d1 * (pa[:, hi] - pa[:, lo]) - d0 * (pb[:, hi] - pb[:, lo]))
-              - ev_a * (mc - ma) * mean[:, a] - ev_c * (ma - mc) * mean[:, c])
-        miss1 = ((off1[:, None] + (u[:, None] + du) * inv[:, None]) / band1[:, None]) ** 2
+        # one-covariate models, one column each (candidates x models): the same expression as below with
+        # p = 1, element by element, on the per-position values transposed to positions x models (their
+        # rows gathered at a, c, lo and hi); m x and w x at a are the products m x and w x at position a
+        u, inv, (w, wx, mx, mk, mean, pa, pb) = states[0][1], states[0][4], states[0][6]
+        ma, mc = mk.take(a, axis=0), mk.take(c, axis=0)
+        d0 = w.take(a, axis=0) - w.take(c, axis=0)
+        d1 = wx.take(a, axis=0) - wx.take(c, axis=0)
+        ea, ec = ev_a[:, None], ev_c[:, None]
+        du = ((ea - ec) * (mx.take(c, axis=0) - mx.take(a, axis=0))
+              - (d1 * (pa.take(hi, axis=0) - pa.take(lo, axis=0)) - d0 * (pb.take(hi, axis=0) - pb.take(lo, axis=0)))
+              - ea * (mc - ma) * mean.take(a, axis=0) - ec * (ma - mc) * mean.take(c, axis=0))
+        miss1 = ((off1 + (u + du) * inv) / band1) ** 2
         total = np.zeros(len(a))
         for q in range(len(models)):
             if q in row1:
                 if k1[row1[q]]:
-                    total += miss1[row1[q]]
+                    total += miss1[:, row1[q]]
                 continue
             (X, _, _, _, rows), (bw, t, band, k) = models[q], work[q]
             w, u, pa, pb, inv, mean = states[1][q]
