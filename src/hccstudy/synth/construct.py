@@ -235,14 +235,18 @@ def fit_km_map(latent: np.ndarray, floor: np.ndarray, cens: np.ndarray, points: 
             lo = k_in[j - 1] + 1e-6
             hi = k_in[j + 1] - 1e-6 if j + 1 < len(k_in) else top
             is_median = surv[j - 1] == 0.5
+            seen: dict[float, float] = {}   # the other knots are held: the miss is a function of x
 
-            def miss(x: float, j: int = j, is_median: bool = is_median) -> float:   # > 0: the knot must move up
-                k_in[j] = x
-                obs, ev, _ = _observed(latent, floor, cens, k_in, k_out)
-                if is_median:
-                    med = km_median(obs, ev)
-                    return np.inf if np.isnan(med) else med - taus[j - 1]
-                return km_at(obs, ev, [taus[j - 1]])[0] - surv[j - 1]
+            def miss(x: float, j: int = j, is_median: bool = is_median, seen: dict = seen) -> float:   # > 0: the knot must move up
+                if x not in seen:
+                    k_in[j] = x
+                    obs, ev, _ = _observed(latent, floor, cens, k_in, k_out)
+                    if is_median:
+                        med = km_median(obs, ev)
+                        seen[x] = np.inf if np.isnan(med) else med - taus[j - 1]
+                    else:
+                        seen[x] = km_at(obs, ev, [taus[j - 1]])[0] - surv[j - 1]
+                return seen[x]
 
             bracket = (lo, hi)
             for _ in range(iters):

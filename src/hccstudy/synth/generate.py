@@ -396,7 +396,14 @@ def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
         c_m.append(cens[m[a]])
         knots.append(fit_km_map(t_os[m[a]], floor_m[m[a]], c_m[a], points[a])[0])
 
+    tails: dict = {}   # tail(u) and logrank_p by their arguments: pure, asked again for the bisection's ends
+
     def tail(u: float):
+        if u not in tails:
+            tails[u] = _tail(u)
+        return tails[u]
+
+    def _tail(u: float):
         out = []
         for a in (0, 1):
             last = points[a][-1]
@@ -407,7 +414,15 @@ def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
             out.append((k_in, k_out))
         return out
 
+    p_seen: dict = {}
+
     def logrank_p(maps) -> float:
+        key = tuple(k.tobytes() for knots in maps for k in knots)
+        if key not in p_seen:
+            p_seen[key] = _logrank_p(maps)
+        return p_seen[key]
+
+    def _logrank_p(maps) -> float:
         obs, ev = zip(*[_observed(t_os[m[a]], floor_m[m[a]], c_m[a], *maps[a])[:2] for a in (0, 1)], strict=True)
         return logrank_test(np.concatenate(obs), np.concatenate(ev), np.repeat([0, 1], [len(obs[0]), len(obs[1])])).p
 
