@@ -480,12 +480,19 @@ def _associate(b, m: np.ndarray, am: np.ndarray, want: dict[tuple[str, str], flo
                 t = np.flatnonzero(~xf & (am == a))
                 if not len(h) or not len(t):
                     continue
-                eff = prof[t][None, :, :] - prof[h][:, None, :]          # moving f from h to t
+                # moving f from h to t changes the cross-products by eff = prof[t] - prof[h]; the sum of
+                # squares over the moved ones is taken column by column (givers x takers arrays), in
+                # order, as numpy sums a short last axis
                 rest = goal - done
-                miss = np.sum(rest**2) - np.sum(rest[col] ** 2) + np.sum((rest[col] - eff) ** 2, axis=2)
+                gap = rest[col]
+                sq = None
+                for q in range(len(col)):
+                    term = (gap[q] - (prof[t, q][None, :] - prof[h, q][:, None])) ** 2
+                    sq = term if sq is None else sq + term
+                miss = np.sum(rest**2) - np.sum(gap**2) + sq
                 i = np.unravel_index(int(np.argmin(miss)), miss.shape)
                 if miss[i] < best[0]:
-                    best = (float(miss[i]), (f, col, h[i[0]], t[i[1]], eff[i]))
+                    best = (float(miss[i]), (f, col, h[i[0]], t[i[1]], prof[t[i[1]]] - prof[h[i[0]]]))
         if best[1] is None:
             return
         f, col, gi, ti, eff = best[1]
