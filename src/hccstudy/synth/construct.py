@@ -135,13 +135,15 @@ def km_at(time: np.ndarray, event: np.ndarray, at) -> np.ndarray:
     """Kaplan-Meier survival at each time in ``at`` (right-continuous: events at that time count).
     Records sorted by time, events before censorings at a tie: the product of (1 - 1/at-risk) over the
     events one by one equals the product of (1 - d/n) over the distinct times."""
-    ev = event.astype(bool)
+    ev = event if event.dtype == bool else event.astype(bool)
     order = np.argsort(2.0 * time + np.where(ev, 0.0, 1e-9 + 1e-12 * np.abs(time)), kind="stable")
-    t, d = time[order], ev[order].astype(float)
-    n = len(t)
-    s = np.cumprod(1.0 - d / (n - np.arange(n)))
+    t = time[order]
     k = np.searchsorted(t, np.asarray(at, dtype=float), side="right") - 1
-    return np.where(k >= 0, s[np.maximum(k, 0)], 1.0)
+    # the product up to the last position asked for (a cumulative product is sequential: its first
+    # m + 1 terms do not depend on the rest)
+    m = int(k.max()) + 1 if k.size else 0
+    s = np.cumprod(1.0 - ev[order[:m]] / np.arange(len(t), len(t) - m, -1))
+    return np.where(k >= 0, s[np.maximum(k, 0)] if m else 1.0, 1.0)
 
 
 def km_median(time: np.ndarray, event: np.ndarray) -> float:
