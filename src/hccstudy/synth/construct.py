@@ -359,25 +359,26 @@ def _score_state(X: np.ndarray, mk: np.ndarray, beta: np.ndarray, ev: np.ndarray
 
 def _score_states_1(X: np.ndarray, mk: np.ndarray, beta: np.ndarray, ev: np.ndarray, first: np.ndarray,
                     inv: np.ndarray | None = None):
-    """:func:`_score_state` for M one-covariate models at once: ``X`` and ``mk`` M x n (rows of the models),
-    ``beta`` and ``inv`` length M.  The same operations, elementwise, in the same order along each row
-    (cumulative sums run along the rows), so each row's result is bit for bit that of
-    :func:`_score_state`; returns (w, u, pa, pb, inv, mean) with a leading model axis (M x n, M, M x
-    (n + 1), M x (n + 1), M, M x n)."""
-    w = np.exp(X * beta[:, None]) * mk
-    e = ev * mk
-    s0 = np.cumsum(w[:, ::-1], axis=1)[:, ::-1][:, first]
-    s1 = np.cumsum((w * X)[:, ::-1], axis=1)[:, ::-1][:, first]
+    """:func:`_score_state` for M one-covariate models at once, positions x models: ``X`` and ``mk``
+    n x M (a column per model), ``beta`` and ``inv`` length M.  The same operations, elementwise, in
+    the same order down each column (cumulative sums are sequential along any axis; the two sums over
+    positions run along contiguous rows of the transposed products, as numpy sums a 1-d array), so
+    each column's result is bit for bit that of :func:`_score_state`; returns (w, u, pa, pb, inv,
+    mean): n x M, M, (n + 1) x M, (n + 1) x M, M, n x M."""
+    w = np.exp(X * beta) * mk
+    e = ev[:, None] * mk
+    s0 = np.cumsum(w[::-1], axis=0)[::-1][first]
+    s1 = np.cumsum((w * X)[::-1], axis=0)[::-1][first]
     pos = s0 > 0
     r0 = np.divide(1.0, s0, out=np.zeros_like(s0), where=pos)
     mean = s1 * r0
-    u = np.sum(e * (X - mean), axis=1)
-    zero = np.zeros((len(X), 1))
-    pa = np.hstack([zero, np.cumsum(e * r0, axis=1)])
-    pb = np.hstack([zero, np.cumsum(e * mean * r0, axis=1)])
+    u = np.sum(np.ascontiguousarray((e * (X - mean)).T), axis=1)
+    zero = np.zeros((1, X.shape[1]))
+    pa = np.vstack([zero, np.cumsum(e * r0, axis=0)])
+    pb = np.vstack([zero, np.cumsum(e * mean * r0, axis=0)])
     if inv is None:
-        s2 = np.cumsum((w * X * X)[:, ::-1], axis=1)[:, ::-1][:, first]
-        info = np.sum(e * (s2 * r0 - mean * mean), axis=1)
+        s2 = np.cumsum((w * X * X)[::-1], axis=0)[::-1][first]
+        info = np.sum(np.ascontiguousarray((e * (s2 * r0 - mean * mean)).T), axis=1)
         inv = np.linalg.pinv(info[:, None, None])[:, 0, 0]
     return w, u, pa, pb, inv, mean
 
@@ -412,12 +413,12 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
     sizes = np.array([len(g) for g in groups], dtype=float)
     flat, offset = np.concatenate(groups), np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
     work = [(np.where(np.isnan(t), b, t), t, band, ~np.isnan(t)) for _, b, t, band, _ in models]
-    # the one-covariate models (all but the multivariable one) are evaluated together, one row each
+    # the one-covariate models (all but the multivariable one) are evaluated together, one column each
     # (:func:`_score_states_1`); the others one by one.  Misses are summed in the models' order.
     one = [q for q, md in enumerate(models) if md[0].shape[1] == 1]
     rest = [q for q in range(len(models)) if q not in set(one)]
-    X1 = np.vstack([models[q][0][:, 0] for q in one]) if one else np.zeros((0, n))
-    R1 = np.vstack([models[q][4] for q in one]).astype(float) if one else np.zeros((0, n))
+    X1 = np.column_stack([models[q][0][:, 0] for q in one]) if one else np.zeros((n, 0))
+    R1 = np.column_stack([models[q][4] for q in one]).astype(float) if one else np.zeros((n, 0))
     bw1 = np.array([work[q][0][0] for q in one])
     off1 = bw1 - np.array([work[q][1][0] for q in one])       # beta* - target (NaN where free)
     band1 = np.array([work[q][2][0] for q in one])
@@ -426,10 +427,10 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
 
     def exact(h, keep=None):
         """the scores at arrangement h (the inverse information kept from ``keep`` when given)."""
-        Xh, Mh = X1[:, h], R1[:, h]
+        Xh, Mh = X1[h], R1[h]
         st1 = _score_states_1(Xh, Mh, bw1, ev, first, None if keep is None else keep[0][4])
         w1, _, pa1, pb1, _, mean1 = st1
-        st1 = (*st1, tuple(np.ascontiguousarray(v.T) for v in (w1, w1 * Xh, Mh * Xh, Mh, mean1, pa1, pb1)))
+        st1 = (*st1, (w1, w1 * Xh, Mh * Xh, Mh, mean1, pa1, pb1))
         others = {q: _score_state(models[q][0][h], models[q][4][h].astype(float), work[q][0], ev, first,
                                   None if keep is None else keep[1][q][4]) for q in rest}
         z1 = (off1 + st1[4] * st1[1]) / band1
@@ -456,8 +457,8 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
         lo, hi = np.searchsorted(first, a, side="right"), np.searchsorted(first, c, side="right")
         ha, hc, ev_a, ev_c = holder[a], holder[c], ev[a], ev[c]
         # one-covariate models, one column each (candidates x models): the same expression as below with
-        # p = 1, element by element, on the per-position values transposed to positions x models (their
-        # rows gathered at a, c, lo and hi); m x and w x at a are the products m x and w x at position a
+        # p = 1, element by element, on the per-position values (positions x models, their rows
+        # gathered at a, c, lo and hi); m x and w x at a are the products m x and w x at position a
         u, inv, (w, wx, mx, mk, mean, pa, pb) = states[0][1], states[0][4], states[0][6]
         ma, mc = mk.take(a, axis=0), mk.take(c, axis=0)
         d0 = w.take(a, axis=0) - w.take(c, axis=0)
