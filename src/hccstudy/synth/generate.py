@@ -777,11 +777,12 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
     def _fit(a, s2: float):
         med = T.PFS_MEDIAN[a] * DPM
         lo, hi = k1s[a] + 1.0, float(lat[mk[a]].max()) * 3 + 10
+        k_out = np.array([0.0, med, 2 * med])
         for _ in range(12):
             mid = 0.5 * (lo + hi)
-            o, e = observed(a, (np.r_[0.0, k1s[a], mid], np.r_[0.0, med, 2 * med]))
+            o, e = observed(a, (np.array([0.0, k1s[a], mid]), k_out))
             lo, hi = (mid, hi) if km_at(o, e, [2 * med / DPM])[0] > s2 else (lo, mid)
-        return np.r_[0.0, k1s[a], hi], np.r_[0.0, med, 2 * med]
+        return np.array([0.0, k1s[a], hi]), k_out.copy()
 
     def maps(u):
         return [fit(0, 0.55 - 0.45 * u), fit(1, 0.10 + 0.30 * u)]
