@@ -92,3 +92,14 @@ def test_explicit_workers_are_never_forked(monkeypatch):
     with replicate_pool(workers=1) as pool:
         pool.map(_draw, np.random.SeedSequence(2).spawn(30), progress=False)
         assert pool.forked == 0 and pool.in_process
+
+
+def test_a_daemonic_process_does_not_fork(monkeypatch):
+    """A multiprocessing or Dask worker (daemonic) may not have children: the default pool does not fork
+    there (the cluster rule applies instead)."""
+    import multiprocessing
+    from types import SimpleNamespace
+
+    assert R._can_fork()
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: SimpleNamespace(daemon=True))
+    assert not R._can_fork()

@@ -170,10 +170,12 @@ def _run_chunk(func: Callable, items: list) -> list:
 
 
 def _can_fork() -> bool:
-    """This platform can fork a pool of processes (Linux; not Windows, not macOS' default)."""
+    """This process can fork a pool of processes: the platform forks (Linux; not Windows, not macOS'
+    default) and this is not a daemonic process (a multiprocessing or Dask worker, e.g. an analysis run
+    inside someone's own pool), which may not have children."""
     import multiprocessing
 
-    return "fork" in multiprocessing.get_all_start_methods()
+    return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
 
 
 #: the replicate function of the running :func:`_fork_map`, set in the parent before the processes fork
