@@ -257,3 +257,7 @@ def test_reproduction_numbers_printed_at_the_papers_decimals():
     assert list(shown.iloc[3]) == ["1", "1", "0.9", "1.1"]
     assert shown.iloc[4, 0] == "not reached" and shown.iloc[4, 1] == "not reached"
     assert list(shown.iloc[5]) == ["0.002", "0.0018", "0.0013", "0.0030"]
+    # the band's "equal at 2 decimals" says the paper printed 4.10, not 4.1
+    sd = _repro_shown(pd.DataFrame({"published": [4.1], "recovered": [4.1012], "tolerance": ["equal at 2 decimals"],
+                                    "lower": [4.095], "upper": [4.105]}, dtype=object))
+    assert list(sd.iloc[0]) == ["4.10", "4.101", "equal at 2 decimals", "4.095", "4.105"]

@@ -15,6 +15,7 @@ Cox reference arm (``cox.arm_reference``).  Values become text in one place, :mo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -814,12 +815,15 @@ def _printed_decimals(v) -> int:
 
 def _repro_shown(cal: pd.DataFrame) -> pd.DataFrame:
     """The reproduction table as printed: each published value with the decimals the paper printed it
-    with; the recovered value and the band's limits of that row with one decimal more (a count stays a
+    with (its shortest form, or the band's "equal at N decimals"); the recovered value and the band's limits of that row with one decimal more (a count stays a
     count): 50.8 beside 50.83, 0.616 beside 0.6160 with its band 0.5160 - 0.7160, 182 beside 182."""
     out = cal.astype(object).copy()
     for i in range(len(cal)):
         pub = cal["published"].iloc[i] if "published" in cal else None
         d = _printed_decimals(pub)
+        band = re.match(r"equal at (\d+) decimal", str(cal["tolerance"].iloc[i])) if "tolerance" in cal else None
+        if band:   # "equal at 2 decimals": the paper printed 4.10, which the number 4.1 does not say
+            d = max(d, int(band.group(1)))
         for c in ("published", "recovered", "lower", "upper"):
             if c not in cal:
                 continue
