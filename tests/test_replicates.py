@@ -134,6 +134,7 @@ def test_default_pool_sends_a_large_job_to_the_cluster_after_its_first_slice(mon
     """No workers asked for and a job predicted large: the first 2 % here, the rest on the local cluster,
     the results in seed order and equal to one worker's."""
     monkeypatch.setattr(R, "LOCAL_MIN_WORK_S", 0.0)
+    monkeypatch.setattr(R, "_can_fork", lambda: False)  # the cluster is the default only where fork is not
     monkeypatch.setattr(R.os, "cpu_count", lambda: 2)  # the default local cluster: 2 workers on any machine
     monkeypatch.setattr(R.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # and both cores idle (only this process)
     seeds = np.random.SeedSequence(6).spawn(120)

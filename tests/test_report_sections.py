@@ -240,3 +240,24 @@ def test_reproduction_targets_show_labels():
     assert _relabel_words(coded, "OS HR SI vs SE in afp_gt_400 = 1") == "OS HR SI vs SE in AFP > 400 ng/mL = Yes"
     assert _relabel_words(coded, "OS HR SI vs SE in afp_gt_400 = 0") == "OS HR SI vs SE in AFP > 400 ng/mL = No"
     assert _relabel_words(coded, "OS HR SI vs SE in age = < 60") == "OS HR SI vs SE in age = < 60"
+
+
+def test_reproduction_numbers_printed_at_the_papers_decimals():
+    """Each published value as the paper printed it; the recovered value and the band one decimal finer
+    (a count stays a count; text as it is)."""
+    from hccstudy.report.sections import _repro_shown
+    cal = pd.DataFrame({"published": [50.8, 0.616, 182.0, 1.0, "not reached", 0.002],
+                        "recovered": [50.8312, 0.61601, 182.0, 1.0, "not reached", 0.00181],
+                        "lower": [50.75, 0.516, 182.0, 0.9, None, 0.001333],
+                        "upper": [50.85, 0.716, 182.0, 1.1, None, 0.003]}, dtype=object)
+    shown = _repro_shown(cal)
+    assert list(shown.iloc[0]) == ["50.8", "50.83", "50.75", "50.85"]
+    assert list(shown.iloc[1]) == ["0.616", "0.6160", "0.5160", "0.7160"]
+    assert list(shown.iloc[2]) == ["182", "182", "182", "182"]
+    assert list(shown.iloc[3]) == ["1", "1", "0.9", "1.1"]
+    assert shown.iloc[4, 0] == "not reached" and shown.iloc[4, 1] == "not reached"
+    assert list(shown.iloc[5]) == ["0.002", "0.0018", "0.0013", "0.0030"]
+    # the band's "equal at 2 decimals" says the paper printed 4.10, not 4.1
+    sd = _repro_shown(pd.DataFrame({"published": [4.1], "recovered": [4.1012], "tolerance": ["equal at 2 decimals"],
+                                    "lower": [4.095], "upper": [4.105]}, dtype=object))
+    assert list(sd.iloc[0]) == ["4.10", "4.101", "equal at 2 decimals", "4.095", "4.105"]

@@ -123,35 +123,50 @@ def test_default_seed_constructed_targets_within_band(builtin_run):
     assert "(176x5 + 24x2)/200 = 4.64 > the published 4.01" in dropped["note"].iloc[0]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 not done: 3 of 215 checked targets outside -- women after matching "
-                   "in SI (24 vs 17 +- 3) with its P, and the vascular-invasion P after matching; sex and vascular "
-                   "invasion are in the propensity model, and a swap of either moves the pair count "
-                   "(docs/synthetic-cohort.md)")
 def test_default_seed_every_target_within_band(builtin_run):
+    """Issue 15's bar: every checked target of the default run's reproduction table within its band --
+    the after-matching Table 1 of the propensity factors and the outcome targets included."""
     table = builtin_run.calibration
+    assert table["checked"].sum() >= 215
     bad = table[~table["ok"]]
     assert bad.empty, bad.to_string()
 
 
-@pytest.mark.slow  # 5 cohorts through the pipeline (~40 s on an idle 2-core machine): only with -m slow
-def test_other_seeds_within_widened_bands(request):
-    """Seeds 1-5: every constructed target within its band widened by the seed-to-seed spread measured
-    on seeds 6-16 (tests/reference/synth_seed_spread.json, ``python -m hccstudy.synth.seeds``): band
-    +- 2 SD of the recovered values."""
+def _seed_misses(reason: str):
+    return pytest.mark.xfail(strict=True, reason=f"issue 15 open: {reason} (docs/synthetic-cohort.md)")
+
+
+@pytest.mark.slow  # five cohorts through the pipeline (~45 s CPU): only with -m slow
+@pytest.mark.parametrize("seed", [
+    1,
+    pytest.param(2, marks=_seed_misses("the matched-sample search stops at its budget: multiple tumours among "
+                                       "the matched SI 113 vs 104 +- 3, the diameter P after matching 0.785 vs "
+                                       "0.558 +- 0.1")),
+    pytest.param(3, marks=_seed_misses("SI's median OS upper CI limit is reached (42.6 months; the paper: not "
+                                       "reached)")),
+    pytest.param(4, marks=_seed_misses("the Cox construction misses Child-Pugh B (univariable 2.31 vs 2.39 +- "
+                                       "0.05, multivariable 1.98 vs 1.84 +- 0.05), and diameter leaves the "
+                                       "univariable selection")),
+    5])
+def test_other_seeds_within_widened_bands(request, seed):
+    """Seeds 1-5: every checked target within its band widened by +- 2 SD of the seed-to-seed spread
+    measured on seeds 6-16 (tests/reference/synth_seed_spread.json, ``python -m hccstudy.synth.seeds 6 16
+    tests/reference/synth_seed_spread.json``); exact targets exactly, text targets (the selected
+    variables, "not reached") as published."""
     if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("five whole cohorts: run with -m slow")
+        pytest.skip("a whole cohort through the pipeline per seed: run with -m slow")
     from hccstudy.synth.seeds import tables
     spread = json.loads((Path(__file__).parent / "reference" / "synth_seed_spread.json").read_text())
     sd = {(r["group"], r["target"]): r["sd"] for r in spread["spread"]}
-    for seed, table in tables(range(1, 6)).items():
-        t = table[constructed(table)]
-        lo = pd.to_numeric(t["lower"], errors="coerce")
-        hi = pd.to_numeric(t["upper"], errors="coerce")
-        rec = pd.to_numeric(t["recovered"], errors="coerce")
-        widen = np.array([2 * sd.get((g, x), 0.0) for g, x in zip(t["group"], t["target"], strict=True)])
-        exact = t["tolerance"].isin(["exact"]) | t["tolerance"].str.startswith("equal at")
-        ok = np.where(exact, t["ok"], (rec >= lo - widen - 1e-9) & (rec <= hi + widen + 1e-9))
-        assert ok.all(), (seed, t[~ok].to_string())
+    t = tables([seed])[seed]
+    t = t[t["checked"]]
+    lo = pd.to_numeric(t["lower"], errors="coerce")
+    hi = pd.to_numeric(t["upper"], errors="coerce")
+    rec = pd.to_numeric(t["recovered"], errors="coerce")
+    widen = np.array([2 * sd.get((g, x), 0.0) for g, x in zip(t["group"], t["target"], strict=True)])
+    exact = t["tolerance"].isin(["exact"]) | t["tolerance"].str.startswith("equal at") | lo.isna()
+    ok = np.where(exact, t["ok"], (rec >= lo - widen - 1e-9) & (rec <= hi + widen + 1e-9))
+    assert ok.all(), t[~ok].to_string()
 
 
 def test_reproduction_check_fails_when_a_target_moves(builtin_run, monkeypatch):

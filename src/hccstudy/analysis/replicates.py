@@ -12,12 +12,16 @@ Where the work runs (:func:`replicate_pool`):
   workers must be able to import the same hccstudy version;
 * ``workers = 1`` (and no scheduler): in this process, with no cluster (the same results as any number
   of workers: tested byte for byte);
-* otherwise a local ``dask.distributed.LocalCluster`` of ``workers`` processes (default: the number of
-  cores), one thread each, started on first use and closed when the pool closes.  When ``workers`` is
-  not given, a job first runs 2 % of its items in this process; unless the CPU time they took predicts
-  that the cluster's workers, on the cores that are idle (the load average), would save more than
-  :data:`LOCAL_MIN_WORK_S` seconds (what a local cluster costs to start and feed), the rest runs here
-  too, e.g. a small study's or any study on a busy machine (the results are the same either way).
+* ``workers = N`` (N > 1, no scheduler): a local ``dask.distributed.LocalCluster`` of ``N`` processes,
+  one thread each, started on first use and closed when the pool closes;
+* neither given (the default): a job first runs 2 % of its items in this process and times them.  When
+  their CPU time predicts that more processes, on the cores that are idle (the load average), would
+  save time, the rest runs in a pool of processes forked from this one (:func:`_fork_map`: they inherit
+  the replicate function and the imported modules, so starting one costs milliseconds, not the seconds
+  of a Dask worker that imports numpy, pandas, scipy and hccstudy); where the platform cannot fork
+  (Windows, macOS' default), on a local Dask cluster, only when it would save more than
+  :data:`LOCAL_MIN_WORK_S` seconds (what the cluster costs to start and feed).  Otherwise, e.g. a small
+  study's job or any job on a busy machine, the rest runs here too (the results are the same either way).
 
 The items are cut into contiguous chunks, a few per worker (:data:`CHUNKS_PER_WORKER`), each a single
 Dask task, so that the per-task overhead (~1 ms) is paid per chunk rather than per replicate; ``func``
@@ -50,6 +54,10 @@ _WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 #: the default local pool (no ``workers``, no scheduler) keeps a job in this process unless timing its
 #: first 2 % here predicts that the cluster's workers would save more than this
 LOCAL_MIN_WORK_S = 4.0
+
+#: seconds a pool of forked processes costs to start, feed and join (:func:`_fork_map`): the default
+#: local pool forks when timing a job's first 2 % predicts that the idle cores would save more than this
+FORK_MIN_WORK_S = 0.5
 
 #: modules every replicate function of hccstudy needs, imported by each worker as soon as it joins
 #: (:func:`_warm_worker`), while this process still ingests and analyses: otherwise the first replicates
@@ -161,6 +169,51 @@ def _run_chunk(func: Callable, items: list) -> list:
     return [func(x) for x in items]
 
 
+def _can_fork() -> bool:
+    """This process can fork a pool of processes: the platform forks (Linux; not Windows, not macOS'
+    default) and this is not a daemonic process (a multiprocessing or Dask worker, e.g. an analysis run
+    inside someone's own pool), which may not have children."""
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+
+
+#: the replicate function of the running :func:`_fork_map`, set in the parent before the processes fork
+#: (inherited, never pickled: a closure over the analysed arrays travels to no one)
+_FORK_FUNC: list[Callable] = []
+
+
+def _fork_chunk(items: list) -> list:
+    """One chunk in a forked process: the inherited function over its items, one BLAS thread (as
+    :func:`_here` and a Dask worker), so the arithmetic is that of one process."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run_chunk(_FORK_FUNC[0], items)
+
+
+def _fork_map(func: Callable, items: list, processes: int, show: Progress | None, label: str, total: int,
+              done: int = 0) -> list:
+    """``[func(x) for x in items]`` in ``processes`` processes forked from this one, in item order:
+    contiguous chunks (:data:`CHUNKS_PER_WORKER` per process), progress after each chunk in order.
+    The processes inherit ``func`` and every imported module, so nothing is imported or pickled but the
+    items and the results."""
+    import multiprocessing
+
+    chunks = _chunks(len(items), CHUNKS_PER_WORKER * processes)
+    out: list = []
+    _FORK_FUNC[:] = [func]
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            for part in pool.imap(_fork_chunk, [[items[i] for i in ch] for ch in chunks]):
+                out += part
+                if show is not None:
+                    show(label, done + len(out), total)
+    finally:
+        _FORK_FUNC.clear()
+    return out
+
+
 @contextlib.contextmanager
 def _quiet_dask() -> Iterator[None]:
     """Dask's loggers at CRITICAL while the pool lives: no 'Stream is closed' chatter on the terminal
@@ -192,6 +245,8 @@ class ReplicatePool:
         self._stack = contextlib.ExitStack()
         self._starter: threading.Thread | None = None
         self._start_error: BaseException | None = None
+        #: jobs the default local pool ran in forked processes (:func:`_fork_map`)
+        self.forked = 0
 
     @property
     def in_process(self) -> bool:
@@ -294,9 +349,14 @@ class ReplicatePool:
             out += _here(func, items[1:first], show, label, n, done=1)
             rest = (time.process_time() - t0) * (n - first) / (first - 1)  # predicted CPU seconds here
             k = min(self.workers, _idle_cores())
-            # k workers save rest (1 - 1/k) and cost LOCAL_MIN_WORK_S to start: worth it when they save more
-            if first == n or k < 2 or rest * (1 - 1 / k) < LOCAL_MIN_WORK_S:
+            fork = _can_fork()
+            # k processes save rest (1 - 1/k) and cost FORK_MIN_WORK_S (forked) or LOCAL_MIN_WORK_S (a Dask
+            # cluster) to start: worth it when they save more
+            if first == n or k < 2 or rest * (1 - 1 / k) < (FORK_MIN_WORK_S if fork else LOCAL_MIN_WORK_S):
                 return out + _here(func, items[first:], show, label, n, done=first)
+            if fork:
+                self.forked += 1
+                return out + _fork_map(func, items[first:], k, show, label, n, done=first)
             items = items[first:]
         from dask.distributed import as_completed
 

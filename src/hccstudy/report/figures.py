@@ -99,12 +99,24 @@ def tight_bbox(ink):
     return Bbox([[math.floor(b.x0 * g) / g, math.floor(b.y0 * g) / g], [math.ceil(b.x1 * g) / g, math.ceil(b.y1 * g) / g]])
 
 
+def _fix_layout(fig) -> None:
+    """Keep the positions the layout engine gave in the draw just made: remove the engine, so that
+    ``savefig`` neither lays the figure out again nor, for a figure that ever had an engine (even the
+    placeholder of ``set_layout_engine("none")``), draws it once more without output before printing
+    (matplotlib's ``print_figure`` does that dry draw whenever the figure has any layout engine: a
+    tenth of every SVG and PDF).  ``None`` would mean "the rcParams' engine", so those are off here."""
+    with plt.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)
+    if fig.get_layout_engine() is not None:  # pragma: no cover -- a matplotlib that keeps a placeholder
+        fig.set_layout_engine("none")
+
+
 def _raster(fig, formats: tuple[str, ...]) -> tuple[dict[str, bytes], object]:
     """Draw ``fig`` once with Agg at the TIFF resolution (600 dpi) and encode the PNG (300 dpi: each
     2x2 block of the 600-dpi pixels averaged, i.e. 4-sample antialiasing) and the TIFF (600 dpi, LZW)
     from that one RGBA buffer; returns ({format: bytes}, the tight box in inches).  The layout
-    engine (constrained layout) runs in this draw and is then switched off, so the vector formats
-    reuse the same positions."""
+    engine (constrained layout) runs in this draw and is then removed (:func:`_fix_layout`), so the
+    vector formats reuse the same positions."""
     from io import BytesIO
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -117,7 +129,7 @@ def _raster(fig, formats: tuple[str, ...]) -> tuple[dict[str, bytes], object]:
     canvas.draw()
     ink = fig.get_tightbbox(canvas.get_renderer())
     box = tight_bbox(ink)
-    fig.set_layout_engine("none")
+    _fix_layout(fig)
     if not raster:
         return {}, box
     w, h = fig.get_size_inches()
@@ -168,12 +180,17 @@ def save(fig, stem: Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Pat
             "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}}
     try:
         with style():
+            # the dpi of the vector prints (matplotlib lays SVG and PDF out in points, so it is no
+            # resolution): 72 for a figure drawn with a layout engine, the savefig dpi otherwise, as
+            # matplotlib's own dry draw used to leave it -- the bounding-box arithmetic (and with it the
+            # SVG clip-path ids, hashes of the clip boxes' exact coordinates) stays the same to the last bit
+            vector_dpi = 72 if fig.get_layout_engine() is not None else None
             data, box = _raster(fig, formats)
             for fmt in ("svg", "pdf"):
                 if fmt in formats:
                     buf = BytesIO()
                     with _shared_font_subsets():
-                        fig.savefig(buf, format=fmt, metadata=meta[fmt], bbox_inches=box)
+                        fig.savefig(buf, format=fmt, metadata=meta[fmt], bbox_inches=box, dpi=vector_dpi)
                     data[fmt] = buf.getvalue()
     finally:
         plt.close(fig)

@@ -15,6 +15,7 @@ Cox reference arm (``cox.arm_reference``).  Values become text in one place, :mo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -801,6 +802,43 @@ def _within(ok: bool, checked: bool) -> str:
     return "dropped" if not checked else ("yes" if ok else "no")
 
 
+def _printed_decimals(v) -> int:
+    """The decimals a published number was printed with (its shortest exact form: 50.8 -> 1, 0.616 -> 3,
+    182 -> 0), at most 4."""
+    if not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(float(v)):
+        return 0
+    for d in range(5):
+        if abs(round(float(v), d) - float(v)) < 1e-9:
+            return d
+    return 4
+
+
+def _repro_shown(cal: pd.DataFrame) -> pd.DataFrame:
+    """The reproduction table as printed: each published value with the decimals the paper printed it
+    with (its shortest form, or the band's "equal at N decimals"); the recovered value and the band's limits of that row with one decimal more (a count stays a
+    count): 50.8 beside 50.83, 0.616 beside 0.6160 with its band 0.5160 - 0.7160, 182 beside 182."""
+    out = cal.astype(object).copy()
+    for i in range(len(cal)):
+        pub = cal["published"].iloc[i] if "published" in cal else None
+        d = _printed_decimals(pub)
+        band = re.match(r"equal at (\d+) decimal", str(cal["tolerance"].iloc[i])) if "tolerance" in cal else None
+        if band:   # "equal at 2 decimals": the paper printed 4.10, which the number 4.1 does not say
+            d = max(d, int(band.group(1)))
+        for c in ("published", "recovered", "lower", "upper"):
+            if c not in cal:
+                continue
+            v = cal[c].iloc[i]
+            if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, (bool, np.bool_)):
+                out.iloc[i, cal.columns.get_loc(c)] = number(v)
+            elif c == "published":
+                out.iloc[i, cal.columns.get_loc(c)] = number(float(v), d)
+            elif d == 0 and float(v).is_integer():
+                out.iloc[i, cal.columns.get_loc(c)] = F_.integer(v)
+            else:
+                out.iloc[i, cal.columns.get_loc(c)] = number(float(v), d + 1)
+    return out
+
+
 def reproduction(ctx: _Ctx) -> Section | None:
     """Every published target beside the value recovered from the raw records, its band and whether it
     is within; a target that contradicts other published numbers is shown as dropped, with the
@@ -819,9 +857,7 @@ def reproduction(ctx: _Ctx) -> Section | None:
                      within=[_within(bool(o), bool(c)) for o, c in zip(cal["ok"], checked, strict=True)],
                      note=note.fillna("").astype(str))
     cal = cal[[c for c in _REPRO_COLUMNS if c in cal]]
-    # counts as integers, estimates with 3 decimals (in the spreadsheet too)
-    shown = cal.astype(object).map(lambda v: F_.integer(v) if isinstance(v, float) and v.is_integer() else number(v, 3))
-    shown = shown.rename(columns=_REPRO_COLUMNS)
+    shown = _repro_shown(cal).rename(columns=_REPRO_COLUMNS)
     # the spreadsheet keeps its number columns numeric: a text value ("not reached", a list of selected
     # variables) moves into the note
     data = cal.copy()

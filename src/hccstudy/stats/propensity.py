@@ -85,10 +85,14 @@ def _mu_eta(eta: np.ndarray) -> np.ndarray:
 
 
 def _deviance(y: np.ndarray, mu: np.ndarray) -> float:
+    """The binomial deviance of a 0/1 outcome, 2 sum(y log(y/mu) + (1-y) log((1-y)/(1-mu))) (R's
+    ``binomial()$dev.resids``).  With y in {0, 1} one term of each row is 0 and the other is log(1/mu)
+    (y = 1) or log(1/(1-mu)) (y = 0), computed as such: the same operations on the same operands as
+    the two-term formula, so the same bits, at a third of the array passes (the IRLS of every bootstrap
+    and jackknife chain calls this ~5 times)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.where(y > 0, y * np.log(y / mu), 0.0)
-        b = np.where(y < 1, (1 - y) * np.log((1 - y) / (1 - mu)), 0.0)
-    return float(2 * np.sum(a + b))
+        terms = np.log(1.0 / np.where(y > 0, mu, 1 - mu))
+    return float(2 * np.sum(terms))
 
 
 _RANK_TOL = 1e-11  # glm.fit: Cdqrls(tol = min(1e-07, epsilon / 1000))

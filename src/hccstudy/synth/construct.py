@@ -4,9 +4,6 @@ of only sampling (issue 15, "reproduce tightly").
 * :func:`moment_targets` / :func:`moment_match` -- a continuous covariate of an arm, on its recording
   grid (age in whole years, diameter in 0.1 cm), with a mean and SD chosen inside the published
   rounding intervals so that the two-sample t test of Table 1 gives the published P at its decimals.
-* :func:`exact_pairs` -- within-arm swaps of one covariate's values between two patients (every
-  Table 1 mean, SD and count is unchanged by such a swap) until the paper's propensity-score matching
-  makes exactly the published number of pairs.
 * :func:`monotone_map` -- a rank-preserving, piecewise-linear rescaling of one arm's event times so
   that its Kaplan-Meier curve passes through published points (landmark rates, median).
 
@@ -16,11 +13,9 @@ All steps work on arrays (a swap search evaluates one candidate per iteration; a
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
-from ..stats.matching import match_by_spec
-from ..stats.propensity import design_matrix, logistic_irls
+from ..stats.cox import RiskSets, _loglik, _prepare, _solve
 
 
 # ----------------------------------------------------------------------------------- moments
@@ -134,13 +129,15 @@ def km_at(time: np.ndarray, event: np.ndarray, at) -> np.ndarray:
     """Kaplan-Meier survival at each time in ``at`` (right-continuous: events at that time count).
     Records sorted by time, events before censorings at a tie: the product of (1 - 1/at-risk) over the
     events one by one equals the product of (1 - d/n) over the distinct times."""
-    ev = event.astype(bool)
+    ev = event if event.dtype == bool else event.astype(bool)
     order = np.argsort(2.0 * time + np.where(ev, 0.0, 1e-9 + 1e-12 * np.abs(time)), kind="stable")
-    t, d = time[order], ev[order].astype(float)
-    n = len(t)
-    s = np.cumprod(1.0 - d / (n - np.arange(n)))
+    t = time[order]
     k = np.searchsorted(t, np.asarray(at, dtype=float), side="right") - 1
-    return np.where(k >= 0, s[np.maximum(k, 0)], 1.0)
+    # the product up to the last position asked for (a cumulative product is sequential: its first
+    # m + 1 terms do not depend on the rest)
+    m = int(k.max()) + 1 if k.size else 0
+    s = np.cumprod(1.0 - ev[order[:m]] / np.arange(len(t), len(t) - m, -1))
+    return np.where(k >= 0, s[np.maximum(k, 0)] if m else 1.0, 1.0)
 
 
 def km_median(time: np.ndarray, event: np.ndarray) -> float:
@@ -158,44 +155,6 @@ def monotone_map(latent: np.ndarray, knots_out: np.ndarray, knots_in: np.ndarray
     slope = (knots_out[-1] - knots_out[-2]) / max(knots_in[-1] - knots_in[-2], 1e-9)
     inner = np.interp(latent, knots_in, knots_out)
     return np.where(latent > knots_in[-1], knots_out[-1] + (latent - knots_in[-1]) * slope, inner)
-
-
-# ----------------------------------------------------------------------------------- matched pairs
-def propensity_pairs(frame: pd.DataFrame, treated: np.ndarray, spec) -> tuple[int, np.ndarray]:
-    """The plan's propensity-score matching on ``frame`` (the analysis table's columns and row order):
-    logistic regression on ``spec.on``, then :func:`hccstudy.stats.matching.match_by_spec`.  Returns
-    (number of pairs, matched flag per row)."""
-    X, names, _ = design_matrix(frame, spec.on, [c for c in ("sex",) if c in spec.on])
-    fit = logistic_irls(X, treated.astype(float), names)
-    distance = fit.distance(spec.link)
-    res = match_by_spec(distance, treated, spec)
-    return int(res.n_pairs), res.units["matched"].to_numpy(dtype=bool)
-
-
-def exact_pairs(rng, frame: pd.DataFrame, treated: np.ndarray, spec, target: int, swap: tuple[str, ...],
-                max_tries: int = 300) -> tuple[pd.DataFrame, int, np.ndarray]:
-    """Swap the values of one covariate (of ``swap``) between two patients of the same arm -- every
-    Table 1 mean, SD and count stays as it was -- keeping a swap only when it brings the number of pairs
-    closer to ``target``; stops at the target (or after ``max_tries`` candidates).  Returns the frame,
-    the number of pairs and the matched flags."""
-    frame = frame.copy()
-    n_pairs, matched = propensity_pairs(frame, treated, spec)
-    arms = [np.flatnonzero(treated), np.flatnonzero(~treated)]
-    for _ in range(max_tries):
-        if n_pairs == target:
-            break
-        col = swap[int(rng.integers(len(swap)))]
-        members = arms[int(rng.integers(2))]
-        i, j = rng.choice(members, size=2, replace=False)
-        v = frame[col].to_numpy().copy()
-        if v[i] == v[j]:
-            continue
-        v[[i, j]] = v[[j, i]]
-        trial = frame.assign(**{col: v})
-        k, m = propensity_pairs(trial, treated, spec)
-        if abs(k - target) < abs(n_pairs - target):
-            frame, n_pairs, matched = trial, k, m
-    return frame, n_pairs, matched
 
 
 # ----------------------------------------------------------------------------------- event times
@@ -234,14 +193,18 @@ def fit_km_map(latent: np.ndarray, floor: np.ndarray, cens: np.ndarray, points: 
             lo = k_in[j - 1] + 1e-6
             hi = k_in[j + 1] - 1e-6 if j + 1 < len(k_in) else top
             is_median = surv[j - 1] == 0.5
+            seen: dict[float, float] = {}   # the other knots are held: the miss is a function of x
 
-            def miss(x: float, j: int = j, is_median: bool = is_median) -> float:   # > 0: the knot must move up
-                k_in[j] = x
-                obs, ev, _ = _observed(latent, floor, cens, k_in, k_out)
-                if is_median:
-                    med = km_median(obs, ev)
-                    return np.inf if np.isnan(med) else med - taus[j - 1]
-                return km_at(obs, ev, [taus[j - 1]])[0] - surv[j - 1]
+            def miss(x: float, j: int = j, is_median: bool = is_median, seen: dict = seen) -> float:   # > 0: the knot must move up
+                if x not in seen:
+                    k_in[j] = x
+                    obs, ev, _ = _observed(latent, floor, cens, k_in, k_out)
+                    if is_median:
+                        med = km_median(obs, ev)
+                        seen[x] = np.inf if np.isnan(med) else med - taus[j - 1]
+                    else:
+                        seen[x] = km_at(obs, ev, [taus[j - 1]])[0] - surv[j - 1]
+                return seen[x]
 
             bracket = (lo, hi)
             for _ in range(iters):
@@ -283,6 +246,49 @@ def fit_km_map(latent: np.ndarray, floor: np.ndarray, cens: np.ndarray, points: 
 
 
 
+def cox_coefficients(time: np.ndarray, event: np.ndarray, X: np.ndarray, risk: RiskSets | None = None,
+                     eps: float = 1e-9, iter_max: int = 20) -> tuple[np.ndarray, bool]:
+    """(coefficients, converged) of :func:`hccstudy.stats.cox.coxph` (Efron ties, no weights, strata or
+    start) by the same Newton-Raphson steps on the same core (``_loglik``, ``_solve``), bit for bit,
+    without what the generator does not use: the variance, the score test, the checks of
+    infinite coefficients and the fit object.  ``risk``: :func:`~hccstudy.stats.cox.risk_sets` of
+    (time, event), shared by fits on one sample.  One covariate: the step I^-1 U is (1 / I) U, which
+    is what ``_solve`` computes for a 1 x 1 information that is positive and finite (its Cholesky
+    factor is 1, its pivot I)."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    if not np.asarray(event).astype(bool).any():
+        raise ValueError("no events: Cox regression needs at least one event")
+    toler = np.finfo(float).eps ** 0.75
+    prep = _prepare(time, event, X, None, "efron", risk)
+
+    def step(H: np.ndarray, U: np.ndarray) -> np.ndarray:
+        h = H[0, 0] if H.shape == (1, 1) else np.nan
+        return np.array([(1 / h) * U[0]]) if np.isfinite(h) and h > 0 else _solve(H, U, toler)
+
+    beta = np.zeros(X.shape[1])
+    loglik, U, H, _ = _loglik(beta, prep)
+    newbeta = beta + step(H, U)
+    halving = False
+    for it in range(1, iter_max + 1):
+        newlk, U, H, _ = _loglik(newbeta, prep)
+        finite = np.isfinite(newlk) and np.all(np.isfinite(U))
+        if finite and abs(1 - loglik / newlk) <= eps and not halving:
+            return newbeta, True
+        if it == iter_max:
+            break
+        if not finite or newlk < loglik:
+            halving = True
+            newbeta = (newbeta + beta) / 2
+        else:
+            halving = False
+            loglik = newlk
+            beta = newbeta
+            newbeta = newbeta + step(H, U)
+    return newbeta, False
+
+
 def _score_state(X: np.ndarray, mk: np.ndarray, beta: np.ndarray, ev: np.ndarray, first: np.ndarray,
                  inv: np.ndarray | None = None):
     """Breslow score U at beta for covariate rows X in outcome time order, of the model fitted on the
@@ -304,6 +310,32 @@ def _score_state(X: np.ndarray, mk: np.ndarray, beta: np.ndarray, ev: np.ndarray
         s2 = np.cumsum((w[:, None, None] * X[:, :, None] * X[:, None, :])[::-1], axis=0)[::-1][first]
         info = np.sum(e[:, None, None] * (s2 * r0[:, None, None] - mean[:, :, None] * mean[:, None, :]), axis=0)
         inv = np.linalg.pinv(info)
+    return w, u, pa, pb, inv, mean
+
+
+def _score_states_1(X: np.ndarray, mk: np.ndarray, beta: np.ndarray, ev: np.ndarray, first: np.ndarray,
+                    inv: np.ndarray | None = None):
+    """:func:`_score_state` for M one-covariate models at once, positions x models: ``X`` and ``mk``
+    n x M (a column per model), ``beta`` and ``inv`` length M.  The same operations, elementwise, in
+    the same order down each column (cumulative sums are sequential along any axis; the two sums over
+    positions run along contiguous rows of the transposed products, as numpy sums a 1-d array), so
+    each column's result is bit for bit that of :func:`_score_state`; returns (w, u, pa, pb, inv,
+    mean): n x M, M, (n + 1) x M, (n + 1) x M, M, n x M."""
+    w = np.exp(X * beta) * mk
+    e = ev[:, None] * mk
+    s0 = np.cumsum(w[::-1], axis=0)[::-1][first]
+    s1 = np.cumsum((w * X)[::-1], axis=0)[::-1][first]
+    pos = s0 > 0
+    r0 = np.divide(1.0, s0, out=np.zeros_like(s0), where=pos)
+    mean = s1 * r0
+    u = np.sum(np.ascontiguousarray((e * (X - mean)).T), axis=1)
+    zero = np.zeros((1, X.shape[1]))
+    pa = np.vstack([zero, np.cumsum(e * r0, axis=0)])
+    pb = np.vstack([zero, np.cumsum(e * mean * r0, axis=0)])
+    if inv is None:
+        s2 = np.cumsum((w * X * X)[::-1], axis=0)[::-1][first]
+        info = np.sum(np.ascontiguousarray((e * (s2 * r0 - mean * mean)).T), axis=1)
+        inv = np.linalg.pinv(info[:, None, None])[:, 0, 0]
     return w, u, pa, pb, inv, mean
 
 
@@ -337,15 +369,31 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
     sizes = np.array([len(g) for g in groups], dtype=float)
     flat, offset = np.concatenate(groups), np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
     work = [(np.where(np.isnan(t), b, t), t, band, ~np.isnan(t)) for _, b, t, band, _ in models]
+    # the one-covariate models (all but the multivariable one) are evaluated together, one column each
+    # (:func:`_score_states_1`); the others one by one.  Misses are summed in the models' order.
+    one = [q for q, md in enumerate(models) if md[0].shape[1] == 1]
+    rest = [q for q in range(len(models)) if q not in set(one)]
+    X1 = np.column_stack([models[q][0][:, 0] for q in one]) if one else np.zeros((n, 0))
+    R1 = np.column_stack([models[q][4] for q in one]).astype(float) if one else np.zeros((n, 0))
+    bw1 = np.array([work[q][0][0] for q in one])
+    off1 = bw1 - np.array([work[q][1][0] for q in one])       # beta* - target (NaN where free)
+    band1 = np.array([work[q][2][0] for q in one])
+    k1 = np.array([bool(work[q][3][0]) for q in one], dtype=bool)
+    row1 = {q: r for r, q in enumerate(one)}
 
     def exact(h, keep=None):
         """the scores at arrangement h (the inverse information kept from ``keep`` when given)."""
-        invs = [None] * len(models) if keep is None else [st[4] for st in keep]
-        states = [_score_state(X[h], rows[h].astype(float), bw, ev, first, inv)
-                  for (X, _, _, _, rows), (bw, *_), inv in zip(models, work, invs, strict=True)]
-        z = np.concatenate([(((bw - t) + st[4] @ st[1])[k] / band[k])
-                            for st, (bw, t, band, k) in zip(states, work, strict=True)])
-        return states, float(np.sum(z**2)), float(np.max(np.abs(z)))
+        Xh, Mh = X1[h], R1[h]
+        st1 = _score_states_1(Xh, Mh, bw1, ev, first, None if keep is None else keep[0][4])
+        w1, _, pa1, pb1, _, mean1 = st1
+        st1 = (*st1, (w1, w1 * Xh, Mh * Xh, Mh, mean1, pa1, pb1))
+        others = {q: _score_state(models[q][0][h], models[q][4][h].astype(float), work[q][0], ev, first,
+                                  None if keep is None else keep[1][q][4]) for q in rest}
+        z1 = (off1 + st1[4] * st1[1]) / band1
+        z = np.concatenate([z1[row1[q]:row1[q] + 1][k1[row1[q]:row1[q] + 1]] if q in row1 else
+                            (((work[q][0] - work[q][1]) + others[q][4] @ others[q][1])[work[q][3]] / work[q][2][work[q][3]])
+                            for q in range(len(models))])
+        return (st1, others), float(np.sum(z**2)), float(np.max(np.abs(z)))
 
     states, cost, worst = exact(holder)
     best = (cost, holder.copy())
@@ -363,14 +411,33 @@ def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floo
         if not len(a):
             continue
         lo, hi = np.searchsorted(first, a, side="right"), np.searchsorted(first, c, side="right")
+        ha, hc, ev_a, ev_c = holder[a], holder[c], ev[a], ev[c]
+        # one-covariate models, one column each (candidates x models): the same expression as below with
+        # p = 1, element by element, on the per-position values (positions x models, their rows
+        # gathered at a, c, lo and hi); m x and w x at a are the products m x and w x at position a
+        u, inv, (w, wx, mx, mk, mean, pa, pb) = states[0][1], states[0][4], states[0][6]
+        ma, mc = mk.take(a, axis=0), mk.take(c, axis=0)
+        d0 = w.take(a, axis=0) - w.take(c, axis=0)
+        d1 = wx.take(a, axis=0) - wx.take(c, axis=0)
+        ea, ec = ev_a[:, None], ev_c[:, None]
+        du = ((ea - ec) * (mx.take(c, axis=0) - mx.take(a, axis=0))
+              - (d1 * (pa.take(hi, axis=0) - pa.take(lo, axis=0)) - d0 * (pb.take(hi, axis=0) - pb.take(lo, axis=0)))
+              - ea * (mc - ma) * mean.take(a, axis=0) - ec * (ma - mc) * mean.take(c, axis=0))
+        miss1 = ((off1 + (u + du) * inv) / band1) ** 2
         total = np.zeros(len(a))
-        for (X, _, _, _, rows), (bw, t, band, k), (w, u, pa, pb, inv, mean) in zip(models, work, states, strict=True):
-            ma, mc = rows[holder[a]].astype(float)[:, None], rows[holder[c]].astype(float)[:, None]
-            xa, xc = X[holder[a]], X[holder[c]]
+        for q in range(len(models)):
+            if q in row1:
+                if k1[row1[q]]:
+                    total += miss1[:, row1[q]]
+                continue
+            (X, _, _, _, rows), (bw, t, band, k) = models[q], work[q]
+            w, u, pa, pb, inv, mean = states[1][q]
+            ma, mc = rows[ha].astype(float)[:, None], rows[hc].astype(float)[:, None]
+            xa, xc = X[ha], X[hc]
             d0 = w[a] - w[c]                               # the patient from a now at c: S0 on (a, c] gains w_a - w_c
             d1 = w[a][:, None] * xa - w[c][:, None] * xc
-            du = ((ev[a] - ev[c])[:, None] * (mc * xc - ma * xa) - (d1 * (pa[hi] - pa[lo])[:, None] - d0[:, None] * (pb[hi] - pb[lo]))
-                  - ev[a][:, None] * (mc - ma) * mean[a] - ev[c][:, None] * (ma - mc) * mean[c])
+            du = ((ev_a - ev_c)[:, None] * (mc * xc - ma * xa) - (d1 * (pa[hi] - pa[lo])[:, None] - d0[:, None] * (pb[hi] - pb[lo]))
+                  - ev_a[:, None] * (mc - ma) * mean[a] - ev_c[:, None] * (ma - mc) * mean[c])
             total += np.sum((((bw - t) + (u + du) @ inv.T)[:, k] / band[k]) ** 2, axis=1)
         m = int(np.argmin(total))
         if total[m] >= cost:

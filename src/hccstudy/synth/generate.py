@@ -43,19 +43,22 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from ..analysis.config import builtin_plan
-from ..stats.km import kaplan_meier
+from ..stats.cox import risk_sets
+from ..stats.km import _minmin, confidence_band, kaplan_meier
 from ..stats.logrank import logrank_test
 from . import targets as T
 from .construct import (
     _observed,
-    exact_pairs,
+    cox_coefficients,
     fit_km_map,
     km_at,
+    km_median,
     moment_match,
     moment_targets,
     monotone_map,
     polish_cox,
 )
+from .matched import MatchedSampleTargets, matched_sample
 
 EPOCH = np.datetime64("2018-01-01", "D")
 STUDY_END = np.datetime64("2022-06-01", "D")
@@ -306,11 +309,24 @@ def _baseline(rng, arm: np.ndarray, reason: np.ndarray) -> dict[str, np.ndarray]
     return b
 
 
+#: the covariates of the propensity model, each with the raw values that belong to it (moved together
+#: by :func:`_exact_pairs`): a patient's sex with the height, weight and haemoglobin drawn for it, multiple
+#: tumours with the tumour count
+_MODEL_FACTORS = {"age": ("age",), "sex": ("female", "height_cm", "weight_kg", "hb_lln", "haemoglobin"),
+                  "max_diameter_cm": ("max_diameter_cm",), "multiple_tumours": ("multiple_tumours", "tumour_number"),
+                  "mvi": ("mvi",), "ehs": ("ehs",)}
+
+
 def _exact_pairs(seed: int, b: dict, arm: np.ndarray, eligible: np.ndarray, centre: np.ndarray, pid: np.ndarray,
                  n_se: int) -> np.ndarray | None:
-    """Matched flag per screened patient after :func:`~hccstudy.synth.construct.exact_pairs` made the
-    pair count the published one, scaled to the cohort (182 of 200 SE); updates ``b`` in place.  Only
-    for cohorts up to :data:`CONSTRUCT_MAX` screened (a scaled cohort is sampled only); None beyond."""
+    """Matched flag per screened patient after :func:`~hccstudy.synth.construct.matched_sample` made the
+    pair count the published one, scaled to the cohort (182 of 200 SE), and -- at the paper's size -- the
+    counts of sex, multiple tumours, vascular invasion and extrahepatic spread per matched arm and the age
+    and diameter P values of Table 1 after matching the published ones.  Updates ``b`` in place (each
+    swapped value with the raw values that belong to it, :data:`_MODEL_FACTORS`; then BCLC stage C's rule
+    -- vascular invasion, extrahepatic spread or ECOG PS >= 1 -- is restored for anyone a swap left with
+    neither: ECOG 1).  Only for cohorts up to :data:`CONSTRUCT_MAX` screened (a scaled cohort is sampled
+    only); None beyond."""
     if len(arm) > CONSTRUCT_MAX or n_se < 20:
         return None
     e = np.flatnonzero(eligible)
@@ -319,11 +335,22 @@ def _exact_pairs(seed: int, b: dict, arm: np.ndarray, eligible: np.ndarray, cent
                           "max_diameter_cm": b["max_diameter_cm"][order],
                           "multiple_tumours": b["multiple_tumours"][order].astype(float),
                           "mvi": b["mvi"][order].astype(float), "ehs": b["ehs"][order].astype(float)})
+    spec = builtin_plan().matching
     target = int(round(T.N_MATCHED_PAIRS * n_se / T.N_SE))
-    frame, _, m = exact_pairs(np.random.default_rng([seed, 15]), frame, arm[order] == 0, builtin_plan().matching,
-                              target, ("age", "max_diameter_cm"))
-    b["age"][order] = frame["age"].to_numpy()
-    b["max_diameter_cm"][order] = frame["max_diameter_cm"].to_numpy()
+    if n_se == T.N_SE:
+        counts = {("sex" if k == "female" else k): v for k, v in T.BINARY_AFTER.items()
+                  if ("sex" if k == "female" else k) in spec.on}
+        pvals = {("sex" if k == "female" else k): v for k, v in T.TABLE1_P_AFTER.items()
+                 if ("sex" if k == "female" else k) in spec.on}
+        targets = MatchedSampleTargets(target, counts, pvals, builtin_plan().table1.t_test)
+    else:
+        targets = MatchedSampleTargets(target)
+    built = matched_sample(np.random.default_rng([seed, 15]), frame, arm[order] == 0, spec, targets)
+    m = built.matched
+    for v, p in built.perm.items():
+        for c in _MODEL_FACTORS[v]:
+            b[c][order] = b[c][order][p]
+    b["ecog"] = np.where(eligible & ~b["mvi"] & ~b["ehs"], np.maximum(b["ecog"], 1), b["ecog"])
     matched = np.zeros(len(arm), dtype=bool)
     matched[order] = m
     return matched
@@ -364,13 +391,33 @@ OS_RATE_AIM = {(24, 0): 0.434}
 OS_EXTRA_POINTS = {0: [(25.6, 0.428)]}
 
 
+def _ci_lower_point(latent, floor, cens, knots: np.ndarray, points, limit) -> tuple[float, float] | None:
+    """A point that puts the lower limit of the median's 95% CI (R's log-scale interval: the first time
+    the lower confidence limit S exp(-1.96 se) is <= 0.5) at the published ``limit``: survival there of
+    0.5 exp(1.96 se), se the standard error of log S at that time on the curve through ``points`` (the
+    map with latent knots ``knots``, :func:`~hccstudy.synth.construct.fit_km_map`).  None when no limit
+    is published or the point would not lie between its neighbours (or is there already)."""
+    if limit is None:
+        return None
+    obs, ev, _ = _observed(latent, floor, cens, knots, np.r_[0.0, [p[0] for p in points]])
+    se = float(kaplan_meier(obs, ev).surv_at([limit])["std_err"].iloc[0])
+    s = 0.5 * np.exp(1.959964 * se)
+    before = [p[1] for p in points if p[0] < limit]
+    after = [p[1] for p in points if p[0] > limit]
+    if (before and s >= min(before)) or (after and s <= max(after)) or any(p[0] == limit for p in points):
+        return None
+    return float(limit), float(s)
+
+
 def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
     """Rank-preserving rescaling of the death times per arm (:func:`~hccstudy.synth.construct.fit_km_map`).
 
     1. Loss to follow-up: its scale per arm by bisection (log scale) so that the matched arm's median
        observation time is the published median follow-up (the rescaling below is redone each step).
     2. The matched sample's Kaplan-Meier curve of each arm passes through the published 6-, 12- and
-       24-month OS rates and its median.
+       24-month OS rates and its median, and through the point that puts the lower limit of the
+       median's 95% CI at the published one (:func:`_ci_lower_point`; step 1 is redone with it, and
+       the point dropped where the map can no longer pass the published rates and median with it).
     3. Tail: one more point per arm at 40 months, on a one-parameter path (SE's survival falling from
        0.85 to 0.20 of its 24-month rate, SI's rising from 0.80 to 0.98 of its median's 0.5), chosen by
        bisection so that the log-rank P of the matched sample is the published one.
@@ -380,21 +427,50 @@ def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
     m = [matched & (arm == a) for a in (0, 1)]
     points = [sorted([(float(t), OS_RATE_AIM.get((t, a), T.OS_RATES[t][a])) for t in T.OS_RATES] + [(T.OS_MEDIAN[a], 0.5)]
                      + OS_EXTRA_POINTS.get(a, [])) for a in (0, 1)]
-    knots, c_m = [], []
-    for a in (0, 1):
+    def fit_arm(a: int, pts):
+        """Step 1 and the map through ``pts``: (the arm's censoring times, latent knots)."""
         lo, hi = np.log(0.2), np.log(5.0)
         for _ in range(9):
             mid = 0.5 * (lo + hi)
             c = np.minimum(floor_m[m[a]] + np.exp(mid) * ltfu_e[m[a]], admin[m[a]])
-            k_in, k_out = fit_km_map(t_os[m[a]], floor_m[m[a]], c, points[a], sweeps=1, iters=16, rescue=False)
+            k_in, k_out = fit_km_map(t_os[m[a]], floor_m[m[a]], c, pts, sweeps=1, iters=16, rescue=False)
             obs, _, _ = _observed(t_os[m[a]], floor_m[m[a]], c, k_in, k_out)
             lo, hi = (mid, hi) if np.median(obs) < T.MEDIAN_FOLLOWUP[a] else (lo, mid)
         inc = eligible & (arm == a)
-        cens[inc] = np.minimum(floor_m[inc] + np.exp(0.5 * (lo + hi)) * ltfu_e[inc], admin[inc])
-        c_m.append(cens[m[a]])
-        knots.append(fit_km_map(t_os[m[a]], floor_m[m[a]], c_m[a], points[a])[0])
+        c_inc = np.minimum(floor_m[inc] + np.exp(0.5 * (lo + hi)) * ltfu_e[inc], admin[inc])
+        c_a = np.minimum(floor_m[m[a]] + np.exp(0.5 * (lo + hi)) * ltfu_e[m[a]], admin[m[a]])
+        return c_inc, c_a, fit_km_map(t_os[m[a]], floor_m[m[a]], c_a, pts)[0]
+
+    def through(a: int, c_a, k_a, pts, wanted) -> bool:
+        """Does the curve through ``pts`` still pass the ``wanted`` points (rates within 0.005, the
+        median within 0.15 months)?"""
+        obs, ev, _ = _observed(t_os[m[a]], floor_m[m[a]], c_a, k_a, np.r_[0.0, [p[0] for p in pts]])
+        med = km_median(obs, ev)
+        rates = km_at(obs, ev, [p[0] for p in wanted if p[1] != 0.5])
+        want = np.array([p[1] for p in wanted if p[1] != 0.5])
+        return bool(abs(med - T.OS_MEDIAN[a]) <= 0.15 and np.all(np.abs(rates - want) <= 0.005))
+
+    knots, c_m = [], []
+    for a in (0, 1):
+        c_inc, c_a, k_a = fit_arm(a, points[a])
+        extra = _ci_lower_point(t_os[m[a]], floor_m[m[a]], c_a, k_a, points[a], T.OS_MEDIAN_CI[a][0])
+        if extra is not None:   # kept only where the map can still pass every published point with it
+            pts = sorted([*points[a], extra])
+            trial = fit_arm(a, pts)
+            if through(a, trial[1], trial[2], pts, points[a]):
+                points[a], (c_inc, c_a, k_a) = pts, trial
+        cens[eligible & (arm == a)] = c_inc
+        c_m.append(c_a)
+        knots.append(k_a)
+
+    tails: dict = {}   # tail(u) and logrank_p by their arguments: pure, asked again for the bisection's ends
 
     def tail(u: float):
+        if u not in tails:
+            tails[u] = _tail(u)
+        return tails[u]
+
+    def _tail(u: float):
         out = []
         for a in (0, 1):
             last = points[a][-1]
@@ -405,7 +481,15 @@ def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched):
             out.append((k_in, k_out))
         return out
 
+    p_seen: dict = {}
+
     def logrank_p(maps) -> float:
+        key = tuple(k.tobytes() for knots in maps for k in knots)
+        if key not in p_seen:
+            p_seen[key] = _logrank_p(maps)
+        return p_seen[key]
+
+    def _logrank_p(maps) -> float:
         obs, ev = zip(*[_observed(t_os[m[a]], floor_m[m[a]], c_m[a], *maps[a])[:2] for a in (0, 1)], strict=True)
         return logrank_test(np.concatenate(obs), np.concatenate(ev), np.repeat([0, 1], [len(obs[0]), len(obs[1])])).p
 
@@ -463,12 +547,19 @@ def _associate(b, m: np.ndarray, am: np.ndarray, want: dict[tuple[str, str], flo
                 t = np.flatnonzero(~xf & (am == a))
                 if not len(h) or not len(t):
                     continue
-                eff = prof[t][None, :, :] - prof[h][:, None, :]          # moving f from h to t
+                # moving f from h to t changes the cross-products by eff = prof[t] - prof[h]; the sum of
+                # squares over the moved ones is taken column by column (givers x takers arrays), in
+                # order, as numpy sums a short last axis
                 rest = goal - done
-                miss = np.sum(rest**2) - np.sum(rest[col] ** 2) + np.sum((rest[col] - eff) ** 2, axis=2)
+                gap = rest[col]
+                sq = None
+                for q in range(len(col)):
+                    term = (gap[q] - (prof[t, q][None, :] - prof[h, q][:, None])) ** 2
+                    sq = term if sq is None else sq + term
+                miss = np.sum(rest**2) - np.sum(gap**2) + sq
                 i = np.unravel_index(int(np.argmin(miss)), miss.shape)
                 if miss[i] < best[0]:
-                    best = (float(miss[i]), (f, col, h[i[0]], t[i[1]], eff[i]))
+                    best = (float(miss[i]), (f, col, h[i[0]], t[i[1]], prof[t[i[1]]] - prof[h[i[0]]]))
         if best[1] is None:
             return
         f, col, gi, ti, eff = best[1]
@@ -503,8 +594,6 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
     :func:`~hccstudy.synth.construct.polish_cox` finishes with swaps of outcomes between two patients
     of an arm onto the univariable, multivariable and Figure 4 HRs (the factors not selected in the
     paper -- sex, age, HAIC cycles > 4, vascular invasion -- held clear of P < 0.05)."""
-    from ..stats.cox import coxph
-
     m = np.flatnonzero(matched)
     si = (arm[m] == 1).astype(float)
     x = {"female": b["female"][m], "age_ge_60": b["age"][m] >= 60, "haic_gt4": n_cyc[m] > 4,
@@ -552,13 +641,10 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
             out[pat] = bundle[got]
         return out
 
-    def fit(cols, rows=None):
-        t = np.minimum(cur[:, 0], cur[:, 1])
-        ev = cur[:, 0] <= cur[:, 1]
-        X = np.column_stack(cols)
-        if rows is not None:
-            t, ev, X = t[rows], ev[rows], X[rows]
-        return np.asarray(coxph(np.floor(t * DPM), ev, X).coefficients, dtype=float)
+    def fit(cols):
+        """Cox coefficients on the current assignment (``sample``: its days, events and risk sets)."""
+        t_s, ev_s, risk = sample
+        return cox_coefficients(t_s, ev_s, np.column_stack(cols), risk)[0]
 
     am = arm[m]
     b_pub = np.array([np.log(T.OS_COX_MULTI[k][0]) for k in _MAIN_X])
@@ -576,6 +662,8 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
             gamma = {k: float(np.mean([h[2][k] for h in history])) for k in gamma}
             beta_h = float(np.mean([h[3] for h in history]))
         cur = assign()
+        t_cur, ev_cur = np.floor(np.minimum(cur[:, 0], cur[:, 1]) * DPM), cur[:, 0] <= cur[:, 1]
+        sample = (t_cur, ev_cur, risk_sets(t_cur, ev_cur))
         est = fit([si, *(x[k] for k in _MAIN_X), diam + 0.0])
         uni = np.array([fit([x[k]])[0] for k in _MAIN_X])
         uni_d, uni_h = fit([diam])[0], fit([x["haic_gt4"]])[0]
@@ -616,19 +704,20 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
     t_day = np.floor(np.minimum(cur[:, 0], cur[:, 1]) * DPM)
     ev = cur[:, 0] <= cur[:, 1]
     floor_day = np.ceil(floor_m[m] * DPM)
+    risk_all = risk_sets(t_day, ev)
 
     def model(cols, target, band, rows=None):
         """One Cox target for polish_cox, or None where its sample cannot be fitted (a small cohort: a
         subgroup level without events, a factor constant in the sample): that target is not aimed at."""
         X = np.column_stack(cols)
-        rows = np.ones(len(m), dtype=bool) if rows is None else rows
+        whole = rows is None
+        rows = np.ones(len(m), dtype=bool) if whole else rows
         try:
             with np.errstate(all="ignore"):
-                fit = coxph(t_day[rows], ev[rows], X[rows])
+                beta0, converged = cox_coefficients(t_day[rows], ev[rows], X[rows], risk_all if whole else None)
         except (ValueError, np.linalg.LinAlgError):
             return None
-        beta0 = np.asarray(fit.coefficients, dtype=float)
-        if not (fit.converged and np.isfinite(beta0).all()):
+        if not (converged and np.isfinite(beta0).all()):
             return None
         return X, beta0, np.log(target), band / np.asarray(target), rows
 
@@ -653,17 +742,41 @@ def _assign_outcomes(seed, b, arm, matched, n_cyc, t_os, cens, t_prog, floor_m, 
     return t_os, cens, t_prog
 
 
-def _pfs_observed(prog_day, scan, end, died):
-    """PFS as the pipeline derives it from the scans (days): progression at the first scan on or after
-    the progression day (scans up to the end of follow-up), else death, else censored at the last scan."""
+def _pfs_observed(scan, end, died):
+    """PFS as the pipeline derives it from the scans (days) of these patients, as a function of their
+    progression days: progression at the first scan on or after the progression day (scans up to the
+    end of follow-up), else death, else censored at the last scan.  Each row's scan days increase, so
+    the scans up to the end of follow-up are a prefix of the row and the first scan on or after a day
+    is the count of scans before it; what does not depend on the progression days is computed once."""
     valid = scan <= end[:, None]
-    after = valid & (scan >= prog_day[:, None])
-    det = after.any(axis=1)
-    det_day = np.where(det, scan[np.arange(len(end)), after.argmax(axis=1)], 0)
-    last = np.where(valid.any(axis=1), np.max(np.where(valid, scan, 0), axis=1), 0)
-    event = det | died
-    day = np.where(det, det_day, np.where(died, end, last))
-    return day / DPM, event
+    n_valid = valid.sum(axis=1)
+    last = np.where(n_valid > 0, np.max(np.where(valid, scan, 0), axis=1), 0)
+    rows = np.arange(len(end))
+    top = scan.shape[1] - 1
+    censored = np.where(died, end, last)
+
+    def derive(prog_day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = (scan < prog_day[:, None]).sum(axis=1)      # the first scan on or after the progression day
+        det = k < n_valid
+        day = np.where(det, scan[rows, np.minimum(k, top)], censored)
+        return day / DPM, det | died
+
+    return derive
+
+
+def _km_median_ci(time: np.ndarray, event: np.ndarray) -> tuple[float, float, float]:
+    """(median, lower, upper) of :func:`hccstudy.stats.km.kaplan_meier` (95%, log band), the same
+    arithmetic without building its table."""
+    event = np.asarray(event).astype(bool)
+    ut, inv = np.unique(time, return_inverse=True)
+    d = np.bincount(inv, weights=event, minlength=len(ut))
+    c = np.bincount(inv, weights=~event, minlength=len(ut))
+    n_risk = (d + c)[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1 - d / n_risk)
+        inc = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
+    lower, upper = confidence_band(surv, np.sqrt(np.cumsum(inc)), 0.95, "log")
+    return _minmin(surv, ut), _minmin(lower, ut), _minmin(upper, ut)
 
 
 def _rescale_pfs(prog_day, scan, end, died, si, matched):
@@ -676,17 +789,28 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
     lat = prog_day.astype(float)
     mk = [matched & (si == a) for a in (0, 1)]
 
-    arms = [si == a for a in (0, 1)]
+    # per arm, what does not depend on the map: latents, first scans, early deaths, the PD count, the
+    # matched patients and their PFS derivation
+    arm = []
+    for a in (0, 1):
+        inc = si == a
+        sel = matched[inc]
+        first, e = scan[inc, 0], end[inc]
+        arm.append((lat[inc], first, e < 43, _k_pd(a, int(inc.sum())), sel,
+                    _pfs_observed(scan[inc][sel], e[sel], died[inc][sel])))
+    seen: dict = {}   # observed(a, knots) by (a, knots): a pure function, asked again for the same knots
 
     def observed(a, knots):
         """PFS of the arm's matched patients after the map and the PD-at-first-scan construction
         (which :func:`_imaging` applies next, on the whole arm)."""
         k_in, k_out = knots
-        inc = arms[a]
-        mapped = np.ceil(monotone_map(lat[inc], k_out, k_in)).astype(np.int64)
-        mapped = _pd_at_first_scan(mapped, scan[inc, 0], end[inc], np.full(int(inc.sum()), a))
-        sel = matched[inc]
-        return _pfs_observed(mapped[sel], scan[inc][sel], end[inc][sel], died[inc][sel])
+        key = (a, k_in.tobytes(), k_out.tobytes())
+        if key not in seen:
+            lat_a, first, early, k_pd, sel, derive = arm[a]
+            mapped = np.ceil(monotone_map(lat_a, k_out, k_in)).astype(np.int64)
+            mapped = _pd_in_arm(np.where(early, np.minimum(mapped, first), mapped), first, early, k_pd)
+            seen[key] = derive(mapped[sel])
+        return seen[key]
 
     def median_knot(a) -> float:
         """The latent day mapped to the median: the best of a range of latent quantiles (the median
@@ -708,23 +832,35 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
 
     k1s = [median_knot(0), median_knot(1)]
 
+    fitted: dict = {}   # fit(a, s2) and p_of(maps) by their arguments: pure, asked again for the same ones
+    p_seen: dict = {}
+
     def fit(a, s2: float):
         """The tail knot: survival s2 at twice the median (bisection on its latent day)."""
+        if (a, s2) not in fitted:
+            fitted[(a, s2)] = _fit(a, s2)
+        return fitted[(a, s2)]
+
+    def _fit(a, s2: float):
         med = T.PFS_MEDIAN[a] * DPM
         lo, hi = k1s[a] + 1.0, float(lat[mk[a]].max()) * 3 + 10
+        k_out = np.array([0.0, med, 2 * med])
         for _ in range(12):
             mid = 0.5 * (lo + hi)
-            o, e = observed(a, (np.r_[0.0, k1s[a], mid], np.r_[0.0, med, 2 * med]))
+            o, e = observed(a, (np.array([0.0, k1s[a], mid]), k_out))
             lo, hi = (mid, hi) if km_at(o, e, [2 * med / DPM])[0] > s2 else (lo, mid)
-        return np.r_[0.0, k1s[a], hi], np.r_[0.0, med, 2 * med]
+        return np.array([0.0, k1s[a], hi]), k_out.copy()
 
     def maps(u):
         return [fit(0, 0.55 - 0.45 * u), fit(1, 0.10 + 0.30 * u)]
 
     def p_of(mp):
-        oe = [observed(a, mp[a]) for a in (0, 1)]
-        return logrank_test(np.r_[oe[0][0], oe[1][0]], np.r_[oe[0][1], oe[1][1]],
-                            np.repeat([0, 1], [len(oe[0][0]), len(oe[1][0])])).p
+        key = tuple(k.tobytes() for knots in mp for k in knots)
+        if key not in p_seen:
+            oe = [observed(a, mp[a]) for a in (0, 1)]
+            p_seen[key] = logrank_test(np.r_[oe[0][0], oe[1][0]], np.r_[oe[0][1], oe[1][1]],
+                                       np.repeat([0, 1], [len(oe[0][0]), len(oe[1][0])])).p
+        return p_seen[key]
 
     target = np.log(T.PFS_LOGRANK_P)
     lo, hi = 0.0, 1.0
@@ -753,7 +889,7 @@ def _rescale_pfs(prog_day, scan, end, died, si, matched):
         grid = np.quantile(lat[mk[a]], np.clip(np.linspace(q0 - 0.06, q0 + 0.06, 9), 0.01, 0.99))
         def miss(knots, a: int = a):
             """the median's and its CI limits' misses in units of their bands (the largest)."""
-            md, lcl, ucl = kaplan_meier(*observed(a, knots)).median
+            md, lcl, ucl = _km_median_ci(*observed(a, knots))
             z = [abs(md - T.PFS_MEDIAN[a]) / 0.3] + [abs(v - pub) / 1.5 for v, pub in zip((lcl, ucl), T.PFS_MEDIAN_CI[a], strict=True)]
             return max(z) if np.all(np.isfinite(z)) else np.inf
 
@@ -904,6 +1040,27 @@ def generate(seed: int = 6, n_screened: int = T.N_SCREENED, calibration: Calibra
     return SyntheticCohort(tables, truth, seed, formats)
 
 
+def _k_pd(a: int, n: int) -> int:
+    """The published number of patients with best response PD among n of arm a (0 SE, 1 SI)."""
+    return int(round(T.RESPONSE["PD"][a] / sum(v[a] for v in T.RESPONSE.values()) * n))
+
+
+def _pd_in_arm(prog_day: np.ndarray, first: np.ndarray, early: np.ndarray, k_pd: int) -> np.ndarray:
+    """One arm of :func:`_pd_at_first_scan` after its early-death rule: exactly ``k_pd`` progression
+    days on or before the first scan (updates ``prog_day`` in place and returns it)."""
+    pd_now = prog_day <= first
+    diff = int(pd_now.sum()) - k_pd
+    if diff > 0:
+        idx = np.flatnonzero(pd_now & ~early)
+        move = idx[np.argsort(-(prog_day[idx] - first[idx]), kind="stable")[:diff]]
+        prog_day[move] = first[move] + 1
+    elif diff < 0:
+        idx = np.flatnonzero(~pd_now)
+        move = idx[np.argsort(prog_day[idx] - first[idx], kind="stable")[:-diff]]
+        prog_day[move] = first[move]
+    return prog_day
+
+
 def _pd_at_first_scan(prog_day: np.ndarray, first: np.ndarray, end: np.ndarray, arm_si: np.ndarray) -> np.ndarray:
     """Exactly the published number of patients per arm with progression at the first scan (best
     response PD): the progression days nearest the first scan are moved just past it (or onto it);
@@ -912,19 +1069,8 @@ def _pd_at_first_scan(prog_day: np.ndarray, first: np.ndarray, end: np.ndarray, 
     early = end < 43
     prog_day = np.where(early, np.minimum(prog_day, first), prog_day)
     for a in np.unique(arm_si):
-        a = int(a)
-        in_arm = arm_si == a
-        k_pd = int(round(T.RESPONSE["PD"][a] / sum(v[a] for v in T.RESPONSE.values()) * in_arm.sum()))
-        pd_now = in_arm & (prog_day <= first)
-        diff = int(pd_now.sum()) - k_pd
-        if diff > 0:
-            idx = np.flatnonzero(pd_now & ~early)
-            move = idx[np.argsort(-(prog_day[idx] - first[idx]), kind="stable")[:diff]]
-            prog_day[move] = first[move] + 1
-        elif diff < 0:
-            idx = np.flatnonzero(in_arm & ~pd_now)
-            move = idx[np.argsort(prog_day[idx] - first[idx], kind="stable")[:-diff]]
-            prog_day[move] = first[move]
+        inc = np.flatnonzero(arm_si == a)
+        prog_day[inc] = _pd_in_arm(prog_day[inc], first[inc], early[inc], _k_pd(int(a), len(inc)))
     return prog_day
 
 
