@@ -49,8 +49,9 @@ Lin DY, Wei LJ. The robust inference for the Cox proportional hazards model. JAS
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Literal
 
 import numpy as np
@@ -458,6 +459,41 @@ def _information(prep: _Prepared, st: _Sums, c: np.ndarray | None = None) -> np.
     return H
 
 
+def newton_raphson(prep: _Prepared, beta: np.ndarray, loglik: float, U: np.ndarray, H: np.ndarray,
+                   step: Callable[[np.ndarray, np.ndarray], np.ndarray], eps: float, iter_max: int):
+    """R ``coxph.fit``'s iteration from ``beta`` (its log partial likelihood, score U and information H
+    at beta): beta + step(H, U) (I^-1 U), halving the step back towards the last accepted beta when
+    the likelihood falls or is not finite; converged when |1 - loglik_old / loglik_new| <= eps after a
+    full step.  Returns (beta, loglik, U, H at the returned beta's last evaluation, converged,
+    iterations); without convergence, the last beta tried, as R.  Shared by :func:`coxph` and the
+    synthetic cohort's bare fits (``hccstudy.synth.construct.cox_coefficients``)."""
+    newbeta = beta + step(H, U)
+    newlk = loglik
+    converged = False
+    halving = False
+    it = 0
+    for it in range(1, iter_max + 1):  # noqa: B007 -- reported
+        newlk, U, H, _ = _loglik(newbeta, prep)
+        finite = np.isfinite(newlk) and np.all(np.isfinite(U))
+        if finite and abs(1 - loglik / newlk) <= eps and not halving:
+            loglik, beta = newlk, newbeta
+            converged = True
+            break
+        if it == iter_max:
+            break
+        if not finite or newlk < loglik:
+            halving = True
+            newbeta = (newbeta + beta) / 2
+        else:
+            halving = False
+            loglik = newlk
+            beta = newbeta
+            newbeta = newbeta + step(H, U)
+    if not converged:
+        loglik, beta = newlk, newbeta
+    return beta, loglik, U, H, converged, it
+
+
 def coxph(time, event, X, names: list[str] | None = None, *, start=None, weights=None, robust: bool | None = None,
           strata=None, cluster=None, ties: Ties = "efron", eps: float = 1e-9, iter_max: int = 20,
           conf_level: float = 0.95, toler_chol: float = np.finfo(float).eps ** 0.75,
@@ -510,30 +546,9 @@ def coxph(time, event, X, names: list[str] | None = None, *, start=None, weights
     beta = np.zeros(p)
     ll0, U, H, _ = _loglik(beta, prep)
     score = float(U @ _solve(H, U, toler_chol)) if p else 0.0
-    loglik = ll0
-    newbeta = beta + _solve(H, U, toler_chol)
-    converged = False
-    halving = False
-    it = 0
-    for it in range(1, iter_max + 1):  # noqa: B007
-        newlk, U, H, _ = _loglik(newbeta, prep)
-        finite = np.isfinite(newlk) and np.all(np.isfinite(U))
-        if finite and abs(1 - loglik / newlk) <= eps and not halving:
-            loglik, beta = newlk, newbeta
-            converged = True
-            break
-        if it == iter_max:
-            break
-        if not finite or newlk < loglik:
-            halving = True
-            newbeta = (newbeta + beta) / 2
-        else:
-            halving = False
-            loglik = newlk
-            beta = newbeta
-            newbeta = newbeta + _solve(H, U, toler_chol)
+    beta, loglik, U, H, converged, it = newton_raphson(prep, beta, ll0, U, H, partial(_solve, toler=toler_chol),
+                                                       eps, iter_max)
     if not converged:
-        loglik, beta = newlk, newbeta
         warnings.warn("Ran out of iterations and did not converge", RuntimeWarning, stacklevel=2)
     var = _inverse(H, toler_chol)
     # R coxph.fit: a coefficient whose remaining score step is large relative to it is "infinite"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from ..stats.cox import RiskSets, _loglik, _prepare, _solve
+from ..stats.cox import RiskSets, _loglik, _prepare, _solve, newton_raphson
 
 
 # ----------------------------------------------------------------------------------- moments
@@ -269,24 +269,8 @@ def cox_coefficients(time: np.ndarray, event: np.ndarray, X: np.ndarray, risk: R
 
     beta = np.zeros(X.shape[1])
     loglik, U, H, _ = _loglik(beta, prep)
-    newbeta = beta + step(H, U)
-    halving = False
-    for it in range(1, iter_max + 1):
-        newlk, U, H, _ = _loglik(newbeta, prep)
-        finite = np.isfinite(newlk) and np.all(np.isfinite(U))
-        if finite and abs(1 - loglik / newlk) <= eps and not halving:
-            return newbeta, True
-        if it == iter_max:
-            break
-        if not finite or newlk < loglik:
-            halving = True
-            newbeta = (newbeta + beta) / 2
-        else:
-            halving = False
-            loglik = newlk
-            beta = newbeta
-            newbeta = newbeta + step(H, U)
-    return newbeta, False
+    beta, _, _, _, converged, _ = newton_raphson(prep, beta, loglik, U, H, step, eps, iter_max)
+    return beta, converged
 
 
 def _score_state(X: np.ndarray, mk: np.ndarray, beta: np.ndarray, ev: np.ndarray, first: np.ndarray,
