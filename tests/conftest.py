@@ -114,6 +114,15 @@ GROUPS = {"builtin_run": BUILTIN_GROUP, "builtin_cli_run": BUILTIN_CLI_GROUP, "v
 SHAREABLE = {"builtin_run"}
 
 
+def pytest_configure(config):
+    """Keep the order that :func:`pytest_collection_modifyitems` gives.  xdist >= 3.8 otherwise re-sorts the
+    work units by their number of tests (``--loadscope-reorder``, its default), which queued the 25 quick
+    tests of the web_runs group before the built-in CLI run (2 tests, a whole run of the built-in study), so
+    that the session's second whole run started late instead of at once beside the first."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Put every test that uses a costly session fixture (a whole run of a study) into that fixture's
