@@ -103,10 +103,24 @@ def veteran_analyze(tmp_path_factory):
 
 #: session fixture -> the xdist group of the tests that use it (see pytest_collection_modifyitems), in
 #: the order the groups are queued, before every other test
-GROUPS = {"builtin_run": BUILTIN_GROUP, "builtin_cli_run": BUILTIN_CLI_GROUP, "veteran_analyze": "veteran-analyze"}
+GROUPS = {"builtin_run": BUILTIN_GROUP, "builtin_cli_run": BUILTIN_CLI_GROUP, "veteran_analyze": "veteran-analyze",
+          # module fixtures that generate a cohort (seconds each): their tests on one worker, so that the
+          # cohort is built once, not once on each worker that got one of them
+          "own_study": "own-study",  # test_own_study.py: 1,500 screened
+          "small_study": "derive-small-study",  # test_derive_speed_paths.py: 400 screened, ingested
+          "centre_tables": "ingest-centre-tables"}  # test_ingest_speed_paths.py: 400 screened
 #: fixtures that any worker may share (built once per session, see _once_per_session): a test that uses
 #: one of them and a fixture of another group goes to the other group
 SHAREABLE = {"builtin_run"}
+
+
+def pytest_configure(config):
+    """Keep the order that :func:`pytest_collection_modifyitems` gives.  xdist >= 3.8 otherwise re-sorts the
+    work units by their number of tests (``--loadscope-reorder``, its default), which queued the 25 quick
+    tests of the web_runs group before the built-in CLI run (2 tests, a whole run of the built-in study), so
+    that the session's second whole run started late instead of at once beside the first."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +16,7 @@ from hccstudy.analysis.labels import Dictionary, parse_labels
 from hccstudy.cli import app
 from hccstudy.report.format import p_value
 from hccstudy.stats.tests import format_p
+from web_helpers import browser_missing, chrome
 
 runner = CliRunner()
 
@@ -179,33 +179,35 @@ def test_bad_input_stops_before_any_output(tmp_path):
     assert not out.exists() and not [q for q in tmp_path.iterdir() if q.name.startswith(".out.")]
 
 
-CHROMIUM = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--hide-scrollbars",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0"]
+def page_check(driver, html: Path) -> tuple[dict[str, str], list[str]]:
+    """Open the page in the browser (headless Chromium at its window size): the data- attributes its load
+    check set on <body> once the page loaded, and the console errors (console.error, uncaught exceptions)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from web_helpers import SLOW
+
+    driver.get(html.resolve().as_uri())  # returns after the load event, whose handler sets the attributes
+    WebDriverWait(driver, SLOW, poll_frequency=0.2).until(
+        lambda d: d.execute_script("return document.body.hasAttribute('data-height')"), "the report's load check did not run")
+    attrs = driver.execute_script("return Array.from(document.body.attributes).filter(function (a) {"
+                                  " return a.name.startsWith('data-'); }).map(function (a) { return [a.name.slice(5), a.value]; })")
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    return dict(attrs), errors
 
 
-def page_check(html: Path, width: int = 1280, height: int = 800) -> tuple[dict[str, str], list[str]]:
-    """Open the page in headless Chromium at ``width`` x ``height``; the data- attributes its load check
-    set on <body>, and the console errors."""
-    dom = subprocess.run(["chromium", *CHROMIUM, f"--window-size={width},{height}", "--virtual-time-budget=5000",
-                          "--dump-dom", html.resolve().as_uri()], capture_output=True, text=True, timeout=120)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    body = re.search(r"<body([^>]*)>", dom.stdout)
-    assert body, "no <body> in the dumped DOM"
-    attrs = dict(re.findall(r'data-([\w-]+)="([^"]*)"', body.group(1)))
-    errors = [line for line in dom.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)]
-    return attrs, errors
+def section_screenshots(driver, sections: str, height: int, folder: Path, width: int = 1280) -> list[Path]:
+    """One screenshot of the whole page (the viewport made ``width`` x ``height``, the page's full height),
+    cut into one PNG per section by the offsets the page reported ("key:top:height ...")."""
+    import base64
 
-
-def section_screenshots(html: Path, sections: str, height: int, folder: Path, width: int = 1280) -> list[Path]:
-    """One full-page screenshot at ``width``, cut into one PNG per section by the offsets the page
-    reported ("key:top:height ...")."""
     from PIL import Image
     full = folder / "report-full.png"
-    subprocess.run(["chromium", *CHROMIUM, f"--window-size={width},{height}", f"--screenshot={full}",
-                    html.resolve().as_uri()], capture_output=True, text=True, timeout=120)
-    assert full.exists(), "Chromium wrote no screenshot"
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    full.write_bytes(base64.b64decode(driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})["data"]))
     out = []
     with Image.open(full) as im:
+        assert im.size == (width, height), im.size
         for k, part in enumerate(sections.split()):
             key, top, h = part.rsplit(":", 2)
             top, bottom = int(top), min(int(top) + int(h), im.height)
@@ -217,21 +219,29 @@ def section_screenshots(html: Path, sections: str, height: int, folder: Path, wi
     return out
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed (Debian package 'chromium'); .ci/run installs it")
+@pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or "")
 def test_report_opens_in_headless_chromium(report, tmp_path):
     """At 1280 x 800: every image loads, no console error, no table wider than the page (a wide
     table scrolls inside its box) and the page itself does not scroll sideways; then a screenshot of
-    each section is saved into the test's folder (tmp_path) for the developer to look at."""
+    each section is saved into the test's folder (tmp_path) for the developer to look at.  One Chromium
+    (Selenium through chromedriver, tests/web_helpers.py) opens the page once for both."""
     html = report / "report.html"
-    attrs, errors = page_check(html)
-    assert "images" in attrs, "the report's load check did not run"
-    assert int(attrs["images"]) >= 9 and attrs["broken-images"] == "0"
-    assert not errors, errors
-    assert int(attrs["tables"]) >= 15
-    assert attrs["overflowing-tables"] == "0" and attrs["page-overflow"] == "0", attrs
-    keys = [p.rsplit(":", 2)[0] for p in attrs["sections"].split()]
-    assert keys[:3] == ["methods", "flow", "table1"] and {"manuscript", "strobe"} <= set(keys)
-    shots = section_screenshots(html, attrs["sections"], int(attrs["height"]), tmp_path)
+    driver = chrome(tmp_path / "downloads", height=800, console=True)
+    try:
+        inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        driver.set_window_size(1280 + 1280 - inner[0], 800 + 800 - inner[1])  # the page gets 1280 x 800
+        attrs, errors = page_check(driver, html)
+        assert driver.execute_script("return [window.innerWidth, window.innerHeight]") == [1280, 800]
+        assert "images" in attrs, "the report's load check did not run"
+        assert int(attrs["images"]) >= 9 and attrs["broken-images"] == "0"
+        assert not errors, errors
+        assert int(attrs["tables"]) >= 15
+        assert attrs["overflowing-tables"] == "0" and attrs["page-overflow"] == "0", attrs
+        keys = [p.rsplit(":", 2)[0] for p in attrs["sections"].split()]
+        assert keys[:3] == ["methods", "flow", "table1"] and {"manuscript", "strobe"} <= set(keys)
+        shots = section_screenshots(driver, attrs["sections"], int(attrs["height"]), tmp_path)
+    finally:
+        driver.quit()
     assert [p.name.split("-", 2)[2][:-4] for p in shots] == keys
     assert all(p.stat().st_size > 2_000 for p in shots)
 

@@ -66,14 +66,25 @@ def _config(path: str):
     return load_analysis_config({k: v for k, v in PATHS[path].items() if v is not None})
 
 
+class _Builds(dict):
+    """path -> (build, folder): each path's report built on first use, once per process (PNG only: the
+    formats are test_report's).  Built lazily, so that an xdist worker builds only the paths of the tests
+    it was given, not every path of the module (both workers did, each ~30 s under load)."""
+
+    def __init__(self, tmp_path_factory):
+        super().__init__()
+        self.tmp_path_factory = tmp_path_factory
+
+    def __missing__(self, path: str) -> tuple[ReportBuild, Path]:
+        folder = self.tmp_path_factory.mktemp(path)
+        self[path] = (build_report(analyze(_config(path), _data(path)), folder, formats=("png",)), folder)
+        return self[path]
+
+
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory) -> dict[str, tuple[ReportBuild, Path]]:
-    """One report per path, built once for the module (PNG only: the formats are test_report's)."""
-    out = {}
-    for path in PATHS:
-        folder = tmp_path_factory.mktemp(path)
-        out[path] = (build_report(analyze(_config(path), _data(path)), folder, formats=("png",)), folder)
-    return out
+    """One report per path, built once for the module, when a test first asks for it."""
+    return _Builds(tmp_path_factory)
 
 
 def _html_text(folder: Path) -> str:

@@ -123,8 +123,9 @@ def serve(home: Path, log: Path, timeout: float = 60.0) -> Iterator[Server]:
 
 # -- the browser --------------------------------------------------------------------------------------
 
-def chrome(download_dir: Path, height: int = 900):
-    """Headless Chromium driven by Debian's chromedriver; downloads go to ``download_dir``."""
+def chrome(download_dir: Path, height: int = 900, console: bool = False):
+    """Headless Chromium driven by Debian's chromedriver; downloads go to ``download_dir``; with
+    ``console`` the page's console messages are kept (``driver.get_log("browser")``)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -138,6 +139,8 @@ def chrome(download_dir: Path, height: int = 900):
     opts.add_experimental_option("prefs", {"download.default_directory": str(download_dir),
                                            "download.prompt_for_download": False,
                                            "safebrowsing.enabled": False})
+    if console:
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=opts)
     driver.execute_cdp_cmd("Browser.setDownloadBehavior",
                            {"behavior": "allow", "downloadPath": str(download_dir), "eventsEnabled": True})
