@@ -50,7 +50,7 @@ import pandas as pd
 
 from ..stats.cox import CoxFit, coxph
 from ..stats.cox_arm import arm_coefficient
-from ..stats.matching import match_rows
+from ..stats.matching import match_rows, matching_options
 from ..stats.propensity import design_matrix, logistic_irls
 from .columns import TREATED
 from .config import AnalysisConfig, EndpointSpec
@@ -120,8 +120,7 @@ class MatchedChain:
             if endpoints else np.zeros((len(data), 0))
         events = np.column_stack([(data[ep.event] == ep.event_value).to_numpy(dtype=bool) for ep in endpoints]) \
             if endpoints else np.zeros((len(data), 0), dtype=bool)
-        spec = {"caliper": m.caliper, "std_caliper": m.std_caliper, "ratio": m.ratio, "order": m.order,
-                "discard": m.discard, "ties": m.ties, "seed": m.seed, "replace": m.replace}
+        spec = matching_options(m)
         return cls(np.ascontiguousarray(X), tuple(names), treated, arm, times, events,
                    tuple(ep.name for ep in endpoints), m.link, spec, cfg.cox.ties)
 

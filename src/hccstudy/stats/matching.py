@@ -177,9 +177,15 @@ def match_by_spec(distance, treated, spec) -> MatchResult:
     """:func:`nearest_neighbor` with the options of a matching specification: any object with
     ``caliper``, ``std_caliper``, ``ratio``, ``order``, ``discard``, ``ties``, ``seed`` and ``replace``
     (the plan's ``matching`` block), so that every caller matches the plan's way."""
-    return nearest_neighbor(distance, treated, caliper=spec.caliper, std_caliper=spec.std_caliper, ratio=spec.ratio,
-                            order=spec.order, discard=spec.discard, ties=spec.ties, seed=spec.seed,
-                            replace=spec.replace)
+    return nearest_neighbor(distance, treated, **matching_options(spec))
+
+
+def matching_options(spec) -> dict:
+    """The keyword options of :func:`nearest_neighbor` / :func:`match_rows` from a matching
+    specification (the plan's ``matching`` block: ``caliper``, ``std_caliper``, ``ratio``, ``order``,
+    ``discard``, ``ties``, ``seed``, ``replace``)."""
+    return {"caliper": spec.caliper, "std_caliper": spec.std_caliper, "ratio": spec.ratio, "order": spec.order,
+            "discard": spec.discard, "ties": spec.ties, "seed": spec.seed, "replace": spec.replace}
 
 
 def _match_without_replacement(d, t, disc, pos_order, pos_of_row, t_rows, width, ratio, ties):

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import chdtrc, stdtr
 
-from ..stats.matching import match_rows
+from ..stats.matching import match_rows, matching_options
 from ..stats.propensity import _linkinv, design_matrix, logistic_irls
 
 #: the P-value scale of the loss: a P this far beyond its slack costs as much as one count beyond its slack
@@ -83,8 +83,7 @@ def _pairs_of(X: np.ndarray, names: list[str], treated: np.ndarray, spec) -> tup
 
 
 def _matches(distance: np.ndarray, treated: np.ndarray, spec) -> tuple[int, np.ndarray]:
-    m = match_rows(distance, treated, caliper=spec.caliper, std_caliper=spec.std_caliper, ratio=spec.ratio,
-                   order=spec.order, discard=spec.discard, ties=spec.ties, seed=spec.seed, replace=spec.replace)
+    m = match_rows(distance, treated, **matching_options(spec))
     matched = np.zeros(len(treated), dtype=bool)
     matched[m.treated] = True
     matched[m.control] = True
@@ -144,7 +143,9 @@ class _Loss:
         L = 1000 |pairs - target| + sum over (factor, arm) of max(0, |count - target| - count_slack)^2
             + sum over P targets of (max(0, |P - target| - p_slack) / P_SCALE)^2
 
-    Returns (L, the signed misses by target)."""
+    Returns (L, the signed misses by target).  Its chi-square and t tests (:func:`yates_p`,
+    :func:`t_test_p`) are Table 1's (:mod:`hccstudy.stats.tests`, checked against scipy) from the arms'
+    sums: calling those made the search nearly 3x slower (0.24 -> 0.66 s CPU for the default seed)."""
 
     def __init__(self, targets: MatchedSampleTargets, col: dict[str, int], level_is_zero: dict[str, bool]):
         self.t = targets
