@@ -323,6 +323,22 @@ def _score_states_1(X: np.ndarray, mk: np.ndarray, beta: np.ndarray, ev: np.ndar
     return w, u, pa, pb, inv, mean
 
 
+def cox_misses(time: np.ndarray, event: np.ndarray, got: np.ndarray,
+               models: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The targeted coefficients' misses, in units of their bands, after patient i took outcome
+    ``got[i]`` (:func:`polish_cox`'s result): (beta - target) / band per targeted coefficient of each
+    model, beta from a full Cox fit (:func:`cox_coefficients`) of the model's rows -- not polish_cox's
+    first-order scores."""
+    t, ev = time[got], event[got]
+    z = []
+    for X, _, target, band, rows in models:
+        with np.errstate(all="ignore"):
+            beta, _ = cox_coefficients(t[rows], ev[rows], X[rows])
+        k = ~np.isnan(target)
+        z.append((beta[k] - target[k]) / np.broadcast_to(band, target.shape)[k])
+    return np.concatenate(z) if z else np.zeros(0)
+
+
 def polish_cox(rng, time: np.ndarray, event: np.ndarray, group: np.ndarray, floor: np.ndarray,
                models: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
                steps: int = 150, candidates: int = 1000) -> np.ndarray:
