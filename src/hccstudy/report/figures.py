@@ -134,20 +134,24 @@ def _raster(fig, formats: tuple[str, ...]) -> tuple[dict[str, bytes], object]:
         return {}, box
     w, h = fig.get_size_inches()
     eps = 0.5 / hi
+    size = (round(box.width * hi), round(box.height * hi))
     if ink.x0 >= -eps and ink.y0 >= -eps and ink.x1 <= w + eps and ink.y1 <= h + eps:
         # all the ink is on the drawn canvas: the box is that canvas cropped, and white (the figure's
         # face colour, as savefig fills it) where the padding reaches beyond the figure's edge
         rgba = np.asarray(canvas.buffer_rgba())
         top, left = round((h - box.y1) * hi), round(box.x0 * hi)
-        image = Image.new("RGBA", (round(box.width * hi), round(box.height * hi)), (255, 255, 255, 255))
         r0, c0 = max(top, 0), max(left, 0)
-        part = rgba[r0:min(top + image.height, rgba.shape[0]), c0:min(left + image.width, rgba.shape[1])]
-        image.paste(Image.fromarray(np.ascontiguousarray(part)), (c0 - left, r0 - top))
+        part = rgba[r0:min(top + size[1], rgba.shape[0]), c0:min(left + size[0], rgba.shape[1])]
+        if part.shape[:2] == (size[1], size[0]):  # the box lies on the canvas: one copy, no white fill
+            pixels = np.ascontiguousarray(part)
+        else:
+            pixels = np.full((size[1], size[0], 4), 255, dtype=np.uint8)
+            pixels[r0 - top:r0 - top + part.shape[0], c0 - left:c0 - left + part.shape[1]] = part
     else:  # ink outside the figure: draw again on a canvas the size of the box
         buf = BytesIO()
         fig.savefig(buf, format="rgba", dpi=hi, bbox_inches=box)
-        image = Image.frombuffer("RGBA", (round(box.width * hi), round(box.height * hi)), buf.getvalue(),
-                                 "raw", "RGBA", 0, 1)
+        pixels = np.frombuffer(buf.getvalue(), dtype=np.uint8).reshape(size[1], size[0], 4)
+    image = Image.frombuffer("RGBA", size, pixels, "raw", "RGBA", 0, 1)
     out = {}
     if "tiff" in formats:
         buf = BytesIO()
@@ -156,9 +160,22 @@ def _raster(fig, formats: tuple[str, ...]) -> tuple[dict[str, bytes], object]:
     if "png" in formats:
         buf = BytesIO()
         lo = DPI["png"]
-        image.reduce(hi // lo).save(buf, format="png", dpi=(lo, lo))
+        _reduce(image, pixels, hi // lo).save(buf, format="png", dpi=(lo, lo))
         out["png"] = buf.getvalue()
     return out, box
+
+
+def _reduce(image, pixels: np.ndarray, factor: int):
+    """``image.reduce(factor)``: each factor x factor block averaged (rounded).  PIL reduces an RGBA
+    image premultiplied (RGBA -> RGBa, reduce, RGBa -> RGBA: two conversions of every pixel); where
+    every pixel is opaque, as a figure on its white face is, both conversions are the identity, so
+    the same buffer is reduced as RGBa directly: the same bytes at a third of the passes."""
+    from PIL import Image
+
+    if not (pixels[..., 3] == 255).all():
+        return image.reduce(factor)
+    small = Image.frombuffer("RGBa", image.size, pixels, "raw", "RGBa", 0, 1).reduce(factor)
+    return Image.frombuffer("RGBA", small.size, small.tobytes(), "raw", "RGBA", 0, 1)
 
 
 def save(fig, stem: Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
