@@ -242,29 +242,68 @@ def _shared_font_subsets():
     matplotlib's ``_backend_pdf_ps.get_glyphs_subset`` for the block only; where matplotlib's
     internals differ, its own subsetting runs unchanged."""
     try:
-        from fontTools.ttLib import TTFont
+        import fontTools.ttLib  # noqa: F401 -- the subsets are loaded with it (:func:`_subset`)
         from matplotlib.backends import _backend_pdf_ps as pdf_ps
         original = pdf_ps.get_glyphs_subset
         results, as_file = pdf_ps.SubsetResults, pdf_ps.font_as_file
     except (ImportError, AttributeError):
         yield
         return
-    from io import BytesIO
 
     def shared(fontfile, glyphs):
-        index = int(getattr(fontfile, "face_index", 0))
-        key = (str(fontfile), index, frozenset(int(g) for g in glyphs) | _common_glyphs(str(fontfile), index))
-        if key not in _SUBSETS:
-            with original(fontfile, set(key[2])) as subset:
-                _SUBSETS[key] = as_file(subset.font).getvalue(), dict(subset.glyph_index_map)
-        data, mapping = _SUBSETS[key]
-        return results(TTFont(BytesIO(data), recalcBBoxes=False, recalcTimestamp=False), dict(mapping))._as_cm()
+        return _subset(fontfile, glyphs, original, results, as_file)._as_cm()
 
     pdf_ps.get_glyphs_subset = shared
     try:
         yield
     finally:
         pdf_ps.get_glyphs_subset = original
+
+
+def _subset(fontfile, glyphs, subsetter, results, as_file):
+    """The subset of ``fontfile`` to :data:`PDF_GLYPHS` plus ``glyphs`` (glyph indices), from the
+    process's cache (:data:`_SUBSETS`) or made by ``subsetter`` (matplotlib's own) and cached as bytes;
+    always loaded from those bytes, so a hit and a miss give the same font."""
+    from io import BytesIO
+
+    from fontTools.ttLib import TTFont
+
+    index = int(getattr(fontfile, "face_index", 0))
+    key = (str(fontfile), index, frozenset(int(g) for g in glyphs) | _common_glyphs(str(fontfile), index))
+    if key not in _SUBSETS:
+        with subsetter(fontfile, set(key[2])) as subset:
+            _SUBSETS[key] = as_file(subset.font).getvalue(), dict(subset.glyph_index_map)
+    data, mapping = _SUBSETS[key]
+    return results(TTFont(BytesIO(data), recalcBBoxes=False, recalcTimestamp=False), dict(mapping))
+
+
+def warm_up(formats: tuple[str, ...]) -> None:
+    """Do now, once, what drawing the first figure in ``formats`` would do in every process that draws
+    figures: import the writers (PIL's PNG and TIFF plugins, matplotlib's PDF and SVG backends) and,
+    for PDF, subset the regular and bold fonts of :data:`RC` to :data:`PDF_GLYPHS` (the subsets a
+    figure whose text needs no other glyph uses, :func:`_shared_font_subsets`).  Called before a pool
+    of figure processes forks, which then inherit all of it instead of each repeating it (~1 s of CPU
+    a process).  The files do not change: a cached subset is the one a miss would make."""
+    from PIL import Image  # noqa: F401 -- the plugins register themselves with it
+
+    if "png" in formats:
+        import PIL.PngImagePlugin  # noqa: F401
+    if "tiff" in formats:  # registered, PIL does not load its ~45 other plugins on the first TIFF
+        import PIL.TiffImagePlugin  # noqa: F401
+    if "svg" in formats:
+        import matplotlib.backends.backend_svg  # noqa: F401
+    if "pdf" not in formats:
+        return
+    import matplotlib.backends.backend_pdf  # noqa: F401
+    from matplotlib.font_manager import FontProperties, findfont
+    try:
+        from matplotlib.backends import _backend_pdf_ps as pdf_ps
+        subsetter, results, as_file = pdf_ps.get_glyphs_subset, pdf_ps.SubsetResults, pdf_ps.font_as_file
+    except (ImportError, AttributeError):  # pragma: no cover -- a matplotlib without these internals
+        return
+    with style():
+        for weight in ("normal", "bold"):
+            _subset(findfont(FontProperties(weight=weight)), (), subsetter, results, as_file)
 
 
 @styled
