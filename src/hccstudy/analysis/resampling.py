@@ -51,7 +51,7 @@ import pandas as pd
 from ..stats.cox import CoxFit, coxph
 from ..stats.cox_arm import arm_coefficient
 from ..stats.matching import match_rows, matching_options
-from ..stats.propensity import design_matrix, logistic_irls
+from ..stats.propensity import design_matrix, logistic_distance
 from .columns import TREATED
 from .config import AnalysisConfig, EndpointSpec
 from .replicates import ReplicatePool, current_pool, replicate_pool
@@ -137,10 +137,9 @@ class MatchedChain:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # glm.fit's warnings (fitted 0/1, aliased terms): the fit stands
             try:
-                fit = logistic_irls(self.X[rows], y.astype(float), list(self.names))
+                distance = logistic_distance(self.X[rows], y.astype(float), self.names, self.link)
             except (ValueError, np.linalg.LinAlgError):
                 return "propensity score not estimable"
-        distance = fit.distance(self.link)
         if not np.isfinite(distance).all():
             return "propensity score not estimable"
         try:

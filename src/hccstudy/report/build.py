@@ -24,7 +24,7 @@ import pandas as pd
 from ..analysis.labels import Dictionary
 from ..analysis.run import Results
 from ..analysis.write import write_results
-from .figures import FORMATS, save
+from .figures import FORMATS, save, warm_up
 from .manifest import write_manifest
 from .manuscript import Manuscript
 from .render_docx import render_docx
@@ -97,6 +97,7 @@ class PendingFigures:
         n = figure_workers(len(jobs), workers)
         _JOBS[:] = jobs
         if n > 1 and "fork" in multiprocessing.get_all_start_methods():
+            warm_up(self.formats)  # imports and font subsets done once here, inherited by every worker
             try:  # the workers fork now and inherit _JOBS; the parent goes on with other files
                 self._pool = multiprocessing.get_context("fork").Pool(n)
                 self._async = self._pool.map_async(_draw_job, range(len(jobs)), chunksize=1)

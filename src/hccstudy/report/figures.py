@@ -134,20 +134,24 @@ def _raster(fig, formats: tuple[str, ...]) -> tuple[dict[str, bytes], object]:
         return {}, box
     w, h = fig.get_size_inches()
     eps = 0.5 / hi
+    size = (round(box.width * hi), round(box.height * hi))
     if ink.x0 >= -eps and ink.y0 >= -eps and ink.x1 <= w + eps and ink.y1 <= h + eps:
         # all the ink is on the drawn canvas: the box is that canvas cropped, and white (the figure's
         # face colour, as savefig fills it) where the padding reaches beyond the figure's edge
         rgba = np.asarray(canvas.buffer_rgba())
         top, left = round((h - box.y1) * hi), round(box.x0 * hi)
-        image = Image.new("RGBA", (round(box.width * hi), round(box.height * hi)), (255, 255, 255, 255))
         r0, c0 = max(top, 0), max(left, 0)
-        part = rgba[r0:min(top + image.height, rgba.shape[0]), c0:min(left + image.width, rgba.shape[1])]
-        image.paste(Image.fromarray(np.ascontiguousarray(part)), (c0 - left, r0 - top))
+        part = rgba[r0:min(top + size[1], rgba.shape[0]), c0:min(left + size[0], rgba.shape[1])]
+        if part.shape[:2] == (size[1], size[0]):  # the box lies on the canvas: one copy, no white fill
+            pixels = np.ascontiguousarray(part)
+        else:
+            pixels = np.full((size[1], size[0], 4), 255, dtype=np.uint8)
+            pixels[r0 - top:r0 - top + part.shape[0], c0 - left:c0 - left + part.shape[1]] = part
     else:  # ink outside the figure: draw again on a canvas the size of the box
         buf = BytesIO()
         fig.savefig(buf, format="rgba", dpi=hi, bbox_inches=box)
-        image = Image.frombuffer("RGBA", (round(box.width * hi), round(box.height * hi)), buf.getvalue(),
-                                 "raw", "RGBA", 0, 1)
+        pixels = np.frombuffer(buf.getvalue(), dtype=np.uint8).reshape(size[1], size[0], 4)
+    image = Image.frombuffer("RGBA", size, pixels, "raw", "RGBA", 0, 1)
     out = {}
     if "tiff" in formats:
         buf = BytesIO()
@@ -156,9 +160,22 @@ def _raster(fig, formats: tuple[str, ...]) -> tuple[dict[str, bytes], object]:
     if "png" in formats:
         buf = BytesIO()
         lo = DPI["png"]
-        image.reduce(hi // lo).save(buf, format="png", dpi=(lo, lo))
+        _reduce(image, pixels, hi // lo).save(buf, format="png", dpi=(lo, lo))
         out["png"] = buf.getvalue()
     return out, box
+
+
+def _reduce(image, pixels: np.ndarray, factor: int):
+    """``image.reduce(factor)``: each factor x factor block averaged (rounded).  PIL reduces an RGBA
+    image premultiplied (RGBA -> RGBa, reduce, RGBa -> RGBA: two conversions of every pixel); where
+    every pixel is opaque, as a figure on its white face is, both conversions are the identity, so
+    the same buffer is reduced as RGBa directly: the same bytes at a third of the passes."""
+    from PIL import Image
+
+    if not (pixels[..., 3] == 255).all():
+        return image.reduce(factor)
+    small = Image.frombuffer("RGBa", image.size, pixels, "raw", "RGBa", 0, 1).reduce(factor)
+    return Image.frombuffer("RGBA", small.size, small.tobytes(), "raw", "RGBA", 0, 1)
 
 
 def save(fig, stem: Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
@@ -225,29 +242,68 @@ def _shared_font_subsets():
     matplotlib's ``_backend_pdf_ps.get_glyphs_subset`` for the block only; where matplotlib's
     internals differ, its own subsetting runs unchanged."""
     try:
-        from fontTools.ttLib import TTFont
+        import fontTools.ttLib  # noqa: F401 -- the subsets are loaded with it (:func:`_subset`)
         from matplotlib.backends import _backend_pdf_ps as pdf_ps
         original = pdf_ps.get_glyphs_subset
         results, as_file = pdf_ps.SubsetResults, pdf_ps.font_as_file
     except (ImportError, AttributeError):
         yield
         return
-    from io import BytesIO
 
     def shared(fontfile, glyphs):
-        index = int(getattr(fontfile, "face_index", 0))
-        key = (str(fontfile), index, frozenset(int(g) for g in glyphs) | _common_glyphs(str(fontfile), index))
-        if key not in _SUBSETS:
-            with original(fontfile, set(key[2])) as subset:
-                _SUBSETS[key] = as_file(subset.font).getvalue(), dict(subset.glyph_index_map)
-        data, mapping = _SUBSETS[key]
-        return results(TTFont(BytesIO(data), recalcBBoxes=False, recalcTimestamp=False), dict(mapping))._as_cm()
+        return _subset(fontfile, glyphs, original, results, as_file)._as_cm()
 
     pdf_ps.get_glyphs_subset = shared
     try:
         yield
     finally:
         pdf_ps.get_glyphs_subset = original
+
+
+def _subset(fontfile, glyphs, subsetter, results, as_file):
+    """The subset of ``fontfile`` to :data:`PDF_GLYPHS` plus ``glyphs`` (glyph indices), from the
+    process's cache (:data:`_SUBSETS`) or made by ``subsetter`` (matplotlib's own) and cached as bytes;
+    always loaded from those bytes, so a hit and a miss give the same font."""
+    from io import BytesIO
+
+    from fontTools.ttLib import TTFont
+
+    index = int(getattr(fontfile, "face_index", 0))
+    key = (str(fontfile), index, frozenset(int(g) for g in glyphs) | _common_glyphs(str(fontfile), index))
+    if key not in _SUBSETS:
+        with subsetter(fontfile, set(key[2])) as subset:
+            _SUBSETS[key] = as_file(subset.font).getvalue(), dict(subset.glyph_index_map)
+    data, mapping = _SUBSETS[key]
+    return results(TTFont(BytesIO(data), recalcBBoxes=False, recalcTimestamp=False), dict(mapping))
+
+
+def warm_up(formats: tuple[str, ...]) -> None:
+    """Do now, once, what drawing the first figure in ``formats`` would do in every process that draws
+    figures: import the writers (PIL's PNG and TIFF plugins, matplotlib's PDF and SVG backends) and,
+    for PDF, subset the regular and bold fonts of :data:`RC` to :data:`PDF_GLYPHS` (the subsets a
+    figure whose text needs no other glyph uses, :func:`_shared_font_subsets`).  Called before a pool
+    of figure processes forks, which then inherit all of it instead of each repeating it (~1 s of CPU
+    a process).  The files do not change: a cached subset is the one a miss would make."""
+    from PIL import Image  # noqa: F401 -- the plugins register themselves with it
+
+    if "png" in formats:
+        import PIL.PngImagePlugin  # noqa: F401
+    if "tiff" in formats:  # registered, PIL does not load its ~45 other plugins on the first TIFF
+        import PIL.TiffImagePlugin  # noqa: F401
+    if "svg" in formats:
+        import matplotlib.backends.backend_svg  # noqa: F401
+    if "pdf" not in formats:
+        return
+    import matplotlib.backends.backend_pdf  # noqa: F401
+    from matplotlib.font_manager import FontProperties, findfont
+    try:
+        from matplotlib.backends import _backend_pdf_ps as pdf_ps
+        subsetter, results, as_file = pdf_ps.get_glyphs_subset, pdf_ps.SubsetResults, pdf_ps.font_as_file
+    except (ImportError, AttributeError):  # pragma: no cover -- a matplotlib without these internals
+        return
+    with style():
+        for weight in ("normal", "bold"):
+            _subset(findfont(FontProperties(weight=weight)), (), subsetter, results, as_file)
 
 
 @styled

@@ -9,6 +9,7 @@ in points), so a long label never runs into the next column, whatever the labels
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -29,6 +30,16 @@ _TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
 
 def text_width_in(text: str, size: float = SMALL_SIZE, bold: bool = False) -> float:
     """Width of ``text`` (the widest of its lines) in inches, as matplotlib lays it out."""
+    rc = plt.rcParams
+    return _text_width_in(str(text), float(size), bool(bold), rc["text.hinting_factor"], rc["text.kerning_factor"])
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_width_in(text: str, size: float, bold: bool, hinting_factor, kerning_factor) -> float:
+    """:func:`text_width_in`, remembered: a pure function of the text, size, weight and the two
+    rcParams that change matplotlib's text layout (the font is fixed), and the report measures the
+    same cells again and again (a forest plot each of its cells, the KM panels their risk-table
+    counts: ~900 layouts a report, a third of them repeats)."""
     prop = FontProperties(family=FONT_FAMILY, size=size, weight="bold" if bold else "normal")
     return max((text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0] for line in
                 str(text).split("\n")), default=0.0) / 72

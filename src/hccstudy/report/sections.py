@@ -818,24 +818,30 @@ def _repro_shown(cal: pd.DataFrame) -> pd.DataFrame:
     with (its shortest form, or the band's "equal at N decimals"); the recovered value and the band's limits of that row with one decimal more (a count stays a
     count): 50.8 beside 50.83, 0.616 beside 0.6160 with its band 0.5160 - 0.7160, 182 beside 182."""
     out = cal.astype(object).copy()
-    for i in range(len(cal)):
-        pub = cal["published"].iloc[i] if "published" in cal else None
+    n = len(cal)
+    pubs = cal["published"].tolist() if "published" in cal else [None] * n
+    bands = cal["tolerance"].tolist() if "tolerance" in cal else [None] * n
+    digits = []
+    for pub, tol in zip(pubs, bands, strict=True):
         d = _printed_decimals(pub)
-        band = re.match(r"equal at (\d+) decimal", str(cal["tolerance"].iloc[i])) if "tolerance" in cal else None
+        band = re.match(r"equal at (\d+) decimal", str(tol)) if "tolerance" in cal else None
         if band:   # "equal at 2 decimals": the paper printed 4.10, which the number 4.1 does not say
             d = max(d, int(band.group(1)))
-        for c in ("published", "recovered", "lower", "upper"):
-            if c not in cal:
-                continue
-            v = cal[c].iloc[i]
+        digits.append(d)
+    for c in ("published", "recovered", "lower", "upper"):
+        if c not in cal:
+            continue
+        shown = []
+        for v, d in zip(cal[c].tolist(), digits, strict=True):
             if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, (bool, np.bool_)):
-                out.iloc[i, cal.columns.get_loc(c)] = number(v)
+                shown.append(number(v))
             elif c == "published":
-                out.iloc[i, cal.columns.get_loc(c)] = number(float(v), d)
+                shown.append(number(float(v), d))
             elif d == 0 and float(v).is_integer():
-                out.iloc[i, cal.columns.get_loc(c)] = F_.integer(v)
+                shown.append(F_.integer(v))
             else:
-                out.iloc[i, cal.columns.get_loc(c)] = number(float(v), d + 1)
+                shown.append(number(float(v), d + 1))
+        out[c] = pd.Series(shown, index=out.index, dtype=object)
     return out
 
 
