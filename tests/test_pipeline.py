@@ -32,6 +32,7 @@ def test_builtin_run_returns_typed_results(builtin_run):
     assert not [p for p in run.out.parent.iterdir() if p.name.startswith(".report.")]  # no temporary left
 
 
+@pytest.mark.costly  # two runs of the example (library and CLI): queued early (conftest)
 def test_study_folder_with_config_mapping_and_progress(example_copy, tmp_path, tree_digest):
     """A study folder with a config mapping; the progress callback sees every stage (no generate).  The
     same study and config through `hccstudy run --config` give the same files byte for byte (manifest.json
