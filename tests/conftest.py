@@ -31,10 +31,8 @@ def tree_digest():
     return _tree_digest
 
 
-#: the xdist groups of the tests that use the built-in study's two session runs (see
-#: pytest_collection_modifyitems): the library run and the CLI run are built on different workers
+#: the xdist group of the tests that use the built-in study's session run (see pytest_collection_modifyitems)
 BUILTIN_GROUP = "builtin-study"
-BUILTIN_CLI_GROUP = "builtin-cli"
 
 
 def _shared_root(tmp_path_factory) -> Path:
@@ -63,29 +61,52 @@ def _once_per_session(root: Path, name: str, build):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _builtin_cli_run(folder: Path):
+    """``hccstudy run --out FOLDER/report --log-json`` (the README's first command, with one JSON line per
+    stage) through the CLI in this process, and the :class:`hccstudy.StudyRun` that the command's own
+    call of :func:`hccstudy.run_study` returned (captured on its way out, not recomputed): the files the
+    user gets and the objects the library gives, from one run.  That the CLI and the library call agree
+    byte for byte is a test of its own on a small study (tests/test_report.py)."""
+    from typer.testing import CliRunner
+
+    import hccstudy.pipeline
+    from hccstudy.cli import app
+
+    got = []
+    real = hccstudy.pipeline.run_study
+
+    def capture(*args, **kwargs):
+        got.append(real(*args, **kwargs))
+        return got[-1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(hccstudy.pipeline, "run_study", capture)  # cli.run imports it from the module when called
+        r = CliRunner().invoke(app, ["run", "--out", str(folder / "report"), "--log-json"])
+    cli = SimpleNamespace(out=folder / "report", exit_code=r.exit_code, output=r.output)
+    return (got[0] if len(got) == 1 else None), cli
+
+
+def _builtin(tmp_path_factory):
+    return _once_per_session(_shared_root(tmp_path_factory), "builtin", _builtin_cli_run)
+
+
 @pytest.fixture(scope="session")
 def builtin_run(tmp_path_factory):
-    """One run of the built-in synthetic study (``hccstudy.run_study(None, ...)``), shared by every
-    test that only reads its output (it takes tens of seconds).  It runs once per session: the tests
-    that use it run on one xdist worker (group ``builtin-study``), which builds it, and a test of
-    another worker that needs it too (the CLI = library test) waits for it and reads the same run."""
-    return _once_per_session(_shared_root(tmp_path_factory), "builtin",
-                             lambda folder: hccstudy.run_study(None, out=folder / "report"))
+    """The :class:`hccstudy.StudyRun` of the session's one whole run of the built-in synthetic study (see
+    :func:`_builtin_cli_run`), shared by every test that only reads its output (it takes tens of
+    seconds).  It runs once per session: the tests that use it run on one xdist worker (group
+    ``builtin-study``), which builds it, and a test of another worker that needs it too waits for it and
+    reads the same run."""
+    run, cli = _builtin(tmp_path_factory)
+    assert run is not None, f"hccstudy run failed (exit {cli.exit_code}):\n{cli.output[-3000:]}"
+    return run
 
 
 @pytest.fixture(scope="session")
 def builtin_cli_run(tmp_path_factory):
-    """One fresh ``hccstudy run --log-json`` of the built-in study through the CLI (``out``, ``exit_code``,
-    ``output``): the one second run of the session, which tests compare against :func:`builtin_run`
-    (determinism, CLI = library) and read for what only the CLI writes.  Its tests run on their own
-    xdist worker (group ``builtin-cli``), in parallel with the library run."""
-    from typer.testing import CliRunner
-
-    from hccstudy.cli import app
-
-    out = tmp_path_factory.mktemp("builtin-cli") / "report"
-    r = CliRunner().invoke(app, ["run", "--out", str(out), "--log-json"])
-    return SimpleNamespace(out=out, exit_code=r.exit_code, output=r.output)
+    """The same run seen from the command line: ``out``, ``exit_code`` and ``output`` (the JSON lines of
+    ``--log-json``) of ``hccstudy run --out DIR --log-json``."""
+    return _builtin(tmp_path_factory)[1]
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +124,7 @@ def veteran_analyze(tmp_path_factory):
 
 #: session fixture -> the xdist group of the tests that use it (see pytest_collection_modifyitems), in
 #: the order the groups are queued, before every other test
-GROUPS = {"builtin_run": BUILTIN_GROUP, "builtin_cli_run": BUILTIN_CLI_GROUP, "veteran_analyze": "veteran-analyze",
+GROUPS = {"builtin_run": BUILTIN_GROUP, "builtin_cli_run": BUILTIN_GROUP, "veteran_analyze": "veteran-analyze",
           # module fixtures that generate a cohort (seconds each): their tests on one worker, so that the
           # cohort is built once, not once on each worker that got one of them
           "own_study": "own-study",  # test_own_study.py: 1,500 screened
@@ -111,14 +132,14 @@ GROUPS = {"builtin_run": BUILTIN_GROUP, "builtin_cli_run": BUILTIN_CLI_GROUP, "v
           "centre_tables": "ingest-centre-tables"}  # test_ingest_speed_paths.py: 400 screened
 #: fixtures that any worker may share (built once per session, see _once_per_session): a test that uses
 #: one of them and a fixture of another group goes to the other group
-SHAREABLE = {"builtin_run"}
+SHAREABLE = {"builtin_run", "builtin_cli_run"}
 
 
 def pytest_configure(config):
     """Keep the order that :func:`pytest_collection_modifyitems` gives.  xdist >= 3.8 otherwise re-sorts the
     work units by their number of tests (``--loadscope-reorder``, its default), which queued the 25 quick
-    tests of the web_runs group before the built-in CLI run (2 tests, a whole run of the built-in study), so
-    that the session's second whole run started late instead of at once beside the first."""
+    tests of the web_runs group before a group of 2 tests that made a whole run of the built-in study, so that
+    whole run started late instead of at once beside the first."""
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
 
@@ -128,8 +149,9 @@ def pytest_collection_modifyitems(config, items):
     """Put every test that uses a costly session fixture (a whole run of a study) into that fixture's
     xdist group (``--dist loadgroup`` in pyproject.toml), so that it is built by one worker, once, while
     the other workers take the rest of the suite, and queue the groups first (xdist hands out work in
-    collection order), so that the two built-in runs start at once on two workers, then the tests
-    marked ``costly``, and the short tests fill in around them (no long test left for the end).  Without xdist the marks are inert (only the order changes).  ``tryfirst``:
+    collection order), so that the built-in run starts at once on one worker and the next group on the
+    other, then the tests marked ``costly``, and the short tests fill in around them (no long test left for
+    the end).  Without xdist the marks are inert (only the order changes).  ``tryfirst``:
     xdist reads the marks in its own hook (it appends ``@group`` to the node ids), which must run after
     this."""
     order = {g: i for i, g in enumerate(dict.fromkeys(GROUPS.values()))}

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 import hccstudy
 from hccstudy.analysis.run import AnalysisError, Results
+from hccstudy.cli import app
 from hccstudy.output import OutputError
 from hccstudy.schema import StudyInputError
 
@@ -28,17 +32,21 @@ def test_builtin_run_returns_typed_results(builtin_run):
     assert not [p for p in run.out.parent.iterdir() if p.name.startswith(".report.")]  # no temporary left
 
 
+@pytest.mark.costly  # two runs of the example (library and CLI): queued early (conftest)
 def test_study_folder_with_config_mapping_and_progress(example_copy, tmp_path, tree_digest):
-    """A study folder with a config mapping; the progress callback sees every stage (no generate).  (One
-    run of the example for both: each whole run draws every figure.)"""
+    """A study folder with a config mapping; the progress callback sees every stage (no generate).  The
+    same study and config through `hccstudy run --config` give the same files byte for byte (manifest.json
+    too, but for its stage timings): the CLI adds, drops and changes nothing, and a second run of the
+    study is byte-identical (determinism; the built-in study runs once per session, tests/conftest.py).
+    (One run of the example each way: every whole run draws every figure.)"""
     before = tree_digest(example_copy)
     seen = []
     # no figure files: the stages and the mapping are under test here, figures in test_figures*
     # every sensitivity method still runs, with fewer bootstrap replicates and imputations than the built-in
     # plan's 1,000 and 20 (they are most of this run's time; their numbers: the built-in study's tests)
     plan = {"report": {"formats": []}, "sensitivity": {"bootstrap": {"replicates": 100}, "imputation": {"m": 5}}}
-    run = hccstudy.run_study(example_copy, {"name": "Three-centre example", "analysis": plan},
-                             tmp_path / "out",
+    config = {"name": "Three-centre example", "analysis": plan}
+    run = hccstudy.run_study(example_copy, config, tmp_path / "out",
                              progress=lambda s, label, t: seen.append((s, t is None)))
     assert seen == [("ingest", True), ("ingest", False), ("analyze", True), ("analyze", False),
                     ("report", True), ("report", False)]
@@ -46,6 +54,20 @@ def test_study_folder_with_config_mapping_and_progress(example_copy, tmp_path, t
     assert run.config.name == "Three-centre example"
     assert (tmp_path / "out" / "report.html").is_file() and not (tmp_path / "out" / "synthetic-data").exists()
     assert tree_digest(example_copy) == before  # inputs only read
+
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    r = CliRunner().invoke(app, ["run", str(example_copy), "--config", str(tmp_path / "study.yaml"),
+                                 "--out", str(tmp_path / "cli"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    lib, cli = (sorted(p.relative_to(d) for p in d.rglob("*") if p.is_file()) for d in (tmp_path / "out", tmp_path / "cli"))
+    assert lib == cli and len(lib) > 20, (lib, cli)
+    assert set(lib) - {p.relative_to(run.out) for p in run.files} == {Path(".hccstudy-output.json")}  # + the marker
+    differ = [str(f) for f in lib if f.name != "manifest.json" and (tmp_path / "out" / f).read_bytes() != (tmp_path / "cli" / f).read_bytes()]
+    assert not differ, differ
+    mine, theirs = (json.loads((tmp_path / k / "manifest.json").read_text()) for k in ("out", "cli"))
+    assert set(mine.pop("timings_s")) == set(theirs.pop("timings_s")) == {"ingest", "analyze", "report"}
+    assert mine == theirs
+    assert tree_digest(example_copy) == before
 
 
 def test_errors_are_exceptions_and_nothing_is_written(example_copy, tmp_path):

@@ -30,6 +30,7 @@ def default_study(tmp_path_factory):
     return cohort, root, load_study(root)
 
 
+@pytest.mark.costly  # three whole cohorts generated and written: queued early (conftest)
 def test_same_seed_gives_byte_identical_files(tmp_path, tree_digest):
     write_cohort(generate(11), tmp_path / "a")
     write_cohort(generate(11), tmp_path / "b")
@@ -306,6 +307,7 @@ def test_median_ci_order_statistics():
     assert (lo, hi) == (40.0, 61.0)  # ranks n/2 - 1.96 sqrt(n)/2 = 40.2 -> 40, n/2 + 1.96 sqrt(n)/2 + 1 = 60.8 -> 61
 
 
+@pytest.mark.costly  # a whole cohort through the pipeline: queued early (conftest)
 def test_cli_synth_check_and_errors(tmp_path):
     r = runner.invoke(app, ["synth", "--check", "--seed", "2"])
     # exit 1 while a target is outside its band (issue 15's tuned targets); the count line says how many
