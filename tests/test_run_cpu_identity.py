@@ -135,21 +135,3 @@ def test_remembered_text_widths_are_the_measured_ones():
             assert first == FF._text_width_in.__wrapped__(t, size, bold, plt.rcParams["text.hinting_factor"],
                                                           plt.rcParams["text.kerning_factor"])
     assert FF.text_width_in("Reference") < FF.text_width_in("Reference", bold=True)
-
-
-def test_the_direct_lapack_solve_is_np_linalg_solve_to_the_bit():
-    from hccstudy.stats import propensity as P
-
-    rng = np.random.default_rng(7)
-    for _ in range(20):
-        A = rng.normal(size=(200, 6)) * rng.gamma(1.0, 10.0, 6)
-        b = rng.normal(size=200)
-        r = np.linalg.qr(A, mode="r")
-        rhs = A.T @ b
-        expected = np.linalg.solve(r, np.linalg.solve(r.T, rhs))
-        with np.errstate(call=P._singular, invalid="call", over="ignore", divide="ignore", under="ignore"):
-            got = P._solve1(r, P._solve1(r.T, rhs))
-        assert got.tobytes() == expected.tobytes()
-    with pytest.raises(np.linalg.LinAlgError), \
-            np.errstate(call=P._singular, invalid="call", over="ignore", divide="ignore", under="ignore"):
-        P._solve1(np.array([[1.0, 2.0], [0.0, 0.0]]), np.ones(2))

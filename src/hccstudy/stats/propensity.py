@@ -118,28 +118,11 @@ def _wls(A: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise _Aliased(int(np.flatnonzero(aliased)[0]))
     rt = r.T
 
-    def solve(rhs):  # np.linalg.solve(r, np.linalg.solve(rt, rhs)), with its error state
-        with np.errstate(call=_singular, invalid="call", over="ignore", divide="ignore", under="ignore"):
-            return _solve1(r, _solve1(rt, rhs))
+    def solve(rhs):
+        return np.linalg.solve(r, np.linalg.solve(rt, rhs))
 
     x = solve(A.T @ b)
     return x + solve(A.T @ (b - A @ x))
-
-
-def _singular(err, flag):
-    raise np.linalg.LinAlgError("Singular matrix")
-
-
-try:  # numpy's own kernel behind np.linalg.solve(a, b) for a vector b: the same LAPACK call, the same
-    # bits, without np.linalg.solve's ~30 us of checks and conversions (16-20 solves per IRLS fit, ~1,600
-    # fits per study in the bootstrap and jackknife); the caller sets np.linalg.solve's error state
-    from numpy.linalg import _umath_linalg
-
-    def _solve1(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return _umath_linalg.solve1(a, b, signature="dd->d")
-except (ImportError, AttributeError):  # pragma: no cover -- a numpy without it: the public function
-    def _solve1(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.linalg.solve(a, b)
 
 
 def _linear_predictor(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
