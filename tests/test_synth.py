@@ -291,6 +291,40 @@ def test_upper_limit_open_stretches_only_the_tail():
     assert same[0] is k_low and same[1] is k_out
 
 
+def test_upper_limit_near_places_the_upper_limit():
+    """generate._upper_limit_near: where the median's upper CI limit (first time S exp(1.96 se) <= 0.5)
+    lands more than UPPER_LIMIT_BAND from the published one, a knot at the published time brings it
+    within the band; times before the previous knot and after the next one do not move.  Unchanged
+    where it is within the band already."""
+    from hccstudy.stats.km import kaplan_meier
+    from hccstudy.synth.construct import _observed
+    from hccstudy.synth.generate import UPPER_LIMIT_BAND, _upper_limit_near
+
+    rng = np.random.default_rng(12)
+    n = 200
+    latent = rng.exponential(1.0, n)
+    floor = np.zeros(n)
+    cens = np.full(n, 60.0)
+
+    def upper(ki, ko):
+        obs, ev, _ = _observed(latent, floor, cens, ki, ko)
+        return kaplan_meier(obs, ev).median[2], obs
+
+    k_in = np.r_[0.0, np.quantile(latent, [0.5, 0.6])]
+    k_out = np.array([0.0, 20.0, 40.0])
+    hi0, obs0 = upper(k_in, k_out)
+    limit = 24.0
+    assert hi0 - limit > UPPER_LIMIT_BAND          # the limit lands late
+    ki, ko = _upper_limit_near(latent, floor, cens, k_in, k_out, limit)
+    hi1, obs1 = upper(ki, ko)
+    assert abs(hi1 - limit) <= UPPER_LIMIT_BAND
+    assert list(ko[:4]) == [0.0, 20.0, limit, 40.0] and ki[1] == k_in[1] and ki[3] == k_in[2]
+    fixed = (obs0 <= 20) | (obs0 >= 40)
+    assert np.array_equal(obs1[fixed], obs0[fixed])
+    same = _upper_limit_near(latent, floor, cens, ki, ko, limit)   # within the band: unchanged
+    assert same[0] is ki and same[1] is ko
+
+
 def test_size_scales_the_counts():
     c = generate(1, n_screened=39230)
     p = pd.concat([t["patients"] for t in c.tables.values()])

@@ -446,6 +446,52 @@ def _upper_limit_open(latent, floor, cens, k_in: np.ndarray, k_out: np.ndarray) 
     return k_in, k_out
 
 
+#: how far the median's upper CI limit may land from the published one before the OS tail places it
+#: (:func:`_upper_limit_near`): the reproduction band
+UPPER_LIMIT_BAND = 1.5
+
+
+def _upper_limit_near(latent, floor, cens, k_in: np.ndarray, k_out: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Knots under which the upper limit of the median's 95% CI (the first time the upper confidence limit
+    S exp(1.96 se) of the Kaplan-Meier curve is <= 0.5, R's log-scale band) lies within
+    :data:`UPPER_LIMIT_BAND` of the published ``limit``.  The knots as given when it does already;
+    else one more knot at time ``limit``, its latent value bisected (20 halvings between its
+    neighbours) so that the limit lands closest to ``limit``: more latent mass before it moves the
+    deaths after the last point earlier, less moves them later.  Only the stretch between the knots
+    around ``limit`` moves (one more knot keeps the map beyond the last where it was).  The knots as
+    given if no knot brings it closer."""
+    def upper(ki, ko) -> float:
+        obs, ev, _ = _observed(latent, floor, cens, ki, ko)
+        return float(kaplan_meier(obs, ev).median[2])
+
+    def off(hi: float) -> float:
+        return abs(hi - limit) if np.isfinite(hi) else np.inf
+
+    now = upper(k_in, k_out)
+    if off(now) <= UPPER_LIMIT_BAND:
+        return k_in, k_out
+    j = int(np.searchsorted(k_out, limit, side="right"))
+    if j == 0 or j >= len(k_out) or k_out[j - 1] == limit:
+        return k_in, k_out
+    lo, hi = float(k_in[j - 1]), float(k_in[j])
+    # beyond the last knot the map goes on at the last segment's slope: where the new knot splits the
+    # last segment, one more knot a segment further keeps the times beyond it where they were
+    width = k_in[-1] - k_in[-2]
+    tail_in = [k_in[-1] + width] if j == len(k_out) - 1 else []
+    tail_out = [k_out[-1] + (k_out[-1] - k_out[-2])] if tail_in else []
+    ko = np.r_[k_out[:j], limit, k_out[j:], tail_out]
+    best = (off(now), k_in, k_out)
+    for _ in range(20):
+        x = 0.5 * (lo + hi)
+        ki = np.r_[k_in[:j], x, k_in[j:], tail_in]
+        u = upper(ki, ko)
+        if off(u) < best[0]:
+            best = (off(u), ki, ko)
+        # the limit falls as x grows (more deaths before ``limit``): not reached or later -> more mass
+        lo, hi = (x, hi) if (not np.isfinite(u) or u > limit) else (lo, x)
+    return best[1], best[2]
+
+
 def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched, seed: int = 0):
     """Rank-preserving rescaling of the death times per arm (:func:`~hccstudy.synth.construct.fit_km_map`).
 
@@ -545,6 +591,8 @@ def _rescale_os(t_os, floor_m, ltfu_e, admin, arm, eligible, matched, seed: int 
                                      only=(len(pts),), rescue=False)
             if T.OS_MEDIAN_CI[a][1] is None:
                 k_in, k_out = _upper_limit_open(t_os[m[a]], floor_m[m[a]], c_m[a], k_in, k_out)
+            else:
+                k_in, k_out = _upper_limit_near(t_os[m[a]], floor_m[m[a]], c_m[a], k_in, k_out, T.OS_MEDIAN_CI[a][1])
             out.append((k_in, k_out))
         return out
 
