@@ -32,12 +32,14 @@ def default_study(tmp_path_factory):
 
 @pytest.mark.costly  # three whole cohorts generated and written: queued early (conftest)
 def test_same_seed_gives_byte_identical_files(tmp_path, tree_digest):
-    write_cohort(generate(11), tmp_path / "a")
-    write_cohort(generate(11), tmp_path / "b")
+    """Seed 4 takes the generator's fallbacks (the matched-sample search past 800 evaluations, the
+    outcome stage's second schedule), so their seeded steps are covered too."""
+    write_cohort(generate(4), tmp_path / "a")
+    write_cohort(generate(4), tmp_path / "b")
     a, b = tree_digest(tmp_path / "a"), tree_digest(tmp_path / "b")
     assert a == b
     assert "central.xlsx" in a and "east/labs.csv" in a
-    write_cohort(generate(12), tmp_path / "c")
+    write_cohort(generate(1), tmp_path / "c")
     c = tree_digest(tmp_path / "c")
     assert set(c) == set(a)
     assert all(c[k] != a[k] for k in a)  # a different seed changes every file
@@ -253,26 +255,31 @@ def test_assign_outcomes_takes_the_first_schedule_within_band_else_the_least_mis
     assert len(tried) == 3 and (kept, x) == (1, 2)
 
 
+def _tail_cohort(seed: int):
+    """200 Exp(1) latent death times, no floor, everyone censored at 60 months, and the map's upper CI
+    limit of the median with the observed times: upper(k_in, k_out) -> (limit, observed months)."""
+    from hccstudy.stats.km import kaplan_meier
+    from hccstudy.synth.construct import _observed
+
+    latent = np.random.default_rng(seed).exponential(1.0, 200)
+    floor, cens = np.zeros(200), np.full(200, 60.0)
+
+    def upper(ki, ko):
+        obs, ev, _ = _observed(latent, floor, cens, ki, ko)
+        return kaplan_meier(obs, ev).median[2], obs
+
+    return latent, floor, cens, upper
+
+
 def test_upper_limit_open_stretches_only_the_tail():
     """generate._upper_limit_open: where deaths after the last knot (40 months) bring the upper
     confidence limit of S(t) below 0.5 -- the median's upper CI limit reached, where the paper has
     "not reached" -- the map beyond that knot is stretched (those deaths move past the censoring);
     nothing up to 40 months moves.  Unchanged where the limit is not reached, or cannot be kept open
     (S(40) far below 0.5)."""
-    from hccstudy.stats.km import kaplan_meier
-    from hccstudy.synth.construct import _observed
     from hccstudy.synth.generate import _upper_limit_open
 
-    rng = np.random.default_rng(11)
-    n = 200
-    latent = rng.exponential(1.0, n)
-    floor = np.zeros(n)
-    cens = np.full(n, 60.0)
-
-    def upper(ki, ko):
-        obs, ev, _ = _observed(latent, floor, cens, ki, ko)
-        return kaplan_meier(obs, ev).median[2], obs
-
+    latent, floor, cens, upper = _tail_cohort(11)
     k_in = np.r_[0.0, np.quantile(latent, [0.5, 0.55])]
     k_out = np.array([0.0, 20.0, 40.0])
     hi, obs0 = upper(k_in, k_out)
@@ -296,20 +303,9 @@ def test_upper_limit_near_places_the_upper_limit():
     lands more than UPPER_LIMIT_BAND from the published one, a knot at the published time brings it
     within the band; times before the previous knot and after the next one do not move.  Unchanged
     where it is within the band already."""
-    from hccstudy.stats.km import kaplan_meier
-    from hccstudy.synth.construct import _observed
     from hccstudy.synth.generate import UPPER_LIMIT_BAND, _upper_limit_near
 
-    rng = np.random.default_rng(12)
-    n = 200
-    latent = rng.exponential(1.0, n)
-    floor = np.zeros(n)
-    cens = np.full(n, 60.0)
-
-    def upper(ki, ko):
-        obs, ev, _ = _observed(latent, floor, cens, ki, ko)
-        return kaplan_meier(obs, ev).median[2], obs
-
+    latent, floor, cens, upper = _tail_cohort(12)
     k_in = np.r_[0.0, np.quantile(latent, [0.5, 0.6])]
     k_out = np.array([0.0, 20.0, 40.0])
     hi0, obs0 = upper(k_in, k_out)
