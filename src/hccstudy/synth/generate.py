@@ -418,6 +418,14 @@ MIN_FOLLOW_UP_M = 45 / DPM
 LTFU_REDRAWS = 8
 
 
+def _median_upper_limit(latent, floor, cens, k_in: np.ndarray, k_out: np.ndarray) -> float:
+    """The upper limit of the median's 95% CI of the curve under the map with knots (k_in, k_out): the
+    first time the upper confidence limit S exp(1.96 se) is <= 0.5 (R's log-scale band, the pipeline's
+    :func:`~hccstudy.stats.km.kaplan_meier`); NaN where not reached."""
+    obs, ev, _ = _observed(latent, floor, cens, k_in, k_out)
+    return float(kaplan_meier(obs, ev).median[2])
+
+
 #: stretches of the map beyond the 40-month knot tried, in order, for an arm whose median's upper
 #: confidence limit is published as not reached (:func:`_upper_limit_open`)
 TAIL_STRETCHES = (1.5, 2.0, 3.0, 5.0, 10.0)
@@ -432,8 +440,7 @@ def _upper_limit_open(latent, floor, cens, k_in: np.ndarray, k_out: np.ndarray) 
     further, at the stretched slope.  Nothing before 40 months moves.  The knots as given if no stretch
     does it (the reproduction table then shows the limit)."""
     def reached(ki, ko) -> bool:
-        obs, ev, _ = _observed(latent, floor, cens, ki, ko)
-        return bool(np.isfinite(kaplan_meier(obs, ev).median[2]))
+        return bool(np.isfinite(_median_upper_limit(latent, floor, cens, ki, ko)))
 
     if not reached(k_in, k_out):
         return k_in, k_out
@@ -460,14 +467,10 @@ def _upper_limit_near(latent, floor, cens, k_in: np.ndarray, k_out: np.ndarray, 
     deaths after the last point earlier, less moves them later.  Only the stretch between the knots
     around ``limit`` moves (one more knot keeps the map beyond the last where it was).  The knots as
     given if no knot brings it closer."""
-    def upper(ki, ko) -> float:
-        obs, ev, _ = _observed(latent, floor, cens, ki, ko)
-        return float(kaplan_meier(obs, ev).median[2])
-
     def off(hi: float) -> float:
         return abs(hi - limit) if np.isfinite(hi) else np.inf
 
-    now = upper(k_in, k_out)
+    now = _median_upper_limit(latent, floor, cens, k_in, k_out)
     if off(now) <= UPPER_LIMIT_BAND:
         return k_in, k_out
     j = int(np.searchsorted(k_out, limit, side="right"))
@@ -484,7 +487,7 @@ def _upper_limit_near(latent, floor, cens, k_in: np.ndarray, k_out: np.ndarray, 
     for _ in range(20):
         x = 0.5 * (lo + hi)
         ki = np.r_[k_in[:j], x, k_in[j:], tail_in]
-        u = upper(ki, ko)
+        u = _median_upper_limit(latent, floor, cens, ki, ko)
         if off(u) < best[0]:
             best = (off(u), ki, ko)
         # the limit falls as x grows (more deaths before ``limit``): not reached or later -> more mass
