@@ -148,9 +148,17 @@ class LogisticFit:
     converged: bool
 
     def distance(self, link: str) -> np.ndarray:
-        """The matching distance for MatchIt's ``link``: the fitted probability for ``"logit"``, the
-        linear predictor (the logit of the score) for ``"linear.logit"``."""
-        return self.fitted if link == "logit" else self.linear_predictor
+        """The matching distance for MatchIt's ``link`` (:func:`matching_distance`)."""
+        return matching_distance(self.linear_predictor, link, self.fitted)
+
+
+def matching_distance(eta: np.ndarray, link: str, mu: np.ndarray | None = None) -> np.ndarray:
+    """The matching distance for MatchIt's ``link`` from the linear predictor ``eta``: the fitted
+    probability for ``"logit"`` (``mu`` where already computed, else the inverse logit of ``eta``),
+    the linear predictor itself (the logit of the score) for ``"linear.logit"``."""
+    if link != "logit":
+        return eta
+    return _linkinv(eta) if mu is None else mu
 
 
 def logistic_irls(X: np.ndarray, y: np.ndarray, names: list[str], epsilon: float = 1e-8, maxit: int = 25) -> LogisticFit:
@@ -176,7 +184,7 @@ def logistic_distance(X: np.ndarray, y: np.ndarray, names: list[str], link: str,
     coefficient Series and the warnings cost a fifth of a fit there, and those loops ignore them)."""
     X, y = _checked(X, y, names)
     _, eta, mu, *_ = _fit(X, y, epsilon, maxit)
-    return mu if link == "logit" else eta
+    return matching_distance(eta, link, mu)
 
 
 def _checked(X, y, names: list[str]) -> tuple[np.ndarray, np.ndarray]:

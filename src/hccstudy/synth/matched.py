@@ -31,7 +31,7 @@ import pandas as pd
 from scipy.special import chdtrc, stdtr
 
 from ..stats.matching import match_rows, matching_options
-from ..stats.propensity import _linkinv, design_matrix, logistic_irls
+from ..stats.propensity import _linkinv, design_matrix, logistic_irls, matching_distance
 
 #: the P-value scale of the loss: a P this far beyond its slack costs as much as one count beyond its slack
 P_SCALE = 0.03
@@ -239,5 +239,4 @@ def matched_sample(rng, frame: pd.DataFrame, treated: np.ndarray, spec, targets:
 
 
 def _distance(X: np.ndarray, beta: np.ndarray, spec) -> np.ndarray:
-    eta = X @ beta
-    return _linkinv(eta) if spec.link == "logit" else eta
+    return matching_distance(X @ beta, spec.link)
