@@ -824,7 +824,7 @@ def _repro_shown(cal: pd.DataFrame) -> pd.DataFrame:
     digits = []
     for pub, tol in zip(pubs, bands, strict=True):
         d = _printed_decimals(pub)
-        band = re.match(r"equal at (\d+) decimal", str(tol)) if "tolerance" in cal else None
+        band = re.match(r"equal at (\d+) decimal", str(tol))   # no tolerance column: None, no match
         if band:   # "equal at 2 decimals": the paper printed 4.10, which the number 4.1 does not say
             d = max(d, int(band.group(1)))
         digits.append(d)
